@@ -1,0 +1,2 @@
+//! mediafwd's packet engine.
+pub mod wire;
