@@ -32,7 +32,9 @@ fn main() {
     let _ = cflags;
 
     let mut shim = cc::Build::new();
-    shim.file("csrc/mediafwd_dpdk.c").opt_level(3).warnings(false);
+    shim.file("csrc/mediafwd_dpdk.c")
+        .opt_level(3)
+        .warnings(false);
     for path in &dpdk.include_paths {
         shim.include(path);
     }
