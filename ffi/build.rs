@@ -8,12 +8,9 @@ fn main() {
     println!("cargo:rerun-if-changed=csrc/mediafwd_dpdk.h");
     println!("cargo:rerun-if-changed=csrc/mediafwd_dpdk.c");
 
-    let dpdk = pkg_config::Config::new()
-        .atleast_version("22.11")
-        .probe("libdpdk")
-        .unwrap_or_else(|e| {
-            panic!("DPDK 22.11 not found by pkg-config ({e}); install it with: apt-get install libdpdk-dev pkg-config")
-        });
+    let dpdk = pkg_config::Config::new().atleast_version("22.11").probe("libdpdk").unwrap_or_else(|e| {
+        panic!("DPDK 22.11 not found by pkg-config ({e}); install it with: apt-get install libdpdk-dev pkg-config")
+    });
 
     // pkg-config's cflags carry `-include rte_config.h -march=corei7`; both
     // clang (bindgen) and cc need them or struct layouts disagree.
@@ -22,19 +19,12 @@ fn main() {
         .args(["--cflags", "libdpdk"])
         .output()
         .ok()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect()
-        })
+        .map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().map(str::to_owned).collect())
         .unwrap_or_default();
     let _ = cflags;
 
     let mut shim = cc::Build::new();
-    shim.file("csrc/mediafwd_dpdk.c")
-        .opt_level(3)
-        .warnings(false);
+    shim.file("csrc/mediafwd_dpdk.c").opt_level(3).warnings(false);
     for path in &dpdk.include_paths {
         shim.include(path);
     }
@@ -76,9 +66,7 @@ fn main() {
         builder = builder.clang_arg(flag);
     }
 
-    let bindings = builder
-        .generate()
-        .expect("bindgen failed on the DPDK headers; is libclang-dev installed?");
+    let bindings = builder.generate().expect("bindgen failed on the DPDK headers; is libclang-dev installed?");
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("dpdk.rs");
     bindings.write_to_file(out).expect("cannot write bindings");
 }

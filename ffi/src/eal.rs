@@ -147,9 +147,7 @@ pub fn tsc_hz() -> u64 {
 /// The DPDK version string.
 pub fn version() -> String {
     // SAFETY: rte_version returns a static NUL-terminated string.
-    unsafe { std::ffi::CStr::from_ptr(sys::rte_version()) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { std::ffi::CStr::from_ptr(sys::rte_version()) }.to_string_lossy().into_owned()
 }
 
 /// Creates a virtual device (`net_ring0`, `net_null0`, ...) after init.

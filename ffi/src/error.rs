@@ -35,11 +35,7 @@ impl DpdkError {
     /// The error for a DPDK call that returned `ret` (< 0: -errno) or set rte_errno.
     pub(crate) fn from_ret(op: &'static str, ret: i32) -> Self {
         let code = if ret < 0 { -ret } else { errno() };
-        Self::Call {
-            op,
-            code,
-            message: strerror(code),
-        }
+        Self::Call { op, code, message: strerror(code) }
     }
 
     /// The error for a DPDK call that reports failure through rte_errno only.
@@ -59,7 +55,5 @@ pub fn strerror(code: i32) -> String {
     // SAFETY: rte_strerror returns a pointer to a static or thread-local
     // NUL-terminated string valid until the next call on this thread; it is
     // copied before returning.
-    unsafe { CStr::from_ptr(sys::mfw_strerror(code)) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { CStr::from_ptr(sys::mfw_strerror(code)) }.to_string_lossy().into_owned()
 }

@@ -6,12 +6,7 @@
 //! here, each with a `// SAFETY:` note.
 
 pub mod sys {
-    #![allow(
-        non_upper_case_globals,
-        non_camel_case_types,
-        non_snake_case,
-        dead_code
-    )]
+    #![allow(non_upper_case_globals, non_camel_case_types, non_snake_case, dead_code)]
     #![allow(clippy::all, missing_docs)]
     include!(concat!(env!("OUT_DIR"), "/dpdk.rs"));
 }

@@ -84,12 +84,7 @@ impl Mbuf {
         let m = self.raw();
         // SAFETY: buf_addr + data_off .. + data_len lies inside the buffer the
         // mbuf owns, and `&self` keeps it borrowed.
-        unsafe {
-            std::slice::from_raw_parts(
-                (m.buf_addr as *const u8).add(m.data_off as usize),
-                m.data_len as usize,
-            )
-        }
+        unsafe { std::slice::from_raw_parts((m.buf_addr as *const u8).add(m.data_off as usize), m.data_len as usize) }
     }
 
     /// The packet bytes of the first segment, writable.
@@ -97,12 +92,7 @@ impl Mbuf {
     pub fn data_mut(&mut self) -> &mut [u8] {
         let m = self.raw_mut();
         // SAFETY: as in `data`, and `&mut self` makes the borrow unique.
-        unsafe {
-            std::slice::from_raw_parts_mut(
-                (m.buf_addr as *mut u8).add(m.data_off as usize),
-                m.data_len as usize,
-            )
-        }
+        unsafe { std::slice::from_raw_parts_mut((m.buf_addr as *mut u8).add(m.data_off as usize), m.data_len as usize) }
     }
 
     /// The whole buffer (headroom, data, tailroom) and where the data sits in
@@ -112,8 +102,7 @@ impl Mbuf {
         let m = self.raw_mut();
         let (off, len) = (m.data_off as usize, m.data_len as usize);
         // SAFETY: buf_addr .. + buf_len is the buffer this mbuf owns.
-        let buf =
-            unsafe { std::slice::from_raw_parts_mut(m.buf_addr as *mut u8, m.buf_len as usize) };
+        let buf = unsafe { std::slice::from_raw_parts_mut(m.buf_addr as *mut u8, m.buf_len as usize) };
         (buf, off, len)
     }
 
@@ -145,11 +134,7 @@ impl Mbuf {
         if dst.is_null() {
             return Err(DpdkError::InvalidArgument {
                 what: "mbuf append",
-                reason: format!(
-                    "{} bytes exceed the tailroom {}",
-                    bytes.len(),
-                    self.tailroom()
-                ),
+                reason: format!("{} bytes exceed the tailroom {}", bytes.len(), self.tailroom()),
             });
         }
         // SAFETY: append reserved `len` writable bytes at `dst`.
@@ -199,10 +184,7 @@ impl Default for Burst {
 impl Burst {
     /// An empty burst.
     pub const fn new() -> Self {
-        Burst {
-            slots: [const { MaybeUninit::uninit() }; BURST_SIZE],
-            len: 0,
-        }
+        Burst { slots: [const { MaybeUninit::uninit() }; BURST_SIZE], len: 0 }
     }
 
     /// Packets held.
@@ -293,11 +275,7 @@ impl Burst {
     pub fn drain(&mut self) -> Drain<'_> {
         let end = self.len;
         self.len = 0;
-        Drain {
-            burst: self,
-            pos: 0,
-            end,
-        }
+        Drain { burst: self, pos: 0, end }
     }
 
     /// Frees every packet held, in one bulk call.

@@ -41,9 +41,7 @@ impl Mempool {
         }
         let cname = to_cstring("mempool name", name)?;
         // SAFETY: the name is NUL-terminated; DPDK copies it.
-        let ptr = unsafe {
-            sys::rte_pktmbuf_pool_create(cname.as_ptr(), size, cache, 0, data_room, socket)
-        };
+        let ptr = unsafe { sys::rte_pktmbuf_pool_create(cname.as_ptr(), size, cache, 0, data_room, socket) };
         NonNull::new(ptr)
             .map(|p| Mempool(Arc::new(Inner(p))))
             .ok_or_else(|| DpdkError::from_errno("rte_pktmbuf_pool_create"))

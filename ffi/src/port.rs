@@ -38,14 +38,7 @@ pub struct PortConfig {
 
 impl Default for PortConfig {
     fn default() -> Self {
-        PortConfig {
-            rx_queues: 1,
-            tx_queues: 1,
-            rx_desc: 1024,
-            tx_desc: 1024,
-            mtu: None,
-            promiscuous: true,
-        }
+        PortConfig { rx_queues: 1, tx_queues: 1, rx_desc: 1024, tx_desc: 1024, mtu: None, promiscuous: true }
     }
 }
 
@@ -110,9 +103,7 @@ impl Port {
         if ret != 0 {
             return Err(DpdkError::InvalidArgument {
                 what: "port",
-                reason: format!(
-                    "no DPDK port named {name:?} (check the PCI address or the --vdev argument)"
-                ),
+                reason: format!("no DPDK port named {name:?} (check the PCI address or the --vdev argument)"),
             });
         }
         Ok(Port { id })
@@ -127,14 +118,7 @@ impl Port {
         // SAFETY: arrays of valid rings of the given lengths; the rings are
         // kept alive by their handles, which the caller keeps for the port's life.
         let ret = unsafe {
-            sys::rte_eth_from_rings(
-                c.as_ptr(),
-                rxp.as_ptr(),
-                rxp.len() as u32,
-                txp.as_ptr(),
-                txp.len() as u32,
-                socket,
-            )
+            sys::rte_eth_from_rings(c.as_ptr(), rxp.as_ptr(), rxp.len() as u32, txp.as_ptr(), txp.len() as u32, socket)
         };
         if ret < 0 {
             return Err(DpdkError::from_errno("rte_eth_from_rings"));
@@ -162,9 +146,7 @@ impl Port {
             return format!("port{}", self.id);
         }
         // SAFETY: DPDK wrote a NUL-terminated string into `buf`.
-        unsafe { CStr::from_ptr(buf.as_ptr()) }
-            .to_string_lossy()
-            .into_owned()
+        unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
     }
 
     /// The NUMA socket the device is attached to (-1: unknown).
@@ -198,19 +180,13 @@ impl Port {
     /// and returns the queues for the lcores that will poll them. RSS on
     /// UDP ports is enabled when there is more than one RX queue and the PMD
     /// offers it.
-    pub fn configure(
-        &self,
-        conf: &PortConfig,
-        pool: &Mempool,
-    ) -> Result<(PortInfo, Vec<RxQueue>, Vec<TxQueue>)> {
+    pub fn configure(&self, conf: &PortConfig, pool: &Mempool) -> Result<(PortInfo, Vec<RxQueue>, Vec<TxQueue>)> {
         let info = self.info_raw()?;
         let driver = if info.driver_name.is_null() {
             String::new()
         } else {
             // SAFETY: the PMD's static driver name.
-            unsafe { CStr::from_ptr(info.driver_name) }
-                .to_string_lossy()
-                .into_owned()
+            unsafe { CStr::from_ptr(info.driver_name) }.to_string_lossy().into_owned()
         };
         if conf.rx_queues == 0 || conf.rx_queues > info.max_rx_queues {
             return Err(DpdkError::InvalidArgument {
@@ -232,26 +208,19 @@ impl Port {
         }
         let mut eth_conf = sys::rte_eth_conf::default();
         let wanted = RSS_IPV4 | RSS_NONFRAG_IPV4_UDP | RSS_IPV6 | RSS_NONFRAG_IPV6_UDP;
-        let rss_hash = if conf.rx_queues > 1 {
-            info.flow_type_rss_offloads & wanted
-        } else {
-            0
-        };
+        let rss_hash = if conf.rx_queues > 1 { info.flow_type_rss_offloads & wanted } else { 0 };
         if rss_hash != 0 {
             eth_conf.rxmode.mq_mode = sys::RTE_ETH_MQ_RX_RSS;
             eth_conf.rx_adv_conf.rss_conf.rss_hf = rss_hash;
         }
         // SAFETY: eth_conf is a valid, fully initialised configuration.
-        let ret = unsafe {
-            sys::rte_eth_dev_configure(self.id, conf.rx_queues, conf.tx_queues, &eth_conf)
-        };
+        let ret = unsafe { sys::rte_eth_dev_configure(self.id, conf.rx_queues, conf.tx_queues, &eth_conf) };
         if ret != 0 {
             return Err(DpdkError::from_ret("rte_eth_dev_configure", ret));
         }
         let (mut rx_desc, mut tx_desc) = (conf.rx_desc, conf.tx_desc);
         // SAFETY: valid out-pointers; adjusts to the PMD's limits.
-        let ret =
-            unsafe { sys::rte_eth_dev_adjust_nb_rx_tx_desc(self.id, &mut rx_desc, &mut tx_desc) };
+        let ret = unsafe { sys::rte_eth_dev_adjust_nb_rx_tx_desc(self.id, &mut rx_desc, &mut tx_desc) };
         if ret != 0 {
             return Err(DpdkError::from_ret("rte_eth_dev_adjust_nb_rx_tx_desc", ret));
         }
@@ -260,40 +229,21 @@ impl Port {
         for q in 0..conf.rx_queues {
             // SAFETY: NULL rx_conf selects the PMD defaults; the pool outlives
             // the queue because RxQueue keeps a handle to it.
-            let ret = unsafe {
-                sys::rte_eth_rx_queue_setup(
-                    self.id,
-                    q,
-                    rx_desc,
-                    socket,
-                    std::ptr::null(),
-                    pool.as_ptr(),
-                )
-            };
+            let ret =
+                unsafe { sys::rte_eth_rx_queue_setup(self.id, q, rx_desc, socket, std::ptr::null(), pool.as_ptr()) };
             if ret != 0 {
                 return Err(DpdkError::from_ret("rte_eth_rx_queue_setup", ret));
             }
-            rxq.push(RxQueue {
-                port: self.id,
-                queue: q,
-                _pool: pool.clone(),
-                _not_sync: PhantomData,
-            });
+            rxq.push(RxQueue { port: self.id, queue: q, _pool: pool.clone(), _not_sync: PhantomData });
         }
         let mut txq = Vec::new();
         for q in 0..conf.tx_queues {
             // SAFETY: NULL tx_conf selects the PMD defaults.
-            let ret = unsafe {
-                sys::rte_eth_tx_queue_setup(self.id, q, tx_desc, socket, std::ptr::null())
-            };
+            let ret = unsafe { sys::rte_eth_tx_queue_setup(self.id, q, tx_desc, socket, std::ptr::null()) };
             if ret != 0 {
                 return Err(DpdkError::from_ret("rte_eth_tx_queue_setup", ret));
             }
-            txq.push(TxQueue {
-                port: self.id,
-                queue: q,
-                _not_sync: PhantomData,
-            });
+            txq.push(TxQueue { port: self.id, queue: q, _not_sync: PhantomData });
         }
         if let Some(mtu) = conf.mtu {
             // SAFETY: plain call on a configured port.
@@ -314,8 +264,7 @@ impl Port {
             driver,
             rss_hash,
             rss_udp: rss_hash & (RSS_NONFRAG_IPV4_UDP | RSS_NONFRAG_IPV6_UDP) != 0,
-            tx_checksum_offload: info.tx_offload_capa
-                & (TX_OFFLOAD_IPV4_CKSUM | TX_OFFLOAD_UDP_CKSUM)
+            tx_checksum_offload: info.tx_offload_capa & (TX_OFFLOAD_IPV4_CKSUM | TX_OFFLOAD_UDP_CKSUM)
                 == (TX_OFFLOAD_IPV4_CKSUM | TX_OFFLOAD_UDP_CKSUM),
             max_rx_queues: info.max_rx_queues,
             max_tx_queues: info.max_tx_queues,
@@ -403,9 +352,7 @@ impl Port {
             .map(|v| {
                 let name = names.get(v.id as usize).map(|n| {
                     // SAFETY: DPDK writes NUL-terminated names within the array.
-                    unsafe { CStr::from_ptr(n.name.as_ptr()) }
-                        .to_string_lossy()
-                        .into_owned()
+                    unsafe { CStr::from_ptr(n.name.as_ptr()) }.to_string_lossy().into_owned()
                 });
                 (name.unwrap_or_default(), v.value)
             })
@@ -473,8 +420,7 @@ impl TxQueue {
         }
         // SAFETY: the first `n` slots are owned mbufs; the PMD takes ownership
         // of those it accepts, which are then removed from the burst.
-        let sent =
-            unsafe { sys::mfw_eth_tx_burst(self.port, self.queue, burst.raw_head(), n) } as usize;
+        let sent = unsafe { sys::mfw_eth_tx_burst(self.port, self.queue, burst.raw_head(), n) } as usize;
         burst.consume_front(sent);
         sent
     }

@@ -58,9 +58,7 @@ impl Ring {
         let cname = to_cstring("ring name", name)?;
         // SAFETY: the name is NUL-terminated and copied by DPDK.
         let p = unsafe { sys::rte_ring_create(cname.as_ptr(), count, socket, flags) };
-        NonNull::new(p)
-            .map(|p| Ring(Arc::new(Inner(p))))
-            .ok_or_else(|| DpdkError::from_errno("rte_ring_create"))
+        NonNull::new(p).map(|p| Ring(Arc::new(Inner(p)))).ok_or_else(|| DpdkError::from_errno("rte_ring_create"))
     }
 
     pub(crate) fn as_ptr(&self) -> *mut sys::rte_ring {
@@ -74,13 +72,9 @@ impl Ring {
         let n = burst.len();
         // SAFETY: the first `n` slots are owned mbufs; those the ring accepts
         // become the ring's and are removed from the burst.
-        let sent = unsafe {
-            sys::mfw_ring_enqueue_burst(
-                self.as_ptr(),
-                burst.raw_head() as *const *mut c_void,
-                n as u32,
-            )
-        } as usize;
+        let sent =
+            unsafe { sys::mfw_ring_enqueue_burst(self.as_ptr(), burst.raw_head() as *const *mut c_void, n as u32) }
+                as usize;
         burst.consume_front(sent);
         sent
     }
@@ -101,8 +95,7 @@ impl Ring {
     pub fn dequeue_burst(&self, burst: &mut Burst) -> usize {
         let (p, room) = burst.raw_tail();
         // SAFETY: `room` free slots start at `p`; the ring's mbufs move into them.
-        let n =
-            unsafe { sys::mfw_ring_dequeue_burst(self.as_ptr(), p.cast(), room as u32) } as usize;
+        let n = unsafe { sys::mfw_ring_dequeue_burst(self.as_ptr(), p.cast(), room as u32) } as usize;
         burst.grow(n);
         n
     }

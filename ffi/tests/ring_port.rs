@@ -6,34 +6,17 @@ use mediafwd_ffi::{eal, ring, Burst, Eal, Mempool, Port, PortConfig, Ring};
 #[test]
 fn ring_port_round_trip_and_lcore_launch() {
     let prefix = format!("--file-prefix=mfw-ffi-{}", std::process::id());
-    let eal = Eal::init(&[
-        "--no-huge",
-        "-m",
-        "256",
-        "--no-shconf",
-        "--no-pci",
-        "-l",
-        "0,1",
-        "--log-level=error",
-        &prefix,
-    ])
-    .expect("EAL starts without hugepages");
+    let eal =
+        Eal::init(&["--no-huge", "-m", "256", "--no-shconf", "--no-pci", "-l", "0,1", "--log-level=error", &prefix])
+            .expect("EAL starts without hugepages");
     assert!(eal::version().contains("22.11"), "{}", eal::version());
-    assert_eq!(
-        Eal::init(&["-l", "0"])
-            .err()
-            .map(|e| e.to_string())
-            .is_some(),
-        true
-    );
+    assert_eq!(Eal::init(&["-l", "0"]).err().map(|e| e.to_string()).is_some(), true);
     assert!(eal::tsc_hz() > 0);
     assert_eq!(eal.worker_lcores(), vec![1]);
 
     let pool = Mempool::create("ffi_test_pool", 1023, 32, 2176, -1).unwrap();
-    let to_port =
-        Ring::create("ffi_rx", 256, -1, ring::flags::SP_ENQ | ring::flags::SC_DEQ).unwrap();
-    let from_port =
-        Ring::create("ffi_tx", 256, -1, ring::flags::SP_ENQ | ring::flags::SC_DEQ).unwrap();
+    let to_port = Ring::create("ffi_rx", 256, -1, ring::flags::SP_ENQ | ring::flags::SC_DEQ).unwrap();
+    let from_port = Ring::create("ffi_tx", 256, -1, ring::flags::SP_ENQ | ring::flags::SC_DEQ).unwrap();
     let port = Port::from_rings("ffi_ring0", &[to_port.clone()], &[from_port.clone()], 0).unwrap();
     assert!(port.name().ends_with("ffi_ring0"), "{}", port.name());
     assert_eq!(Port::by_name(&port.name()).unwrap(), port);
@@ -89,8 +72,7 @@ fn ring_port_round_trip_and_lcore_launch() {
     back.free_all();
 
     // An lcore job runs pinned on lcore 1 with its own lcore id.
-    eal.launch(1, || eal::current_lcore().map_or(-1, |id| id as i32))
-        .unwrap();
+    eal.launch(1, || eal::current_lcore().map_or(-1, |id| id as i32)).unwrap();
     assert_eq!(eal.wait(1), 1);
     assert_eq!(eal::current_lcore(), Some(0));
 

@@ -1,0 +1,214 @@
+//! The dataplane as the control side sees it: workers launched on their
+//! lcores, one command queue and one set of counters per worker, and the
+//! event stream back.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use mediafwd_ffi::{Eal, Ring, RxQueue, TxQueue};
+
+use crate::classify::PortContext;
+use crate::flow::{Command, Event, FlowId, FlowTable, SequencedCommand};
+use crate::stats::{FlowStats, FlowStatsArray, WorkerCounters, WorkerStats};
+use crate::worker::Worker;
+
+/// Sizes of the dataplane's tables and queues.
+#[derive(Debug, Clone)]
+pub struct DataplaneConfig {
+    /// Flows per worker table, and flow-id slots.
+    pub max_flows: usize,
+    /// Next-hop entries.
+    pub max_next_hops: usize,
+    /// Pending commands per worker before the control side waits.
+    pub command_queue: usize,
+    /// Pending events before workers drop (and count) them.
+    pub event_queue: usize,
+}
+
+impl Default for DataplaneConfig {
+    fn default() -> Self {
+        DataplaneConfig { max_flows: 1 << 17, max_next_hops: 1024, command_queue: 1 << 16, event_queue: 1 << 14 }
+    }
+}
+
+/// The queues one worker gets.
+pub struct WorkerQueues {
+    /// The lcore to run on.
+    pub lcore: u32,
+    /// RX queues to poll.
+    pub rx: Vec<RxQueue>,
+    /// One TX queue per port, by port id.
+    pub tx: Vec<Option<TxQueue>>,
+    /// Where to hand slow-path packets (a single-producer ring).
+    pub slow_path: Option<Ring>,
+}
+
+struct WorkerHandle {
+    lcore: u32,
+    commands: Sender<SequencedCommand>,
+    counters: Arc<WorkerCounters>,
+    flow_stats: Arc<FlowStatsArray>,
+}
+
+/// Running workers and the means to steer them.
+pub struct Dataplane {
+    eal: &'static Eal,
+    workers: Vec<WorkerHandle>,
+    events: Receiver<Event>,
+    stop: Arc<AtomicBool>,
+    seq: u64,
+    stopped: bool,
+}
+
+/// The dataplane could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// No worker was given.
+    #[error("no worker lcore: give the EAL at least one lcore besides the main one")]
+    NoWorkers,
+    /// Launching on an lcore failed.
+    #[error("cannot launch a worker on lcore {lcore}: {source}")]
+    Launch {
+        /// The lcore.
+        lcore: u32,
+        /// DPDK's error.
+        source: mediafwd_ffi::DpdkError,
+    },
+}
+
+impl Dataplane {
+    /// Launches one worker per entry of `queues` on its lcore.
+    pub fn start(
+        eal: &'static Eal,
+        config: &DataplaneConfig,
+        ports: Vec<PortContext>,
+        queues: Vec<WorkerQueues>,
+    ) -> Result<Self, StartError> {
+        if queues.is_empty() {
+            return Err(StartError::NoWorkers);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ev_tx, ev_rx) = bounded(config.event_queue);
+        let mut workers = Vec::new();
+        let mut dp = Dataplane { eal, workers: Vec::new(), events: ev_rx, stop: stop.clone(), seq: 0, stopped: false };
+        for (id, q) in queues.into_iter().enumerate() {
+            let (worker, handle) = Self::worker(id as u16, config, &ports, q, ev_tx.clone(), stop.clone());
+            let lcore = handle.lcore;
+            if let Err(source) = eal.launch(lcore, move || worker.run()) {
+                dp.workers = workers;
+                dp.shutdown();
+                return Err(StartError::Launch { lcore, source });
+            }
+            workers.push(handle);
+        }
+        dp.workers = workers;
+        Ok(dp)
+    }
+
+    fn worker(
+        id: u16,
+        config: &DataplaneConfig,
+        ports: &[PortContext],
+        q: WorkerQueues,
+        events: Sender<Event>,
+        stop: Arc<AtomicBool>,
+    ) -> (Worker, WorkerHandle) {
+        let (cmd_tx, cmd_rx) = bounded(config.command_queue);
+        let counters = Arc::new(WorkerCounters::default());
+        let flow_stats = Arc::new(FlowStatsArray::new(config.max_flows));
+        let worker = Worker {
+            id,
+            rx: q.rx,
+            tx: q.tx,
+            ports: ports.to_vec(),
+            table: FlowTable::with_capacity(config.max_flows, config.max_next_hops),
+            commands: cmd_rx,
+            events,
+            counters: counters.clone(),
+            flow_stats: flow_stats.clone(),
+            slow_path: q.slow_path,
+            stop,
+        };
+        let handle = WorkerHandle { lcore: q.lcore, commands: cmd_tx, counters, flow_stats };
+        (worker, handle)
+    }
+
+    /// Sends `cmd` to every worker; returns its sequence number for
+    /// [`Dataplane::wait_applied`]. Waits while a worker's queue is full.
+    pub fn send(&mut self, cmd: Command) -> u64 {
+        self.seq += 1;
+        let c = SequencedCommand { seq: self.seq, command: cmd };
+        for w in &self.workers {
+            // A worker only disconnects when stopped, and then nothing is pending.
+            let _ = w.commands.send(c);
+        }
+        self.seq
+    }
+
+    /// The sequence number of the last command sent.
+    pub fn last_seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Waits until every worker applied command `seq`; false on timeout.
+    pub fn wait_applied(&self, seq: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.workers.iter().all(|w| w.counters.applied_seq.load(Ordering::Acquire) >= seq) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+
+    /// A flow's counters summed over workers.
+    pub fn flow_stats(&self, id: FlowId) -> FlowStats {
+        let mut total = FlowStats::default();
+        for w in &self.workers {
+            total.merge(&w.flow_stats.snapshot(id));
+        }
+        total
+    }
+
+    /// Each worker's counters.
+    pub fn worker_stats(&self) -> Vec<WorkerStats> {
+        self.workers.iter().map(|w| w.counters.snapshot()).collect()
+    }
+
+    /// The lcores the workers run on.
+    pub fn lcores(&self) -> Vec<u32> {
+        self.workers.iter().map(|w| w.lcore).collect()
+    }
+
+    /// Events from the workers.
+    pub fn events(&self) -> &Receiver<Event> {
+        &self.events
+    }
+
+    /// Stops the workers and waits for them to leave their loops.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        self.stop.store(true, Ordering::Relaxed);
+        for w in &self.workers {
+            self.eal.wait(w.lcore);
+        }
+    }
+}
+
+impl Drop for Dataplane {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

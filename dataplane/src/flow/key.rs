@@ -1,0 +1,81 @@
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Where a packet arrived: DPDK port, our local IP address and UDP port.
+///
+/// IPv4 addresses are stored IPv4-mapped so that both families share one
+/// fixed-size, cheaply hashed key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    addr: [u8; 16],
+    port_id: u16,
+    udp_port: u16,
+}
+
+impl FlowKey {
+    /// The key for `addr:udp_port` on DPDK port `port_id`.
+    pub fn new(port_id: u16, addr: IpAddr, udp_port: u16) -> Self {
+        let addr = match addr {
+            IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+            IpAddr::V6(a) => a.octets(),
+        };
+        FlowKey { addr, port_id, udp_port }
+    }
+
+    /// The key of an IPv4 destination, without going through `IpAddr`.
+    #[inline(always)]
+    pub fn v4(port_id: u16, addr: Ipv4Addr, udp_port: u16) -> Self {
+        let o = addr.octets();
+        FlowKey { addr: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, o[0], o[1], o[2], o[3]], port_id, udp_port }
+    }
+
+    /// The key of an IPv6 destination.
+    #[inline(always)]
+    pub fn v6(port_id: u16, addr: Ipv6Addr, udp_port: u16) -> Self {
+        FlowKey { addr: addr.octets(), port_id, udp_port }
+    }
+
+    /// The DPDK port.
+    pub fn port_id(&self) -> u16 {
+        self.port_id
+    }
+
+    /// Our local address.
+    pub fn addr(&self) -> IpAddr {
+        let v6 = Ipv6Addr::from(self.addr);
+        match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        }
+    }
+
+    /// Our local UDP port.
+    pub fn udp_port(&self) -> u16 {
+        self.udp_port
+    }
+}
+
+impl core::fmt::Display for FlowKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.addr() {
+            IpAddr::V4(a) => write!(f, "port{}/{}:{}", self.port_id, a, self.udp_port),
+            IpAddr::V6(a) => write!(f, "port{}/[{}]:{}", self.port_id, a, self.udp_port),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v4_and_v6_constructors_agree_with_new() {
+        let a = Ipv4Addr::new(198, 18, 0, 1);
+        assert_eq!(FlowKey::v4(1, a, 30000), FlowKey::new(1, IpAddr::V4(a), 30000));
+        assert_eq!(FlowKey::v4(1, a, 30000).addr(), IpAddr::V4(a));
+        let b: Ipv6Addr = "2001:db8::1".parse().unwrap();
+        assert_eq!(FlowKey::v6(2, b, 5), FlowKey::new(2, IpAddr::V6(b), 5));
+        assert_eq!(FlowKey::v6(2, b, 5).addr(), IpAddr::V6(b));
+        assert_ne!(FlowKey::v4(1, a, 30000), FlowKey::v4(2, a, 30000));
+        assert_eq!(FlowKey::v4(1, a, 30000).to_string(), "port1/198.18.0.1:30000");
+    }
+}

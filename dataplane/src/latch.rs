@@ -1,0 +1,154 @@
+//! Latching (symmetric RTP): learning a leg's remote endpoint from the
+//! source of the packets it sends us, for endpoints behind NAT.
+
+use core::net::SocketAddr;
+
+use crate::flow::{Ingress, LatchMode};
+
+/// What the source of a received packet means for its flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceVerdict {
+    /// Relay it.
+    Accept,
+    /// Relay it; the remote is now this address (report it).
+    Latched(SocketAddr),
+    /// Drop it: strict source and not from the remote.
+    Reject,
+}
+
+/// The remote a flow currently believes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatchState {
+    remote: Option<SocketAddr>,
+    latched: bool,
+}
+
+impl LatchState {
+    /// The state for a new flow: the configured remote, nothing learned.
+    pub fn new(ingress: &Ingress) -> Self {
+        LatchState { remote: ingress.remote, latched: false }
+    }
+
+    /// The remote in force.
+    pub fn remote(&self) -> Option<SocketAddr> {
+        self.remote
+    }
+
+    /// The control side changed the flow; a new configured remote (an SDP
+    /// answer, a re-INVITE) replaces the learned one and re-arms latching.
+    pub fn on_update(&mut self, old: &Ingress, new: &Ingress) {
+        if old.remote != new.remote || old.latch != new.latch {
+            self.remote = new.remote;
+            self.latched = false;
+        }
+    }
+
+    /// Judges the source `src` of a received packet.
+    #[inline]
+    pub fn check(&mut self, ingress: &Ingress, src: SocketAddr) -> SourceVerdict {
+        let matches = self.remote == Some(src);
+        match ingress.latch {
+            LatchMode::Off => {
+                if ingress.strict_source && self.remote.is_some() && !matches {
+                    SourceVerdict::Reject
+                } else {
+                    SourceVerdict::Accept
+                }
+            }
+            LatchMode::Once if !self.latched => {
+                self.latched = true;
+                if matches {
+                    SourceVerdict::Accept
+                } else {
+                    self.remote = Some(src);
+                    SourceVerdict::Latched(src)
+                }
+            }
+            LatchMode::Once => {
+                if ingress.strict_source && !matches {
+                    SourceVerdict::Reject
+                } else {
+                    SourceVerdict::Accept
+                }
+            }
+            LatchMode::Follow => {
+                if matches {
+                    SourceVerdict::Accept
+                } else {
+                    self.remote = Some(src);
+                    SourceVerdict::Latched(src)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ingress(remote: Option<&str>, latch: LatchMode, strict: bool) -> Ingress {
+        Ingress { vlan: None, remote: remote.map(|r| r.parse().unwrap()), latch, strict_source: strict }
+    }
+
+    fn a(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn off_accepts_anything_unless_strict() {
+        let i = ingress(Some("198.18.0.2:4000"), LatchMode::Off, false);
+        let mut s = LatchState::new(&i);
+        assert_eq!(s.check(&i, a("198.18.0.9:1")), SourceVerdict::Accept);
+        let strict = ingress(Some("198.18.0.2:4000"), LatchMode::Off, true);
+        let mut s = LatchState::new(&strict);
+        assert_eq!(s.check(&strict, a("198.18.0.9:1")), SourceVerdict::Reject);
+        assert_eq!(s.check(&strict, a("198.18.0.2:4000")), SourceVerdict::Accept);
+        // Strict with no known remote has nothing to compare with.
+        let unknown = ingress(None, LatchMode::Off, true);
+        let mut s = LatchState::new(&unknown);
+        assert_eq!(s.check(&unknown, a("198.18.0.9:1")), SourceVerdict::Accept);
+    }
+
+    #[test]
+    fn once_learns_the_first_source_then_holds() {
+        let i = ingress(None, LatchMode::Once, true);
+        let mut s = LatchState::new(&i);
+        assert_eq!(s.check(&i, a("198.18.0.2:4000")), SourceVerdict::Latched(a("198.18.0.2:4000")));
+        assert_eq!(s.remote(), Some(a("198.18.0.2:4000")));
+        assert_eq!(s.check(&i, a("198.18.0.2:4000")), SourceVerdict::Accept);
+        assert_eq!(s.check(&i, a("198.18.0.3:4000")), SourceVerdict::Reject);
+        let loose = ingress(None, LatchMode::Once, false);
+        let mut s = LatchState::new(&loose);
+        s.check(&loose, a("198.18.0.2:4000"));
+        assert_eq!(s.check(&loose, a("198.18.0.3:4000")), SourceVerdict::Accept);
+        assert_eq!(s.remote(), Some(a("198.18.0.2:4000")));
+    }
+
+    #[test]
+    fn once_with_the_expected_source_reports_nothing() {
+        let i = ingress(Some("198.18.0.2:4000"), LatchMode::Once, false);
+        let mut s = LatchState::new(&i);
+        assert_eq!(s.check(&i, a("198.18.0.2:4000")), SourceVerdict::Accept);
+    }
+
+    #[test]
+    fn follow_moves_with_every_change() {
+        let i = ingress(Some("198.18.0.2:4000"), LatchMode::Follow, true);
+        let mut s = LatchState::new(&i);
+        assert_eq!(s.check(&i, a("198.18.0.2:4001")), SourceVerdict::Latched(a("198.18.0.2:4001")));
+        assert_eq!(s.check(&i, a("198.18.0.2:4001")), SourceVerdict::Accept);
+        assert_eq!(s.check(&i, a("[2001:db8::5]:9")), SourceVerdict::Latched(a("[2001:db8::5]:9")));
+    }
+
+    #[test]
+    fn a_new_configured_remote_rearms_latching() {
+        let i = ingress(None, LatchMode::Once, true);
+        let mut s = LatchState::new(&i);
+        s.check(&i, a("198.18.0.2:4000"));
+        let j = ingress(Some("198.18.0.7:5000"), LatchMode::Once, true);
+        s.on_update(&i, &j);
+        assert_eq!(s.remote(), Some(a("198.18.0.7:5000")));
+        assert_eq!(s.check(&j, a("198.18.0.8:5000")), SourceVerdict::Latched(a("198.18.0.8:5000")));
+    }
+}

@@ -1,0 +1,176 @@
+//! The immutable crypto state of one SRTP crypto context (RFC 3711 §3.2): session
+//! keys derived once per master key, key schedules expanded, HMAC pads pre-hashed.
+
+use core::fmt;
+
+use super::aes_cm::AesKey;
+use super::error::{PolicyError, SrtpError};
+use super::gcm::GcmKey;
+use super::hmac::HmacSha1Key;
+use super::kdf::{self, Kdf};
+use super::policy::{MasterKey, Policy};
+use super::suite::{Suite, Transform};
+
+/// Session crypto state built from a [`Policy`]; shared read-only by every
+/// stream that uses it. Packets are processed by the methods in `rtp.rs` and
+/// `rtcp.rs` ([`Context::protect_rtp`], [`Context::unprotect_rtp`],
+/// [`Context::protect_rtcp`], [`Context::unprotect_rtcp`]).
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) suite: Suite,
+    pub(crate) keys: Vec<KeySlot>,
+    pub(crate) tx_key: usize,
+    pub(crate) mki_len: usize,
+    pub(crate) window: u64,
+}
+
+/// The session keys of one master key.
+#[derive(Clone)]
+pub(crate) struct KeySlot {
+    /// The MKI bytes, `mki_len` of them.
+    pub mki: [u8; 4],
+    pub srtp: SessionCrypto,
+    pub srtcp: SessionCrypto,
+    pub srtp_lifetime: u64,
+    pub srtcp_lifetime: u64,
+}
+
+/// Session keys of one direction (SRTP or SRTCP), ready to use.
+#[derive(Clone)]
+pub(crate) struct SessionCrypto {
+    pub cipher: SessionCipher,
+    /// HMAC-SHA1 key; `None` for AEAD.
+    pub auth: Option<HmacSha1Key>,
+    /// Session salt: 14 bytes for AES-CM, the first 12 for GCM.
+    pub salt: [u8; 14],
+}
+
+#[derive(Clone)]
+pub(crate) enum SessionCipher {
+    Null,
+    AesCm(AesKey),
+    AesGcm(GcmKey),
+}
+
+impl SessionCrypto {
+    /// Derives the session keys for `transform` with labels `enc`, `auth`, `salt`
+    /// (RFC 3711 §4.3.1).
+    fn derive(kdf: &Kdf, suite: Suite, transform: Transform, labels: [u8; 3]) -> Self {
+        let [enc_label, auth_label, salt_label] = labels;
+        let mut key = [0u8; 32];
+        let key = &mut key[..suite.master_key_len()];
+        let mut salt = [0u8; 14];
+        kdf.derive(salt_label, &mut salt[..suite.master_salt_len()]);
+        let auth = (transform != Transform::AesGcm).then(|| {
+            let mut auth_key = [0u8; kdf::AUTH_KEY_LEN];
+            kdf.derive(auth_label, &mut auth_key);
+            HmacSha1Key::new(&auth_key)
+        });
+        let cipher = match transform {
+            Transform::NullHmac => SessionCipher::Null,
+            Transform::AesCmHmac => {
+                kdf.derive(enc_label, key);
+                SessionCipher::AesCm(AesKey::new(key))
+            }
+            Transform::AesGcm => {
+                kdf.derive(enc_label, key);
+                SessionCipher::AesGcm(GcmKey::new(key))
+            }
+        };
+        key.fill(0);
+        SessionCrypto { cipher, auth, salt }
+    }
+
+    /// The 12-byte GCM session salt.
+    pub(crate) fn gcm_salt(&self) -> &[u8; 12] {
+        self.salt[..12].try_into().expect("12 of 14 bytes")
+    }
+}
+
+impl KeySlot {
+    fn new(suite: Suite, master: &MasterKey) -> Self {
+        let kdf = Kdf::new(master.key(), master.salt());
+        let mut mki = [0u8; 4];
+        if let Some(m) = master.mki {
+            let (bytes, len) = m.bytes();
+            mki[..len].copy_from_slice(&bytes[..len]);
+        }
+        KeySlot {
+            mki,
+            srtp: SessionCrypto::derive(
+                &kdf,
+                suite,
+                suite.srtp_transform(),
+                [kdf::LABEL_SRTP_ENCRYPTION, kdf::LABEL_SRTP_AUTH, kdf::LABEL_SRTP_SALT],
+            ),
+            srtcp: SessionCrypto::derive(
+                &kdf,
+                suite,
+                suite.srtcp_transform(),
+                [kdf::LABEL_SRTCP_ENCRYPTION, kdf::LABEL_SRTCP_AUTH, kdf::LABEL_SRTCP_SALT],
+            ),
+            srtp_lifetime: master.srtp_lifetime,
+            srtcp_lifetime: master.srtcp_lifetime,
+        }
+    }
+}
+
+impl Context {
+    /// Derives the session keys of every master key in `policy` (RFC 3711 §4.3,
+    /// key derivation rate 0) and expands them.
+    pub fn new(policy: &Policy) -> Result<Context, PolicyError> {
+        let mki_len = policy.check()?;
+        Ok(Context {
+            suite: policy.suite,
+            keys: policy.master_keys.iter().map(|k| KeySlot::new(policy.suite, k)).collect(),
+            tx_key: policy.tx_key,
+            mki_len,
+            window: u64::from(policy.window_size),
+        })
+    }
+
+    /// The context's suite.
+    pub fn suite(&self) -> Suite {
+        self.suite
+    }
+
+    /// Bytes `protect_rtp` appends: MKI and SRTP tag (RFC 3711 §3.1, RFC 7714 §8.1).
+    pub fn srtp_overhead(&self) -> usize {
+        self.mki_len + self.suite.srtp_tag_len()
+    }
+
+    /// Bytes `protect_rtcp` appends: E flag and SRTCP index, MKI and SRTCP tag
+    /// (RFC 3711 §3.4, RFC 7714 §9.1).
+    pub fn srtcp_overhead(&self) -> usize {
+        4 + self.mki_len + self.suite.srtcp_tag_len()
+    }
+
+    /// The slot that protects outgoing packets, and its MKI bytes.
+    pub(crate) fn tx_slot(&self) -> (usize, &KeySlot) {
+        (self.tx_key, &self.keys[self.tx_key])
+    }
+
+    /// The slot whose MKI is `mki` (`mki_len` bytes); without MKI, the only key.
+    pub(crate) fn rx_slot(&self, mki: &[u8]) -> Result<(usize, &KeySlot), SrtpError> {
+        if self.mki_len == 0 {
+            return Ok((0, &self.keys[0]));
+        }
+        self.keys
+            .iter()
+            .enumerate()
+            .find(|(_, k)| k.mki[..self.mki_len] == *mki)
+            .ok_or(SrtpError::UnknownMki)
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("suite", &self.suite)
+            .field("master_keys", &self.keys.len())
+            .field("tx_key", &self.tx_key)
+            .field("mki_len", &self.mki_len)
+            .field("window", &self.window)
+            .finish()
+    }
+}

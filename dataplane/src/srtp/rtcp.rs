@@ -1,0 +1,145 @@
+//! SRTCP packet processing (RFC 3711 §3.4, RFC 7714 §9).
+//!
+//! SRTCP always encrypts on protect (E flag set); unprotect also accepts packets a
+//! peer sent with the E flag clear, authenticated but in clear (RFC 3711 §3.4).
+
+use subtle::ConstantTimeEq;
+
+use super::aes_cm::aes_cm_iv;
+use super::context::{Context, SessionCipher};
+use super::error::SrtpError;
+use super::gcm::{self, GCM_TAG_LEN};
+use super::header::{rtcp_ssrc, RTCP_HEADER_LEN};
+use super::hmac::{hmac_sha1, HmacInput};
+use super::stream::StreamState;
+
+/// The E flag of the SRTCP trailer word.
+const E_FLAG: u32 = 0x8000_0000;
+/// Bytes of `E || SRTCP index`.
+const TRAILER_LEN: usize = 4;
+/// Largest SRTCP index (31 bits).
+const MAX_INDEX: u32 = 0x7fff_ffff;
+
+impl Context {
+    /// Protects the compound RTCP packet `buf[..len]` in place (RFC 3711 §3.4):
+    /// encrypts everything after the first 8 bytes, appends `E || SRTCP index`,
+    /// the MKI and the tag (for GCM, RFC 7714 §9.1: tag, then index, then MKI), and
+    /// returns the new length, `len + self.srtcp_overhead()`.
+    pub fn protect_rtcp(&self, stream: &mut StreamState, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
+        let new_len = len + self.srtcp_overhead();
+        if new_len > buf.len() {
+            return Err(SrtpError::BufferTooSmall);
+        }
+        let ssrc = rtcp_ssrc(&buf[..len])?;
+        let (slot, keys) = self.tx_slot();
+        let index = stream.srtcp_next;
+        if index > MAX_INDEX || stream.srtcp_packets[slot] >= keys.srtcp_lifetime {
+            return Err(SrtpError::KeyLifetimeExceeded);
+        }
+        stream.srtcp_next += 1;
+        stream.srtcp_packets[slot] += 1;
+
+        let trailer = (E_FLAG | index).to_be_bytes();
+        let mki = &keys.mki[..self.mki_len];
+        let crypto = &keys.srtcp;
+        match &crypto.cipher {
+            SessionCipher::AesGcm(gcm) => {
+                // RFC 7714 §9.2: AAD = header || E || index.
+                let iv = gcm::srtcp_iv(crypto.gcm_salt(), ssrc, index);
+                let (header, rest) = buf.split_at_mut(RTCP_HEADER_LEN);
+                let tag = gcm.seal(&iv, (header, &trailer), &mut rest[..len - RTCP_HEADER_LEN]);
+                let mut at = len;
+                for part in [&tag[..], &trailer, mki] {
+                    buf[at..at + part.len()].copy_from_slice(part);
+                    at += part.len();
+                }
+            }
+            cipher => {
+                if let SessionCipher::AesCm(aes) = cipher {
+                    let iv = aes_cm_iv(&crypto.salt, ssrc, u64::from(index));
+                    aes.apply_keystream(iv, &mut buf[RTCP_HEADER_LEN..len]);
+                }
+                buf[len..len + TRAILER_LEN].copy_from_slice(&trailer);
+                buf[len + TRAILER_LEN..len + TRAILER_LEN + mki.len()].copy_from_slice(mki);
+                let mac = hmac_sha1(HmacInput {
+                    key: crypto.auth.as_ref().expect("HMAC suites have an auth key"),
+                    msg: &buf[..len + TRAILER_LEN],
+                    suffix: [0; 4],
+                    suffix_len: 0,
+                });
+                let tag_at = len + TRAILER_LEN + mki.len();
+                buf[tag_at..new_len].copy_from_slice(&mac[..new_len - tag_at]);
+            }
+        }
+        Ok(new_len)
+    }
+
+    /// Unprotects the SRTCP packet `buf[..len]` in place (RFC 3711 §3.4): selects
+    /// the key by MKI, checks the index against the SRTCP replay window, verifies
+    /// the tag, decrypts if the E flag is set, and returns the RTCP length.
+    pub fn unprotect_rtcp(&self, stream: &mut StreamState, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
+        if len > buf.len() {
+            return Err(SrtpError::BufferTooSmall);
+        }
+        let ssrc = rtcp_ssrc(&buf[..len])?;
+        let tag_len = self.suite.srtcp_tag_len();
+        if len < RTCP_HEADER_LEN + TRAILER_LEN + self.mki_len + tag_len {
+            return Err(SrtpError::TooShort);
+        }
+        let aead = self.suite.is_aead();
+        // RFC 3711 §3.4: payload | E+index | MKI | tag;
+        // RFC 7714 §9.1: payload | tag | E+index | MKI.
+        let mki_at = if aead { len - self.mki_len } else { len - self.mki_len - tag_len };
+        let trailer_at = mki_at - TRAILER_LEN;
+        let (slot, keys) = self.rx_slot(&buf[mki_at..mki_at + self.mki_len])?;
+        let trailer: [u8; TRAILER_LEN] = buf[trailer_at..mki_at].try_into().expect("4 bytes");
+        let word = u32::from_be_bytes(trailer);
+        let encrypted = word & E_FLAG != 0;
+        let index = word & MAX_INDEX;
+        stream.srtcp.check(u64::from(index), self.window)?;
+        if stream.srtcp_packets[slot] >= keys.srtcp_lifetime {
+            return Err(SrtpError::KeyLifetimeExceeded);
+        }
+
+        let crypto = &keys.srtcp;
+        let new_len = match &crypto.cipher {
+            SessionCipher::AesGcm(gcm) => {
+                let tag_at = trailer_at - GCM_TAG_LEN;
+                let iv = gcm::srtcp_iv(crypto.gcm_salt(), ssrc, index);
+                let opened = if encrypted {
+                    let (head, rest) = buf.split_at_mut(RTCP_HEADER_LEN);
+                    let (body, tag) = rest[..trailer_at - RTCP_HEADER_LEN].split_at_mut(tag_at - RTCP_HEADER_LEN);
+                    gcm.open(&iv, (head, &trailer), body, tag)
+                } else {
+                    // RFC 7714 §9.2: unencrypted SRTCP authenticates the whole
+                    // packet as AAD.
+                    gcm.open(&iv, (&buf[..tag_at], &trailer), &mut [], &buf[tag_at..trailer_at])
+                };
+                if !opened {
+                    return Err(SrtpError::AuthFailed);
+                }
+                tag_at
+            }
+            cipher => {
+                let mac = hmac_sha1(HmacInput {
+                    key: crypto.auth.as_ref().expect("HMAC suites have an auth key"),
+                    msg: &buf[..mki_at],
+                    suffix: [0; 4],
+                    suffix_len: 0,
+                });
+                let tag_at = len - tag_len;
+                if !bool::from(mac[..tag_len].ct_eq(&buf[tag_at..len])) {
+                    return Err(SrtpError::AuthFailed);
+                }
+                if let (true, SessionCipher::AesCm(aes)) = (encrypted, cipher) {
+                    let iv = aes_cm_iv(&crypto.salt, ssrc, u64::from(index));
+                    aes.apply_keystream(iv, &mut buf[RTCP_HEADER_LEN..trailer_at]);
+                }
+                trailer_at
+            }
+        };
+        stream.srtcp.accept(u64::from(index));
+        stream.srtcp_packets[slot] += 1;
+        Ok(new_len)
+    }
+}

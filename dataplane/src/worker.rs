@@ -1,0 +1,259 @@
+//! The poll-mode worker: one per worker lcore. Burst in, prefetch,
+//! classify/look up/rewrite, burst out; control commands applied between
+//! bursts. The only place of the dataplane that touches mbufs and queues.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use mediafwd_ffi::{eal, Burst, Mbuf, Ring, RxQueue, TxQueue};
+
+use crate::buf::PacketBuf;
+use crate::classify::PortContext;
+use crate::flow::{Command, Event, FlowTable, SequencedCommand};
+use crate::pipeline::{Pipeline, Verdict};
+use crate::stats::counters::add;
+use crate::stats::{DropReason, FlowStatsArray, WorkerCounters};
+
+/// Packets ahead of the current one whose headers are prefetched.
+const PREFETCH_AHEAD: usize = 4;
+/// Control commands applied per loop iteration at most, so that a flood of
+/// flow changes delays packets by a bounded amount.
+const COMMANDS_PER_POLL: usize = 64;
+/// tx_burst calls for packets a full TX queue did not take, before dropping.
+const TX_RETRIES: usize = 8;
+
+/// Everything one worker owns.
+pub struct Worker {
+    /// Worker index (0..workers).
+    pub id: u16,
+    /// RX queues this worker polls.
+    pub rx: Vec<RxQueue>,
+    /// This worker's TX queue on each port, by port id.
+    pub tx: Vec<Option<TxQueue>>,
+    /// Port facts, by port id.
+    pub ports: Vec<PortContext>,
+    /// The worker's flow-table replica.
+    pub table: FlowTable,
+    /// Commands from the control side.
+    pub commands: Receiver<SequencedCommand>,
+    /// Events to the control side.
+    pub events: Sender<Event>,
+    /// The worker's counters.
+    pub counters: Arc<WorkerCounters>,
+    /// The worker's flow counters.
+    pub flow_stats: Arc<FlowStatsArray>,
+    /// Where slow-path packets go (single producer: this worker).
+    pub slow_path: Option<Ring>,
+    /// Set by the control side to end the loop.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Buffers of a worker's loop, allocated once before it starts.
+struct Bursts {
+    tx: Vec<Burst>,
+    drops: Burst,
+    slow: Burst,
+}
+
+impl Worker {
+    /// Polls until told to stop, then flushes and returns 0 (the lcore's
+    /// exit code).
+    pub fn run(mut self) -> i32 {
+        let tsc_hz = eal::tsc_hz().max(1);
+        let start = eal::rdtsc();
+        let mut bursts = self.bursts();
+        let mut last = start;
+        while !self.stop.load(Ordering::Relaxed) {
+            let now = eal::rdtsc();
+            let now_us = ((now - start) as u128 * 1_000_000 / tsc_hz as u128) as u64;
+            let got = self.poll(&mut bursts, now, now_us);
+            let after = eal::rdtsc();
+            if got > 0 {
+                add(&self.counters.busy_polls, 1);
+                add(&self.counters.busy_cycles, after - now);
+            } else {
+                add(&self.counters.idle_polls, 1);
+            }
+            add(&self.counters.total_cycles, after - last);
+            last = after;
+        }
+        self.apply_commands(usize::MAX);
+        0
+    }
+
+    fn bursts(&self) -> Bursts {
+        Bursts { tx: self.tx.iter().map(|_| Burst::new()).collect(), drops: Burst::new(), slow: Burst::new() }
+    }
+
+    /// One iteration for callers that drive the worker themselves (tests,
+    /// benchmarks): applies pending commands, polls every RX queue once and
+    /// flushes. Returns the packets received.
+    pub fn poll_once(&mut self, now_tsc: u64, now_us: u64) -> usize {
+        let mut bursts = self.bursts();
+        self.poll(&mut bursts, now_tsc, now_us)
+    }
+
+    #[inline]
+    fn poll(&mut self, b: &mut Bursts, now_tsc: u64, now_us: u64) -> usize {
+        self.apply_commands(COMMANDS_PER_POLL);
+        let mut total = 0;
+        for q in 0..self.rx.len() {
+            let mut rx = Burst::new();
+            let n = self.rx[q].rx_burst(&mut rx);
+            if n == 0 {
+                continue;
+            }
+            total += n;
+            let rx_port = self.rx[q].port();
+            self.process_burst(&mut rx, rx_port, b, now_tsc, now_us);
+        }
+        if total > 0 {
+            self.flush(b);
+        }
+        total
+    }
+
+    #[inline]
+    fn process_burst(&mut self, rx: &mut Burst, rx_port: u16, b: &mut Bursts, now_tsc: u64, now_us: u64) {
+        let counters = &*self.counters;
+        let events = &self.events;
+        let mut rx_bytes = 0u64;
+        let mut pipeline = Pipeline {
+            worker: self.id,
+            table: &mut self.table,
+            ports: &self.ports,
+            flow_stats: &self.flow_stats,
+            now_tsc,
+            now_us,
+        };
+        let mut on_event = |e: Event| {
+            if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = events.try_send(e) {
+                add(&counters.events_dropped, 1);
+            }
+        };
+        let mut packets = rx.drain();
+        let n = packets.remaining() as u64;
+        for i in 0..PREFETCH_AHEAD {
+            packets.prefetch_ahead(i);
+        }
+        while let Some(mut m) = packets.next() {
+            packets.prefetch_ahead(PREFETCH_AHEAD - 1);
+            rx_bytes += m.data_len() as u64;
+            let verdict = if m.is_contiguous() {
+                let (buf, off, len) = m.buffer_mut();
+                let mut pkt = PacketBuf::new(buf, off, len);
+                let v = pipeline.process(&mut pkt, rx_port, &mut on_event);
+                if let Verdict::Forward { .. } = v {
+                    let (off, len) = (pkt.offset(), pkt.len());
+                    m.set_data_window(off, len).expect("rewrite stays inside the mbuf");
+                }
+                v
+            } else {
+                Verdict::Drop(DropReason::MultiSegment)
+            };
+            match verdict {
+                Verdict::Forward { port_id } => {
+                    let Some(Some(txq)) = self.tx.get_mut(port_id as usize) else {
+                        counters.drop_packet(DropReason::TxFull);
+                        push_or_free(&mut b.drops, m);
+                        continue;
+                    };
+                    let out = &mut b.tx[port_id as usize];
+                    if out.is_full() {
+                        send(txq, out, counters);
+                    }
+                    push_or_free(out, m);
+                }
+                Verdict::SlowPath => push_or_free(&mut b.slow, m),
+                Verdict::Drop(r) => {
+                    counters.drop_packet(r);
+                    push_or_free(&mut b.drops, m);
+                }
+            }
+        }
+        add(&counters.rx_packets, n);
+        add(&counters.rx_bytes, rx_bytes);
+        b.drops.free_all();
+        if !b.slow.is_empty() {
+            let handed = match &self.slow_path {
+                Some(ring) => ring.enqueue_burst(&mut b.slow),
+                None => 0,
+            };
+            add(&counters.slow_path, handed as u64);
+            let left = b.slow.len();
+            if left > 0 {
+                let reason = if self.slow_path.is_some() { DropReason::SlowPathFull } else { DropReason::NoSlowPath };
+                add(&counters.drops[reason as usize], left as u64);
+                b.slow.free_all();
+            }
+        }
+    }
+
+    fn flush(&mut self, b: &mut Bursts) {
+        for (port, out) in b.tx.iter_mut().enumerate() {
+            if out.is_empty() {
+                continue;
+            }
+            if let Some(txq) = self.tx[port].as_mut() {
+                send(txq, out, &self.counters);
+            }
+        }
+    }
+
+    /// Applies up to `max` pending commands and publishes the last sequence
+    /// number applied.
+    fn apply_commands(&mut self, max: usize) {
+        let mut last = None;
+        for cmd in self.commands.try_iter().take(max) {
+            let applied = match &cmd.command {
+                Command::Upsert { flow, .. } if flow.id as usize >= self.flow_stats.capacity() => false,
+                Command::Upsert { key, flow } => {
+                    if self.table.get(key).map(|e| e.flow.id) != Some(flow.id) {
+                        // A new flow (or a new flow in an old one's place) starts from zero.
+                        self.flow_stats.slot(flow.id).reset();
+                    }
+                    self.table.apply(&cmd.command).is_ok()
+                }
+                c => self.table.apply(c).is_ok(),
+            };
+            if !applied {
+                add(&self.counters.command_errors, 1);
+            }
+            last = Some(cmd.seq);
+        }
+        if let Some(seq) = last {
+            self.counters.applied_seq.store(seq, Ordering::Release);
+        }
+    }
+}
+
+#[inline(always)]
+fn push_or_free(burst: &mut Burst, m: Mbuf) {
+    // Bursts are flushed before they fill; a full one can only be the drop
+    // bin of a burst larger than BURST_SIZE, which rx never returns.
+    if let Err(m) = burst.push(m) {
+        drop(m);
+    }
+}
+
+/// Transmits `out`, retrying a bounded number of times; what the queue
+/// still refuses is freed and counted.
+#[inline]
+fn send(txq: &mut TxQueue, out: &mut Burst, counters: &WorkerCounters) {
+    let bytes = |b: &Burst| (0..b.len()).map(|i| b.get(i).data_len() as u64).sum::<u64>();
+    let offered = bytes(out);
+    let mut sent = 0;
+    for _ in 0..TX_RETRIES {
+        sent += txq.tx_burst(out);
+        if out.is_empty() {
+            break;
+        }
+    }
+    add(&counters.tx_packets, sent as u64);
+    add(&counters.tx_bytes, offered - bytes(out));
+    if !out.is_empty() {
+        add(&counters.drops[DropReason::TxFull as usize], out.len() as u64);
+        out.free_all();
+    }
+}
