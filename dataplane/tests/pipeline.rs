@@ -142,7 +142,7 @@ impl Fixture {
         (v, pkt.data().to_vec(), events)
     }
 
-    fn from_caller(&self, payload: &[u8]) -> Vec<u8> {
+    fn caller_frame(&self, payload: &[u8]) -> Vec<u8> {
         frame(CALLER_MAC, MAC_A, None, self.caller, self.a_local, payload)
     }
 }
@@ -211,7 +211,7 @@ fn check_relayed(
 fn ipv4_rtp_is_relayed_with_addresses_ports_macs_and_checksums_rewritten() {
     let mut f = Fixture::new("198.18.0.1:30000", "198.18.0.2:5000", "198.19.0.1:40000", "198.19.0.2:6000");
     let payload = rtp(1);
-    let (v, out, ev) = f.run(&f.from_caller(&payload), 0, 0);
+    let (v, out, ev) = f.run(&f.caller_frame(&payload), 0, 0);
     assert_eq!(v, Verdict::Forward { port_id: 1 });
     assert!(ev.is_empty());
     check_relayed(&out, MAC_B, CALLEE_MAC, None, f.b_local, f.callee, &payload);
@@ -231,7 +231,7 @@ fn ipv6_to_ipv6_and_both_translations() {
     ] {
         let mut f = Fixture::new(a, caller, b, callee);
         let payload = rtp(7);
-        let (v, out, _) = f.run(&f.from_caller(&payload), 0, 0);
+        let (v, out, _) = f.run(&f.caller_frame(&payload), 0, 0);
         assert_eq!(v, Verdict::Forward { port_id: 1 }, "{a} -> {b}");
         check_relayed(&out, MAC_B, CALLEE_MAC, None, f.b_local, f.callee, &payload);
         let back = frame(CALLEE_MAC, MAC_B, None, f.callee, f.b_local, &payload);
@@ -245,7 +245,7 @@ fn ipv6_to_ipv6_and_both_translations() {
 fn ipv4_without_udp_checksum_gains_one_on_ipv6() {
     let mut f = Fixture::new("198.18.0.1:30000", "198.18.0.2:5000", "[2001:db8:2::1]:40000", "[2001:db8:2::2]:6000");
     let payload = rtp(3);
-    let mut input = f.from_caller(&payload);
+    let mut input = f.caller_frame(&payload);
     // Zero the UDP checksum: "none" on IPv4.
     input[14 + 20 + 6] = 0;
     input[14 + 20 + 7] = 0;
@@ -271,7 +271,7 @@ fn vlan_tags_are_added_and_accepted_per_interface() {
         false,
     );
     let payload = rtp(1);
-    let (v, out, _) = f.run(&f.from_caller(&payload), 0, 0);
+    let (v, out, _) = f.run(&f.caller_frame(&payload), 0, 0);
     assert_eq!(v, Verdict::Forward { port_id: 1 });
     check_relayed(&out, MAC_B, CALLEE_MAC, Some(100), f.b_local, f.callee, &payload);
     // Tagged in, untagged out.
@@ -293,11 +293,11 @@ fn rtcp_mux_is_demultiplexed_to_the_peer_rtcp_port() {
     f.table.apply(&Command::Upsert { key: f.key_a(), flow: a_to_b }).unwrap();
     // An RTCP receiver report: V=2, PT=201, length 1 word after the header.
     let rr = [0x80, 201, 0, 1, 0xde, 0xad, 0xbe, 0xef];
-    let (v, out, _) = f.run(&f.from_caller(&rr), 0, 0);
+    let (v, out, _) = f.run(&f.caller_frame(&rr), 0, 0);
     assert_eq!(v, Verdict::Forward { port_id: 1 });
     check_relayed(&out, MAC_B, CALLEE_MAC, None, sa("198.19.0.1:40001"), sa("198.19.0.2:6001"), &rr);
     // RTP on the same port still goes to the RTP port.
-    let (_, out, _) = f.run(&f.from_caller(&rtp(2)), 0, 0);
+    let (_, out, _) = f.run(&f.caller_frame(&rtp(2)), 0, 0);
     check_relayed(&out, MAC_B, CALLEE_MAC, None, f.b_local, f.callee, &rtp(2));
     let s = f.stats.snapshot(1);
     assert_eq!((s.packets, s.rtcp_packets), (2, 1));
@@ -308,7 +308,7 @@ fn rtp_version_other_than_2_is_dropped_and_counted_on_the_flow() {
     let mut f = Fixture::new("198.18.0.1:30000", "198.18.0.2:5000", "198.19.0.1:40000", "198.19.0.2:6000");
     let mut p = rtp(1);
     p[0] = 0x40; // version 1
-    assert_eq!(f.run(&f.from_caller(&p), 0, 0).0, Verdict::Drop(DropReason::BadRtp));
+    assert_eq!(f.run(&f.caller_frame(&p), 0, 0).0, Verdict::Drop(DropReason::BadRtp));
     assert_eq!(f.stats.snapshot(1).dropped(FlowDrop::BadRtp), 1);
     assert_eq!(f.stats.snapshot(1).packets, 0);
 }
@@ -316,7 +316,7 @@ fn rtp_version_other_than_2_is_dropped_and_counted_on_the_flow() {
 #[test]
 fn malformed_and_foreign_frames_are_dropped_with_their_reason() {
     let mut f = Fixture::new("198.18.0.1:30000", "198.18.0.2:5000", "198.19.0.1:40000", "198.19.0.2:6000");
-    let good = f.from_caller(&rtp(1));
+    let good = f.caller_frame(&rtp(1));
     let cases: Vec<(&str, Vec<u8>, DropReason)> = vec![
         ("runt", good[..10].to_vec(), DropReason::Runt),
         (
@@ -421,7 +421,7 @@ fn malformed_and_foreign_frames_are_dropped_with_their_reason() {
 #[test]
 fn every_truncation_of_a_valid_frame_is_dropped_never_forwarded() {
     let mut f = Fixture::new("198.18.0.1:30000", "198.18.0.2:5000", "[2001:db8:2::1]:40000", "[2001:db8:2::2]:6000");
-    let good = f.from_caller(&rtp(1));
+    let good = f.caller_frame(&rtp(1));
     for len in 0..good.len() {
         let (v, _, _) = f.run(&good[..len], 0, 0);
         assert!(matches!(v, Verdict::Drop(_)), "length {len}: {v:?}");
@@ -437,7 +437,7 @@ fn arp_and_icmp_go_to_the_slow_path() {
     arp.extend_from_slice(&[0x08, 0x06]);
     arp.extend_from_slice(&[0u8; 28]);
     assert_eq!(f.run(&arp, 0, 0).0, Verdict::SlowPath);
-    let mut icmp = f.from_caller(&rtp(1));
+    let mut icmp = f.caller_frame(&rtp(1));
     icmp[14 + 9] = 1;
     ipv4::Packet::new_unchecked(&mut icmp[14..]).fill_checksum();
     assert_eq!(f.run(&icmp, 0, 0).0, Verdict::SlowPath);
@@ -457,7 +457,7 @@ fn strict_source_drops_other_senders() {
     let spoofed = frame(CALLER_MAC, MAC_A, None, sa("198.18.0.66:5000"), f.a_local, &rtp(1));
     assert_eq!(f.run(&spoofed, 0, 0).0, Verdict::Drop(DropReason::SourceMismatch));
     assert_eq!(f.stats.snapshot(1).dropped(FlowDrop::SourceMismatch), 1);
-    assert_eq!(f.run(&f.from_caller(&rtp(1)), 0, 0).0, Verdict::Forward { port_id: 1 });
+    assert_eq!(f.run(&f.caller_frame(&rtp(1)), 0, 0).0, Verdict::Forward { port_id: 1 });
 }
 
 #[test]
@@ -489,11 +489,11 @@ fn latching_learns_the_nat_address_and_the_reverse_direction_follows() {
 fn unknown_remote_and_unresolved_neighbor_are_counted() {
     let mut f = Fixture::new("198.18.0.1:30000", "198.18.0.2:5000", "198.19.0.1:40000", "198.19.0.2:6000");
     f.table.apply(&Command::SetNeighbor { id: 1, mac: None }).unwrap();
-    assert_eq!(f.run(&f.from_caller(&rtp(1)), 0, 0).0, Verdict::Drop(DropReason::NeighborUnresolved));
+    assert_eq!(f.run(&f.caller_frame(&rtp(1)), 0, 0).0, Verdict::Drop(DropReason::NeighborUnresolved));
     let (mut a_to_b, _) = f.flows(LatchMode::Off, false, false);
     a_to_b.egress.dst = None;
     f.table.apply(&Command::Upsert { key: f.key_a(), flow: a_to_b }).unwrap();
-    assert_eq!(f.run(&f.from_caller(&rtp(1)), 0, 0).0, Verdict::Drop(DropReason::NoRemote));
+    assert_eq!(f.run(&f.caller_frame(&rtp(1)), 0, 0).0, Verdict::Drop(DropReason::NoRemote));
     let s = f.stats.snapshot(1);
     assert_eq!((s.dropped(FlowDrop::NeighborUnresolved), s.dropped(FlowDrop::NoRemote)), (1, 1));
 }
@@ -507,7 +507,7 @@ fn flow_statistics_count_packets_bytes_loss_and_jitter() {
             continue;
         }
         let late = if seq == 98 { 5_000 } else { 0 };
-        let (v, _, _) = f.run(&f.from_caller(&rtp(seq)), 0, seq as u64 * 20_000 + late);
+        let (v, _, _) = f.run(&f.caller_frame(&rtp(seq)), 0, seq as u64 * 20_000 + late);
         assert_eq!(v, Verdict::Forward { port_id: 1 });
     }
     let s = f.stats.snapshot(1);
@@ -522,16 +522,16 @@ fn flow_statistics_count_packets_bytes_loss_and_jitter() {
 #[test]
 fn an_update_keeps_state_and_a_remove_forgets_the_flow() {
     let mut f = Fixture::new("198.18.0.1:30000", "198.18.0.2:5000", "198.19.0.1:40000", "198.19.0.2:6000");
-    f.run(&f.from_caller(&rtp(1)), 0, 0);
+    f.run(&f.caller_frame(&rtp(1)), 0, 0);
     // Re-INVITE: the callee moved to another port.
     let (mut a_to_b, _) = f.flows(LatchMode::Off, false, false);
     a_to_b.egress.dst = Some(sa("198.19.0.2:7000"));
     f.table.apply(&Command::Upsert { key: f.key_a(), flow: a_to_b }).unwrap();
-    let (_, out, _) = f.run(&f.from_caller(&rtp(2)), 0, 20_000);
+    let (_, out, _) = f.run(&f.caller_frame(&rtp(2)), 0, 20_000);
     check_relayed(&out, MAC_B, CALLEE_MAC, None, f.b_local, sa("198.19.0.2:7000"), &rtp(2));
     assert_eq!(f.table.get(&f.key_a()).unwrap().rtp.received(), 2);
     f.table.apply(&Command::Remove { key: f.key_a() }).unwrap();
-    assert_eq!(f.run(&f.from_caller(&rtp(3)), 0, 0).0, Verdict::Drop(DropReason::UnknownFlow));
+    assert_eq!(f.run(&f.caller_frame(&rtp(3)), 0, 0).0, Verdict::Drop(DropReason::UnknownFlow));
 }
 
 fn any_v4() -> impl Strategy<Value = SocketAddr> {
@@ -565,7 +565,7 @@ proptest! {
         let mut payload = rtp(seq);
         payload.truncate(rtp::HEADER_LEN);
         payload.extend_from_slice(&body);
-        let (v, out, _) = f.run(&f.from_caller(&payload), 0, 0);
+        let (v, out, _) = f.run(&f.caller_frame(&payload), 0, 0);
         prop_assert_eq!(v, Verdict::Forward { port_id: 1 });
         check_relayed(&out, MAC_B, CALLEE_MAC, vlan, b_local, callee, &payload);
     }

@@ -53,7 +53,7 @@ fn start() -> Harness {
         let flags = ring::flags::SP_ENQ | ring::flags::SC_DEQ;
         let rx = Ring::create(&format!("{name}_rx"), 4096, -1, flags).unwrap();
         let tx = Ring::create(&format!("{name}_tx"), 4096, -1, flags).unwrap();
-        let port = Port::from_rings(name, &[rx.clone()], &[tx.clone()], 0).unwrap();
+        let port = Port::from_rings(name, std::slice::from_ref(&rx), std::slice::from_ref(&tx), 0).unwrap();
         let (_, rxq, txq) = port.configure(&PortConfig::default(), &pool).unwrap();
         port.start().unwrap();
         assert_eq!(port.id() as usize, contexts.len(), "ports numbered in creation order");

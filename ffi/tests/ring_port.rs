@@ -10,14 +10,15 @@ fn ring_port_round_trip_and_lcore_launch() {
         Eal::init(&["--no-huge", "-m", "256", "--no-shconf", "--no-pci", "-l", "0,1", "--log-level=error", &prefix])
             .expect("EAL starts without hugepages");
     assert!(eal::version().contains("22.11"), "{}", eal::version());
-    assert_eq!(Eal::init(&["-l", "0"]).err().map(|e| e.to_string()).is_some(), true);
+    assert!(Eal::init(&["-l", "0"]).err().map(|e| e.to_string()).is_some());
     assert!(eal::tsc_hz() > 0);
     assert_eq!(eal.worker_lcores(), vec![1]);
 
     let pool = Mempool::create("ffi_test_pool", 1023, 32, 2176, -1).unwrap();
     let to_port = Ring::create("ffi_rx", 256, -1, ring::flags::SP_ENQ | ring::flags::SC_DEQ).unwrap();
     let from_port = Ring::create("ffi_tx", 256, -1, ring::flags::SP_ENQ | ring::flags::SC_DEQ).unwrap();
-    let port = Port::from_rings("ffi_ring0", &[to_port.clone()], &[from_port.clone()], 0).unwrap();
+    let port =
+        Port::from_rings("ffi_ring0", std::slice::from_ref(&to_port), std::slice::from_ref(&from_port), 0).unwrap();
     assert!(port.name().ends_with("ffi_ring0"), "{}", port.name());
     assert_eq!(Port::by_name(&port.name()).unwrap(), port);
     assert!(Port::by_name("no_such_port").is_err());

@@ -5,6 +5,9 @@ use crate::wire::ethernet::MacAddr;
 
 /// A change to the workers' flow tables and neighbor tables, sent by the
 /// control side to every worker.
+// Commands travel by value through a bounded channel: boxing the large
+// variant would make each worker free heap memory on its core.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
     /// Adds a flow, or replaces its action keeping its state.

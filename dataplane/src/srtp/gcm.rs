@@ -2,7 +2,7 @@
 //! in place, with the AAD given in two pieces so SRTCP's header and trailer need
 //! no copy (RFC 7714 §9.2).
 
-use ghash::universal_hash::{KeyInit, UniversalHash};
+use ghash::universal_hash::UniversalHash;
 use ghash::GHash;
 use subtle::ConstantTimeEq;
 
@@ -122,7 +122,8 @@ fn xor_salt(mut iv: [u8; 12], salt: &[u8; 12]) -> [u8; 12] {
 mod tests {
     use super::*;
     use crate::srtp::tests::hex;
-    use aes_gcm::aead::{AeadInPlace, KeyInit as _};
+    use aes_gcm::aead::AeadInPlace;
+    use aes_gcm::KeyInit;
     use proptest::prelude::*;
 
     /// RFC 7714 §16.1 / §17.1 IV formation.

@@ -98,7 +98,7 @@ pub(crate) mod test_util {
                 _ => panic!("not a hex digit: {}", b as char),
             })
             .collect();
-        assert!(digits.len() % 2 == 0, "odd number of hex digits");
+        assert!(digits.len().is_multiple_of(2), "odd number of hex digits");
         digits.chunks(2).map(|p| (p[0] << 4) | p[1]).collect()
     }
     /// Ethernet + IPv4 (DSCP EF) + UDP 30000 -> 40002 + RTP PCMU (PT 0,

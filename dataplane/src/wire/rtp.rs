@@ -401,18 +401,18 @@ mod tests {
                                  payload in 0usize..16, pad in 0u8..8) {
             // Structurally valid packets always pass, with the expected split.
             let mut b = vec![0x80 | (cc & 0x0F), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-            b.extend(std::iter::repeat(0u8).take(4 * usize::from(cc)));
+            b.extend(std::iter::repeat_n(0u8, 4 * usize::from(cc)));
             if x {
                 b[0] |= 0x10;
                 b.extend_from_slice(&[0xBE, 0xDE]);
                 b.extend_from_slice(&ext_words.to_be_bytes());
-                b.extend(std::iter::repeat(0u8).take(4 * usize::from(ext_words)));
+                b.extend(std::iter::repeat_n(0u8, 4 * usize::from(ext_words)));
             }
             let header_len = b.len();
-            b.extend(std::iter::repeat(0x55u8).take(payload));
+            b.extend(std::iter::repeat_n(0x55u8, payload));
             if pad > 0 {
                 b[0] |= 0x20;
-                b.extend(std::iter::repeat(0u8).take(usize::from(pad) - 1));
+                b.extend(std::iter::repeat_n(0u8, usize::from(pad) - 1));
                 b.push(pad);
             }
             let p = Packet::new_checked(&b[..]).unwrap();

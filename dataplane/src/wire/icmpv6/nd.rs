@@ -402,7 +402,7 @@ mod tests {
             let mut out = Vec::new();
             for (kind, units, fill) in opts {
                 out.extend_from_slice(&[kind, units]);
-                out.extend(std::iter::repeat(fill).take(usize::from(units) * 8 - 2));
+                out.extend(std::iter::repeat_n(fill, usize::from(units) * 8 - 2));
             }
             out
         })

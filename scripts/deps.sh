@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mediafwd needs that are missing; does nothing
+# when everything is there. Run as root (make does this for you).
+set -euo pipefail
+
+packages=(
+  # DPDK 22.11 LTS: libraries, PMDs, headers, dpdk-testpmd.
+  libdpdk-dev dpdk dpdk-dev pkg-config
+  # Bindings are generated with bindgen, which needs libclang.
+  libclang-dev clang
+  # Network namespaces and veth pairs for the end-to-end tests.
+  iproute2
+  # SRTP interoperability tests run against libsrtp.
+  libsrtp2-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "missing packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "cargo not found: install Rust 1.88 or newer (https://rustup.rs), then run make again" >&2
+  exit 1
+fi
