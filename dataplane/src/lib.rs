@@ -13,6 +13,7 @@ pub mod flow;
 pub mod latch;
 pub mod pipeline;
 pub mod relay;
+pub mod slowpath;
 pub mod stats;
 pub mod wire;
 pub mod worker;
