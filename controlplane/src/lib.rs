@@ -1,0 +1,7 @@
+//! mediafwd's control plane: configuration, sessions, and the node process
+//! that starts DPDK, the ports and the workers and serves the slow path.
+
+pub mod config;
+pub mod logging;
+pub mod node;
+pub mod session;

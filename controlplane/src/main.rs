@@ -1,0 +1,99 @@
+//! `mediafwd`: the media relay node.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use mediafwd_controlplane::config::{Config, Validated};
+use mediafwd_controlplane::node::Node;
+
+/// A DPDK media relay: forwards the RTP/RTCP of calls between legs.
+#[derive(Parser, Debug)]
+#[command(name = "mediafwd", version)]
+struct Args {
+    /// The configuration file (TOML; see docs/configuration.md).
+    #[arg(short, long, value_name = "FILE", default_value = "/etc/mediafwd/mediafwd.toml")]
+    config: PathBuf,
+    /// Validate FILE and exit: 0 when valid, 1 with the field at fault otherwise.
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
+    check_config: Option<PathBuf>,
+    /// Override node.worker_cores (comma-separated CPU ids).
+    #[arg(long, value_delimiter = ',', value_name = "CPUS")]
+    worker_cores: Option<Vec<usize>>,
+    /// Override node.control_cores (comma-separated CPU ids).
+    #[arg(long, value_delimiter = ',', value_name = "CPUS")]
+    control_cores: Option<Vec<usize>>,
+    /// Override node.hugepages = false: run on ordinary memory.
+    #[arg(long)]
+    no_hugepages: bool,
+    /// Override node.file_prefix.
+    #[arg(long, value_name = "NAME")]
+    file_prefix: Option<String>,
+    /// Append an EAL argument (repeatable).
+    #[arg(long = "eal-arg", value_name = "ARG", allow_hyphen_values = true)]
+    eal_args: Vec<String>,
+    /// Override node.log_format: text or json.
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mediafwd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(path: &PathBuf, args: &Args) -> anyhow::Result<Validated> {
+    let mut config = Config::load(path)?;
+    if let Some(c) = &args.worker_cores {
+        config.node.worker_cores = c.clone();
+    }
+    if let Some(c) = &args.control_cores {
+        config.node.control_cores = c.clone();
+    }
+    if args.no_hugepages {
+        config.node.hugepages = false;
+    }
+    if let Some(p) = &args.file_prefix {
+        config.node.file_prefix = p.clone();
+    }
+    if let Some(f) = &args.log_format {
+        config.node.log_format = f.clone();
+    }
+    config.node.eal_args.extend(args.eal_args.iter().cloned());
+    Ok(config.validate()?)
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(path) = &args.check_config {
+        let v = load(path, &args).with_context(|| format!("{} is not valid", path.display()))?;
+        println!(
+            "{}: valid ({} interfaces, {} workers, {} static sessions)",
+            path.display(),
+            v.interfaces.len(),
+            v.raw.node.worker_cores.len(),
+            v.raw.static_sessions.len()
+        );
+        return Ok(());
+    }
+    let config = load(&args.config, &args).with_context(|| format!("in {}", args.config.display()))?;
+    mediafwd_controlplane::logging::init(&config.raw.node.log_format);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
+    }
+    let mut node = Node::start(&config)?;
+    node.run(&stop);
+    tracing::info!(signal = stop.load(Ordering::Relaxed), "stopping");
+    node.shutdown();
+    Ok(())
+}

@@ -1,0 +1,216 @@
+//! The node: DPDK started from the configuration, ports configured with one
+//! queue pair per worker (plus a TX queue for the control side), workers
+//! launched on their cores, static sessions programmed, and the control
+//! loop that serves the slow path until told to stop.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use mediafwd_dataplane::classify::PortContext;
+use mediafwd_dataplane::flow::{Command, Event};
+use mediafwd_dataplane::wire::ethernet::MacAddr;
+use mediafwd_dataplane::{Dataplane, DataplaneConfig, WorkerQueues};
+use mediafwd_ffi::{ring, Eal, Mempool, Port, PortConfig, Ring, TxQueue};
+
+use crate::config::{Device, Validated};
+
+/// One DPDK port and the interfaces on it.
+pub struct PortState {
+    /// The DPDK port.
+    pub port: Port,
+    /// Its MAC.
+    pub mac: MacAddr,
+    /// Indexes into the configuration's interfaces.
+    pub interfaces: Vec<usize>,
+    /// The PMD and what RSS it gave.
+    pub info: mediafwd_ffi::port::PortInfo,
+}
+
+/// A running node.
+pub struct Node {
+    /// The dataplane.
+    pub dataplane: Dataplane,
+    /// Ports by DPDK port id.
+    pub ports: BTreeMap<u16, PortState>,
+    /// The control side's own TX queue on each port.
+    pub control_tx: BTreeMap<u16, TxQueue>,
+    /// Slow-path rings, one per worker.
+    pub slow_rings: Vec<Ring>,
+    /// The packet buffer pool.
+    pub pool: Mempool,
+    eal: &'static Eal,
+}
+
+/// The EAL arguments for a configuration.
+pub fn eal_args(config: &Validated) -> Vec<String> {
+    let n = &config.raw.node;
+    let mut cores = vec![n.control_cores[0]];
+    cores.extend(&n.worker_cores);
+    let list = cores.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let mut args = vec![
+        "-l".to_string(),
+        list,
+        format!("--main-lcore={}", n.control_cores[0]),
+        format!("--file-prefix={}", n.file_prefix),
+        "--log-level=notice".to_string(),
+    ];
+    if n.hugepages {
+        args.extend(["-m".to_string(), n.memory_mb.to_string()]);
+    } else {
+        args.extend(["--no-huge".to_string(), "-m".to_string(), n.memory_mb.to_string(), "--no-shconf".to_string()]);
+    }
+    let mut seen = Vec::new();
+    let mut any_pci = false;
+    for i in &config.interfaces {
+        if seen.contains(&i.device.name()) {
+            continue;
+        }
+        seen.push(i.device.name());
+        any_pci |= matches!(i.device, Device::Pci(_));
+        args.push(i.device.eal_arg());
+    }
+    if !any_pci {
+        args.push("--no-pci".to_string());
+    }
+    args.extend(n.eal_args.iter().cloned());
+    args
+}
+
+impl Node {
+    /// Starts DPDK, the ports and the workers, and programs static sessions.
+    pub fn start(config: &Validated) -> anyhow::Result<Node> {
+        let args = eal_args(config);
+        tracing::info!(?args, "starting DPDK");
+        let eal =
+            Eal::init(&args).context("starting the DPDK EAL (are hugepages reserved? try node.hugepages = false)")?;
+        let workers = eal.worker_lcores();
+        if workers.len() != config.raw.node.worker_cores.len() {
+            bail!(
+                "the EAL gave {} worker lcores for node.worker_cores {:?}",
+                workers.len(),
+                config.raw.node.worker_cores
+            );
+        }
+        let d = &config.raw.dataplane;
+        let pool = Mempool::create("mediafwd_pkts", d.mbufs, d.mbuf_cache, 2176 + 128, -1)
+            .context("creating the packet pool")?;
+
+        let mut ports = BTreeMap::new();
+        let mut rx_by_port = BTreeMap::new();
+        let mut tx_by_port = BTreeMap::new();
+        let mut control_tx = BTreeMap::new();
+        for (idx, iface) in config.interfaces.iter().enumerate() {
+            let port = Port::by_name(iface.device.name()).with_context(|| {
+                format!("interface[{idx}].device: {} (interface {:?}) is not a DPDK port", iface.device, iface.name)
+            })?;
+            if let Some(p) = ports.get_mut(&port.id()) {
+                let p: &mut PortState = p;
+                p.interfaces.push(idx);
+                continue;
+            }
+            let mtu = config.interfaces.iter().filter(|i| i.device.name() == iface.device.name()).map(|i| i.mtu).max();
+            let pc = PortConfig {
+                rx_queues: workers.len() as u16,
+                tx_queues: workers.len() as u16 + 1,
+                rx_desc: d.rx_desc,
+                tx_desc: d.tx_desc,
+                mtu,
+                promiscuous: true,
+            };
+            let (info, rxq, mut txq) = port
+                .configure(&pc, &pool)
+                .with_context(|| format!("configuring port {} ({})", iface.device, iface.name))?;
+            port.start().with_context(|| format!("starting port {}", iface.device))?;
+            let mac = MacAddr(port.mac_addr()?);
+            tracing::info!(port = port.id(), device = %iface.device, %mac, driver = info.driver, rss_udp = info.rss_udp, "port up");
+            control_tx.insert(port.id(), txq.pop().expect("one TX queue for the control side"));
+            rx_by_port.insert(port.id(), rxq);
+            tx_by_port.insert(port.id(), txq);
+            ports.insert(port.id(), PortState { port, mac, interfaces: vec![idx], info });
+        }
+
+        let max_port = *ports.keys().last().expect("at least one interface") as usize;
+        let mut contexts = vec![PortContext::with_vlans(MacAddr::default(), false, &[]); max_port + 1];
+        for (&id, p) in &ports {
+            let untagged = p.interfaces.iter().any(|&i| config.interfaces[i].vlan.is_none());
+            let vlans: Vec<u16> = p.interfaces.iter().filter_map(|&i| config.interfaces[i].vlan).collect();
+            contexts[id as usize] = PortContext::with_vlans(p.mac, untagged, &vlans);
+        }
+
+        let mut slow_rings = Vec::new();
+        let mut queues = Vec::new();
+        for (w, &lcore) in workers.iter().enumerate() {
+            let r = Ring::create(
+                &format!("mediafwd_slow{w}"),
+                d.slow_path_ring,
+                -1,
+                ring::flags::SP_ENQ | ring::flags::SC_DEQ,
+            )?;
+            slow_rings.push(r.clone());
+            let mut rx = Vec::new();
+            let mut tx: Vec<Option<TxQueue>> = (0..=max_port).map(|_| None).collect();
+            for (&id, qs) in rx_by_port.iter_mut() {
+                rx.push(qs.remove(0));
+                tx[id as usize] = Some(tx_by_port.get_mut(&id).expect("tx queues").remove(0));
+            }
+            queues.push(WorkerQueues { lcore, rx, tx, slow_path: Some(r) });
+        }
+        let dp_config =
+            DataplaneConfig { max_flows: d.max_flows, max_next_hops: d.max_neighbors, ..Default::default() };
+        let dataplane = Dataplane::start(eal, &dp_config, contexts, queues)?;
+        tracing::info!(workers = ?dataplane.lcores(), "workers running");
+        Ok(Node { dataplane, ports, control_tx, slow_rings, pool, eal })
+    }
+
+    /// Serves the control loop until `stop` is set.
+    pub fn run(&mut self, stop: &AtomicBool) {
+        let mut last_report = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            while let Ok(ev) = self.dataplane.events().try_recv() {
+                self.on_event(ev);
+            }
+            if last_report.elapsed() >= Duration::from_secs(60) {
+                last_report = Instant::now();
+                let s = self.dataplane.worker_stats();
+                tracing::info!(
+                    rx = s.iter().map(|w| w.rx_packets).sum::<u64>(),
+                    tx = s.iter().map(|w| w.tx_packets).sum::<u64>(),
+                    dropped = s.iter().map(|w| w.dropped_total()).sum::<u64>(),
+                    "dataplane"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::Latched { key, remote, .. } => tracing::info!(%key, %remote, "latched"),
+            Event::NeighborMissing { next_hop, .. } => tracing::debug!(next_hop, "next hop unresolved"),
+        }
+    }
+
+    /// Sends a command to every worker.
+    pub fn send(&mut self, cmd: Command) -> u64 {
+        self.dataplane.send(cmd)
+    }
+
+    /// Stops the workers and the ports.
+    pub fn shutdown(self) {
+        let Node { dataplane, ports, control_tx, slow_rings, pool, eal } = self;
+        dataplane.stop();
+        drop(control_tx);
+        drop(slow_rings);
+        for p in ports.values() {
+            if let Err(e) = p.port.stop() {
+                tracing::warn!(port = p.port.id(), error = %e, "stopping port");
+            }
+            let _ = p.port.close();
+        }
+        drop(pool);
+        eal.cleanup();
+        tracing::info!("stopped");
+    }
+}

@@ -1,0 +1,23 @@
+//! Relay sessions: two legs, and the flows that carry their media.
+
+mod flows;
+
+pub use flows::{flows_for, LegPlan};
+
+use mediafwd_dataplane::flow::LatchMode;
+
+/// The latching setting of a leg, as written in configuration and APIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatchSetting(pub LatchMode);
+
+impl LatchSetting {
+    /// Parses "off", "once" or "follow".
+    pub fn parse(s: &str) -> Result<LatchSetting, String> {
+        match s {
+            "off" => Ok(LatchSetting(LatchMode::Off)),
+            "once" => Ok(LatchSetting(LatchMode::Once)),
+            "follow" => Ok(LatchSetting(LatchMode::Follow)),
+            _ => Err(format!("{s:?}: expected \"off\", \"once\" or \"follow\"")),
+        }
+    }
+}

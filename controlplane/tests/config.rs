@@ -1,0 +1,115 @@
+//! Configuration validation: good files pass, each bad one fails with a
+//! message that names the field at fault.
+
+use mediafwd_controlplane::config::{Config, Device};
+
+const GOOD: &str = r#"
+[node]
+worker_cores = [1]
+control_cores = [0]
+hugepages = false
+
+[[interface]]
+name = "public"
+device = "net_af_packet0,iface=mfw-pub"
+addresses = ["198.18.0.1/24", "2001:db8:1::1/64"]
+gateway4 = "198.18.0.254"
+rtp_ports = "30000-30999"
+
+[[interface]]
+name = "private"
+device = "0000:3b:02.0"
+addresses = ["198.19.0.1/24"]
+vlan = 100
+
+[[static_session]]
+id = "call-1"
+legs = [
+  { interface = "public", local_port = 30000, remote = "198.18.0.2:5000" },
+  { interface = "private", local_port = 40000, remote = "198.19.0.2:6000", latch = "once" },
+]
+"#;
+
+fn error_of(text: &str) -> String {
+    match Config::parse(text).and_then(|c| c.validate()) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn with(from: &str, to: &str) -> String {
+    assert!(GOOD.contains(from), "{from}");
+    GOOD.replacen(from, to, 1)
+}
+
+#[test]
+fn the_good_config_validates_with_defaults_filled_in() {
+    let v = Config::parse(GOOD).unwrap().validate().unwrap();
+    assert_eq!(v.interfaces.len(), 2);
+    assert_eq!(v.interfaces[0].device, Device::Vdev { name: "net_af_packet0".into(), args: "iface=mfw-pub".into() });
+    assert_eq!(v.interfaces[1].device, Device::Pci("0000:3b:02.0".into()));
+    assert_eq!(v.interfaces[1].mtu, 1500);
+    assert_eq!(v.interfaces[1].rtp_ports.to_string(), "30000-39999");
+    assert_eq!(v.raw.dataplane.max_flows, 1 << 17);
+}
+
+#[test]
+fn the_shipped_example_validates() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/mediafwd.toml")).unwrap();
+    let mut c = Config::parse(&text).unwrap();
+    // The example names the cores of a larger host.
+    c.node.worker_cores = vec![1];
+    c.node.control_cores = vec![0];
+    c.validate().unwrap();
+}
+
+#[test]
+fn bad_configs_fail_naming_the_field() {
+    let cases = [
+        (with("device = \"0000:3b:02.0\"", "device = \"eth0\""), "interface[1].device"),
+        (with("worker_cores = [1]", "worker_cores = [0]"), "node.worker_cores"),
+        (with("worker_cores = [1]", "worker_cores = [999]"), "node.worker_cores"),
+        (with("worker_cores = [1]", "worker_cores = []"), "node.worker_cores"),
+        (with("addresses = [\"198.19.0.1/24\"]", "addresses = []"), "interface[1].addresses"),
+        (with("addresses = [\"198.19.0.1/24\"]", "addresses = [\"198.19.0.1\"]"), "interface[1].addresses[0]"),
+        (with("addresses = [\"198.19.0.1/24\"]", "addresses = [\"198.18.0.1/24\"]"), "interface[1].addresses"),
+        (with("gateway4 = \"198.18.0.254\"", "gateway4 = \"203.0.113.1\""), "interface[0].gateway4"),
+        (with("gateway4 = \"198.18.0.254\"", "gateway4 = \"2001:db8:1::fe\""), "interface[0].gateway4"),
+        (with("vlan = 100", "vlan = 4095"), "interface[1].vlan"),
+        (with("rtp_ports = \"30000-30999\"", "rtp_ports = \"30001-30999\""), "interface[0].rtp_ports"),
+        (with("rtp_ports = \"30000-30999\"", "rtp_ports = \"500-30999\""), "interface[0].rtp_ports"),
+        (with("name = \"private\"", "name = \"public\""), "interface[1].name"),
+        (with("local_port = 30000", "local_port = 30001"), "static_session[0].legs[0].local_port"),
+        (
+            with("interface = \"public\", local_port", "interface = \"dmz\", local_port"),
+            "static_session[0].legs[0].interface",
+        ),
+        (with("latch = \"once\"", "latch = \"sometimes\""), "static_session[0].legs[1].latch"),
+        (with("remote = \"198.18.0.2:5000\"", "remote = \"198.18.0.2\""), "static_session[0].legs[0].remote"),
+        (with("[node]", "[node]\nworkers = 3"), "line"),
+        (with("hugepages = false", "hugepages = \"no\""), "line"),
+    ];
+    for (text, field) in cases {
+        let e = error_of(&text);
+        assert!(e.starts_with(field), "expected an error naming {field}, got: {e}");
+    }
+}
+
+#[test]
+fn overlapping_port_ranges_on_one_port_are_refused() {
+    let text = with("device = \"0000:3b:02.0\"", "device = \"net_af_packet0,iface=mfw-pub\"").replacen(
+        "vlan = 100",
+        "vlan = 100\nrtp_ports = \"30500-31999\"",
+        1,
+    );
+    assert!(error_of(&text).starts_with("interface[1].rtp_ports"), "{}", error_of(&text));
+    // On another VLAN of the same port with disjoint ranges it is fine.
+    let ok = text.replacen("rtp_ports = \"30500-31999\"", "rtp_ports = \"31000-31999\"", 1);
+    Config::parse(&ok).unwrap().validate().unwrap();
+}
+
+#[test]
+fn a_missing_file_names_the_file() {
+    let e = Config::load(std::path::Path::new("/nonexistent/mediafwd.toml")).unwrap_err();
+    assert!(e.to_string().starts_with("/nonexistent/mediafwd.toml: cannot read"), "{e}");
+}
