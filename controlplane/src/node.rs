@@ -34,8 +34,9 @@ pub struct Node {
     pub dataplane: Dataplane,
     /// Ports by DPDK port id.
     pub ports: BTreeMap<u16, PortState>,
-    /// The control side's own TX queue on each port.
-    pub control_tx: BTreeMap<u16, TxQueue>,
+    /// Frames the control side sends: worker 0 transmits them on its own
+    /// TX queues, so no TX queue is shared and no PMD needs an extra one.
+    pub inject: Ring,
     /// Slow-path rings, one per worker.
     pub slow_rings: Vec<Ring>,
     /// The packet buffer pool.
@@ -100,7 +101,6 @@ impl Node {
         let mut ports = BTreeMap::new();
         let mut rx_by_port = BTreeMap::new();
         let mut tx_by_port = BTreeMap::new();
-        let mut control_tx = BTreeMap::new();
         for (idx, iface) in config.interfaces.iter().enumerate() {
             let port = Port::by_name(iface.device.name()).with_context(|| {
                 format!("interface[{idx}].device: {} (interface {:?}) is not a DPDK port", iface.device, iface.name)
@@ -113,19 +113,18 @@ impl Node {
             let mtu = config.interfaces.iter().filter(|i| i.device.name() == iface.device.name()).map(|i| i.mtu).max();
             let pc = PortConfig {
                 rx_queues: workers.len() as u16,
-                tx_queues: workers.len() as u16 + 1,
+                tx_queues: workers.len() as u16,
                 rx_desc: d.rx_desc,
                 tx_desc: d.tx_desc,
                 mtu,
                 promiscuous: true,
             };
-            let (info, rxq, mut txq) = port
+            let (info, rxq, txq) = port
                 .configure(&pc, &pool)
                 .with_context(|| format!("configuring port {} ({})", iface.device, iface.name))?;
             port.start().with_context(|| format!("starting port {}", iface.device))?;
             let mac = MacAddr(port.mac_addr()?);
             tracing::info!(port = port.id(), device = %iface.device, %mac, driver = info.driver, rss_udp = info.rss_udp, "port up");
-            control_tx.insert(port.id(), txq.pop().expect("one TX queue for the control side"));
             rx_by_port.insert(port.id(), rxq);
             tx_by_port.insert(port.id(), txq);
             ports.insert(port.id(), PortState { port, mac, interfaces: vec![idx], info });
@@ -139,6 +138,8 @@ impl Node {
             contexts[id as usize] = PortContext::with_vlans(p.mac, untagged, &vlans);
         }
 
+        // Multi-producer: every control thread may send; worker 0 consumes.
+        let inject = Ring::create("mediafwd_inject", d.slow_path_ring, -1, ring::flags::SC_DEQ)?;
         let mut slow_rings = Vec::new();
         let mut queues = Vec::new();
         for (w, &lcore) in workers.iter().enumerate() {
@@ -155,13 +156,14 @@ impl Node {
                 rx.push(qs.remove(0));
                 tx[id as usize] = Some(tx_by_port.get_mut(&id).expect("tx queues").remove(0));
             }
-            queues.push(WorkerQueues { lcore, rx, tx, slow_path: Some(r) });
+            let inject = (w == 0).then(|| inject.clone());
+            queues.push(WorkerQueues { lcore, rx, tx, slow_path: Some(r), inject });
         }
         let dp_config =
             DataplaneConfig { max_flows: d.max_flows, max_next_hops: d.max_neighbors, ..Default::default() };
         let dataplane = Dataplane::start(eal, &dp_config, contexts, queues)?;
         tracing::info!(workers = ?dataplane.lcores(), "workers running");
-        Ok(Node { dataplane, ports, control_tx, slow_rings, pool, eal })
+        Ok(Node { dataplane, ports, inject, slow_rings, pool, eal })
     }
 
     /// Serves the control loop until `stop` is set.
@@ -199,9 +201,9 @@ impl Node {
 
     /// Stops the workers and the ports.
     pub fn shutdown(self) {
-        let Node { dataplane, ports, control_tx, slow_rings, pool, eal } = self;
+        let Node { dataplane, ports, inject, slow_rings, pool, eal } = self;
         dataplane.stop();
-        drop(control_tx);
+        drop(inject);
         drop(slow_rings);
         for p in ports.values() {
             if let Err(e) = p.port.stop() {

@@ -60,7 +60,7 @@ fn main() {
     }
     let macs: Vec<MacAddr> = contexts.iter().map(|c| c.mac).collect();
     let lcore = *eal.worker_lcores().first().unwrap_or_else(|| fail("no worker lcore"));
-    let queues = vec![WorkerQueues { lcore, rx: rxqs, tx: txqs, slow_path: None }];
+    let queues = vec![WorkerQueues { lcore, rx: rxqs, tx: txqs, slow_path: None, inject: None }];
     let mut dp =
         Dataplane::start(eal, &DataplaneConfig::default(), contexts, queues).unwrap_or_else(|e| fail(&e.to_string()));
 

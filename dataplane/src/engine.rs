@@ -43,6 +43,8 @@ pub struct WorkerQueues {
     pub tx: Vec<Option<TxQueue>>,
     /// Where to hand slow-path packets (a single-producer ring).
     pub slow_path: Option<Ring>,
+    /// Frames from the control side for this worker to transmit.
+    pub inject: Option<Ring>,
 }
 
 struct WorkerHandle {
@@ -129,6 +131,7 @@ impl Dataplane {
             counters: counters.clone(),
             flow_stats: flow_stats.clone(),
             slow_path: q.slow_path,
+            inject: q.inject,
             stop,
         };
         let handle = WorkerHandle { lcore: q.lcore, commands: cmd_tx, counters, flow_stats };

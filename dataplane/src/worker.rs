@@ -45,6 +45,10 @@ pub struct Worker {
     pub flow_stats: Arc<FlowStatsArray>,
     /// Where slow-path packets go (single producer: this worker).
     pub slow_path: Option<Ring>,
+    /// Frames the control side wants sent (ARP, ND, echo replies), each
+    /// with its egress port in the mbuf's port field. The control side never
+    /// touches a TX queue; one worker transmits for it.
+    pub inject: Option<Ring>,
     /// Set by the control side to end the loop.
     pub stop: Arc<AtomicBool>,
 }
@@ -97,7 +101,7 @@ impl Worker {
     #[inline]
     fn poll(&mut self, b: &mut Bursts, now_tsc: u64, now_us: u64) -> usize {
         self.apply_commands(COMMANDS_PER_POLL);
-        let mut total = 0;
+        let mut total = self.transmit_injected(b);
         for q in 0..self.rx.len() {
             let mut rx = Burst::new();
             let n = self.rx[q].rx_burst(&mut rx);
@@ -188,6 +192,26 @@ impl Worker {
                 b.slow.free_all();
             }
         }
+    }
+
+    /// Queues the control side's frames on this worker's TX queues.
+    fn transmit_injected(&mut self, b: &mut Bursts) -> usize {
+        let Some(ring) = &self.inject else { return 0 };
+        let mut injected = Burst::new();
+        let n = ring.dequeue_burst(&mut injected);
+        for m in injected.drain() {
+            let port = m.port() as usize;
+            match (self.tx.get_mut(port), b.tx.get_mut(port)) {
+                (Some(Some(txq)), Some(out)) => {
+                    if out.is_full() {
+                        send(txq, out, &self.counters);
+                    }
+                    push_or_free(out, m);
+                }
+                _ => self.counters.drop_packet(DropReason::TxFull),
+            }
+        }
+        n
     }
 
     fn flush(&mut self, b: &mut Bursts) {

@@ -66,7 +66,7 @@ fn start() -> Harness {
         txqs.extend(txq.into_iter().map(Some));
     }
     let config = DataplaneConfig { max_flows: 1 << 18, ..DataplaneConfig::default() };
-    let queues = vec![WorkerQueues { lcore: 1, rx: rxqs, tx: txqs, slow_path: None }];
+    let queues = vec![WorkerQueues { lcore: 1, rx: rxqs, tx: txqs, slow_path: None, inject: None }];
     let dp = Dataplane::start(eal, &config, contexts, queues).expect("dataplane");
     Harness { dp, pool, rings, macs, ports }
 }

@@ -78,6 +78,13 @@ impl Mbuf {
         self.raw().port
     }
 
+    /// Sets the port field: for packets handed to a worker to transmit, the
+    /// egress port.
+    #[inline(always)]
+    pub fn set_port(&mut self, port: u16) {
+        self.raw_mut().port = port;
+    }
+
     /// The packet bytes of the first segment.
     #[inline(always)]
     pub fn data(&self) -> &[u8] {
