@@ -19,7 +19,7 @@ impl PortRange {
 
     /// Number of RTP/RTCP pairs.
     pub fn pairs(&self) -> u32 {
-        (self.last as u32 - self.first as u32 + 1) / 2
+        (self.last as u32 - self.first as u32).div_ceil(2)
     }
 
     /// Whether `port` is in the range.
@@ -38,13 +38,13 @@ impl FromStr for PortRange {
         if first < 1024 {
             return Err(format!("{first}: relay ports start at 1024 or above"));
         }
-        if first % 2 != 0 {
+        if !first.is_multiple_of(2) {
             return Err(format!("{first}: the first port must be even (RTP), RTCP takes the next"));
         }
         if last <= first {
             return Err(format!("{s:?}: the last port must be above the first"));
         }
-        let last = if last % 2 == 0 { last - 1 } else { last };
+        let last = if last.is_multiple_of(2) { last - 1 } else { last };
         Ok(PortRange { first, last })
     }
 }
