@@ -51,7 +51,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(path: &PathBuf, args: &Args) -> anyhow::Result<Validated> {
+fn load(path: &std::path::Path, args: &Args) -> anyhow::Result<Validated> {
     let mut config = Config::load(path)?;
     if let Some(c) = &args.worker_cores {
         config.node.worker_cores = c.clone();
