@@ -1,6 +1,7 @@
 //! Relay sessions: two legs, and the flows that carry their media.
 
 mod flows;
+pub mod ports;
 
 pub use flows::{flows_for, LegPlan};
 
