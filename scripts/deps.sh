@@ -12,6 +12,8 @@ packages=(
   iproute2
   # SRTP interoperability tests run against libsrtp.
   libsrtp2-dev
+  # The gRPC API is compiled with protoc.
+  protobuf-compiler
 )
 
 missing=()
