@@ -169,7 +169,12 @@ impl Worker {
                     }
                     push_or_free(out, m);
                 }
-                Verdict::SlowPath => push_or_free(&mut b.slow, m),
+                Verdict::SlowPath => {
+                    // Not every PMD stamps the port (net_ring does not); the
+                    // slow path needs it to know the interface.
+                    m.set_port(rx_port);
+                    push_or_free(&mut b.slow, m)
+                }
                 Verdict::Drop(r) => {
                     counters.drop_packet(r);
                     push_or_free(&mut b.drops, m);

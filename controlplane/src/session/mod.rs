@@ -1,9 +1,13 @@
-//! Relay sessions: two legs, and the flows that carry their media.
+//! Relay sessions: two legs, their local ports, and the flows that carry
+//! their media.
 
 mod flows;
+mod ids;
+pub mod manager;
 pub mod ports;
 
 pub use flows::{flows_for, LegPlan};
+pub use manager::{IfaceInfo, Leg, LegRequest, Resolver, Session, SessionError, SessionManager};
 
 use mediafwd_dataplane::flow::LatchMode;
 

@@ -2,7 +2,11 @@
 //! counter half of GCM.
 //!
 //! The key schedule is expanded once per session key. Counter blocks are built on
-//! the stack in batches of eight, the width the AES-NI backend pipelines.
+//! the stack ([`Counters`]) and encrypted in one call, which the AES-NI backend
+//! pipelines. Building them is split from encrypting them so that a burst can write
+//! one packet's counters while another packet is processed: a counter block is
+//! written as two 8-byte halves and read back by the cipher as one 16-byte load,
+//! which the CPU cannot forward from its store queue and must wait for.
 
 use aes::cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
 use aes::{Aes128Enc, Aes192Enc, Aes256Enc};
@@ -10,10 +14,48 @@ use aes::{Aes128Enc, Aes192Enc, Aes256Enc};
 /// AES block size in bytes.
 pub(crate) const AES_BLOCK: usize = 16;
 
-/// Counter blocks encrypted per batch.
-const BATCH: usize = 8;
+/// Counter blocks prepared at once (256 bytes of keystream, a 240-byte payload
+/// plus GCM's tag mask); longer payloads continue in further passes.
+const PREPARED: usize = 16;
 
 type Block = GenericArray<u8, aes::cipher::consts::U16>;
+
+/// The counter blocks of one packet's keystream, ready for the cipher.
+pub(crate) struct Counters {
+    blocks: [Block; PREPARED],
+    /// First counter not in `blocks`.
+    next: u128,
+    /// Blocks prepared.
+    len: usize,
+    /// Whether `blocks[0]` is a tag mask (GCM's `E(K, J0)`) rather than keystream.
+    mask: bool,
+}
+
+impl Counters {
+    pub(crate) fn new() -> Self {
+        Counters {
+            blocks: [Block::default(); PREPARED],
+            next: 0,
+            len: 0,
+            mask: false,
+        }
+    }
+
+    /// Prepares the counters `counter, counter + 1, ...` for `data_len` bytes of
+    /// keystream, preceded by a mask block if `mask`. Counting is on the whole
+    /// 128-bit block: SRTP's counters never carry out of their low 16 (AES-CM) or
+    /// 32 (GCM) bits for packets below 1 MiB, so this equals both RFC 3711's and
+    /// GCM's increment.
+    pub(crate) fn prepare(&mut self, counter: u128, mask: bool, data_len: usize) {
+        let len = (usize::from(mask) + data_len.div_ceil(AES_BLOCK)).min(PREPARED);
+        for (i, block) in self.blocks[..len].iter_mut().enumerate() {
+            *block = counter.wrapping_add(i as u128).to_be_bytes().into();
+        }
+        self.next = counter.wrapping_add(len as u128);
+        self.len = len;
+        self.mask = mask;
+    }
+}
 
 /// An expanded AES encryption key of 128, 192 or 256 bits.
 #[derive(Clone)]
@@ -52,25 +94,63 @@ impl AesKey {
         }
     }
 
-    /// XORs `data` with the keystream `E(k, c) || E(k, c + 1) || ...`, counting on
-    /// the whole 128-bit block. SRTP's counters never carry out of their low 16
-    /// (AES-CM) or 32 (GCM) bits for packets below 1 MiB, so this equals both
-    /// RFC 3711's and GCM's increment.
+    /// XORs `data` with the keystream `E(k, c) || E(k, c + 1) || ...`.
     pub(crate) fn apply_keystream(&self, counter: u128, data: &mut [u8]) {
-        let mut counter = counter;
-        for chunk in data.chunks_mut(BATCH * AES_BLOCK) {
-            let nblocks = chunk.len().div_ceil(AES_BLOCK);
-            let mut keystream = [Block::default(); BATCH];
-            for block in &mut keystream[..nblocks] {
-                *block = counter.to_be_bytes().into();
-                counter = counter.wrapping_add(1);
+        let mut counters = Counters::new();
+        counters.prepare(counter, false, data.len());
+        self.apply_counters(&mut counters, data);
+    }
+
+    /// Encrypts the prepared counters and XORs `data` with the keystream;
+    /// returns the mask block if one was prepared (zero otherwise).
+    pub(crate) fn apply_counters(&self, counters: &mut Counters, data: &mut [u8]) -> [u8; AES_BLOCK] {
+        let mask = self.encrypt_counters(counters);
+        self.xor_keystream(counters, data);
+        mask
+    }
+
+    /// Turns the prepared counters into keystream; returns the mask block if one
+    /// was prepared (zero otherwise).
+    pub(crate) fn encrypt_counters(&self, counters: &mut Counters) -> [u8; AES_BLOCK] {
+        self.encrypt_blocks(&mut counters.blocks[..counters.len]);
+        let mut mask = [0u8; AES_BLOCK];
+        if counters.mask {
+            mask.copy_from_slice(&counters.blocks[0]);
+        }
+        mask
+    }
+
+    /// XORs `data` with the keystream of [`AesKey::encrypt_counters`], continuing
+    /// past the prepared blocks if `data` is longer.
+    pub(crate) fn xor_keystream(&self, counters: &mut Counters, mut data: &mut [u8]) {
+        let mut lead = usize::from(counters.mask);
+        loop {
+            let (now, later) = data.split_at_mut(((counters.len - lead) * AES_BLOCK).min(data.len()));
+            xor_blocks(now, &counters.blocks[lead..counters.len]);
+            if later.is_empty() {
+                return;
             }
-            self.encrypt_blocks(&mut keystream[..nblocks]);
-            for (bytes, ks) in chunk.chunks_mut(AES_BLOCK).zip(&keystream) {
-                for (b, k) in bytes.iter_mut().zip(ks) {
-                    *b ^= k;
-                }
-            }
+            counters.prepare(counters.next, false, later.len());
+            self.encrypt_counters(counters);
+            lead = 0;
+            data = later;
+        }
+    }
+}
+
+/// `data ^= keystream`, a block at a time (the last block may be partial).
+fn xor_blocks(data: &mut [u8], keystream: &[Block]) {
+    let full = data.len() / AES_BLOCK;
+    let mut chunks = data.chunks_exact_mut(AES_BLOCK);
+    for (chunk, ks) in (&mut chunks).zip(keystream) {
+        let chunk: &mut [u8; AES_BLOCK] = chunk.try_into().expect("16-byte chunk");
+        let x = u128::from_ne_bytes(*chunk) ^ u128::from_ne_bytes(ks[..].try_into().expect("16-byte block"));
+        *chunk = x.to_ne_bytes();
+    }
+    let rest = chunks.into_remainder();
+    if let Some(ks) = keystream.get(full) {
+        for (b, k) in rest.iter_mut().zip(ks) {
+            *b ^= k;
         }
     }
 }

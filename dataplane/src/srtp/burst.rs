@@ -1,23 +1,23 @@
-//! SRTP over a burst of packets, the HMACs computed together.
+//! SRTP over a burst of packets, several packets per step.
 //!
-//! One packet's HMAC-SHA1 waits on SHA-1's latency; the packets of a burst are
-//! independent, so their HMACs go through interleaved SHA-1 lanes
-//! ([`super::hmac::hmac_sha1_many`]). Each packet is processed in three passes:
-//! the per-packet pass in order (stream checks, index, keystream), the MACs of the
-//! whole burst, then the finishing pass in order (tag write, or tag check and
-//! stream update). Packets may belong to different contexts and streams, several
-//! to the same stream; results are those of processing them one by one in order.
+//! Packets are taken [`MAX_LANES`] at a time through the steps of `rtp.rs`: all of
+//! them are checked and get their counter blocks, then all go through the cipher
+//! (the counter blocks written a few packets earlier are in cache by then), then
+//! the HMACs of those that need one are computed side by side in interleaved SHA-1
+//! lanes ([`super::hmac::hmac_sha1_lanes`]), then they are finished in order (tag
+//! written, or tag checked and the stream updated). Packets may belong to different
+//! contexts and streams, several to the same stream; results are those of
+//! processing them one by one in order.
 
 use core::ops::IndexMut;
 
+use super::aes_cm::Counters;
 use super::context::Context;
 use super::error::SrtpError;
-use super::hmac::{hmac_sha1_many, HMAC_SHA1_LEN};
-use super::rtp::{PendingAuth, Step};
+use super::hmac::{hmac_sha1_lanes, HmacInput};
+use super::rtp::Pending;
+use super::sha1_multi::MAX_LANES;
 use super::stream::StreamState;
-
-/// Packets handled per pass; longer bursts are cut into pieces of this size.
-const CHUNK: usize = 32;
 
 /// One packet of a burst.
 #[derive(Debug)]
@@ -56,6 +56,14 @@ enum Direction {
     Unprotect,
 }
 
+/// Packets taken through the steps together.
+struct Group {
+    /// Packet index in the burst and its pending state.
+    pending: [(usize, Pending); MAX_LANES],
+    counters: [Counters; MAX_LANES],
+    len: usize,
+}
+
 fn run<S>(
     packets: &mut [BurstPacket<'_>],
     streams: &mut S,
@@ -65,49 +73,87 @@ fn run<S>(
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
     assert!(results.len() >= packets.len(), "one result per packet");
-    for (packets, results) in packets.chunks_mut(CHUNK).zip(results.chunks_mut(CHUNK)) {
-        // Pass 1, in order: everything up to the MAC.
-        let mut pending: [Option<PendingAuth>; CHUNK] = [None; CHUNK];
-        let mut jobs = [0usize; CHUNK];
-        let mut njobs = 0;
-        for (i, p) in packets.iter_mut().enumerate() {
-            let stream = &mut streams[p.stream];
-            let step = match direction {
-                Direction::Protect => p.ctx.protect_rtp_begin(stream, p.buf, p.len),
-                Direction::Unprotect => p.ctx.unprotect_rtp_begin(stream, p.buf, p.len),
-            };
-            results[i] = match step {
-                Ok(Step::Done(len)) => Ok(len),
-                Ok(Step::Auth(auth)) => {
-                    pending[i] = Some(auth);
-                    jobs[njobs] = i;
-                    njobs += 1;
-                    continue;
+    let mut group = Group {
+        pending: [(0, Pending::EMPTY); MAX_LANES],
+        counters: core::array::from_fn(|_| Counters::new()),
+        len: 0,
+    };
+    for i in 0..packets.len() {
+        let p = &mut packets[i];
+        let counters = &mut group.counters[group.len];
+        let begun = match direction {
+            Direction::Protect => p.ctx.protect_rtp_begin(&mut streams[p.stream], p.buf, p.len, counters),
+            Direction::Unprotect => p.ctx.unprotect_rtp_begin(&streams[p.stream], p.buf, p.len, counters),
+        };
+        match begun {
+            Ok(pending) => {
+                group.pending[group.len] = (i, pending);
+                group.len += 1;
+                if group.len == MAX_LANES {
+                    finish_group(packets, streams, results, &mut group, direction);
                 }
-                Err(e) => Err(e),
-            };
+            }
+            Err(e) => results[i] = Err(e),
         }
-        if njobs == 0 {
-            continue;
-        }
+    }
+    finish_group(packets, streams, results, &mut group, direction);
+}
 
-        // Pass 2: the MACs of the whole chunk, interleaved.
-        let mut macs = [[0u8; HMAC_SHA1_LEN]; CHUNK];
-        let inputs = jobs[..njobs].iter().filter_map(|&i| {
-            let p = &packets[i];
-            pending[i].as_ref().map(|auth| p.ctx.rtp_auth_input(auth, p.buf))
-        });
-        hmac_sha1_many(inputs, |job, mac| macs[job] = *mac);
-
-        // Pass 3, in order: tags written, or checked and the streams updated.
-        for (&i, mac) in jobs[..njobs].iter().zip(&macs) {
-            let (Some(auth), p) = (pending[i].as_ref(), &mut packets[i]) else {
-                continue;
-            };
-            results[i] = match direction {
-                Direction::Protect => Ok(p.ctx.protect_rtp_finish(auth, p.buf, mac)),
-                Direction::Unprotect => p.ctx.unprotect_rtp_finish(&mut streams[p.stream], auth, p.buf, mac),
-            };
+/// Runs the cipher, MAC and finishing steps over the group, then empties it.
+fn finish_group<S>(
+    packets: &mut [BurstPacket<'_>],
+    streams: &mut S,
+    results: &mut [Result<usize, SrtpError>],
+    group: &mut Group,
+    direction: Direction,
+) where
+    S: IndexMut<usize, Output = StreamState> + ?Sized,
+{
+    let queued = &group.pending[..group.len];
+    group.len = 0;
+    // Cipher step; AEAD packets are done after it.
+    let mut macs_needed = [0usize; MAX_LANES];
+    let mut n = 0;
+    for (k, (i, pending)) in queued.iter().enumerate() {
+        let p = &mut packets[*i];
+        let counters = &mut group.counters[k];
+        let aead = p.ctx.suite().is_aead();
+        match (direction, aead) {
+            (Direction::Protect, _) => {
+                p.ctx.protect_rtp_crypt(pending, p.buf, counters);
+                if aead {
+                    results[*i] = Ok(pending.new_len());
+                }
+            }
+            (Direction::Unprotect, true) => {
+                results[*i] = p.ctx.unprotect_rtp_open(&mut streams[p.stream], pending, p.buf, counters);
+            }
+            (Direction::Unprotect, false) => {}
         }
+        if !aead {
+            macs_needed[n] = k;
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return;
+    }
+
+    let inputs: [HmacInput<'_>; MAX_LANES] = core::array::from_fn(|j| {
+        let (i, pending) = &queued[macs_needed[j.min(n - 1)]];
+        let p = &packets[*i];
+        p.ctx.rtp_auth_input(pending, p.buf)
+    });
+    let macs = hmac_sha1_lanes(&inputs[..n]);
+
+    for (&k, mac) in macs_needed[..n].iter().zip(&macs) {
+        let (i, pending) = &queued[k];
+        let p = &mut packets[*i];
+        results[*i] = match direction {
+            Direction::Protect => Ok(p.ctx.protect_rtp_finish(pending, p.buf, mac)),
+            Direction::Unprotect => {
+                p.ctx.unprotect_rtp_finish(&mut streams[p.stream], pending, p.buf, mac, &mut group.counters[k])
+            }
+        };
     }
 }

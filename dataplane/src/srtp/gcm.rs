@@ -6,7 +6,7 @@ use ghash::universal_hash::UniversalHash;
 use ghash::GHash;
 use subtle::ConstantTimeEq;
 
-use super::aes_cm::{AesKey, AES_BLOCK};
+use super::aes_cm::{AesKey, Counters, AES_BLOCK};
 
 /// GCM tag length used by SRTP (RFC 7714 §12: 16 octets).
 pub(crate) const GCM_TAG_LEN: usize = 16;
@@ -30,38 +30,37 @@ impl GcmKey {
     }
 
     /// Encrypts `data` in place; returns the tag over `aad.0 || aad.1` and the
-    /// ciphertext.
-    pub(crate) fn seal(&self, iv: &[u8; 12], aad: (&[u8], &[u8]), data: &mut [u8]) -> [u8; GCM_TAG_LEN] {
-        let j0 = j0(iv);
-        self.aes.apply_keystream(j0 + 1, data);
-        self.tag(j0, aad, data)
+    /// ciphertext. `counters` come from [`prepare`] for this IV and length.
+    pub(crate) fn seal(&self, counters: &mut Counters, aad: (&[u8], &[u8]), data: &mut [u8]) -> [u8; GCM_TAG_LEN] {
+        let mask = self.aes.apply_counters(counters, data);
+        self.tag(mask, aad, data)
     }
 
     /// Verifies `tag` and only then decrypts `data` in place; on failure `data`
-    /// is untouched.
-    pub(crate) fn open(&self, iv: &[u8; 12], aad: (&[u8], &[u8]), data: &mut [u8], tag: &[u8]) -> bool {
-        let j0 = j0(iv);
-        let expected = self.tag(j0, aad, data);
+    /// is untouched. `counters` come from [`prepare`] for this IV and length.
+    pub(crate) fn open(&self, counters: &mut Counters, aad: (&[u8], &[u8]), data: &mut [u8], tag: &[u8]) -> bool {
+        let mask = self.aes.encrypt_counters(counters);
+        let expected = self.tag(mask, aad, data);
         if !bool::from(expected.ct_eq(tag)) {
             return false;
         }
-        self.aes.apply_keystream(j0 + 1, data);
+        self.aes.xor_keystream(counters, data);
         true
     }
 
-    fn tag(&self, j0: u128, aad: (&[u8], &[u8]), ciphertext: &[u8]) -> [u8; GCM_TAG_LEN] {
-        let mut ghash = self.ghash.clone();
-        update_concat(&mut ghash, aad.0, aad.1);
-        ghash.update_padded(ciphertext);
+    /// `GHASH(H, A, C) XOR E(K, J0)` (SP 800-38D §7.1 steps 5-6).
+    fn tag(&self, mask: [u8; AES_BLOCK], aad: (&[u8], &[u8]), ciphertext: &[u8]) -> [u8; GCM_TAG_LEN] {
+        let mut ghash = GhashBlocks::new(self.ghash.clone());
+        ghash.bytes(aad.0);
+        ghash.bytes(aad.1);
+        ghash.pad();
+        ghash.bytes(ciphertext);
+        ghash.pad();
         let aad_bits = ((aad.0.len() + aad.1.len()) as u64) * 8;
         let ct_bits = (ciphertext.len() as u64) * 8;
-        let mut lengths = [0u8; AES_BLOCK];
-        lengths[..8].copy_from_slice(&aad_bits.to_be_bytes());
-        lengths[8..].copy_from_slice(&ct_bits.to_be_bytes());
-        ghash.update(&[lengths.into()]);
-        let mut tag: [u8; GCM_TAG_LEN] = ghash.finalize().into();
-        let mut mask = j0.to_be_bytes();
-        self.aes.encrypt_block(&mut mask);
+        ghash.bytes(&aad_bits.to_be_bytes());
+        ghash.bytes(&ct_bits.to_be_bytes());
+        let mut tag = ghash.finalize();
         for (t, m) in tag.iter_mut().zip(mask) {
             *t ^= m;
         }
@@ -69,29 +68,70 @@ impl GcmKey {
     }
 }
 
-/// `J0 = IV || 0^31 || 1` for a 96-bit IV (SP 800-38D §7.1).
-fn j0(iv: &[u8; 12]) -> u128 {
-    let mut block = [0u8; AES_BLOCK];
-    block[..12].copy_from_slice(iv);
-    block[15] = 1;
-    u128::from_be_bytes(block)
+/// Blocks gathered for GHASH before each update.
+const GHASH_CHUNK: usize = 32;
+
+/// Feeds GHASH whole runs of blocks: the backend aggregates four blocks per
+/// reduction, so pieces (AAD, ciphertext, lengths) are gathered, not fed one by one.
+struct GhashBlocks {
+    ghash: GHash,
+    blocks: [ghash::Block; GHASH_CHUNK],
+    full: usize,
+    partial: usize,
 }
 
-/// GHASH over `a || b` zero-padded to whole blocks, without concatenating.
-fn update_concat(ghash: &mut GHash, a: &[u8], b: &[u8]) {
-    let whole = a.len() - a.len() % AES_BLOCK;
-    ghash.update_padded(&a[..whole]);
-    let rest = &a[whole..];
-    if rest.is_empty() {
-        ghash.update_padded(b);
-        return;
+impl GhashBlocks {
+    fn new(ghash: GHash) -> Self {
+        GhashBlocks {
+            ghash,
+            blocks: [ghash::Block::default(); GHASH_CHUNK],
+            full: 0,
+            partial: 0,
+        }
     }
-    let mut block = [0u8; AES_BLOCK];
-    block[..rest.len()].copy_from_slice(rest);
-    let take = (AES_BLOCK - rest.len()).min(b.len());
-    block[rest.len()..rest.len() + take].copy_from_slice(&b[..take]);
-    ghash.update(&[block.into()]);
-    ghash.update_padded(&b[take..]);
+
+    fn bytes(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let take = (AES_BLOCK - self.partial).min(data.len());
+            self.blocks[self.full][self.partial..self.partial + take].copy_from_slice(&data[..take]);
+            self.partial += take;
+            data = &data[take..];
+            if self.partial == AES_BLOCK {
+                self.next_block();
+            }
+        }
+    }
+
+    /// Zero-pads the current block.
+    fn pad(&mut self) {
+        if self.partial > 0 {
+            self.blocks[self.full][self.partial..].fill(0);
+            self.next_block();
+        }
+    }
+
+    fn next_block(&mut self) {
+        self.partial = 0;
+        self.full += 1;
+        if self.full == GHASH_CHUNK {
+            self.ghash.update(&self.blocks);
+            self.full = 0;
+        }
+    }
+
+    fn finalize(mut self) -> [u8; GCM_TAG_LEN] {
+        self.ghash.update(&self.blocks[..self.full]);
+        self.ghash.finalize().into()
+    }
+}
+
+/// Prepares the counters of a GCM operation on `len` bytes: `J0 = IV || 0^31 || 1`
+/// for the tag mask, then `inc32(J0)...` for the data (SP 800-38D §7.1).
+pub(crate) fn prepare(counters: &mut Counters, iv: &[u8; 12], len: usize) {
+    let mut j0 = [0u8; AES_BLOCK];
+    j0[..12].copy_from_slice(iv);
+    j0[15] = 1;
+    counters.prepare(u128::from_be_bytes(j0), true, len);
 }
 
 /// The SRTP AEAD IV (RFC 7714 §8.1): `(00 00 || SSRC || ROC || SEQ) XOR salt`.
@@ -144,14 +184,16 @@ mod tests {
             iv in any::<[u8; 12]>(),
             aad in proptest::collection::vec(any::<u8>(), 0..80),
             split in any::<prop::sample::Index>(),
-            plain in proptest::collection::vec(any::<u8>(), 0..300),
+            plain in proptest::collection::vec(any::<u8>(), 0..600),
             flip in any::<prop::sample::Index>(),
         ) {
             let key = if key256 { &key[..] } else { &key[..16] };
             let at = split.index(aad.len() + 1);
             let gcm = GcmKey::new(key);
             let mut ours = plain.clone();
-            let tag = gcm.seal(&iv, (&aad[..at], &aad[at..]), &mut ours);
+            let mut counters = Counters::new();
+            prepare(&mut counters, &iv, ours.len());
+            let tag = gcm.seal(&mut counters, (&aad[..at], &aad[at..]), &mut ours);
 
             let mut theirs = plain.clone();
             let their_tag = if key256 {
@@ -165,13 +207,15 @@ mod tests {
             prop_assert_eq!(&tag[..], &their_tag[..]);
 
             let mut sealed = ours.clone();
-            prop_assert!(gcm.open(&iv, (&aad[..at], &aad[at..]), &mut sealed, &tag));
+            prepare(&mut counters, &iv, sealed.len());
+            prop_assert!(gcm.open(&mut counters, (&aad[..at], &aad[at..]), &mut sealed, &tag));
             prop_assert_eq!(&sealed, &plain);
 
             let mut bad_tag = tag;
             bad_tag[flip.index(16)] ^= 1;
             let mut sealed = ours.clone();
-            prop_assert!(!gcm.open(&iv, (&aad[..at], &aad[at..]), &mut sealed, &bad_tag));
+            prepare(&mut counters, &iv, sealed.len());
+            prop_assert!(!gcm.open(&mut counters, (&aad[..at], &aad[at..]), &mut sealed, &bad_tag));
             prop_assert_eq!(&sealed, &ours);
         }
     }

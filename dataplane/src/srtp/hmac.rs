@@ -3,10 +3,12 @@
 //! SRTP authenticates `packet || ROC` (RFC 3711 §4.2). The key is fixed per
 //! session, so the SHA-1 states after the `key ^ ipad` and `key ^ opad` blocks are
 //! computed once ([`HmacSha1Key::new`]); a packet then costs its own blocks plus one
-//! outer block. [`hmac_sha1_many`] runs several messages through the interleaved
-//! lanes of [`super::sha1_multi`], refilling a lane as soon as its message is done.
+//! outer block. [`hmac_sha1_lanes`] takes up to four messages at once through the
+//! interleaved lanes of [`super::sha1_multi`]; the packet's whole blocks are read in
+//! place, only the last partial block, the ROC and the padding are built on the
+//! stack.
 
-use super::sha1_multi::{compress_lanes, MAX_LANES, SHA1_IV};
+use super::sha1_multi::{compress_lanes, LaneBlocks, MAX_LANES, SHA1_IV};
 
 /// SHA-1 block size in bytes.
 const BLOCK: usize = 64;
@@ -33,7 +35,8 @@ impl HmacSha1Key {
             opad[i] ^= k;
         }
         let mut states = [SHA1_IV, SHA1_IV];
-        compress_lanes(&mut states, &[&ipad, &opad]);
+        let pads = [LaneBlocks { head: &ipad, tail: &[] }, LaneBlocks { head: &opad, tail: &[] }];
+        compress_lanes(&mut states, &pads, 1);
         HmacSha1Key {
             inner: states[0],
             outer: states[1],
@@ -53,35 +56,67 @@ pub(crate) struct HmacInput<'a> {
 
 /// HMAC-SHA1 of one message.
 pub(crate) fn hmac_sha1(input: HmacInput<'_>) -> [u8; HMAC_SHA1_LEN] {
-    let mut out = [0u8; HMAC_SHA1_LEN];
-    hmac_sha1_many(core::iter::once(input), |_, mac| out = *mac);
-    out
+    hmac_sha1_lanes(&[input])[0]
 }
 
-/// HMAC-SHA1 of every input; `done(i, mac)` receives the MAC of the `i`-th input
-/// (not necessarily in order).
-pub(crate) fn hmac_sha1_many<'a>(
-    inputs: impl Iterator<Item = HmacInput<'a>>,
-    mut done: impl FnMut(usize, &[u8; HMAC_SHA1_LEN]),
-) {
-    let mut inputs = inputs.enumerate();
-    let mut lanes: [Option<Lane<'a>>; MAX_LANES] = [None, None, None, None];
-    loop {
-        for slot in lanes.iter_mut().filter(|l| l.is_none()) {
-            match inputs.next() {
-                Some((job, input)) => *slot = Some(Lane::new(job, input)),
-                None => break,
-            }
-        }
+/// HMAC-SHA1 of up to [`MAX_LANES`] messages side by side; the MAC of
+/// `inputs[i]` is in `[i]`.
+pub(crate) fn hmac_sha1_lanes(inputs: &[HmacInput<'_>]) -> [[u8; HMAC_SHA1_LEN]; MAX_LANES] {
+    let n = inputs.len();
+    assert!((1..=MAX_LANES).contains(&n), "1 to {MAX_LANES} messages at once");
+    let mut tails = [[0u8; 2 * BLOCK]; MAX_LANES];
+    let mut tail_lens = [0usize; MAX_LANES];
+    let mut states = [[0u32; 5]; MAX_LANES];
+    for (i, input) in inputs.iter().enumerate() {
+        tail_lens[i] = build_tail(&mut tails[i], input);
+        states[i] = input.key.inner;
+    }
+    let mut lanes = [LaneBlocks { head: &[], tail: &[] }; MAX_LANES];
+    for (i, input) in inputs.iter().enumerate() {
+        let whole = input.msg.len() - input.msg.len() % BLOCK;
+        lanes[i] = LaneBlocks {
+            head: &input.msg[..whole],
+            tail: &tails[i][..tail_lens[i]],
+        };
+    }
+    compress_inner(&mut states[..n], &lanes[..n]);
 
-        let mut states = [[0u32; 5]; MAX_LANES];
-        let mut blocks: [&[u8; BLOCK]; MAX_LANES] = [&[0; BLOCK]; MAX_LANES];
+    // Outer hash: H(key ^ opad || inner digest), one padded block each.
+    let mut outer_blocks = [[0u8; BLOCK]; MAX_LANES];
+    for (i, input) in inputs.iter().enumerate() {
+        let block = &mut outer_blocks[i];
+        block[..HMAC_SHA1_LEN].copy_from_slice(&digest_bytes(&states[i]));
+        block[HMAC_SHA1_LEN] = 0x80;
+        block[BLOCK - 8..].copy_from_slice(&(((BLOCK + HMAC_SHA1_LEN) * 8) as u64).to_be_bytes());
+        states[i] = input.key.outer;
+    }
+    let mut outer = [LaneBlocks { head: &[], tail: &[] }; MAX_LANES];
+    for (lane, block) in outer.iter_mut().zip(&outer_blocks) {
+        lane.head = block;
+    }
+    compress_lanes(&mut states[..n], &outer[..n], 1);
+
+    let mut macs = [[0u8; HMAC_SHA1_LEN]; MAX_LANES];
+    for (mac, state) in macs.iter_mut().zip(&states[..n]) {
+        *mac = digest_bytes(state);
+    }
+    macs
+}
+
+/// Compresses every lane's blocks; lanes of unequal length run side by side
+/// while they last.
+fn compress_inner(states: &mut [[u32; 5]], lanes: &[LaneBlocks<'_>]) {
+    let counts: [usize; MAX_LANES] = core::array::from_fn(|i| lanes.get(i).map_or(0, LaneBlocks::count));
+    if counts[..lanes.len()].iter().all(|&c| c == counts[0]) {
+        compress_lanes(states, lanes, counts[0]);
+        return;
+    }
+    let mut done = 0;
+    loop {
         let mut active = [0usize; MAX_LANES];
         let mut n = 0;
-        for (i, lane) in lanes.iter().enumerate() {
-            if let Some(lane) = lane {
-                states[n] = lane.state;
-                blocks[n] = lane.block();
+        for (i, &count) in counts[..lanes.len()].iter().enumerate() {
+            if count > done {
                 active[n] = i;
                 n += 1;
             }
@@ -89,99 +124,51 @@ pub(crate) fn hmac_sha1_many<'a>(
         if n == 0 {
             return;
         }
-        compress_lanes(&mut states[..n], &blocks[..n]);
+        let step = active[..n].iter().map(|&i| counts[i] - done).min().unwrap_or(0);
+        let mut sub_states = [[0u32; 5]; MAX_LANES];
+        let mut sub_lanes = [LaneBlocks { head: &[], tail: &[] }; MAX_LANES];
+        for (k, &i) in active[..n].iter().enumerate() {
+            sub_states[k] = states[i];
+            sub_lanes[k] = skip_blocks(lanes[i], done);
+        }
+        compress_lanes(&mut sub_states[..n], &sub_lanes[..n], step);
+        for (k, &i) in active[..n].iter().enumerate() {
+            states[i] = sub_states[k];
+        }
+        done += step;
+    }
+}
 
-        for (state, &i) in states.iter().zip(&active[..n]) {
-            let Some(lane) = lanes[i].as_mut() else {
-                continue;
-            };
-            lane.state = *state;
-            if let Some(mac) = lane.advance() {
-                done(lane.job, &mac);
-                lanes[i] = None;
-            }
+fn skip_blocks(lane: LaneBlocks<'_>, blocks: usize) -> LaneBlocks<'_> {
+    let skip = blocks * BLOCK;
+    if skip <= lane.head.len() {
+        LaneBlocks {
+            head: &lane.head[skip..],
+            tail: lane.tail,
+        }
+    } else {
+        LaneBlocks {
+            head: &[],
+            tail: &lane.tail[skip - lane.head.len()..],
         }
     }
 }
 
-/// One message in flight: its full blocks are read in place from the packet; the
-/// last partial block, the suffix and the SHA-1 padding are built in `tail`.
-struct Lane<'a> {
-    job: usize,
-    outer: &'a [u32; 5],
-    body: &'a [u8],
-    /// Blocks compressed so far (body, then tail, then the outer block).
-    done: usize,
-    body_blocks: usize,
-    tail_blocks: usize,
-    state: [u32; 5],
-    tail: [u8; 2 * BLOCK],
-}
-
-impl<'a> Lane<'a> {
-    fn new(job: usize, input: HmacInput<'a>) -> Self {
-        let body_blocks = input.msg.len() / BLOCK;
-        let (body, rest) = input.msg.split_at(body_blocks * BLOCK);
-        let suffix = &input.suffix[..input.suffix_len];
-        let mut tail = [0u8; 2 * BLOCK];
-        tail[..rest.len()].copy_from_slice(rest);
-        tail[rest.len()..rest.len() + suffix.len()].copy_from_slice(suffix);
-        let end = rest.len() + suffix.len();
-        tail[end] = 0x80;
-        let tail_blocks = if end + 1 + 8 <= BLOCK { 1 } else { 2 };
-        // The inner hash covers the ipad block too (FIPS 180-4 §5.1.1 padding).
-        let bits = ((BLOCK + input.msg.len() + suffix.len()) as u64) * 8;
-        tail[tail_blocks * BLOCK - 8..tail_blocks * BLOCK].copy_from_slice(&bits.to_be_bytes());
-        Lane {
-            job,
-            outer: &input.key.outer,
-            body,
-            done: 0,
-            body_blocks,
-            tail_blocks,
-            state: input.key.inner,
-            tail,
-        }
-    }
-
-    /// The next block to compress: a body block in place, else a tail block, else
-    /// the outer block (built over the first tail block).
-    fn block(&self) -> &[u8; BLOCK] {
-        if self.done < self.body_blocks {
-            block_at(self.body, self.done * BLOCK)
-        } else if self.done < self.body_blocks + self.tail_blocks {
-            block_at(&self.tail, (self.done - self.body_blocks) * BLOCK)
-        } else {
-            block_at(&self.tail, 0)
-        }
-    }
-
-    /// Records one compressed block; returns the MAC once the outer hash is done.
-    fn advance(&mut self) -> Option<[u8; HMAC_SHA1_LEN]> {
-        self.done += 1;
-        let inner_blocks = self.body_blocks + self.tail_blocks;
-        if self.done == inner_blocks {
-            // Outer hash: H(key ^ opad || inner digest), one padded block.
-            let digest = digest_bytes(&self.state);
-            self.tail[..BLOCK].fill(0);
-            self.tail[..HMAC_SHA1_LEN].copy_from_slice(&digest);
-            self.tail[HMAC_SHA1_LEN] = 0x80;
-            let bits = ((BLOCK + HMAC_SHA1_LEN) as u64) * 8;
-            self.tail[BLOCK - 8..BLOCK].copy_from_slice(&bits.to_be_bytes());
-            self.state = *self.outer;
-            None
-        } else if self.done > inner_blocks {
-            Some(digest_bytes(&self.state))
-        } else {
-            None
-        }
-    }
-}
-
-fn block_at(bytes: &[u8], offset: usize) -> &[u8; BLOCK] {
-    bytes[offset..offset + BLOCK]
-        .try_into()
-        .expect("a block is 64 bytes")
+/// Writes the message's last partial block, the suffix and the SHA-1 padding
+/// (FIPS 180-4 §5.1.1; the length counts the ipad block) into `tail`; returns its
+/// length, one or two blocks.
+fn build_tail(tail: &mut [u8; 2 * BLOCK], input: &HmacInput<'_>) -> usize {
+    let rest = &input.msg[input.msg.len() - input.msg.len() % BLOCK..];
+    let suffix = &input.suffix[..input.suffix_len];
+    let end = rest.len() + suffix.len();
+    let len = if end + 1 + 8 <= BLOCK { BLOCK } else { 2 * BLOCK };
+    tail[..rest.len()].copy_from_slice(rest);
+    tail[rest.len()..end].copy_from_slice(suffix);
+    tail[end] = 0x80;
+    tail[end + 1..len - 8].fill(0);
+    let bits = ((BLOCK + input.msg.len() + suffix.len()) as u64) * 8;
+    tail[len - 8..len].copy_from_slice(&bits.to_be_bytes());
+    len
 }
 
 fn digest_bytes(state: &[u32; 5]) -> [u8; HMAC_SHA1_LEN] {
@@ -237,9 +224,8 @@ mod tests {
             }
             data.extend_from_slice(&bits.to_be_bytes());
             let mut state = [SHA1_IV];
-            for block in data.chunks_exact(64) {
-                compress_portable(&mut state, &[block.try_into().unwrap()]);
-            }
+            let lane = LaneBlocks { head: &data, tail: &[] };
+            compress_portable(&mut state, &[lane], data.len() / 64);
             digest_bytes(&state[0])
         }
         let mut ipad = [0x36u8; 64];
@@ -259,21 +245,16 @@ mod tests {
             msgs in proptest::collection::vec((proptest::collection::vec(any::<u8>(), 0..300), 0usize..=4), 1..12),
         ) {
             let hkey = HmacSha1Key::new(&key);
-            let mut got = vec![[0u8; 20]; msgs.len()];
-            hmac_sha1_many(
-                msgs.iter().map(|(m, sl)| HmacInput {
-                    key: &hkey,
-                    msg: &m[..m.len() - (*sl).min(m.len())],
-                    suffix: {
-                        let mut s = [0u8; 4];
-                        let cut = (*sl).min(m.len());
-                        s[..cut].copy_from_slice(&m[m.len() - cut..]);
-                        s
-                    },
-                    suffix_len: (*sl).min(m.len()),
-                }),
-                |i, mac| got[i] = *mac,
-            );
+            let inputs: Vec<HmacInput<'_>> = msgs.iter().map(|(m, sl)| {
+                let cut = (*sl).min(m.len());
+                let mut suffix = [0u8; 4];
+                suffix[..cut].copy_from_slice(&m[m.len() - cut..]);
+                HmacInput { key: &hkey, msg: &m[..m.len() - cut], suffix, suffix_len: cut }
+            }).collect();
+            let mut got = Vec::new();
+            for group in inputs.chunks(MAX_LANES) {
+                got.extend_from_slice(&hmac_sha1_lanes(group)[..group.len()]);
+            }
             for ((m, _), got) in msgs.iter().zip(&got) {
                 prop_assert_eq!(*got, reference(&key, m));
             }

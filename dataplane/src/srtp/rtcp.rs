@@ -5,7 +5,7 @@
 
 use subtle::ConstantTimeEq;
 
-use super::aes_cm::aes_cm_iv;
+use super::aes_cm::{aes_cm_iv, Counters};
 use super::context::{Context, SessionCipher};
 use super::error::SrtpError;
 use super::gcm::{self, GCM_TAG_LEN};
@@ -45,9 +45,10 @@ impl Context {
         match &crypto.cipher {
             SessionCipher::AesGcm(gcm) => {
                 // RFC 7714 §9.2: AAD = header || E || index.
-                let iv = gcm::srtcp_iv(crypto.gcm_salt(), ssrc, index);
+                let mut counters = Counters::new();
+                gcm::prepare(&mut counters, &gcm::srtcp_iv(crypto.gcm_salt(), ssrc, index), len - RTCP_HEADER_LEN);
                 let (header, rest) = buf.split_at_mut(RTCP_HEADER_LEN);
-                let tag = gcm.seal(&iv, (header, &trailer), &mut rest[..len - RTCP_HEADER_LEN]);
+                let tag = gcm.seal(&mut counters, (header, &trailer), &mut rest[..len - RTCP_HEADER_LEN]);
                 let mut at = len;
                 for part in [&tag[..], &trailer, mki] {
                     buf[at..at + part.len()].copy_from_slice(part);
@@ -106,14 +107,17 @@ impl Context {
             SessionCipher::AesGcm(gcm) => {
                 let tag_at = trailer_at - GCM_TAG_LEN;
                 let iv = gcm::srtcp_iv(crypto.gcm_salt(), ssrc, index);
+                let mut counters = Counters::new();
                 let opened = if encrypted {
+                    gcm::prepare(&mut counters, &iv, tag_at - RTCP_HEADER_LEN);
                     let (head, rest) = buf.split_at_mut(RTCP_HEADER_LEN);
                     let (body, tag) = rest[..trailer_at - RTCP_HEADER_LEN].split_at_mut(tag_at - RTCP_HEADER_LEN);
-                    gcm.open(&iv, (head, &trailer), body, tag)
+                    gcm.open(&mut counters, (head, &trailer), body, tag)
                 } else {
                     // RFC 7714 §9.2: unencrypted SRTCP authenticates the whole
                     // packet as AAD.
-                    gcm.open(&iv, (&buf[..tag_at], &trailer), &mut [], &buf[tag_at..trailer_at])
+                    gcm::prepare(&mut counters, &iv, 0);
+                    gcm.open(&mut counters, (&buf[..tag_at], &trailer), &mut [], &buf[tag_at..trailer_at])
                 };
                 if !opened {
                     return Err(SrtpError::AuthFailed);

@@ -1,0 +1,207 @@
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use mediafwd_dataplane::flow::{Command, FlowKey, LatchMode};
+use mediafwd_dataplane::wire::ethernet::MacAddr;
+
+use super::*;
+use crate::config::Config;
+
+struct FakeResolver {
+    asked: Vec<(usize, IpAddr)>,
+}
+
+impl Resolver for FakeResolver {
+    fn next_hop(&mut self, iface: usize, dst: IpAddr) -> Result<u32, String> {
+        self.asked.push((iface, dst));
+        Ok(iface as u32 * 100 + self.asked.len() as u32)
+    }
+    fn default_next_hop(&mut self, _iface: usize, _v4: bool) -> Option<u32> {
+        None
+    }
+}
+
+fn manager() -> SessionManager {
+    let text = r#"
+[node]
+worker_cores = [1]
+control_cores = [0]
+[[interface]]
+name = "public"
+device = "net_null0"
+addresses = ["198.18.0.1/24", "2001:db8:1::1/64"]
+rtp_ports = "30000-30007"
+[[interface]]
+name = "private"
+device = "net_null1"
+addresses = ["198.19.0.1/24"]
+rtp_ports = "40000-40099"
+"#;
+    let v = Config::parse(text).unwrap().validate().unwrap();
+    let ifaces = v
+        .interfaces
+        .into_iter()
+        .enumerate()
+        .map(|(i, config)| IfaceInfo { config, port_id: i as u16, mac: MacAddr([2, 0, 0, 0, 0, i as u8]) })
+        .collect();
+    SessionManager::new(ifaces, 1024)
+}
+
+fn leg(label: &str, iface: &str, remote: Option<&str>) -> LegRequest {
+    LegRequest {
+        label: label.into(),
+        interface: iface.into(),
+        local_port: None,
+        local_address: None,
+        prefer_v6: false,
+        remote: remote.map(|r| r.parse().unwrap()),
+        remote_rtcp: None,
+        rtcp_mux: false,
+        latch: LatchMode::Off,
+        strict_source: false,
+        clock_rate: 8000,
+    }
+}
+
+fn call(m: &mut SessionManager, id: &str, now: Instant) -> Result<(Session, Vec<Command>), SessionError> {
+    let legs = [leg("caller", "public", Some("198.18.0.2:5000")), leg("callee", "private", None)];
+    m.create(id, legs, None, None, &mut FakeResolver { asked: vec![] }, now)
+}
+
+#[test]
+fn create_allocates_ports_and_programs_four_flows() {
+    let mut m = manager();
+    let now = Instant::now();
+    let (s, cmds) = call(&mut m, "a", now).unwrap();
+    assert_eq!(s.legs[0].local, "198.18.0.1:30000".parse::<SocketAddr>().unwrap());
+    assert_eq!(s.legs[1].local, "198.19.0.1:40000".parse::<SocketAddr>().unwrap());
+    assert_eq!(cmds.len(), 4);
+    let (s2, _) = call(&mut m, "b", now).unwrap();
+    assert_eq!(s2.legs[0].local.port(), 30002);
+}
+
+#[test]
+fn a_retransmitted_create_returns_the_same_allocation_and_a_conflicting_one_fails() {
+    let mut m = manager();
+    let now = Instant::now();
+    let (s, _) = call(&mut m, "a", now).unwrap();
+    let (again, cmds) = call(&mut m, "a", now).unwrap();
+    assert_eq!(again, s);
+    assert!(cmds.is_empty());
+    let other = [leg("caller", "public", Some("198.18.0.9:5000")), leg("callee", "private", None)];
+    let e = m.create("a", other, None, None, &mut FakeResolver { asked: vec![] }, now).unwrap_err();
+    assert_eq!(e, SessionError::Exists("a".into()));
+}
+
+#[test]
+fn bad_input_names_the_field_and_changes_nothing() {
+    let mut m = manager();
+    let now = Instant::now();
+    let r = &mut FakeResolver { asked: vec![] };
+    let cases = [
+        ([leg("x", "dmz", None), leg("y", "private", None)], "legs[0].interface"),
+        ([leg("x", "public", None), leg("y", "private", Some("[2001:db8::9]:5000"))], "legs[1].remote"),
+        (
+            [leg("x", "public", Some("198.18.0.2:5000")), leg("y", "private", None)].map(|mut l| {
+                l.remote_rtcp = l.remote.map(|_| "[2001:db8:1::2]:5001".parse().unwrap());
+                l
+            }),
+            "legs[0].remote_rtcp",
+        ),
+        ([leg("x", "public", None), leg("x", "private", None)], "legs[1].label"),
+        ([leg("x", "public", None), leg("y", "private", Some("198.19.0.2:0"))], "legs[1].remote"),
+        ([leg("x", "public", None), leg("y", "private", Some("224.0.0.1:5000"))], "legs[1].remote"),
+    ];
+    for (legs, field) in cases {
+        match m.create("bad", legs, None, None, r, now) {
+            Err(SessionError::Invalid { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    assert!(m.is_empty());
+    assert_eq!(m.port_usage(0, now), (0, 4));
+}
+
+#[test]
+fn exhaustion_names_the_interface_and_returns_the_other_port() {
+    let mut m = manager();
+    let now = Instant::now();
+    for i in 0..4 {
+        call(&mut m, &format!("s{i}"), now).unwrap();
+    }
+    let e = call(&mut m, "s4", now).unwrap_err();
+    assert!(matches!(&e, SessionError::Exhausted(msg) if msg.contains("interface public")), "{e:?}");
+    assert_eq!(m.port_usage(1, now).0, 4, "the private port taken first was given back");
+}
+
+#[test]
+fn deleted_ports_are_quarantined() {
+    let mut m = manager();
+    let t0 = Instant::now();
+    for i in 0..4 {
+        call(&mut m, &format!("s{i}"), t0).unwrap();
+    }
+    let (s, cmds) = m.delete("s0", t0).unwrap();
+    assert_eq!(cmds.len(), 4);
+    assert!(cmds.iter().all(|c| matches!(c, Command::Remove { .. })));
+    m.release_ids(&s);
+    assert!(call(&mut m, "s5", t0 + Duration::from_secs(5)).is_err());
+    let (s5, _) = call(&mut m, "s5", t0 + Duration::from_secs(11)).unwrap();
+    assert_eq!(s5.legs[0].local.port(), 30000);
+    assert!(matches!(m.delete("nope", t0), Err(SessionError::NotFound(_))));
+}
+
+#[test]
+fn a_failing_update_leaves_the_session_as_it_was() {
+    let mut m = manager();
+    let now = Instant::now();
+    let (before, _) = call(&mut m, "a", now).unwrap();
+    let r = &mut FakeResolver { asked: vec![] };
+    let e = m.update_leg("a", "callee", |l, _| l.remote = Some("[2001:db8::5]:6000".parse().unwrap()), r).unwrap_err();
+    assert!(matches!(e, SessionError::Invalid { ref field, .. } if field == "leg.remote"), "{e:?}");
+    assert_eq!(m.get("a").unwrap(), &before);
+    let (after, cmds) =
+        m.update_leg("a", "callee", |l, _| l.remote = Some("198.19.0.2:6000".parse().unwrap()), r).unwrap();
+    assert_eq!(after.legs[1].remote(), Some("198.19.0.2:6000".parse().unwrap()));
+    assert_eq!(cmds.len(), 4);
+    assert!(matches!(m.update_leg("a", "nobody", |_, _| {}, r), Err(SessionError::NotFound(_))));
+}
+
+#[test]
+fn hold_clears_the_destination_towards_the_held_leg() {
+    let mut m = manager();
+    let now = Instant::now();
+    call(&mut m, "a", now).unwrap();
+    let r = &mut FakeResolver { asked: vec![] };
+    let (_, cmds) = m.update_leg("a", "caller", |_, hold| *hold = true, r).unwrap();
+    let to_caller = cmds
+        .iter()
+        .find_map(|c| match c {
+            Command::Upsert { key, flow } if key.port_id() == 1 && key.udp_port() == 40000 => Some(flow.egress.dst),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(to_caller, None);
+}
+
+#[test]
+fn latching_reprograms_the_reverse_flows() {
+    let mut m = manager();
+    let now = Instant::now();
+    call(&mut m, "a", now).unwrap();
+    let key = FlowKey::new(1, "198.19.0.1".parse().unwrap(), 40000);
+    let r = &mut FakeResolver { asked: vec![] };
+    let (id, leg, cmds) = m.on_latched(&key, "198.19.0.7:7000".parse().unwrap(), r).unwrap();
+    assert_eq!((id.as_str(), leg), ("a", 1));
+    let to_callee = cmds
+        .iter()
+        .find_map(|c| match c {
+            Command::Upsert { key, flow } if key.udp_port() == 30000 => Some(flow.egress.dst),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(to_callee, Some("198.19.0.7:7000".parse().unwrap()));
+    assert!(r.asked.contains(&(1, "198.19.0.7".parse().unwrap())));
+    // The same address again: nothing to do.
+    assert!(m.on_latched(&key, "198.19.0.7:7000".parse().unwrap(), r).is_none());
+}

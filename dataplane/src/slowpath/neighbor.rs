@@ -1,0 +1,751 @@
+//! The neighbor table: the MAC address of each next hop, resolved with ARP
+//! (RFC 826) and Neighbor Discovery (RFC 4861 §7.2), kept fresh by probes.
+//!
+//! Each entry owns a stable next-hop id, the index workers look MACs up by
+//! ([`Command::SetNeighbor`]). Every change of an entry's MAC (resolved,
+//! changed, lost) queues a `SetNeighbor` for the workers. Ids come from a
+//! pool of `max_entries` and return to it only when their entry is removed,
+//! oldest-freed first, so an id is not reused while a flow may still point
+//! at it.
+//!
+//! ```text
+//!  state        event                                     next
+//!  -----------  ----------------------------------------  -------------------------------------------
+//!  (none)       next_hop()                                INCOMPLETE: broadcast/multicast probe now
+//!  (none)       learn() from a packet for us              REACHABLE
+//!  INCOMPLETE   retrans_time passes, probes < max_probes  INCOMPLETE: probe again
+//!  INCOMPLETE   max_probes unanswered                     FAILED
+//!  any          learn()                                   REACHABLE (SetNeighbor if the MAC changed)
+//!  REACHABLE    reachable_time passes                     STALE
+//!  STALE        referenced                                PROBE: unicast probes to the known MAC
+//!  STALE        unreferenced, reachable_time passes       removed (SetNeighbor None)
+//!  PROBE        max_probes unanswered                     FAILED, MAC lost (SetNeighbor None)
+//!  FAILED       next_hop(), retry()                       INCOMPLETE
+//!  FAILED       unreferenced                              removed
+//! ```
+//!
+//! Time is passed in, so the state machine runs in tests without a clock.
+
+use core::net::IpAddr;
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::flow::Command;
+use crate::wire::ethernet::MacAddr;
+
+/// Timers and size of a [`NeighborTable`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeighborConfig {
+    /// Entries, and next-hop ids `0..max_entries`; at most the workers'
+    /// `max_next_hops`.
+    pub max_entries: u32,
+    /// How long a confirmed MAC is trusted before it is probed again
+    /// (RFC 4861 REACHABLE_TIME); also how long an unused entry is kept.
+    pub reachable_time: Duration,
+    /// Time between probes (RFC 4861 RETRANS_TIMER).
+    pub retrans_time: Duration,
+    /// Unanswered probes before an entry fails (RFC 4861
+    /// MAX_MULTICAST_SOLICIT / MAX_UNICAST_SOLICIT).
+    pub max_probes: u8,
+}
+
+impl Default for NeighborConfig {
+    fn default() -> Self {
+        NeighborConfig {
+            max_entries: 1024,
+            reachable_time: Duration::from_secs(30),
+            retrans_time: Duration::from_secs(1),
+            max_probes: 3,
+        }
+    }
+}
+
+/// Where an entry stands (RFC 4861 §7.3.2, without DELAY: mediafwd does
+/// not see the traffic it would wait for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NeighborState {
+    /// Being resolved: broadcast/multicast probes sent, no MAC yet.
+    Incomplete,
+    /// MAC confirmed less than `reachable_time` ago.
+    Reachable,
+    /// MAC not confirmed lately; still used. Referenced entries move on to
+    /// [`NeighborState::Probe`], unreferenced ones are removed in time.
+    Stale,
+    /// Refreshing: unicast probes to the known MAC, which is still used.
+    Probe,
+    /// Probes went unanswered; no MAC. Retried on demand.
+    Failed,
+}
+
+/// A probe the table wants sent: an ARP request for IPv4, a Neighbor
+/// Solicitation for IPv6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Probe {
+    /// The entry's next-hop id.
+    pub id: u32,
+    /// Interface index to send on.
+    pub iface: usize,
+    /// The address to resolve.
+    pub ip: IpAddr,
+    /// Unicast to this MAC (refresh); `None`: broadcast, or multicast to
+    /// the solicited-node group (resolution).
+    pub unicast: Option<MacAddr>,
+}
+
+/// One entry, as [`NeighborTable::entries`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NeighborInfo {
+    /// Next-hop id.
+    pub id: u32,
+    /// Interface index.
+    pub iface: usize,
+    /// The neighbor's address.
+    pub ip: IpAddr,
+    /// State.
+    pub state: NeighborState,
+    /// MAC, when known.
+    pub mac: Option<MacAddr>,
+    /// Holders of the id ([`NeighborTable::next_hop`] minus [`NeighborTable::release`]).
+    pub refs: u32,
+    /// Time since the state last changed or the MAC was last confirmed.
+    pub age: Duration,
+    /// Probes sent in the current resolution or refresh.
+    pub probes: u8,
+}
+
+/// Every next-hop id is held by an entry that is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the neighbor table is full ({0} next hops in use); release unused next hops or raise max_next_hops")]
+pub struct Full(pub u32);
+
+/// What [`NeighborTable::learn`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Learned {
+    /// A new entry with this id.
+    Created(u32),
+    /// The entry's MAC was set or changed.
+    Changed(u32),
+    /// The entry's MAC was confirmed as it was.
+    Confirmed(u32),
+    /// Nothing: no entry and the packet was not for us, the table is full,
+    /// or the MAC is not a station's.
+    Ignored,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    iface: usize,
+    ip: IpAddr,
+    state: NeighborState,
+    mac: Option<MacAddr>,
+    refs: u32,
+    since: Instant,
+    probes: u8,
+    next_probe: Instant,
+}
+
+/// Neighbors of every interface, keyed by (interface index, address).
+#[derive(Debug)]
+pub struct NeighborTable {
+    config: NeighborConfig,
+    slots: Vec<Option<Entry>>,
+    index: HashMap<(usize, IpAddr), u32>,
+    free: VecDeque<u32>,
+    pending: Vec<Command>,
+    wakeup: Option<Instant>,
+}
+
+impl NeighborTable {
+    /// An empty table.
+    pub fn new(config: NeighborConfig) -> Self {
+        let n = config.max_entries;
+        NeighborTable {
+            slots: (0..n).map(|_| None).collect(),
+            index: HashMap::with_capacity(n as usize),
+            free: (0..n).collect(),
+            pending: Vec::new(),
+            wakeup: None,
+            config,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &NeighborConfig {
+        &self.config
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// No entries.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// The id of the entry for `ip` on interface `iface`.
+    pub fn lookup(&self, iface: usize, ip: IpAddr) -> Option<u32> {
+        self.index.get(&(iface, ip)).copied()
+    }
+
+    /// The next-hop id for `ip` on interface `iface`, creating the entry
+    /// (and starting its resolution) when there is none, or restarting the
+    /// resolution of a failed one. Each call holds a reference until
+    /// [`NeighborTable::release`]. When every id is taken, the oldest
+    /// unreferenced entry makes room.
+    pub fn next_hop(&mut self, iface: usize, ip: IpAddr, now: Instant) -> Result<u32, Full> {
+        if let Some(id) = self.lookup(iface, ip) {
+            let e = self.slots[id as usize].as_mut().expect("indexed entry");
+            e.refs += 1;
+            if e.state == NeighborState::Failed {
+                restart(e, now);
+            }
+            let at = deadline(e, &self.config);
+            self.wake(at);
+            return Ok(id);
+        }
+        let id = match self.free.pop_front() {
+            Some(id) => id,
+            None => self.evict().ok_or(Full(self.config.max_entries))?,
+        };
+        let e = Entry {
+            iface,
+            ip,
+            state: NeighborState::Incomplete,
+            mac: None,
+            refs: 1,
+            since: now,
+            probes: 0,
+            next_probe: now,
+        };
+        self.slots[id as usize] = Some(e);
+        self.index.insert((iface, ip), id);
+        self.wake(Some(now));
+        Ok(id)
+    }
+
+    /// Drops one reference to next hop `id`; false when it holds none.
+    /// An unreferenced entry stays as a cache until it ages out.
+    pub fn release(&mut self, id: u32) -> bool {
+        let Some(e) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {
+            return false;
+        };
+        if e.refs == 0 {
+            return false;
+        }
+        e.refs -= 1;
+        let at = deadline(e, &self.config);
+        self.wake(at);
+        true
+    }
+
+    /// Restarts the resolution of next hop `id` if it failed (a worker
+    /// reported it missing); false otherwise.
+    pub fn retry(&mut self, id: u32, now: Instant) -> bool {
+        let Some(e) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {
+            return false;
+        };
+        if e.state != NeighborState::Failed {
+            return false;
+        }
+        restart(e, now);
+        self.wake(Some(now));
+        true
+    }
+
+    /// Records that `ip` on interface `iface` is at `mac`, from an ARP
+    /// packet or a Neighbor Discovery message carrying a link-layer
+    /// address. An existing entry is updated (and confirmed reachable);
+    /// a new one is created only when `solicited` (the packet was for us).
+    pub fn learn(&mut self, iface: usize, ip: IpAddr, mac: MacAddr, now: Instant, solicited: bool) -> Learned {
+        if !mac.is_unicast() || mac == MacAddr::default() {
+            return Learned::Ignored;
+        }
+        if let Some(id) = self.lookup(iface, ip) {
+            let e = self.slots[id as usize].as_mut().expect("indexed entry");
+            let changed = set_mac(&mut self.pending, id, e, Some(mac));
+            e.state = NeighborState::Reachable;
+            e.since = now;
+            e.probes = 0;
+            let at = deadline(e, &self.config);
+            self.wake(at);
+            return if changed { Learned::Changed(id) } else { Learned::Confirmed(id) };
+        }
+        if !solicited {
+            return Learned::Ignored;
+        }
+        let Some(id) = self.free.pop_front() else {
+            return Learned::Ignored;
+        };
+        let e = Entry {
+            iface,
+            ip,
+            state: NeighborState::Reachable,
+            mac: Some(mac),
+            refs: 0,
+            since: now,
+            probes: 0,
+            next_probe: now,
+        };
+        self.pending.push(Command::SetNeighbor { id, mac: Some(mac) });
+        let at = deadline(&e, &self.config);
+        self.slots[id as usize] = Some(e);
+        self.index.insert((iface, ip), id);
+        self.wake(at);
+        Learned::Created(id)
+    }
+
+    /// Runs the timers: returns the probes to send now, moves entries
+    /// between states, removes expired unreferenced ones. Cheap when no
+    /// timer is due.
+    pub fn poll(&mut self, now: Instant) -> Vec<Probe> {
+        let mut probes = Vec::new();
+        match self.wakeup {
+            Some(at) if now >= at => {}
+            _ => return probes,
+        }
+        let mut next: Option<Instant> = None;
+        for id in 0..self.slots.len() {
+            let Some(e) = self.slots[id].as_mut() else {
+                continue;
+            };
+            if step(e, id as u32, now, &self.config, &mut probes, &mut self.pending) {
+                next = earliest(next, deadline(e, &self.config));
+            } else {
+                self.remove_id(id as u32);
+            }
+        }
+        self.wakeup = next;
+        probes
+    }
+
+    /// Removes the entry for `ip` on `iface` if nothing references it;
+    /// false otherwise. Its id returns to the pool.
+    pub fn remove(&mut self, iface: usize, ip: IpAddr) -> bool {
+        match self.lookup(iface, ip) {
+            Some(id) if self.slots[id as usize].as_ref().is_some_and(|e| e.refs == 0) => {
+                self.remove_id(id);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Moves the pending `SetNeighbor` commands to `out`, oldest first.
+    pub fn drain_commands(&mut self, out: &mut Vec<Command>) {
+        out.append(&mut self.pending);
+    }
+
+    /// Every entry, for statistics and metrics.
+    pub fn entries(&self, now: Instant) -> impl Iterator<Item = NeighborInfo> + '_ {
+        self.slots.iter().enumerate().filter_map(move |(id, e)| e.as_ref().map(|e| info(id as u32, e, now)))
+    }
+
+    /// The entry of next hop `id`.
+    pub fn get(&self, id: u32, now: Instant) -> Option<NeighborInfo> {
+        self.slots.get(id as usize)?.as_ref().map(|e| info(id, e, now))
+    }
+
+    fn remove_id(&mut self, id: u32) {
+        if let Some(e) = self.slots[id as usize].take() {
+            self.index.remove(&(e.iface, e.ip));
+            self.free.push_back(id);
+            if e.mac.is_some() {
+                self.pending.push(Command::SetNeighbor { id, mac: None });
+            }
+        }
+    }
+
+    /// Removes the unreferenced entry confirmed longest ago; its id.
+    fn evict(&mut self) -> Option<u32> {
+        let victim = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(id, e)| e.as_ref().filter(|e| e.refs == 0).map(|e| (e.since, id as u32)))
+            .min()?
+            .1;
+        self.remove_id(victim);
+        self.free.pop_back()
+    }
+
+    fn wake(&mut self, at: Option<Instant>) {
+        self.wakeup = earliest(self.wakeup, at);
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn info(id: u32, e: &Entry, now: Instant) -> NeighborInfo {
+    NeighborInfo {
+        id,
+        iface: e.iface,
+        ip: e.ip,
+        state: e.state,
+        mac: e.mac,
+        refs: e.refs,
+        age: now.saturating_duration_since(e.since),
+        probes: e.probes,
+    }
+}
+
+fn restart(e: &mut Entry, now: Instant) {
+    e.state = NeighborState::Incomplete;
+    e.since = now;
+    e.probes = 0;
+    e.next_probe = now;
+}
+
+/// Sets the entry's MAC, queueing a `SetNeighbor` when it changes; whether it did.
+fn set_mac(pending: &mut Vec<Command>, id: u32, e: &mut Entry, mac: Option<MacAddr>) -> bool {
+    if e.mac == mac {
+        return false;
+    }
+    e.mac = mac;
+    pending.push(Command::SetNeighbor { id, mac });
+    true
+}
+
+/// When the entry next needs attention.
+fn deadline(e: &Entry, c: &NeighborConfig) -> Option<Instant> {
+    match e.state {
+        NeighborState::Incomplete | NeighborState::Probe => Some(e.next_probe),
+        NeighborState::Reachable => Some(e.since + c.reachable_time),
+        NeighborState::Stale if e.refs > 0 => Some(e.since),
+        NeighborState::Stale => Some(e.since + c.reachable_time),
+        NeighborState::Failed if e.refs == 0 => Some(e.since),
+        NeighborState::Failed => None,
+    }
+}
+
+/// Advances one entry to `now`; false when it is to be removed.
+fn step(
+    e: &mut Entry,
+    id: u32,
+    now: Instant,
+    c: &NeighborConfig,
+    probes: &mut Vec<Probe>,
+    pending: &mut Vec<Command>,
+) -> bool {
+    loop {
+        match e.state {
+            NeighborState::Incomplete | NeighborState::Probe => {
+                if now < e.next_probe {
+                    return true;
+                }
+                if e.probes < c.max_probes {
+                    let unicast = if e.state == NeighborState::Probe { e.mac } else { None };
+                    probes.push(Probe { id, iface: e.iface, ip: e.ip, unicast });
+                    e.probes += 1;
+                    e.next_probe = now + c.retrans_time;
+                    return true;
+                }
+                e.state = NeighborState::Failed;
+                e.since = now;
+                set_mac(pending, id, e, None);
+            }
+            NeighborState::Reachable => {
+                if now < e.since + c.reachable_time {
+                    return true;
+                }
+                e.state = NeighborState::Stale;
+                e.since = now;
+            }
+            NeighborState::Stale if e.refs > 0 => {
+                e.state = NeighborState::Probe;
+                e.probes = 0;
+                e.next_probe = now;
+            }
+            NeighborState::Stale => return now < e.since + c.reachable_time,
+            NeighborState::Failed => return e.refs > 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const GW: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0xfe]);
+    const GW2: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0xfd]);
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn secs(t0: Instant, s: f64) -> Instant {
+        t0 + Duration::from_secs_f64(s)
+    }
+
+    fn commands(t: &mut NeighborTable) -> Vec<Command> {
+        let mut out = Vec::new();
+        t.drain_commands(&mut out);
+        out
+    }
+
+    fn state(t: &NeighborTable, id: u32, now: Instant) -> NeighborState {
+        t.get(id, now).unwrap().state
+    }
+
+    #[test]
+    fn resolution_probes_then_reply_sets_neighbor() {
+        let t0 = Instant::now();
+        let mut t = NeighborTable::new(NeighborConfig::default());
+        let id = t.next_hop(0, ip("198.18.0.254"), t0).unwrap();
+        assert_eq!(t.next_hop(0, ip("198.18.0.254"), t0), Ok(id), "same neighbor, same id");
+        assert_eq!(t.get(id, t0).unwrap().refs, 2);
+        let p = t.poll(t0);
+        assert_eq!(p, vec![Probe { id, iface: 0, ip: ip("198.18.0.254"), unicast: None }]);
+        assert!(t.poll(secs(t0, 0.5)).is_empty(), "retry waits retrans_time");
+        assert_eq!(t.poll(secs(t0, 1.0)).len(), 1);
+        assert_eq!(state(&t, id, t0), NeighborState::Incomplete);
+        assert!(commands(&mut t).is_empty(), "nothing to tell workers while unresolved");
+        assert_eq!(t.learn(0, ip("198.18.0.254"), GW, secs(t0, 1.2), false), Learned::Changed(id));
+        assert_eq!(commands(&mut t), vec![Command::SetNeighbor { id, mac: Some(GW) }]);
+        assert_eq!(state(&t, id, secs(t0, 1.2)), NeighborState::Reachable);
+        assert!(t.poll(secs(t0, 2.0)).is_empty(), "resolved: no more probes");
+        // The same MAC again confirms without a command.
+        assert_eq!(t.learn(0, ip("198.18.0.254"), GW, secs(t0, 3.0), true), Learned::Confirmed(id));
+        assert!(commands(&mut t).is_empty());
+    }
+
+    #[test]
+    fn three_unanswered_probes_fail_and_demand_retries() {
+        let t0 = Instant::now();
+        let mut t = NeighborTable::new(NeighborConfig::default());
+        let id = t.next_hop(0, ip("2001:db8::99"), t0).unwrap();
+        let mut sent = 0;
+        for ms in (0..=5000).step_by(100) {
+            sent += t.poll(t0 + Duration::from_millis(ms)).len();
+        }
+        assert_eq!(sent, 3, "three probes, one per second");
+        assert_eq!(state(&t, id, t0), NeighborState::Failed);
+        assert!(commands(&mut t).is_empty(), "it never had a MAC");
+        // Failed entries stay quiet until asked again.
+        assert!(t.poll(secs(t0, 60.0)).is_empty());
+        assert!(t.retry(id, secs(t0, 61.0)));
+        assert!(!t.retry(id, secs(t0, 61.0)), "already resolving");
+        assert_eq!(t.poll(secs(t0, 61.0)).len(), 1);
+        for s in [62.0, 63.0, 64.0] {
+            t.poll(secs(t0, s));
+        }
+        assert_eq!(state(&t, id, secs(t0, 64.0)), NeighborState::Failed);
+        // next_hop on a failed entry restarts it as well.
+        assert_eq!(t.next_hop(0, ip("2001:db8::99"), secs(t0, 70.0)), Ok(id));
+        assert_eq!(state(&t, id, secs(t0, 70.0)), NeighborState::Incomplete);
+        assert_eq!(t.poll(secs(t0, 70.0)).len(), 1);
+    }
+
+    #[test]
+    fn reachable_entry_is_refreshed_by_unicast_probe() {
+        let t0 = Instant::now();
+        let mut t = NeighborTable::new(NeighborConfig::default());
+        let id = t.next_hop(0, ip("198.18.0.254"), t0).unwrap();
+        t.poll(t0);
+        t.learn(0, ip("198.18.0.254"), GW, t0, false);
+        commands(&mut t);
+        assert!(t.poll(secs(t0, 29.9)).is_empty());
+        let p = t.poll(secs(t0, 30.0));
+        assert_eq!(p, vec![Probe { id, iface: 0, ip: ip("198.18.0.254"), unicast: Some(GW) }]);
+        assert_eq!(state(&t, id, secs(t0, 30.0)), NeighborState::Probe);
+        assert!(commands(&mut t).is_empty(), "the MAC stays in use while refreshing");
+        // The answer makes it reachable again for another 30 s.
+        assert_eq!(t.learn(0, ip("198.18.0.254"), GW, secs(t0, 30.5), false), Learned::Confirmed(id));
+        assert_eq!(state(&t, id, secs(t0, 30.5)), NeighborState::Reachable);
+        assert!(t.poll(secs(t0, 60.0)).is_empty());
+        assert_eq!(t.poll(secs(t0, 60.5)).len(), 1);
+        // Unanswered this time: three unicast probes, then the MAC is lost.
+        t.poll(secs(t0, 61.5));
+        t.poll(secs(t0, 62.5));
+        assert!(commands(&mut t).is_empty());
+        t.poll(secs(t0, 63.5));
+        assert_eq!(state(&t, id, secs(t0, 63.5)), NeighborState::Failed);
+        assert_eq!(commands(&mut t), vec![Command::SetNeighbor { id, mac: None }]);
+    }
+
+    #[test]
+    fn mac_change_produces_set_neighbor() {
+        let t0 = Instant::now();
+        let mut t = NeighborTable::new(NeighborConfig::default());
+        let id = t.next_hop(1, ip("198.18.0.254"), t0).unwrap();
+        t.learn(1, ip("198.18.0.254"), GW, t0, false);
+        // A gratuitous ARP from the neighbor's standby moves it (VRRP failover).
+        assert_eq!(t.learn(1, ip("198.18.0.254"), GW2, secs(t0, 5.0), false), Learned::Changed(id));
+        assert_eq!(
+            commands(&mut t),
+            vec![Command::SetNeighbor { id, mac: Some(GW) }, Command::SetNeighbor { id, mac: Some(GW2) }]
+        );
+        // Same address on another interface is another neighbor.
+        assert_eq!(t.learn(0, ip("198.18.0.254"), GW, t0, false), Learned::Ignored);
+        assert_eq!(t.lookup(0, ip("198.18.0.254")), None);
+    }
+
+    #[test]
+    fn merge_rule_creates_only_when_for_us() {
+        let t0 = Instant::now();
+        let mut t = NeighborTable::new(NeighborConfig::default());
+        assert_eq!(t.learn(0, ip("198.18.0.7"), GW, t0, false), Learned::Ignored);
+        assert!(t.is_empty());
+        let Learned::Created(id) = t.learn(0, ip("198.18.0.7"), GW, t0, true) else { panic!("not created") };
+        assert_eq!(commands(&mut t), vec![Command::SetNeighbor { id, mac: Some(GW) }]);
+        // A later next_hop finds it resolved already.
+        assert_eq!(t.next_hop(0, ip("198.18.0.7"), t0), Ok(id));
+        assert!(t.poll(t0).is_empty());
+        // Group and zero addresses are never learned.
+        assert_eq!(t.learn(0, ip("198.18.0.8"), MacAddr::BROADCAST, t0, true), Learned::Ignored);
+        assert_eq!(t.learn(0, ip("198.18.0.8"), MacAddr([0x33, 0x33, 0, 0, 0, 1]), t0, true), Learned::Ignored);
+        assert_eq!(t.learn(0, ip("198.18.0.8"), MacAddr::default(), t0, true), Learned::Ignored);
+    }
+
+    #[test]
+    fn unreferenced_entries_age_out_and_free_their_ids() {
+        let t0 = Instant::now();
+        let mut t = NeighborTable::new(NeighborConfig::default());
+        let Learned::Created(id) = t.learn(0, ip("198.18.0.7"), GW, t0, true) else { panic!("not created") };
+        commands(&mut t);
+        assert!(t.poll(secs(t0, 30.0)).is_empty(), "unreferenced entries are not probed");
+        assert_eq!(state(&t, id, secs(t0, 30.0)), NeighborState::Stale);
+        t.poll(secs(t0, 60.0));
+        assert!(t.get(id, secs(t0, 60.0)).is_none());
+        assert_eq!(commands(&mut t), vec![Command::SetNeighbor { id, mac: None }]);
+        // A released entry that never resolved is removed once it fails.
+        let id = t.next_hop(0, ip("198.18.0.9"), t0).unwrap();
+        assert!(t.release(id));
+        assert!(!t.release(id), "no reference left");
+        for s in 0..=3 {
+            t.poll(secs(t0, s as f64));
+        }
+        assert!(t.is_empty());
+        assert!(commands(&mut t).is_empty());
+    }
+
+    #[test]
+    fn ids_reused_only_after_removal() {
+        let t0 = Instant::now();
+        let mut t = NeighborTable::new(NeighborConfig { max_entries: 2, ..NeighborConfig::default() });
+        let a = t.next_hop(0, ip("198.18.0.1"), t0).unwrap();
+        let b = t.next_hop(0, ip("198.18.0.2"), t0).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(t.next_hop(0, ip("198.18.0.3"), t0), Err(Full(2)), "every id referenced");
+        assert!(!t.remove(0, ip("198.18.0.1")), "still referenced");
+        t.learn(0, ip("198.18.0.1"), GW, t0, false);
+        assert!(t.release(a));
+        assert!(t.remove(0, ip("198.18.0.1")));
+        assert!(!t.remove(0, ip("198.18.0.1")));
+        assert_eq!(
+            commands(&mut t),
+            vec![Command::SetNeighbor { id: a, mac: Some(GW) }, Command::SetNeighbor { id: a, mac: None }]
+        );
+        assert_eq!(t.next_hop(0, ip("198.18.0.3"), t0), Ok(a), "the freed id");
+        // Freed ids are reused oldest-freed first.
+        let mut t = NeighborTable::new(NeighborConfig { max_entries: 3, ..NeighborConfig::default() });
+        let ids: Vec<u32> = (1..=3).map(|i| t.next_hop(0, ip(&format!("198.18.0.{i}")), t0).unwrap()).collect();
+        for (i, id) in ids.iter().enumerate().rev() {
+            t.release(*id);
+            assert!(t.remove(0, ip(&format!("198.18.0.{}", i + 1))));
+        }
+        assert_eq!(t.next_hop(0, ip("198.18.1.1"), t0), Ok(ids[2]));
+        assert_eq!(t.next_hop(0, ip("198.18.1.2"), t0), Ok(ids[1]));
+    }
+
+    #[test]
+    fn full_table_evicts_oldest_unreferenced_entry() {
+        let t0 = Instant::now();
+        let mut t = NeighborTable::new(NeighborConfig { max_entries: 2, ..NeighborConfig::default() });
+        let Learned::Created(old) = t.learn(0, ip("198.18.0.1"), GW, t0, true) else { panic!() };
+        let Learned::Created(new) = t.learn(0, ip("198.18.0.2"), GW2, secs(t0, 1.0), true) else { panic!() };
+        assert_eq!(t.learn(0, ip("198.18.0.3"), GW2, t0, true), Learned::Ignored, "learning never evicts");
+        commands(&mut t);
+        assert_eq!(t.next_hop(0, ip("198.18.0.4"), secs(t0, 2.0)), Ok(old));
+        assert_eq!(commands(&mut t), vec![Command::SetNeighbor { id: old, mac: None }]);
+        assert_eq!(t.lookup(0, ip("198.18.0.1")), None);
+        assert_eq!(t.lookup(0, ip("198.18.0.2")), Some(new));
+    }
+
+    #[test]
+    fn entries_report_state_mac_and_age() {
+        let t0 = Instant::now();
+        let mut t = NeighborTable::new(NeighborConfig::default());
+        let a = t.next_hop(0, ip("198.18.0.254"), t0).unwrap();
+        let b = t.next_hop(0, ip("fe80::1"), t0).unwrap();
+        t.poll(t0);
+        t.learn(0, ip("fe80::1"), GW, secs(t0, 2.0), false);
+        let mut e: Vec<NeighborInfo> = t.entries(secs(t0, 5.0)).collect();
+        e.sort_by_key(|i| i.id);
+        assert_eq!(e.len(), 2);
+        assert_eq!((e[0].id, e[0].state, e[0].mac, e[0].probes), (a, NeighborState::Incomplete, None, 1));
+        assert_eq!(
+            (e[1].id, e[1].state, e[1].mac, e[1].age),
+            (b, NeighborState::Reachable, Some(GW), Duration::from_secs(3))
+        );
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        NextHop(u8),
+        Release(u8),
+        Learn(u8, u8, bool),
+        Remove(u8),
+        Retry(u8),
+        Advance(u16),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..12).prop_map(Op::NextHop),
+            (0u8..12).prop_map(Op::Release),
+            (0u8..12, 0u8..3, any::<bool>()).prop_map(|(a, m, s)| Op::Learn(a, m, s)),
+            (0u8..12).prop_map(Op::Remove),
+            (0u8..12).prop_map(Op::Retry),
+            (0u16..40_000).prop_map(Op::Advance),
+        ]
+    }
+
+    proptest! {
+        /// Whatever happens, the workers' view (the SetNeighbor commands
+        /// replayed) matches the table, ids stay in range and unique.
+        #[test]
+        fn workers_view_matches_table(ops in proptest::collection::vec(op(), 0..200)) {
+            let t0 = Instant::now();
+            let mut now = t0;
+            let mut t = NeighborTable::new(NeighborConfig { max_entries: 8, ..NeighborConfig::default() });
+            let mut workers: Vec<Option<MacAddr>> = vec![None; 8];
+            let addr = |a: u8| -> IpAddr { IpAddr::V4([198, 18, 0, a].into()) };
+            let macs = [GW, GW2, MacAddr([0x02, 0, 0, 0, 0, 0xfc])];
+            for op in ops {
+                match op {
+                    Op::NextHop(a) => { let _ = t.next_hop(0, addr(a), now); }
+                    Op::Release(a) => { if let Some(id) = t.lookup(0, addr(a)) { t.release(id); } }
+                    Op::Learn(a, m, s) => { t.learn(0, addr(a), macs[m as usize], now, s); }
+                    Op::Remove(a) => { t.remove(0, addr(a)); }
+                    Op::Retry(a) => { if let Some(id) = t.lookup(0, addr(a)) { t.retry(id, now); } }
+                    Op::Advance(ms) => { now += Duration::from_millis(u64::from(ms)); t.poll(now); }
+                }
+                let mut out = Vec::new();
+                t.drain_commands(&mut out);
+                for c in out {
+                    let Command::SetNeighbor { id, mac } = c else { panic!("only neighbor commands") };
+                    workers[id as usize] = mac;
+                }
+                let mut seen = std::collections::HashSet::new();
+                for e in t.entries(now) {
+                    prop_assert!(e.id < 8 && seen.insert(e.id));
+                    prop_assert_eq!(workers[e.id as usize], e.mac);
+                    prop_assert_eq!(t.lookup(e.iface, e.ip), Some(e.id));
+                }
+                for (id, mac) in workers.iter().enumerate() {
+                    if !seen.contains(&(id as u32)) {
+                        prop_assert_eq!(*mac, None, "a free id holds no MAC in the workers");
+                    }
+                }
+            }
+        }
+    }
+}

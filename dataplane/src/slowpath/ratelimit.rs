@@ -1,0 +1,82 @@
+//! A token bucket: how many echo replies an interface may send.
+//!
+//! Echo requests are the one slow-path input an outsider can send at any
+//! rate; the bucket bounds the control core's work and the replies it
+//! puts on the wire.
+
+use std::time::Instant;
+
+/// Tokens are kept in billionths, so that a refill over any elapsed
+/// nanoseconds is exact in integers.
+const SCALE: u128 = 1_000_000_000;
+
+/// Up to `burst` at once, `rate` per second sustained.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    rate: u128,
+    cap: u128,
+    tokens: u128,
+    last: Option<Instant>,
+}
+
+impl TokenBucket {
+    /// A full bucket of `burst` tokens refilled at `rate` per second.
+    pub fn new(rate: u32, burst: u32) -> Self {
+        let cap = u128::from(burst) * SCALE;
+        TokenBucket { rate: u128::from(rate), cap, tokens: cap, last: None }
+    }
+
+    /// Takes one token if there is one at `now`. Time going backwards
+    /// refills nothing.
+    pub fn try_take(&mut self, now: Instant) -> bool {
+        if let Some(last) = self.last {
+            let elapsed = now.saturating_duration_since(last).as_nanos();
+            self.tokens = self.tokens.saturating_add(elapsed.saturating_mul(self.rate)).min(self.cap);
+        }
+        if self.last.is_none_or(|l| now > l) {
+            self.last = Some(now);
+        }
+        if self.tokens >= SCALE {
+            self.tokens -= SCALE;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn burst_then_rate() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(1000, 100);
+        assert_eq!((0..150).filter(|_| b.try_take(t0)).count(), 100);
+        // 1 ms refills one token.
+        assert!(b.try_take(t0 + Duration::from_millis(1)));
+        assert!(!b.try_take(t0 + Duration::from_millis(1)));
+        // Half a millisecond twice makes one token.
+        assert!(!b.try_take(t0 + Duration::from_micros(1500)));
+        assert!(b.try_take(t0 + Duration::from_micros(2000)));
+        // A long pause refills to the burst, no more.
+        let later = t0 + Duration::from_secs(3600);
+        assert_eq!((0..150).filter(|_| b.try_take(later)).count(), 100);
+        // Time going backwards refills nothing.
+        assert!(!b.try_take(t0));
+        // One second of requests at 2000/s: the one token held, then 1000 more.
+        let mut b = TokenBucket::new(1000, 1);
+        let sent = (0..=2000).filter(|i| b.try_take(t0 + Duration::from_micros(500 * i))).count();
+        assert_eq!(sent, 1001);
+    }
+
+    #[test]
+    fn zero_rate_and_burst_refuse() {
+        let mut b = TokenBucket::new(0, 0);
+        let t0 = Instant::now();
+        assert!(!b.try_take(t0));
+        assert!(!b.try_take(t0 + Duration::from_secs(10)));
+    }
+}

@@ -1,0 +1,341 @@
+//! The slow path's I/O edge, on a control core: frames from the workers'
+//! rings through the handlers, replies and probes handed to a worker to
+//! transmit (through the inject ring, with the egress port in the mbuf),
+//! neighbor changes out as commands for the workers. The only part of the
+//! slow path that touches mbufs and rings; it never touches a TX queue.
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use mediafwd_ffi::{Burst, Mbuf, Mempool, Ring, BURST_SIZE};
+
+use super::counters::{SlowPathCounters, SlowPathStats};
+use super::dispatch::handle_frame;
+use super::interface::Interface;
+use super::neighbor::{Full, Learned, NeighborConfig, NeighborTable};
+use super::ratelimit::TokenBucket;
+use super::verdict::{Reason, Verdict};
+use super::{arp, nd};
+use crate::flow::Command;
+use crate::stats::counters::add;
+
+/// `rte_mbuf.port` of a packet no port stamped (`RTE_MBUF_PORT_INVALID`).
+const PORT_INVALID: u16 = u16::MAX;
+/// Room for any frame the slow path originates.
+const FRAME_ROOM: usize = 128;
+
+/// How the slow path runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlowPathConfig {
+    /// Neighbor table size and timers.
+    pub neighbors: NeighborConfig,
+    /// Echo replies per second per interface.
+    pub echo_rate: u32,
+    /// Echo replies an interface may send at once.
+    pub echo_burst: u32,
+    /// Bursts taken from each ring per poll at most, so that one busy
+    /// worker does not starve the others or the timers.
+    pub bursts_per_ring: usize,
+}
+
+impl Default for SlowPathConfig {
+    fn default() -> Self {
+        SlowPathConfig { neighbors: NeighborConfig::default(), echo_rate: 1000, echo_burst: 100, bursts_per_ring: 4 }
+    }
+}
+
+/// The interfaces and queues given to [`SlowPath::new`] do not fit together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlowPathError {
+    /// Two interfaces on one port and VLAN.
+    #[error(
+        "interfaces {first:?} and {second:?} are both on port {port_id}, VLAN {vlan:?}; give each one its own VLAN"
+    )]
+    DuplicateInterface {
+        /// First interface's name.
+        first: String,
+        /// Second interface's name.
+        second: String,
+        /// Port.
+        port_id: u16,
+        /// VLAN.
+        vlan: Option<u16>,
+    },
+    /// Interfaces on one port with different MACs.
+    #[error("interfaces on port {port_id} have different MACs; every interface of a port uses the port's MAC")]
+    MacMismatch {
+        /// Port.
+        port_id: u16,
+    },
+}
+
+/// A next hop could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// No interface with this index.
+    #[error("no interface {0}")]
+    UnknownInterface(usize),
+    /// The destination is neither on link nor has a gateway of its family.
+    #[error("no route to {dst} on interface {iface:?}: not on its subnets and no gateway for the family")]
+    NoRoute {
+        /// The destination.
+        dst: IpAddr,
+        /// Interface name.
+        iface: String,
+    },
+    /// Every next-hop id is in use.
+    #[error(transparent)]
+    Full(#[from] Full),
+}
+
+/// ARP, Neighbor Discovery and ping for mediafwd's addresses, on a control
+/// core. Call [`SlowPath::poll`] in a loop; send the commands it returns
+/// to the workers.
+pub struct SlowPath {
+    interfaces: Vec<Interface>,
+    limits: Vec<TokenBucket>,
+    neighbors: NeighborTable,
+    rings: Vec<Ring>,
+    inject: Ring,
+    out: Burst,
+    pool: Mempool,
+    counters: Arc<SlowPathCounters>,
+    bursts_per_ring: usize,
+}
+
+impl SlowPath {
+    /// A slow path serving `interfaces` (indexed from 0 in this order),
+    /// taking frames from the workers' `rings`, handing what it sends to
+    /// the worker that serves `inject`, and originating frames from `pool`.
+    pub fn new(
+        config: &SlowPathConfig,
+        interfaces: Vec<Interface>,
+        rings: Vec<Ring>,
+        inject: Ring,
+        pool: Mempool,
+    ) -> Result<Self, SlowPathError> {
+        for (i, a) in interfaces.iter().enumerate() {
+            for b in interfaces[..i].iter().filter(|b| b.port_id == a.port_id) {
+                if b.vlan == a.vlan {
+                    return Err(SlowPathError::DuplicateInterface {
+                        first: b.name.clone(),
+                        second: a.name.clone(),
+                        port_id: a.port_id,
+                        vlan: a.vlan,
+                    });
+                }
+                if b.mac != a.mac {
+                    return Err(SlowPathError::MacMismatch { port_id: a.port_id });
+                }
+            }
+        }
+        Ok(SlowPath {
+            limits: interfaces.iter().map(|_| TokenBucket::new(config.echo_rate, config.echo_burst)).collect(),
+            interfaces,
+            neighbors: NeighborTable::new(config.neighbors.clone()),
+            rings,
+            inject,
+            out: Burst::new(),
+            pool,
+            counters: Arc::default(),
+            bursts_per_ring: config.bursts_per_ring.max(1),
+        })
+    }
+
+    /// One round: serves the frames waiting in the rings (answering in
+    /// place and transmitting, freeing the rest), runs the neighbor timers
+    /// (sending probes), and appends to `commands` the `SetNeighbor`
+    /// changes to send to every worker. Returns the frames taken.
+    pub fn poll(&mut self, now: Instant, commands: &mut Vec<Command>) -> usize {
+        let mut taken = 0;
+        let mut done = Burst::new();
+        for r in 0..self.rings.len() {
+            for _ in 0..self.bursts_per_ring {
+                let mut rx = Burst::new();
+                let n = self.rings[r].dequeue_burst(&mut rx);
+                taken += n;
+                for m in rx.drain() {
+                    if let Some(m) = self.handle(m, now) {
+                        if done.is_full() {
+                            done.free_all();
+                        }
+                        let _ = done.push(m);
+                    }
+                }
+                if n < BURST_SIZE {
+                    break;
+                }
+            }
+        }
+        done.free_all();
+        add(&self.counters.rx_packets, taken as u64);
+        self.run_timers(now);
+        self.flush();
+        self.neighbors.drain_commands(commands);
+        taken
+    }
+
+    /// Handles one frame; gives it back when it is to be freed.
+    fn handle(&mut self, mut m: Mbuf, now: Instant) -> Option<Mbuf> {
+        if !m.is_contiguous() {
+            self.counters.drop_n(Reason::MultiSegment, 1);
+            return Some(m);
+        }
+        let port = Some(m.port()).filter(|&p| p != PORT_INVALID);
+        let (buf, off, len) = m.buffer_mut();
+        let (iface, handled) = handle_frame(&mut buf[off..], len, port, &self.interfaces, &mut self.limits, now);
+        self.counters.received(handled.message);
+        if let (Some(idx), Some(l)) = (iface, handled.learn()) {
+            if let Learned::Created(_) | Learned::Changed(_) = self.neighbors.learn(idx, l.ip, l.mac, now, l.solicited)
+            {
+                add(&self.counters.neighbors_learned, 1);
+            }
+        }
+        match (iface, handled.verdict) {
+            (Some(idx), Verdict::Reply { len, .. }) => {
+                if m.set_data_window(off, len).is_err() {
+                    self.counters.drop_n(Reason::NoRoom, 1);
+                    return Some(m);
+                }
+                self.counters.replied(handled.message);
+                self.transmit(self.interfaces[idx].port_id, m);
+                None
+            }
+            (_, Verdict::Drop(reason)) => {
+                self.counters.drop_n(reason, 1);
+                Some(m)
+            }
+            _ => Some(m),
+        }
+    }
+
+    /// Queues `m` to leave by `port`, handing the burst over first when full.
+    fn transmit(&mut self, port: u16, mut m: Mbuf) {
+        m.set_port(port);
+        if self.out.is_full() {
+            self.flush();
+        }
+        if let Err(m) = self.out.push(m) {
+            self.counters.drop_n(Reason::TxFull, 1);
+            drop(m);
+        }
+    }
+
+    /// Hands the queued frames to the transmitting worker; what its ring
+    /// cannot take is freed and counted.
+    fn flush(&mut self) {
+        if self.out.is_empty() {
+            return;
+        }
+        let sent = self.inject.enqueue_burst(&mut self.out);
+        add(&self.counters.tx_packets, sent as u64);
+        if !self.out.is_empty() {
+            self.counters.drop_n(Reason::TxFull, self.out.len() as u64);
+            self.out.free_all();
+        }
+    }
+
+    /// Builds a frame with `build` for interface `idx` in a fresh mbuf and
+    /// queues it; whether it was.
+    fn originate(&mut self, idx: usize, build: impl FnOnce(&mut [u8], &Interface) -> Option<usize>) -> bool {
+        let Some(iface) = self.interfaces.get(idx) else {
+            return false;
+        };
+        let mut frame = [0u8; FRAME_ROOM];
+        let Some(n) = build(&mut frame, iface) else {
+            return false;
+        };
+        let port = iface.port_id;
+        let Some(mut m) = self.pool.alloc() else {
+            self.counters.drop_n(Reason::NoMbuf, 1);
+            return false;
+        };
+        if m.extend_from_slice(&frame[..n]).is_err() {
+            self.counters.drop_n(Reason::NoRoom, 1);
+            return false;
+        }
+        self.transmit(port, m);
+        true
+    }
+
+    fn run_timers(&mut self, now: Instant) {
+        for p in self.neighbors.poll(now) {
+            match p.ip {
+                IpAddr::V4(target) => {
+                    if self.originate(p.iface, |b, i| arp::request(b, i, target, p.unicast)) {
+                        add(&self.counters.arp_requests_out, 1);
+                    }
+                }
+                IpAddr::V6(target) => {
+                    if self.originate(p.iface, |b, i| Some(nd::solicit(b, i, target, p.unicast))) {
+                        add(&self.counters.ns_out, 1);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a gratuitous ARP for every IPv4 address and an unsolicited NA
+    /// for every IPv6 address (link-local included), so that neighbors
+    /// learn or update our MAC at start-up. Returns the frames sent.
+    pub fn announce(&mut self) -> usize {
+        let mut sent = 0;
+        for idx in 0..self.interfaces.len() {
+            let iface = &self.interfaces[idx];
+            let v4: Vec<Ipv4Addr> = iface.ipv4.iter().map(|n| n.addr).collect();
+            let v6: Vec<Ipv6Addr> =
+                core::iter::once(iface.link_local()).chain(iface.ipv6.iter().map(|n| n.addr)).collect();
+            for a in v4 {
+                sent += usize::from(self.originate(idx, |b, i| Some(arp::gratuitous(b, i, a))));
+            }
+            for a in v6 {
+                sent += usize::from(self.originate(idx, |b, i| Some(nd::unsolicited_advert(b, i, a))));
+            }
+        }
+        add(&self.counters.announcements_out, sent as u64);
+        self.flush();
+        sent
+    }
+
+    /// The next-hop id the workers use to reach `dst` from interface
+    /// `iface`: `dst` itself when on link, else the gateway. Resolution
+    /// starts at the next [`SlowPath::poll`]; its `SetNeighbor` command
+    /// follows the answer. Holds a reference until [`SlowPath::release`].
+    pub fn resolve(&mut self, iface: usize, dst: IpAddr) -> Result<u32, ResolveError> {
+        let i = self.interfaces.get(iface).ok_or(ResolveError::UnknownInterface(iface))?;
+        let hop = i.next_hop_for(dst).ok_or_else(|| ResolveError::NoRoute { dst, iface: i.name.clone() })?;
+        Ok(self.neighbors.next_hop(iface, hop, Instant::now())?)
+    }
+
+    /// Drops a reference taken by [`SlowPath::resolve`].
+    pub fn release(&mut self, id: u32) -> bool {
+        self.neighbors.release(id)
+    }
+
+    /// Resolves next hop `id` again if it failed (a worker reported it
+    /// missing); whether it did.
+    pub fn retry(&mut self, id: u32) -> bool {
+        self.neighbors.retry(id, Instant::now())
+    }
+
+    /// The interfaces, by index.
+    pub fn interfaces(&self) -> &[Interface] {
+        &self.interfaces
+    }
+
+    /// The neighbor table, for statistics.
+    pub fn neighbors(&self) -> &NeighborTable {
+        &self.neighbors
+    }
+
+    /// The counters, to read from other threads.
+    pub fn counters(&self) -> Arc<SlowPathCounters> {
+        self.counters.clone()
+    }
+
+    /// A copy of the counters.
+    pub fn stats(&self) -> SlowPathStats {
+        self.counters.snapshot()
+    }
+}

@@ -1,0 +1,211 @@
+//! What a slow-path handler decided about a frame: reply, learn, or drop
+//! and why.
+
+use core::net::IpAddr;
+
+use crate::wire::ethernet::MacAddr;
+
+/// Why the slow path dropped a frame (or could not send one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Reason {
+    /// A header failed its length, layout or checksum checks.
+    Malformed,
+    /// Valid, but nothing the slow path serves: another EtherType or IP
+    /// protocol, an IPv4 fragment, an IPv6 extension header, an ARP
+    /// operation other than request and reply.
+    Unsupported,
+    /// No interface on the port carries the frame's VLAN (or untagged frames).
+    UnknownVlan,
+    /// The port the frame arrived on could not be told.
+    UnknownPort,
+    /// For an address that is not ours, or from a neighbor not tracked.
+    NotOurAddress,
+    /// A source no reply may go to (multicast, broadcast, unspecified).
+    BadSource,
+    /// Another station claims one of our addresses.
+    AddressConflict,
+    /// One of our own frames came back.
+    Looped,
+    /// A Neighbor Solicitation or Advertisement failing RFC 4861 §7.1.
+    BadNd,
+    /// An ICMP or ICMPv6 error message.
+    IcmpError,
+    /// Router solicitation or advertisement.
+    RouterDiscovery,
+    /// ICMP or ICMPv6 redirect.
+    Redirect,
+    /// Any other ICMP or ICMPv6 type (echo replies, MLD, timestamps...).
+    OtherIcmp,
+    /// An echo request over the interface's reply rate.
+    RateLimited,
+    /// The reply does not fit in the packet's buffer.
+    NoRoom,
+    /// A chained (multi-segment) mbuf.
+    MultiSegment,
+    /// The port's TX queue stayed full.
+    TxFull,
+    /// No mbuf for a frame the slow path originates.
+    NoMbuf,
+}
+
+impl Reason {
+    /// Number of reasons.
+    pub const COUNT: usize = 18;
+    /// Every reason, in counter order.
+    pub const ALL: [Reason; Self::COUNT] = [
+        Self::Malformed,
+        Self::Unsupported,
+        Self::UnknownVlan,
+        Self::UnknownPort,
+        Self::NotOurAddress,
+        Self::BadSource,
+        Self::AddressConflict,
+        Self::Looped,
+        Self::BadNd,
+        Self::IcmpError,
+        Self::RouterDiscovery,
+        Self::Redirect,
+        Self::OtherIcmp,
+        Self::RateLimited,
+        Self::NoRoom,
+        Self::MultiSegment,
+        Self::TxFull,
+        Self::NoMbuf,
+    ];
+
+    /// The name used in statistics and metrics labels.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::Unsupported => "unsupported",
+            Self::UnknownVlan => "unknown_vlan",
+            Self::UnknownPort => "unknown_port",
+            Self::NotOurAddress => "not_our_address",
+            Self::BadSource => "bad_source",
+            Self::AddressConflict => "address_conflict",
+            Self::Looped => "looped",
+            Self::BadNd => "bad_nd",
+            Self::IcmpError => "icmp_error",
+            Self::RouterDiscovery => "router_discovery",
+            Self::Redirect => "redirect",
+            Self::OtherIcmp => "other_icmp",
+            Self::RateLimited => "rate_limited",
+            Self::NoRoom => "no_room",
+            Self::MultiSegment => "multi_segment",
+            Self::TxFull => "tx_full",
+            Self::NoMbuf => "no_mbuf",
+        }
+    }
+}
+
+/// The kind of message received, for the in-counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Message {
+    /// ARP request.
+    ArpRequest,
+    /// ARP reply.
+    ArpReply,
+    /// Neighbor Solicitation.
+    NeighborSolicit,
+    /// Neighbor Advertisement.
+    NeighborAdvert,
+    /// ICMP or ICMPv6 echo request.
+    EchoRequest,
+    /// Anything else, or not recognised.
+    Other,
+}
+
+/// A neighbor's link-layer address, seen in a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Learn {
+    /// The neighbor's IP address.
+    pub ip: IpAddr,
+    /// Its MAC.
+    pub mac: MacAddr,
+    /// The frame was addressed to us (an ARP packet for one of our
+    /// addresses, an NS for one of them): an entry may be created for the
+    /// neighbor. Otherwise only an existing entry is updated (RFC 826's
+    /// merge rule, RFC 4861 §7.2.5).
+    pub solicited: bool,
+}
+
+/// What to do with a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The buffer's first `len` bytes now hold a reply: transmit it on the
+    /// port the frame arrived on; learn the sender too.
+    Reply {
+        /// Length of the reply frame.
+        len: usize,
+        /// The sender's address, when the request carried it.
+        learn: Option<Learn>,
+    },
+    /// No reply; the sender's (or target's) address to learn.
+    Learn(Learn),
+    /// Nothing to do: free the frame and count the reason.
+    Drop(Reason),
+}
+
+/// A handler's result: what arrived and what to do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handled {
+    /// The kind of message received.
+    pub message: Message,
+    /// What to do.
+    pub verdict: Verdict,
+}
+
+impl Handled {
+    /// A dropped `message`.
+    pub const fn drop(message: Message, reason: Reason) -> Self {
+        Handled { message, verdict: Verdict::Drop(reason) }
+    }
+
+    /// The address to learn, from a reply or a learn verdict.
+    pub fn learn(&self) -> Option<Learn> {
+        match self.verdict {
+            Verdict::Reply { learn, .. } => learn,
+            Verdict::Learn(l) => Some(l),
+            Verdict::Drop(_) => None,
+        }
+    }
+}
+
+/// Shortest Ethernet frame without its FCS (IEEE 802.3 §4.2.3.3).
+pub(crate) const MIN_FRAME: usize = 60;
+
+/// Zero-pads the frame at `buf[..len]` to [`MIN_FRAME`] bytes where the
+/// buffer allows; returns the new length.
+pub(crate) fn pad(buf: &mut [u8], len: usize) -> usize {
+    let end = len.max(MIN_FRAME).min(buf.len()).max(len);
+    buf[len..end].fill(0);
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_in_counter_order_with_unique_names() {
+        for (i, r) in Reason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+        }
+        let mut names: Vec<_> = Reason::ALL.iter().map(|r| r.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Reason::COUNT);
+    }
+
+    #[test]
+    fn padding() {
+        let mut b = [0xEEu8; 80];
+        assert_eq!(pad(&mut b, 42), 60);
+        assert!(b[42..60].iter().all(|&x| x == 0) && b[60] == 0xEE);
+        assert_eq!(pad(&mut b, 70), 70);
+        let mut short = [0xEEu8; 50];
+        assert_eq!(pad(&mut short, 42), 50);
+        assert_eq!(pad(&mut short, 50), 50);
+    }
+}
