@@ -85,7 +85,7 @@ impl PortPool {
     pub fn reserve(&mut self, port: u16, now: Instant) -> Result<(), PortError> {
         self.release_expired(now);
         let unavailable = |why| PortError::Unavailable { interface: self.interface.clone(), port, why };
-        if !self.range.contains(port) || port % 2 != 0 {
+        if !self.range.contains(port) || !port.is_multiple_of(2) {
             return Err(unavailable("not an RTP port of the interface's range"));
         }
         if self.in_use.contains(&port) {
