@@ -9,7 +9,7 @@ packages=(
   # Bindings are generated with bindgen, which needs libclang.
   libclang-dev clang
   # Network namespaces and veth pairs for the end-to-end tests.
-  iproute2
+  iproute2 iputils-ping ethtool python3
   # SRTP interoperability tests run against libsrtp.
   libsrtp2-dev
   # The gRPC API is compiled with protoc.

@@ -4,17 +4,20 @@
 //! loop that serves the slow path until told to stop.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use mediafwd_dataplane::classify::PortContext;
 use mediafwd_dataplane::flow::{Command, Event};
+use mediafwd_dataplane::slowpath::{self, NeighborConfig, SlowPath, SlowPathConfig};
 use mediafwd_dataplane::wire::ethernet::MacAddr;
 use mediafwd_dataplane::{Dataplane, DataplaneConfig, WorkerQueues};
 use mediafwd_ffi::{ring, Eal, Mempool, Port, PortConfig, Ring, TxQueue};
 
 use crate::config::{Device, Validated};
+use crate::session::{IfaceInfo, LatchSetting, LegRequest, Resolver, SessionManager};
 
 /// One DPDK port and the interfaces on it.
 pub struct PortState {
@@ -34,11 +37,12 @@ pub struct Node {
     pub dataplane: Dataplane,
     /// Ports by DPDK port id.
     pub ports: BTreeMap<u16, PortState>,
-    /// Frames the control side sends: worker 0 transmits them on its own
-    /// TX queues, so no TX queue is shared and no PMD needs an extra one.
-    pub inject: Ring,
-    /// Slow-path rings, one per worker.
-    pub slow_rings: Vec<Ring>,
+    /// ARP, ND and ping for our addresses, and the neighbor table.
+    pub slow: SlowPath,
+    /// The sessions.
+    pub sessions: SessionManager,
+    /// How often the counters are logged.
+    pub stats_interval: Duration,
     /// The packet buffer pool.
     pub pool: Mempool,
     eal: &'static Eal,
@@ -163,25 +167,90 @@ impl Node {
             DataplaneConfig { max_flows: d.max_flows, max_next_hops: d.max_neighbors, ..Default::default() };
         let dataplane = Dataplane::start(eal, &dp_config, contexts, queues)?;
         tracing::info!(workers = ?dataplane.lcores(), "workers running");
-        Ok(Node { dataplane, ports, inject, slow_rings, pool, eal })
+
+        // Frames the control side sends: worker 0 transmits them on its own
+        // TX queues, so no TX queue is shared and no PMD needs an extra one.
+        let mac_of = |idx: usize| ports.values().find(|p| p.interfaces.contains(&idx)).map(|p| (p.port.id(), p.mac));
+        let mut slow_ifaces = Vec::new();
+        let mut infos = Vec::new();
+        for (idx, i) in config.interfaces.iter().enumerate() {
+            let (port_id, mac) = mac_of(idx).expect("every interface has a port");
+            let mut s = slowpath::Interface::new(i.name.clone(), port_id, i.vlan, mac);
+            for a in &i.addresses {
+                match a.addr() {
+                    IpAddr::V4(v4) => s.ipv4.push(slowpath::Ipv4Net::new(v4, a.prefix()).expect("validated")),
+                    IpAddr::V6(v6) => s.ipv6.push(slowpath::Ipv6Net::new(v6, a.prefix()).expect("validated")),
+                }
+            }
+            s.gateway4 = i.gateway4;
+            s.gateway6 = i.gateway6;
+            s.mtu = i.mtu;
+            slow_ifaces.push(s);
+            infos.push(IfaceInfo { config: i.clone(), port_id, mac });
+        }
+        let slow_config = SlowPathConfig {
+            neighbors: NeighborConfig { max_entries: d.max_neighbors as u32, ..NeighborConfig::default() },
+            ..SlowPathConfig::default()
+        };
+        let mut slow = SlowPath::new(&slow_config, slow_ifaces, slow_rings, inject, pool.clone())?;
+        let announced = slow.announce();
+        tracing::info!(frames = announced, "announced our addresses");
+        let sessions = SessionManager::new(infos, d.max_flows);
+        let stats_interval = Duration::from_secs(config.raw.node.stats_log_seconds.max(1) as u64);
+        let mut node = Node { dataplane, ports, slow, sessions, stats_interval, pool, eal };
+        node.start_static_sessions(config)?;
+        Ok(node)
+    }
+
+    fn start_static_sessions(&mut self, config: &Validated) -> anyhow::Result<()> {
+        let now = Instant::now();
+        for s in &config.raw.static_sessions {
+            let mut legs = Vec::new();
+            for (j, l) in s.legs.iter().enumerate() {
+                let remote = l.remote.as_deref().map(str::parse).transpose().expect("validated");
+                legs.push(LegRequest {
+                    label: ["a", "b"][j].to_string(),
+                    interface: l.interface.clone(),
+                    local_port: Some(l.local_port),
+                    local_address: l.local_address.as_deref().map(str::parse).transpose().expect("validated"),
+                    prefer_v6: false,
+                    remote,
+                    remote_rtcp: None,
+                    rtcp_mux: l.rtcp_mux,
+                    latch: LatchSetting::parse(&l.latch).expect("validated").0,
+                    strict_source: l.strict_source,
+                    clock_rate: 8000,
+                });
+            }
+            let legs: [LegRequest; 2] = legs.try_into().expect("validated: two legs");
+            let (session, commands) = self
+                .sessions
+                .create(&s.id, legs, None, None, &mut NeighborResolver(&mut self.slow), now)
+                .with_context(|| format!("static_session {:?}", s.id))?;
+            for c in commands {
+                self.dataplane.send(c);
+            }
+            tracing::info!(id = s.id, a = %session.legs[0].local, b = %session.legs[1].local, "static session");
+        }
+        Ok(())
     }
 
     /// Serves the control loop until `stop` is set.
     pub fn run(&mut self, stop: &AtomicBool) {
         let mut last_report = Instant::now();
+        let mut commands = Vec::new();
+        tracing::info!(interfaces = self.sessions.interfaces().len(), sessions = self.sessions.len(), "ready");
         while !stop.load(Ordering::Relaxed) {
+            self.slow.poll(Instant::now(), &mut commands);
+            for c in commands.drain(..) {
+                self.dataplane.send(c);
+            }
             while let Ok(ev) = self.dataplane.events().try_recv() {
                 self.on_event(ev);
             }
-            if last_report.elapsed() >= Duration::from_secs(60) {
+            if last_report.elapsed() >= self.stats_interval {
                 last_report = Instant::now();
-                let s = self.dataplane.worker_stats();
-                tracing::info!(
-                    rx = s.iter().map(|w| w.rx_packets).sum::<u64>(),
-                    tx = s.iter().map(|w| w.tx_packets).sum::<u64>(),
-                    dropped = s.iter().map(|w| w.dropped_total()).sum::<u64>(),
-                    "dataplane"
-                );
+                self.log_stats();
             }
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -189,9 +258,39 @@ impl Node {
 
     fn on_event(&mut self, ev: Event) {
         match ev {
-            Event::Latched { key, remote, .. } => tracing::info!(%key, %remote, "latched"),
+            Event::Latched { key, remote, .. } => {
+                if let Some((id, leg, commands)) =
+                    self.sessions.on_latched(&key, remote, &mut NeighborResolver(&mut self.slow))
+                {
+                    tracing::info!(session = id, leg, %remote, "latched");
+                    for c in commands {
+                        self.dataplane.send(c);
+                    }
+                }
+            }
             Event::NeighborMissing { next_hop, .. } => tracing::debug!(next_hop, "next hop unresolved"),
         }
+    }
+
+    /// Logs the dataplane's counters, drops by reason included.
+    pub fn log_stats(&self) {
+        let s = self.dataplane.worker_stats();
+        let drops: Vec<String> = mediafwd_dataplane::stats::DropReason::ALL
+            .iter()
+            .map(|r| (r.name(), s.iter().map(|w| w.dropped(*r)).sum::<u64>()))
+            .filter(|(_, n)| *n > 0)
+            .map(|(name, n)| format!("{name}={n}"))
+            .collect();
+        let slow = self.slow.stats();
+        tracing::info!(
+            rx = s.iter().map(|w| w.rx_packets).sum::<u64>(),
+            tx = s.iter().map(|w| w.tx_packets).sum::<u64>(),
+            slow_path = s.iter().map(|w| w.slow_path).sum::<u64>(),
+            drops = drops.join(" "),
+            neighbors = self.slow.neighbors().len(),
+            slow_tx = slow.tx_packets,
+            "dataplane"
+        );
     }
 
     /// Sends a command to every worker.
@@ -201,10 +300,11 @@ impl Node {
 
     /// Stops the workers and the ports.
     pub fn shutdown(self) {
-        let Node { dataplane, ports, inject, slow_rings, pool, eal } = self;
+        self.log_stats();
+        let Node { dataplane, ports, slow, sessions, pool, eal, .. } = self;
         dataplane.stop();
-        drop(inject);
-        drop(slow_rings);
+        drop(slow);
+        drop(sessions);
         for p in ports.values() {
             if let Err(e) = p.port.stop() {
                 tracing::warn!(port = p.port.id(), error = %e, "stopping port");
@@ -214,5 +314,20 @@ impl Node {
         drop(pool);
         eal.cleanup();
         tracing::info!("stopped");
+    }
+}
+
+/// The neighbor table, as the session manager sees it.
+struct NeighborResolver<'a>(&'a mut SlowPath);
+
+impl Resolver for NeighborResolver<'_> {
+    fn next_hop(&mut self, iface: usize, dst: IpAddr) -> Result<u32, String> {
+        self.0.resolve(iface, dst).map_err(|e| e.to_string())
+    }
+
+    fn default_next_hop(&mut self, iface: usize, family_v4: bool) -> Option<u32> {
+        let i = self.0.interfaces().get(iface)?;
+        let gw = if family_v4 { i.gateway4.map(IpAddr::V4) } else { i.gateway6.map(IpAddr::V6) }?;
+        self.0.resolve(iface, gw).ok()
     }
 }

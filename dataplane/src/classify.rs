@@ -87,9 +87,11 @@ pub enum Class {
     Drop(DropReason),
 }
 
-/// Classifies the frame `frame` received on port `port_id`.
+/// Classifies the frame `frame` received on port `port_id`; `stripped_vlan`
+/// is the tag the NIC (or the kernel, for af_packet) removed from the frame
+/// and reported beside it.
 #[inline]
-pub fn classify(frame: &[u8], port_id: u16, port: &PortContext) -> Class {
+pub fn classify(frame: &[u8], port_id: u16, port: &PortContext, stripped_vlan: Option<u16>) -> Class {
     let eth = match ethernet::Frame::new_checked(frame) {
         Ok(f) => f,
         Err(crate::wire::WireError::Unsupported) => return Class::Drop(DropReason::UnsupportedEtherType),
@@ -100,7 +102,7 @@ pub fn classify(frame: &[u8], port_id: u16, port: &PortContext) -> Class {
     if !to_us && dst.is_unicast() {
         return Class::Drop(DropReason::NotForUs);
     }
-    let vlan = eth.vlan_id();
+    let vlan = eth.vlan_id().or(stripped_vlan.map(|tci| tci & 0x0fff));
     if !port.accepts(vlan) {
         return Class::Drop(DropReason::WrongVlan);
     }

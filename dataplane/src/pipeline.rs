@@ -42,13 +42,20 @@ pub struct Pipeline<'a> {
 }
 
 impl Pipeline<'_> {
-    /// Processes one received frame in place.
+    /// Processes one received frame in place; `stripped_vlan` is a tag the
+    /// NIC removed and reported beside the frame.
     #[inline]
-    pub fn process(&mut self, pkt: &mut PacketBuf<'_>, rx_port: u16, on_event: &mut impl FnMut(Event)) -> Verdict {
+    pub fn process(
+        &mut self,
+        pkt: &mut PacketBuf<'_>,
+        rx_port: u16,
+        stripped_vlan: Option<u16>,
+        on_event: &mut impl FnMut(Event),
+    ) -> Verdict {
         let Some(port) = self.ports.get(rx_port as usize) else {
             return Verdict::Drop(DropReason::NotForUs);
         };
-        let u = match classify(pkt.data(), rx_port, port) {
+        let u = match classify(pkt.data(), rx_port, port, stripped_vlan) {
             Class::Udp(u) => u,
             Class::SlowPath => return Verdict::SlowPath,
             Class::Drop(r) => return Verdict::Drop(r),

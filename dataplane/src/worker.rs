@@ -144,10 +144,11 @@ impl Worker {
         while let Some(mut m) = packets.next() {
             packets.prefetch_ahead(PREFETCH_AHEAD - 1);
             rx_bytes += m.data_len() as u64;
+            let stripped = m.rx_vlan_stripped();
             let verdict = if m.is_contiguous() {
                 let (buf, off, len) = m.buffer_mut();
                 let mut pkt = PacketBuf::new(buf, off, len);
-                let v = pipeline.process(&mut pkt, rx_port, &mut on_event);
+                let v = pipeline.process(&mut pkt, rx_port, stripped, &mut on_event);
                 if let Verdict::Forward { .. } = v {
                     let (off, len) = (pkt.offset(), pkt.len());
                     m.set_data_window(off, len).expect("rewrite stays inside the mbuf");
@@ -173,6 +174,9 @@ impl Worker {
                     // Not every PMD stamps the port (net_ring does not); the
                     // slow path needs it to know the interface.
                     m.set_port(rx_port);
+                    if let Some(tci) = stripped {
+                        reinsert_vlan(&mut m, tci);
+                    }
                     push_or_free(&mut b.slow, m)
                 }
                 Verdict::Drop(r) => {
@@ -255,6 +259,21 @@ impl Worker {
             self.counters.applied_seq.store(seq, Ordering::Release);
         }
     }
+}
+
+/// Puts a tag the NIC stripped back into the frame, for the slow path,
+/// which reads VLANs from frames. Rare: only ARP/ND/ICMP on VLANs.
+#[cold]
+fn reinsert_vlan(m: &mut Mbuf, tci: u16) {
+    let (buf, off, len) = m.buffer_mut();
+    let tagged = len >= 14 && buf[off + 12..off + 14] == [0x81, 0x00];
+    if tagged || off < 4 || len < 14 {
+        return;
+    }
+    buf.copy_within(off..off + 12, off - 4);
+    buf[off + 8..off + 10].copy_from_slice(&[0x81, 0x00]);
+    buf[off + 10..off + 12].copy_from_slice(&tci.to_be_bytes());
+    let _ = m.set_data_window(off - 4, len + 4);
 }
 
 #[inline(always)]

@@ -126,6 +126,14 @@ impl Fixture {
     /// Runs one frame received on `port`; returns the verdict, the frame
     /// bytes after processing, and events.
     fn run(&mut self, frame: &[u8], port: u16, now_us: u64) -> (Verdict, Vec<u8>, Vec<Event>) {
+        self.run_at(frame, port, now_us, None)
+    }
+
+    fn run_stripped(&mut self, frame: &[u8], port: u16, vlan: Option<u16>) -> (Verdict, Vec<u8>, Vec<Event>) {
+        self.run_at(frame, port, 0, vlan)
+    }
+
+    fn run_at(&mut self, frame: &[u8], port: u16, now_us: u64, vlan: Option<u16>) -> (Verdict, Vec<u8>, Vec<Event>) {
         let mut buf = vec![0u8; 2048];
         buf[HEADROOM..HEADROOM + frame.len()].copy_from_slice(frame);
         let mut pkt = PacketBuf::new(&mut buf, HEADROOM, frame.len());
@@ -138,7 +146,7 @@ impl Fixture {
             now_tsc: now_us,
             now_us,
         };
-        let v = p.process(&mut pkt, port, &mut |e| events.push(e));
+        let v = p.process(&mut pkt, port, vlan, &mut |e| events.push(e));
         (v, pkt.data().to_vec(), events)
     }
 
@@ -284,6 +292,10 @@ fn vlan_tags_are_added_and_accepted_per_interface() {
     assert_eq!(f.run(&wrong, 1, 0).0, Verdict::Drop(DropReason::WrongVlan));
     let untagged = frame(CALLEE_MAC, MAC_B, None, f.callee, f.b_local, &payload);
     assert_eq!(f.run(&untagged, 1, 0).0, Verdict::Drop(DropReason::WrongVlan));
+    // A tag the NIC stripped and reported beside the frame counts as the frame's.
+    let (v, out, _) = f.run_stripped(&untagged, 1, Some(100));
+    assert_eq!(v, Verdict::Forward { port_id: 0 });
+    check_relayed(&out, MAC_A, CALLER_MAC, None, f.a_local, f.caller, &payload);
 }
 
 #[test]

@@ -68,6 +68,8 @@ pub struct NodeConfig {
     pub eal_args: Vec<String>,
     /// Log format: "text" or "json".
     pub log_format: String,
+    /// Seconds between two logs of the dataplane's counters.
+    pub stats_log_seconds: u32,
 }
 
 impl Default for NodeConfig {
@@ -80,6 +82,7 @@ impl Default for NodeConfig {
             file_prefix: "mediafwd".into(),
             eal_args: Vec::new(),
             log_format: "text".into(),
+            stats_log_seconds: 60,
         }
     }
 }
@@ -378,7 +381,8 @@ fn parse_gateway(g: &Option<String>, field: &str, addrs: &[IpNet], v4: bool) -> 
     if ip.is_ipv4() != v4 {
         return Err(ConfigError::new(field, format!("{ip} is not an IPv{} address", if v4 { 4 } else { 6 })));
     }
-    if !addrs.iter().any(|a| a.contains(ip)) {
+    let link_local = matches!(ip, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
+    if !link_local && !addrs.iter().any(|a| a.contains(ip)) {
         return Err(ConfigError::new(field, format!("{ip} is not on any of the interface's networks")));
     }
     Ok(Some(ip))

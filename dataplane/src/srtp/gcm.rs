@@ -2,8 +2,8 @@
 //! in place, with the AAD given in two pieces so SRTCP's header and trailer need
 //! no copy (RFC 7714 §9.2).
 
-use ghash::universal_hash::UniversalHash;
-use ghash::GHash;
+use polyval::universal_hash::UniversalHash;
+use polyval::Polyval;
 use subtle::ConstantTimeEq;
 
 use super::aes_cm::{AesKey, Counters, AES_BLOCK};
@@ -11,11 +11,16 @@ use super::aes_cm::{AesKey, Counters, AES_BLOCK};
 /// GCM tag length used by SRTP (RFC 7714 §12: 16 octets).
 pub(crate) const GCM_TAG_LEN: usize = 16;
 
-/// An expanded AES-GCM key: the AES schedule and the GHASH key `H = E(K, 0^128)`.
+/// An expanded AES-GCM key: the AES schedule and the GHASH key `H = E(K, 0^128)`,
+/// held as the equivalent POLYVAL key.
+///
+/// GHASH runs as POLYVAL (RFC 8452 Appendix A): `GHASH(H, X1..Xn) =
+/// ByteReverse(POLYVAL(mulX_POLYVAL(ByteReverse(H)), ByteReverse(X1)..))`; the
+/// blocks are reversed while they are gathered, which costs nothing extra.
 #[derive(Clone)]
 pub(crate) struct GcmKey {
     aes: AesKey,
-    ghash: GHash,
+    polyval: Polyval,
 }
 
 impl GcmKey {
@@ -24,7 +29,7 @@ impl GcmKey {
         let mut h = [0u8; AES_BLOCK];
         aes.encrypt_block(&mut h);
         GcmKey {
-            ghash: GHash::new(&h.into()),
+            polyval: Polyval::new(&mul_x_polyval(u128::from_be_bytes(h)).to_le_bytes().into()),
             aes,
         }
     }
@@ -50,7 +55,8 @@ impl GcmKey {
 
     /// `GHASH(H, A, C) XOR E(K, J0)` (SP 800-38D §7.1 steps 5-6).
     fn tag(&self, mask: [u8; AES_BLOCK], aad: (&[u8], &[u8]), ciphertext: &[u8]) -> [u8; GCM_TAG_LEN] {
-        let mut ghash = GhashBlocks::new(self.ghash.clone());
+        let mut polyval = self.polyval.clone();
+        let mut ghash = GhashBlocks::new(&mut polyval);
         ghash.bytes(aad.0);
         ghash.bytes(aad.1);
         ghash.pad();
@@ -58,71 +64,116 @@ impl GcmKey {
         ghash.pad();
         let aad_bits = ((aad.0.len() + aad.1.len()) as u64) * 8;
         let ct_bits = (ciphertext.len() as u64) * 8;
-        ghash.bytes(&aad_bits.to_be_bytes());
-        ghash.bytes(&ct_bits.to_be_bytes());
-        let mut tag = ghash.finalize();
-        for (t, m) in tag.iter_mut().zip(mask) {
-            *t ^= m;
-        }
-        tag
+        ghash.push((u128::from(aad_bits) << 64) | u128::from(ct_bits));
+        ghash.flush();
+        let s: [u8; AES_BLOCK] = polyval.finalize().into();
+        (u128::from_le_bytes(s) ^ u128::from_be_bytes(mask)).to_be_bytes()
     }
 }
 
-/// Blocks gathered for GHASH before each update.
-const GHASH_CHUNK: usize = 32;
-
-/// Feeds GHASH whole runs of blocks: the backend aggregates four blocks per
-/// reduction, so pieces (AAD, ciphertext, lengths) are gathered, not fed one by one.
-struct GhashBlocks {
-    ghash: GHash,
-    blocks: [ghash::Block; GHASH_CHUNK],
-    full: usize,
-    partial: usize,
+/// `mulX_POLYVAL` (RFC 8452 Appendix A) on a field element read little-endian.
+fn mul_x_polyval(v: u128) -> u128 {
+    let top = v >> 127;
+    (v << 1) ^ top ^ (top << 127) ^ (top << 126) ^ (top << 121)
 }
 
-impl GhashBlocks {
-    fn new(ghash: GHash) -> Self {
+/// Blocks gathered before each POLYVAL update.
+const GHASH_CHUNK: usize = 16;
+
+/// Feeds GHASH (as POLYVAL of byte-reversed blocks) whole runs of blocks: the
+/// backend aggregates four blocks per reduction, so the pieces (AAD, ciphertext,
+/// lengths) are gathered, not fed one block at a time. Blocks are handled as
+/// big-endian `u128` values, loaded whole from the packet: a partial block is
+/// assembled in a register, never by small stores read back as a block.
+struct GhashBlocks<'a> {
+    polyval: &'a mut Polyval,
+    blocks: [polyval::Block; GHASH_CHUNK],
+    full: usize,
+    /// The block being filled, its first `partial_len` bytes from the top.
+    partial: u128,
+    partial_len: usize,
+}
+
+impl<'a> GhashBlocks<'a> {
+    fn new(polyval: &'a mut Polyval) -> Self {
         GhashBlocks {
-            ghash,
-            blocks: [ghash::Block::default(); GHASH_CHUNK],
+            polyval,
+            blocks: [polyval::Block::default(); GHASH_CHUNK],
             full: 0,
             partial: 0,
+            partial_len: 0,
         }
     }
 
     fn bytes(&mut self, mut data: &[u8]) {
-        while !data.is_empty() {
-            let take = (AES_BLOCK - self.partial).min(data.len());
-            self.blocks[self.full][self.partial..self.partial + take].copy_from_slice(&data[..take]);
-            self.partial += take;
+        if self.partial_len > 0 {
+            let take = (AES_BLOCK - self.partial_len).min(data.len());
+            self.partial |= load_be_padded(&data[..take]) >> (8 * self.partial_len);
+            self.partial_len += take;
             data = &data[take..];
-            if self.partial == AES_BLOCK {
-                self.next_block();
+            if self.partial_len < AES_BLOCK {
+                return;
             }
+            self.push(self.partial);
         }
+        let mut whole = data.chunks_exact(AES_BLOCK);
+        for block in &mut whole {
+            self.push(u128::from_be_bytes(block.try_into().expect("16-byte block")));
+        }
+        let rest = whole.remainder();
+        self.partial = load_be_padded(rest);
+        self.partial_len = rest.len();
     }
 
-    /// Zero-pads the current block.
+    /// Zero-pads the block being filled.
     fn pad(&mut self) {
-        if self.partial > 0 {
-            self.blocks[self.full][self.partial..].fill(0);
-            self.next_block();
+        if self.partial_len > 0 {
+            self.push(self.partial);
         }
     }
 
-    fn next_block(&mut self) {
+    /// Appends one block (big-endian value).
+    fn push(&mut self, block: u128) {
+        self.blocks[self.full] = block.to_le_bytes().into();
         self.partial = 0;
+        self.partial_len = 0;
         self.full += 1;
         if self.full == GHASH_CHUNK {
-            self.ghash.update(&self.blocks);
-            self.full = 0;
+            self.flush();
         }
     }
 
-    fn finalize(mut self) -> [u8; GCM_TAG_LEN] {
-        self.ghash.update(&self.blocks[..self.full]);
-        self.ghash.finalize().into()
+    fn flush(&mut self) {
+        self.polyval.update(&self.blocks[..self.full]);
+        self.full = 0;
     }
+}
+
+/// Up to 15 bytes as the top bytes of a big-endian `u128`, zeros below, read with
+/// fixed-size loads.
+fn load_be_padded(data: &[u8]) -> u128 {
+    debug_assert!(data.len() < AES_BLOCK);
+    let (mut value, mut at) = (0u128, 0usize);
+    let mut take = |width: usize, word: u128| {
+        value |= word << (128 - 8 * (at + width));
+        at += width;
+    };
+    let len = data.len();
+    if len >= 8 {
+        take(8, u128::from(u64::from_be_bytes(data[..8].try_into().expect("8 bytes"))));
+    }
+    let at4 = len & 8;
+    if len & 4 != 0 {
+        take(4, u128::from(u32::from_be_bytes(data[at4..at4 + 4].try_into().expect("4 bytes"))));
+    }
+    let at2 = len & 12;
+    if len & 2 != 0 {
+        take(2, u128::from(u16::from_be_bytes(data[at2..at2 + 2].try_into().expect("2 bytes"))));
+    }
+    if len & 1 != 0 {
+        take(1, u128::from(data[len - 1]));
+    }
+    value
 }
 
 /// Prepares the counters of a GCM operation on `len` bytes: `J0 = IV || 0^31 || 1`

@@ -8,6 +8,7 @@
 //! place, only the last partial block, the ROC and the padding are built on the
 //! stack.
 
+use super::bytes::copy_short;
 use super::sha1_multi::{compress_lanes, LaneBlocks, MAX_LANES, SHA1_IV};
 
 /// SHA-1 block size in bytes.
@@ -36,7 +37,7 @@ impl HmacSha1Key {
         }
         let mut states = [SHA1_IV, SHA1_IV];
         let pads = [LaneBlocks { head: &ipad, tail: &[] }, LaneBlocks { head: &opad, tail: &[] }];
-        compress_lanes(&mut states, &pads, 1);
+        compress_lanes(&mut states, &pads, 1, None);
         HmacSha1Key {
             inner: states[0],
             outer: states[1],
@@ -44,14 +45,13 @@ impl HmacSha1Key {
     }
 }
 
-/// One message to authenticate: `msg || suffix[..suffix_len]` (the suffix carries
-/// SRTP's ROC, RFC 3711 §4.2, without copying the packet).
+/// One message to authenticate: `msg`, then SRTP's ROC if given (RFC 3711 §4.2;
+/// SRTCP has none).
 #[derive(Clone, Copy)]
 pub(crate) struct HmacInput<'a> {
     pub key: &'a HmacSha1Key,
     pub msg: &'a [u8],
-    pub suffix: [u8; 4],
-    pub suffix_len: usize,
+    pub roc: Option<u32>,
 }
 
 /// HMAC-SHA1 of one message.
@@ -72,29 +72,16 @@ pub(crate) fn hmac_sha1_lanes(inputs: &[HmacInput<'_>]) -> [[u8; HMAC_SHA1_LEN];
         states[i] = input.key.inner;
     }
     let mut lanes = [LaneBlocks { head: &[], tail: &[] }; MAX_LANES];
+    let mut outer = [[0u32; 5]; MAX_LANES];
     for (i, input) in inputs.iter().enumerate() {
         let whole = input.msg.len() - input.msg.len() % BLOCK;
         lanes[i] = LaneBlocks {
             head: &input.msg[..whole],
             tail: &tails[i][..tail_lens[i]],
         };
+        outer[i] = input.key.outer;
     }
-    compress_inner(&mut states[..n], &lanes[..n]);
-
-    // Outer hash: H(key ^ opad || inner digest), one padded block each.
-    let mut outer_blocks = [[0u8; BLOCK]; MAX_LANES];
-    for (i, input) in inputs.iter().enumerate() {
-        let block = &mut outer_blocks[i];
-        block[..HMAC_SHA1_LEN].copy_from_slice(&digest_bytes(&states[i]));
-        block[HMAC_SHA1_LEN] = 0x80;
-        block[BLOCK - 8..].copy_from_slice(&(((BLOCK + HMAC_SHA1_LEN) * 8) as u64).to_be_bytes());
-        states[i] = input.key.outer;
-    }
-    let mut outer = [LaneBlocks { head: &[], tail: &[] }; MAX_LANES];
-    for (lane, block) in outer.iter_mut().zip(&outer_blocks) {
-        lane.head = block;
-    }
-    compress_lanes(&mut states[..n], &outer[..n], 1);
+    compress_hmac(&mut states[..n], &lanes[..n], &outer[..n]);
 
     let mut macs = [[0u8; HMAC_SHA1_LEN]; MAX_LANES];
     for (mac, state) in macs.iter_mut().zip(&states[..n]) {
@@ -103,12 +90,12 @@ pub(crate) fn hmac_sha1_lanes(inputs: &[HmacInput<'_>]) -> [[u8; HMAC_SHA1_LEN];
     macs
 }
 
-/// Compresses every lane's blocks; lanes of unequal length run side by side
-/// while they last.
-fn compress_inner(states: &mut [[u32; 5]], lanes: &[LaneBlocks<'_>]) {
+/// Inner blocks then the outer block of every lane; lanes of unequal length run
+/// side by side while they last.
+fn compress_hmac(states: &mut [[u32; 5]], lanes: &[LaneBlocks<'_>], outer: &[[u32; 5]]) {
     let counts: [usize; MAX_LANES] = core::array::from_fn(|i| lanes.get(i).map_or(0, LaneBlocks::count));
     if counts[..lanes.len()].iter().all(|&c| c == counts[0]) {
-        compress_lanes(states, lanes, counts[0]);
+        compress_lanes(states, lanes, counts[0], Some(outer));
         return;
     }
     let mut done = 0;
@@ -122,7 +109,7 @@ fn compress_inner(states: &mut [[u32; 5]], lanes: &[LaneBlocks<'_>]) {
             }
         }
         if n == 0 {
-            return;
+            break;
         }
         let step = active[..n].iter().map(|&i| counts[i] - done).min().unwrap_or(0);
         let mut sub_states = [[0u32; 5]; MAX_LANES];
@@ -131,12 +118,13 @@ fn compress_inner(states: &mut [[u32; 5]], lanes: &[LaneBlocks<'_>]) {
             sub_states[k] = states[i];
             sub_lanes[k] = skip_blocks(lanes[i], done);
         }
-        compress_lanes(&mut sub_states[..n], &sub_lanes[..n], step);
+        compress_lanes(&mut sub_states[..n], &sub_lanes[..n], step, None);
         for (k, &i) in active[..n].iter().enumerate() {
             states[i] = sub_states[k];
         }
         done += step;
     }
+    compress_lanes(states, lanes, 0, Some(outer));
 }
 
 fn skip_blocks(lane: LaneBlocks<'_>, blocks: usize) -> LaneBlocks<'_> {
@@ -154,19 +142,20 @@ fn skip_blocks(lane: LaneBlocks<'_>, blocks: usize) -> LaneBlocks<'_> {
     }
 }
 
-/// Writes the message's last partial block, the suffix and the SHA-1 padding
-/// (FIPS 180-4 §5.1.1; the length counts the ipad block) into `tail`; returns its
-/// length, one or two blocks.
+/// Writes the message's last partial block, the ROC and the SHA-1 padding
+/// (FIPS 180-4 §5.1.1; the length counts the ipad block) into `tail`, which must
+/// be zeroed; returns its length, one or two blocks.
 fn build_tail(tail: &mut [u8; 2 * BLOCK], input: &HmacInput<'_>) -> usize {
     let rest = &input.msg[input.msg.len() - input.msg.len() % BLOCK..];
-    let suffix = &input.suffix[..input.suffix_len];
-    let end = rest.len() + suffix.len();
-    let len = if end + 1 + 8 <= BLOCK { BLOCK } else { 2 * BLOCK };
-    tail[..rest.len()].copy_from_slice(rest);
-    tail[rest.len()..end].copy_from_slice(suffix);
+    copy_short(tail, rest);
+    let mut end = rest.len();
+    if let Some(roc) = input.roc {
+        tail[end..end + 4].copy_from_slice(&roc.to_be_bytes());
+        end += 4;
+    }
     tail[end] = 0x80;
-    tail[end + 1..len - 8].fill(0);
-    let bits = ((BLOCK + input.msg.len() + suffix.len()) as u64) * 8;
+    let len = if end + 1 + 8 <= BLOCK { BLOCK } else { 2 * BLOCK };
+    let bits = ((BLOCK + end - rest.len() + input.msg.len()) as u64) * 8;
     tail[len - 8..len].copy_from_slice(&bits.to_be_bytes());
     len
 }
@@ -191,12 +180,7 @@ mod tests {
 
     fn mac(key: &[u8], msg: &[u8]) -> [u8; 20] {
         let key = HmacSha1Key::new(key);
-        hmac_sha1(HmacInput {
-            key: &key,
-            msg,
-            suffix: [0; 4],
-            suffix_len: 0,
-        })
+        hmac_sha1(HmacInput { key: &key, msg, roc: None })
     }
 
     /// RFC 2202 §3 test cases 1 to 3.
@@ -225,7 +209,7 @@ mod tests {
             data.extend_from_slice(&bits.to_be_bytes());
             let mut state = [SHA1_IV];
             let lane = LaneBlocks { head: &data, tail: &[] };
-            compress_portable(&mut state, &[lane], data.len() / 64);
+            compress_portable(&mut state, &[lane], data.len() / 64, None);
             digest_bytes(&state[0])
         }
         let mut ipad = [0x36u8; 64];
@@ -242,14 +226,14 @@ mod tests {
         #[test]
         fn many_match_reference(
             key in proptest::collection::vec(any::<u8>(), 20..=20),
-            msgs in proptest::collection::vec((proptest::collection::vec(any::<u8>(), 0..300), 0usize..=4), 1..12),
+            msgs in proptest::collection::vec((proptest::collection::vec(any::<u8>(), 4..300), any::<bool>()), 1..12),
         ) {
             let hkey = HmacSha1Key::new(&key);
-            let inputs: Vec<HmacInput<'_>> = msgs.iter().map(|(m, sl)| {
-                let cut = (*sl).min(m.len());
-                let mut suffix = [0u8; 4];
-                suffix[..cut].copy_from_slice(&m[m.len() - cut..]);
-                HmacInput { key: &hkey, msg: &m[..m.len() - cut], suffix, suffix_len: cut }
+            // With a ROC, the message's last four bytes go in as the ROC.
+            let inputs: Vec<HmacInput<'_>> = msgs.iter().map(|(m, with_roc)| {
+                let cut = if *with_roc { 4 } else { 0 };
+                let roc = with_roc.then(|| u32::from_be_bytes(m[m.len() - 4..].try_into().unwrap()));
+                HmacInput { key: &hkey, msg: &m[..m.len() - cut], roc }
             }).collect();
             let mut got = Vec::new();
             for group in inputs.chunks(MAX_LANES) {

@@ -26,6 +26,7 @@
 
 mod aes_cm;
 mod burst;
+mod bytes;
 mod context;
 mod error;
 mod gcm;

@@ -3,9 +3,8 @@
 //! SRTCP always encrypts on protect (E flag set); unprotect also accepts packets a
 //! peer sent with the E flag clear, authenticated but in clear (RFC 3711 §3.4).
 
-use subtle::ConstantTimeEq;
-
 use super::aes_cm::{aes_cm_iv, Counters};
+use super::bytes::tag_matches;
 use super::context::{Context, SessionCipher};
 use super::error::SrtpError;
 use super::gcm::{self, GCM_TAG_LEN};
@@ -65,8 +64,7 @@ impl Context {
                 let mac = hmac_sha1(HmacInput {
                     key: crypto.auth.as_ref().expect("HMAC suites have an auth key"),
                     msg: &buf[..len + TRAILER_LEN],
-                    suffix: [0; 4],
-                    suffix_len: 0,
+                    roc: None,
                 });
                 let tag_at = len + TRAILER_LEN + mki.len();
                 buf[tag_at..new_len].copy_from_slice(&mac[..new_len - tag_at]);
@@ -128,11 +126,10 @@ impl Context {
                 let mac = hmac_sha1(HmacInput {
                     key: crypto.auth.as_ref().expect("HMAC suites have an auth key"),
                     msg: &buf[..mki_at],
-                    suffix: [0; 4],
-                    suffix_len: 0,
+                    roc: None,
                 });
                 let tag_at = len - tag_len;
-                if !bool::from(mac[..tag_len].ct_eq(&buf[tag_at..len])) {
+                if !tag_matches(&mac[..tag_len], &buf[tag_at..len]) {
                     return Err(SrtpError::AuthFailed);
                 }
                 if let (true, SessionCipher::AesCm(aes)) = (encrypted, cipher) {

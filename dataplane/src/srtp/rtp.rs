@@ -7,9 +7,8 @@
 //! packet); then, for HMAC suites, the MAC and `*_finish`. A single packet runs the
 //! same steps back to back.
 
-use subtle::ConstantTimeEq;
-
 use super::aes_cm::{aes_cm_iv, Counters};
+use super::bytes::tag_matches;
 use super::context::{Context, SessionCipher};
 use super::error::SrtpError;
 use super::gcm::{self, GCM_TAG_LEN};
@@ -120,7 +119,9 @@ impl Context {
             }
             SessionCipher::Null => (len, len + self.mki_len),
         };
-        buf[mki_at..mki_at + self.mki_len].copy_from_slice(&keys.mki[..self.mki_len]);
+        if self.mki_len > 0 {
+            buf[mki_at..mki_at + self.mki_len].copy_from_slice(&keys.mki[..self.mki_len]);
+        }
         Ok(Pending {
             slot,
             index,
@@ -151,8 +152,12 @@ impl Context {
     /// Writes the HMAC tag.
     #[inline]
     pub(crate) fn protect_rtp_finish(&self, p: &Pending, buf: &mut [u8], mac: &[u8; HMAC_SHA1_LEN]) -> usize {
-        let tag_len = self.suite.srtp_tag_len();
-        buf[p.tag_at..p.tag_at + tag_len].copy_from_slice(&mac[..tag_len]);
+        // Fixed-size copies: the two HMAC tag lengths (RFC 4568 §6.2).
+        if self.suite.srtp_tag_len() == 4 {
+            buf[p.tag_at..p.tag_at + 4].copy_from_slice(&mac[..4]);
+        } else {
+            buf[p.tag_at..p.tag_at + 10].copy_from_slice(&mac[..10]);
+        }
         p.new_len
     }
 
@@ -166,8 +171,7 @@ impl Context {
                 .as_ref()
                 .expect("HMAC suites have an auth key"),
             msg: &buf[..p.payload_end],
-            suffix: ((p.index >> 16) as u32).to_be_bytes(),
-            suffix_len: 4,
+            roc: Some((p.index >> 16) as u32),
         }
     }
 
@@ -257,7 +261,7 @@ impl Context {
         counters: &mut Counters,
     ) -> Result<usize, SrtpError> {
         let tag_len = self.suite.srtp_tag_len();
-        if !bool::from(mac[..tag_len].ct_eq(&buf[p.tag_at..p.tag_at + tag_len])) {
+        if !tag_matches(&mac[..tag_len], &buf[p.tag_at..p.tag_at + tag_len]) {
             return Err(SrtpError::AuthFailed);
         }
         self.recheck(stream, p)?;

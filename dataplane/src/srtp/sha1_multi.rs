@@ -46,30 +46,62 @@ impl<'a> LaneBlocks<'a> {
 
 /// Runs `blocks` blocks of every lane through its state: `states[i]` absorbs
 /// the first `blocks` blocks of `lanes[i]` (FIPS 180-4 §6.1.2), lanes side by side.
-pub(crate) fn compress_lanes(states: &mut [[u32; 5]], lanes: &[LaneBlocks<'_>], blocks: usize) {
+///
+/// With `outer`, each lane then finishes an HMAC-SHA1 (RFC 2104): its digest, as
+/// one padded block, goes through the outer state `outer[i]`, and `states[i]`
+/// ends as the state of `H(key ^ opad || digest)`.
+pub(crate) fn compress_lanes(
+    states: &mut [[u32; 5]],
+    lanes: &[LaneBlocks<'_>],
+    blocks: usize,
+    outer: Option<&[[u32; 5]]>,
+) {
     debug_assert_eq!(states.len(), lanes.len());
     debug_assert!(lanes.iter().all(|l| l.count() >= blocks));
+    debug_assert!(outer.is_none_or(|o| o.len() == states.len()));
     #[cfg(target_arch = "x86_64")]
     if shani_detected() {
-        match (states.len(), lanes.len()) {
-            (4, 4) => return compress_shani_checked::<4>(states, lanes, blocks),
-            (3, 3) => return compress_shani_checked::<3>(states, lanes, blocks),
-            (2, 2) => return compress_shani_checked::<2>(states, lanes, blocks),
-            (1, 1) => return compress_shani_checked::<1>(states, lanes, blocks),
+        match states.len() {
+            4 => return compress_shani_checked::<4>(states, lanes, blocks, outer),
+            3 => return compress_shani_checked::<3>(states, lanes, blocks, outer),
+            2 => return compress_shani_checked::<2>(states, lanes, blocks, outer),
+            1 => return compress_shani_checked::<1>(states, lanes, blocks, outer),
             _ => {}
         }
     }
-    compress_portable(states, lanes, blocks);
+    compress_portable(states, lanes, blocks, outer);
 }
 
 /// Lane by lane with the `sha1` crate (which picks its own best backend).
-pub(crate) fn compress_portable(states: &mut [[u32; 5]], lanes: &[LaneBlocks<'_>], blocks: usize) {
-    for (state, lane) in states.iter_mut().zip(lanes) {
-        for i in 0..blocks {
-            let block = sha1::digest::generic_array::GenericArray::from_slice(&lane.block(i)[..]);
-            sha1::compress(state, core::slice::from_ref(block));
+pub(crate) fn compress_portable(
+    states: &mut [[u32; 5]],
+    lanes: &[LaneBlocks<'_>],
+    blocks: usize,
+    outer: Option<&[[u32; 5]]>,
+) {
+    for (i, (state, lane)) in states.iter_mut().zip(lanes).enumerate() {
+        for b in 0..blocks {
+            compress_one(state, lane.block(b));
+        }
+        if let Some(outer) = outer {
+            let mut block = [0u8; 64];
+            for (bytes, word) in block.chunks_exact_mut(4).zip(state.iter()) {
+                bytes.copy_from_slice(&word.to_be_bytes());
+            }
+            block[20] = 0x80;
+            block[56..].copy_from_slice(&OUTER_BITS.to_be_bytes());
+            *state = outer[i];
+            compress_one(state, &block);
         }
     }
+}
+
+/// Bits hashed by HMAC-SHA1's outer hash: the opad block and the inner digest.
+const OUTER_BITS: u64 = (64 + 20) * 8;
+
+fn compress_one(state: &mut [u32; 5], block: &[u8; 64]) {
+    let block = sha1::digest::generic_array::GenericArray::from_slice(&block[..]);
+    sha1::compress(state, core::slice::from_ref(block));
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -81,25 +113,37 @@ fn shani_detected() -> bool {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn compress_shani_checked<const N: usize>(states: &mut [[u32; 5]], lanes: &[LaneBlocks<'_>], blocks: usize) {
+fn compress_shani_checked<const N: usize>(
+    states: &mut [[u32; 5]],
+    lanes: &[LaneBlocks<'_>],
+    blocks: usize,
+    outer: Option<&[[u32; 5]]>,
+) {
     let (Ok(states), Ok(lanes)) = (
         <&mut [[u32; 5]; N]>::try_from(states),
         <&[LaneBlocks<'_>; N]>::try_from(lanes),
     ) else {
         unreachable!("compress_lanes matched the lane count");
     };
+    let outer = outer.map(|o| <&[[u32; 5]; N]>::try_from(o).expect("one outer state per lane"));
     // SAFETY: only called from `compress_lanes` after `shani_detected()` returned
     // true, so the CPU supports every feature `compress_shani` is compiled for.
-    unsafe { compress_shani::<N>(states, lanes, blocks) }
+    unsafe { compress_shani::<N>(states, lanes, blocks, outer) }
 }
 
-/// The SHA-NI compression of N lanes, round steps interleaved across lanes.
+/// The SHA-NI compression of N lanes, round steps interleaved across lanes, and
+/// the optional HMAC outer block built in registers from the inner digest.
 ///
 /// # Safety
 /// The CPU must support `sha`, `sse2`, `ssse3` and `sse4.1`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-unsafe fn compress_shani<const N: usize>(states: &mut [[u32; 5]; N], lanes: &[LaneBlocks<'_>; N], blocks: usize) {
+unsafe fn compress_shani<const N: usize>(
+    states: &mut [[u32; 5]; N],
+    lanes: &[LaneBlocks<'_>; N],
+    blocks: usize,
+    outer: Option<&[[u32; 5]; N]>,
+) {
     use core::arch::x86_64::*;
 
     // Four rounds on (abcd, e + w): `h1 = rnds4(h0, nexte(h1, w))`.
@@ -124,32 +168,16 @@ unsafe fn compress_shani<const N: usize>(states: &mut [[u32; 5]; N], lanes: &[La
             }
         };
     }
-
-    // SAFETY: the caller guarantees the target features; the loads read exactly the
-    // 64 bytes of each `&[u8; 64]` block (four unaligned 16-byte loads), so every
-    // pointer stays inside its block.
-    unsafe {
-        let mask = _mm_set_epi64x(0x0001_0203_0405_0607, 0x0809_0A0B_0C0D_0E0F);
-        let zero = _mm_setzero_si128();
-        let mut abcd = [zero; N];
-        let mut e0 = [zero; N];
-        for l in 0..N {
-            let s = &states[l];
-            abcd[l] = _mm_set_epi32(s[0] as i32, s[1] as i32, s[2] as i32, s[3] as i32);
-            e0[l] = _mm_set_epi32(s[4] as i32, 0, 0, 0);
-        }
-
-        for i in 0..blocks {
-            let (mut w0, mut w1, mut w2, mut w3, mut w4) = ([zero; N], [zero; N], [zero; N], [zero; N], [zero; N]);
-            let (mut h0, mut h1) = ([zero; N], [zero; N]);
+    // One block per lane: message words `w0..w3` (big-endian words, first word in
+    // the top lane) into `abcd`/`e0`.
+    macro_rules! compress_block {
+        ($abcd:ident, $e0:ident, $w0:ident, $w1:ident, $w2:ident, $w3:ident) => {{
+            let mut w4 = [_mm_setzero_si128(); N];
+            let (mut w0, mut w1, mut w2, mut w3) = ($w0, $w1, $w2, $w3);
+            let mut h0 = $abcd;
+            let mut h1 = [_mm_setzero_si128(); N];
             for l in 0..N {
-                let p = lanes[l].block(i).as_ptr().cast::<__m128i>();
-                w0[l] = _mm_shuffle_epi8(_mm_loadu_si128(p), mask);
-                w1[l] = _mm_shuffle_epi8(_mm_loadu_si128(p.add(1)), mask);
-                w2[l] = _mm_shuffle_epi8(_mm_loadu_si128(p.add(2)), mask);
-                w3[l] = _mm_shuffle_epi8(_mm_loadu_si128(p.add(3)), mask);
-                h0[l] = abcd[l];
-                h1[l] = _mm_add_epi32(e0[l], w0[l]);
+                h1[l] = _mm_add_epi32($e0[l], w0[l]);
             }
 
             // Rounds 0..20
@@ -189,9 +217,55 @@ unsafe fn compress_shani<const N: usize>(states: &mut [[u32; 5]; N], lanes: &[La
             schedule_rounds4!(h1, h0, w0, w1, w2, w3, w4, 3);
 
             for l in 0..N {
-                abcd[l] = _mm_add_epi32(abcd[l], h0[l]);
-                e0[l] = _mm_sha1nexte_epu32(h1[l], e0[l]);
+                $abcd[l] = _mm_add_epi32($abcd[l], h0[l]);
+                $e0[l] = _mm_sha1nexte_epu32(h1[l], $e0[l]);
             }
+        }};
+    }
+
+    // SAFETY: the caller guarantees the target features; the loads read exactly the
+    // 64 bytes of each `&[u8; 64]` block (four unaligned 16-byte loads), so every
+    // pointer stays inside its block.
+    unsafe {
+        let mask = _mm_set_epi64x(0x0001_0203_0405_0607, 0x0809_0A0B_0C0D_0E0F);
+        let zero = _mm_setzero_si128();
+        let load = |s: &[u32; 5]| {
+            (
+                _mm_set_epi32(s[0] as i32, s[1] as i32, s[2] as i32, s[3] as i32),
+                _mm_set_epi32(s[4] as i32, 0, 0, 0),
+            )
+        };
+        let mut abcd = [zero; N];
+        let mut e0 = [zero; N];
+        for l in 0..N {
+            (abcd[l], e0[l]) = load(&states[l]);
+        }
+
+        for i in 0..blocks {
+            let (mut w0, mut w1, mut w2, mut w3) = ([zero; N], [zero; N], [zero; N], [zero; N]);
+            for l in 0..N {
+                let p = lanes[l].block(i).as_ptr().cast::<__m128i>();
+                w0[l] = _mm_shuffle_epi8(_mm_loadu_si128(p), mask);
+                w1[l] = _mm_shuffle_epi8(_mm_loadu_si128(p.add(1)), mask);
+                w2[l] = _mm_shuffle_epi8(_mm_loadu_si128(p.add(2)), mask);
+                w3[l] = _mm_shuffle_epi8(_mm_loadu_si128(p.add(3)), mask);
+            }
+            compress_block!(abcd, e0, w0, w1, w2, w3);
+        }
+
+        if let Some(outer) = outer {
+            // The outer block's words are the inner digest (a, b, c, d, e), then
+            // 0x80000000, zeros, and the bit length: W0..W3 sit in `abcd` as they
+            // are, W4 is the top lane of `e0` (its other lanes are zero).
+            let w0 = abcd;
+            let mut w1 = [zero; N];
+            for l in 0..N {
+                w1[l] = _mm_or_si128(e0[l], _mm_set_epi32(0, 0x8000_0000_u32 as i32, 0, 0));
+                (abcd[l], e0[l]) = load(&outer[l]);
+            }
+            let w2 = [zero; N];
+            let w3 = [_mm_set_epi32(0, 0, 0, OUTER_BITS as i32); N];
+            compress_block!(abcd, e0, w0, w1, w2, w3);
         }
 
         for l in 0..N {
@@ -221,7 +295,7 @@ mod tests {
         for lanes in 1..=MAX_LANES {
             let mut states = vec![SHA1_IV; lanes];
             let blocks = vec![LaneBlocks { head: &block, tail: &[] }; lanes];
-            compress_lanes(&mut states, &blocks, 1);
+            compress_lanes(&mut states, &blocks, 1, None);
             for s in &states {
                 assert_eq!(s, &[0xA999_3E36, 0x4706_816A, 0xBA3E_2571, 0x7850_C26C, 0x9CD0_D89D]);
             }
@@ -230,103 +304,29 @@ mod tests {
 
     proptest! {
         /// Every lane of the interleaved compression equals the portable one,
-        /// for random states, blocks, head/tail splits and lane counts.
+        /// for random states, blocks, head/tail splits, lane counts, with and
+        /// without the HMAC outer block.
         #[test]
         fn lanes_match_portable(
-            seeds in proptest::collection::vec((any::<[u32; 5]>(), proptest::collection::vec(any::<u8>(), 64..=64 * 4), 0usize..4), 1..=MAX_LANES)
+            seeds in proptest::collection::vec(
+                (any::<[u32; 5]>(), any::<[u32; 5]>(), proptest::collection::vec(any::<u8>(), 64..=64 * 4), 0usize..4),
+                1..=MAX_LANES,
+            ),
+            with_outer in any::<bool>(),
         ) {
-            let nblocks = seeds.iter().map(|(_, d, _)| d.len() / 64).min().unwrap();
-            let lanes: Vec<LaneBlocks<'_>> = seeds.iter().map(|(_, d, split)| {
+            let nblocks = seeds.iter().map(|(_, _, d, _)| d.len() / 64).min().unwrap();
+            let lanes: Vec<LaneBlocks<'_>> = seeds.iter().map(|(_, _, d, split)| {
                 let whole = &d[..d.len() / 64 * 64];
                 let at = (*split).min(whole.len() / 64) * 64;
                 LaneBlocks { head: &whole[..at], tail: &whole[at..] }
             }).collect();
+            let outer: Vec<[u32; 5]> = seeds.iter().map(|(_, o, ..)| *o).collect();
+            let outer = with_outer.then_some(&outer[..]);
             let mut multi: Vec<[u32; 5]> = seeds.iter().map(|(s, ..)| *s).collect();
             let mut single = multi.clone();
-            compress_lanes(&mut multi, &lanes, nblocks);
-            compress_portable(&mut single, &lanes, nblocks);
+            compress_lanes(&mut multi, &lanes, nblocks, outer);
+            compress_portable(&mut single, &lanes, nblocks, outer);
             prop_assert_eq!(multi, single);
-        }
-    }
-}
-
-#[cfg(test)]
-mod probe_tmp {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn probe_lanes() {
-        let data = vec![7u8; 64 * 64];
-        for n in 1..=4 {
-            let lanes = vec![LaneBlocks { head: &data, tail: &[] }; n];
-            let mut best = f64::MAX;
-            for _ in 0..2000 {
-                let mut st = vec![SHA1_IV; n];
-                let t = std::time::Instant::now();
-                compress_lanes(&mut st, &lanes, 64);
-                std::hint::black_box(&st);
-                best = best.min(t.elapsed().as_nanos() as f64 / (64.0 * n as f64));
-            }
-            println!("{n} lanes: {best:.1} ns per block per lane");
-        }
-        let aes = crate::srtp::aes_cm::AesKey::new(&[3u8; 16]);
-        let mut buf = [0u8; 160];
-        let lanes = vec![LaneBlocks { head: &data[..64], tail: &[] }; 4];
-        for mode in 0..3 {
-            let mut best = f64::MAX;
-            for _ in 0..20000 {
-                let mut st = vec![SHA1_IV; 4];
-                let t = std::time::Instant::now();
-                for _ in 0..16 {
-                    if mode != 1 { compress_lanes(&mut st, &lanes, 1); }
-                    if mode != 0 { aes.apply_keystream(5 << 16, &mut buf); }
-                }
-                std::hint::black_box((&st, &buf));
-                best = best.min(t.elapsed().as_nanos() as f64 / 16.0);
-            }
-            println!("mode {mode} (0 sha, 1 aes, 2 both): {best:.1} ns per iteration");
-        }
-        use aes::cipher::{BlockEncrypt, KeyInit};
-        let k = aes::Aes128Enc::new(&[3u8; 16].into());
-        type B = aes::cipher::generic_array::GenericArray<u8, aes::cipher::consts::U16>;
-        for variant in 0..4 {
-            let mut best = f64::MAX;
-            for _ in 0..20000 {
-                let t = std::time::Instant::now();
-                for it in 0..16u128 {
-                    let mut ks = [B::default(); 16];
-                    let base = (5u128 << 16) + (it << 20);
-                    match variant {
-                        0 => for (i, b) in ks[..10].iter_mut().enumerate() { *b = (base + i as u128).to_be_bytes().into(); },
-                        1 => { let bb = base.to_be_bytes(); for (i, b) in ks[..10].iter_mut().enumerate() { let mut x = bb; x[15] = i as u8; *b = x.into(); } },
-                        2 => {},
-                        _ => { let bb = base.to_be_bytes(); for b in ks[..10].iter_mut() { *b = bb.into(); } for (i, b) in ks[..10].iter_mut().enumerate() { b[15] = i as u8; } },
-                    }
-                    k.encrypt_blocks(&mut ks[..10]);
-                    for (d, kb) in buf.chunks_exact_mut(16).zip(&ks) { for (x, y) in d.iter_mut().zip(kb) { *x ^= y; } }
-                }
-                std::hint::black_box(&buf);
-                best = best.min(t.elapsed().as_nanos() as f64 / 16.0);
-            }
-            println!("keystream variant {variant}: {best:.1} ns per packet");
-        }
-        {
-            let mut best = f64::MAX;
-            for _ in 0..20000 {
-                let t = std::time::Instant::now();
-                let mut bufs = [[B::default(); 16]; 2];
-                for (i, b) in bufs[0][..10].iter_mut().enumerate() { *b = ((5u128 << 16) + i as u128).to_be_bytes().into(); }
-                for it in 0..16u128 {
-                    let (cur, next) = if it % 2 == 0 { let (a, b) = bufs.split_at_mut(1); (&mut a[0], &mut b[0]) } else { let (a, b) = bufs.split_at_mut(1); (&mut b[0], &mut a[0]) };
-                    let base = (5u128 << 16) + ((it + 1) << 20);
-                    for (i, b) in next[..10].iter_mut().enumerate() { *b = (base + i as u128).to_be_bytes().into(); }
-                    k.encrypt_blocks(&mut cur[..10]);
-                    for (d, kb) in buf.chunks_exact_mut(16).zip(cur.iter()) { for (x, y) in d.iter_mut().zip(kb) { *x ^= y; } }
-                }
-                std::hint::black_box(&buf);
-                best = best.min(t.elapsed().as_nanos() as f64 / 16.0);
-            }
-            println!("keystream pipelined: {best:.1} ns per packet");
         }
     }
 }

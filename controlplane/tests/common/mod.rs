@@ -1,0 +1,5 @@
+//! Helpers for the end-to-end tests.
+
+#[macro_use]
+pub mod node;
+pub mod netns;
