@@ -40,14 +40,14 @@ impl MediaFwd {
                 sink.lock().unwrap().push(line);
             }
         });
-        let node = MediaFwd { child: Some(child), log, _dir: dir };
+        let mut node = MediaFwd { child: Some(child), log, _dir: dir };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if node.log_contains("ready") {
                 return node;
             }
-            if let Some(status) = node.child.as_ref().and_then(|_| None::<ExitStatus>) {
-                panic!("mediafwd exited early: {status}");
+            if let Ok(Some(status)) = node.child.as_mut().expect("running").try_wait() {
+                panic!("mediafwd exited early ({status}):\n{}", node.log_text());
             }
             assert!(Instant::now() < deadline, "mediafwd not ready in time:\n{}", node.log_text());
             std::thread::sleep(Duration::from_millis(50));
