@@ -7,5 +7,7 @@ fn main() {
     tonic_build::configure()
         .file_descriptor_set_path(out.join("mediafwd_descriptor.bin"))
         .compile_protos(&["mediafwd/v1/mediafwd.proto"], &["."])
-        .unwrap_or_else(|e| panic!("compiling the protobuf API failed ({e}); is protoc installed? apt-get install protobuf-compiler"));
+        .unwrap_or_else(|e| {
+            panic!("compiling the protobuf API failed ({e}); is protoc installed? apt-get install protobuf-compiler")
+        });
 }
