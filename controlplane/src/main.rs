@@ -2,12 +2,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use mediafwd_controlplane::api;
 use mediafwd_controlplane::config::{Config, Validated};
+use mediafwd_controlplane::control::{Control, Serving};
 use mediafwd_controlplane::node::Node;
 
 /// A DPDK media relay: forwards the RTP/RTCP of calls between legs.
@@ -91,9 +93,21 @@ fn run(args: Args) -> anyhow::Result<()> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
-    let mut node = Node::start(&config)?;
-    node.run(&stop);
-    tracing::info!(signal = stop.load(Ordering::Relaxed), "stopping");
+    let node = Node::start(&config)?;
+    let (requests_tx, requests_rx) = crossbeam_channel::bounded(4096);
+    let (events, _) = tokio::sync::broadcast::channel(4096);
+    let (serving_tx, serving_rx) = tokio::sync::watch::channel(Serving::Serving);
+    let api = match api::serve(&config.raw.api, &config.raw.node.control_cores, requests_tx, events.clone(), serving_rx)
+    {
+        Ok(api) => api,
+        Err(e) => {
+            node.shutdown();
+            return Err(e);
+        }
+    };
+    let node = Control::new(node, requests_rx, events, serving_tx, stop.clone()).run();
+    tracing::info!("stopping");
+    api.stop();
     node.shutdown();
     Ok(())
 }

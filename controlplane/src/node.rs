@@ -5,12 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use mediafwd_dataplane::classify::PortContext;
-use mediafwd_dataplane::flow::{Command, Event};
+use mediafwd_dataplane::flow::Command;
 use mediafwd_dataplane::slowpath::{self, NeighborConfig, SlowPath, SlowPathConfig};
 use mediafwd_dataplane::wire::ethernet::MacAddr;
 use mediafwd_dataplane::{Dataplane, DataplaneConfig, WorkerQueues};
@@ -195,7 +194,11 @@ impl Node {
         let mut slow = SlowPath::new(&slow_config, slow_ifaces, slow_rings, inject, pool.clone())?;
         let announced = slow.announce();
         tracing::info!(frames = announced, "announced our addresses");
-        let sessions = SessionManager::new(infos, d.max_flows);
+        let sc = &config.raw.sessions;
+        let mut sessions =
+            SessionManager::with_quarantine(infos, d.max_flows, Duration::from_secs(sc.port_quarantine as u64));
+        sessions.default_media_timeout = Duration::from_secs(sc.media_timeout as u64);
+        sessions.default_max_lifetime = (sc.max_lifetime > 0).then(|| Duration::from_secs(sc.max_lifetime as u64));
         let stats_interval = Duration::from_secs(config.raw.node.stats_log_seconds.max(1) as u64);
         let mut node = Node { dataplane, ports, slow, sessions, stats_interval, pool, eal };
         node.start_static_sessions(config)?;
@@ -233,43 +236,6 @@ impl Node {
             tracing::info!(id = s.id, a = %session.legs[0].local, b = %session.legs[1].local, "static session");
         }
         Ok(())
-    }
-
-    /// Serves the control loop until `stop` is set.
-    pub fn run(&mut self, stop: &AtomicBool) {
-        let mut last_report = Instant::now();
-        let mut commands = Vec::new();
-        tracing::info!(interfaces = self.sessions.interfaces().len(), sessions = self.sessions.len(), "ready");
-        while !stop.load(Ordering::Relaxed) {
-            self.slow.poll(Instant::now(), &mut commands);
-            for c in commands.drain(..) {
-                self.dataplane.send(c);
-            }
-            while let Ok(ev) = self.dataplane.events().try_recv() {
-                self.on_event(ev);
-            }
-            if last_report.elapsed() >= self.stats_interval {
-                last_report = Instant::now();
-                self.log_stats();
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    fn on_event(&mut self, ev: Event) {
-        match ev {
-            Event::Latched { key, remote, .. } => {
-                if let Some((id, leg, commands)) =
-                    self.sessions.on_latched(&key, remote, &mut NeighborResolver(&mut self.slow))
-                {
-                    tracing::info!(session = id, leg, %remote, "latched");
-                    for c in commands {
-                        self.dataplane.send(c);
-                    }
-                }
-            }
-            Event::NeighborMissing { next_hop, .. } => tracing::debug!(next_hop, "next hop unresolved"),
-        }
     }
 
     /// Logs the dataplane's counters, drops by reason included.
@@ -318,7 +284,7 @@ impl Node {
 }
 
 /// The neighbor table, as the session manager sees it.
-struct NeighborResolver<'a>(&'a mut SlowPath);
+pub(crate) struct NeighborResolver<'a>(pub(crate) &'a mut SlowPath);
 
 impl Resolver for NeighborResolver<'_> {
     fn next_hop(&mut self, iface: usize, dst: IpAddr) -> Result<u32, String> {

@@ -57,6 +57,9 @@ hugepages = false
 file_prefix = "mfw-e2e-{tag}"
 stats_log_seconds = 1
 
+[api]
+listen = "127.0.0.1:0"
+
 [[interface]]
 name = "public"
 device = "net_af_packet0,iface=m{tag}a"

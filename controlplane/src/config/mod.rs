@@ -42,6 +42,12 @@ pub struct Config {
     /// Table and queue sizes.
     #[serde(default)]
     pub dataplane: DataplaneSection,
+    /// The control API.
+    #[serde(default)]
+    pub api: ApiConfig,
+    /// Session defaults and limits.
+    #[serde(default)]
+    pub sessions: SessionsConfig,
     /// The network interfaces.
     #[serde(default, rename = "interface")]
     pub interfaces: Vec<InterfaceConfig>,
@@ -118,6 +124,45 @@ impl Default for DataplaneSection {
             tx_desc: 1024,
             slow_path_ring: 1024,
         }
+    }
+}
+
+/// `[api]`: the gRPC control API.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Address and port the API listens on (the management network; never
+    /// one of the DPDK interfaces, which the kernel does not see).
+    pub listen: String,
+    /// PEM certificate chain: serve TLS.
+    pub tls_cert: Option<String>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<String>,
+    /// PEM CA bundle: require client certificates signed by it (mutual TLS).
+    pub tls_client_ca: Option<String>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig { listen: "127.0.0.1:7070".into(), tls_cert: None, tls_key: None, tls_client_ca: None }
+    }
+}
+
+/// `[sessions]`: defaults and limits.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    /// A session whose legs receive no media this long ends (seconds).
+    pub media_timeout: u32,
+    /// No session lives longer than this (seconds; 0: no limit).
+    pub max_lifetime: u32,
+    /// A freed relay port waits this long before reuse (seconds).
+    pub port_quarantine: u32,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        SessionsConfig { media_timeout: 60, max_lifetime: 4 * 3600, port_quarantine: 10 }
     }
 }
 
@@ -255,6 +300,7 @@ impl Config {
     pub fn validate(self) -> Result<Validated, ConfigError> {
         self.validate_node()?;
         self.validate_dataplane()?;
+        self.validate_api()?;
         if self.interfaces.is_empty() {
             return Err(ConfigError::new("interface", "at least one [[interface]] is required"));
         }
@@ -345,6 +391,34 @@ impl Config {
         }
         if n.log_format != "text" && n.log_format != "json" {
             return Err(ConfigError::new("node.log_format", "\"text\" or \"json\""));
+        }
+        Ok(())
+    }
+
+    fn validate_api(&self) -> Result<(), ConfigError> {
+        let a = &self.api;
+        a.listen
+            .parse::<SocketAddr>()
+            .map_err(|_| ConfigError::new("api.listen", format!("{:?} is not address:port", a.listen)))?;
+        match (&a.tls_cert, &a.tls_key) {
+            (Some(_), None) => return Err(ConfigError::new("api.tls_key", "tls_cert needs its key")),
+            (None, Some(_)) => return Err(ConfigError::new("api.tls_cert", "tls_key needs its certificate")),
+            _ => {}
+        }
+        if a.tls_client_ca.is_some() && a.tls_cert.is_none() {
+            return Err(ConfigError::new("api.tls_client_ca", "mutual TLS needs tls_cert and tls_key"));
+        }
+        for (f, p) in
+            [("api.tls_cert", &a.tls_cert), ("api.tls_key", &a.tls_key), ("api.tls_client_ca", &a.tls_client_ca)]
+        {
+            if let Some(p) = p {
+                if !Path::new(p).is_file() {
+                    return Err(ConfigError::new(f, format!("{p}: no such file")));
+                }
+            }
+        }
+        if self.sessions.media_timeout == 0 {
+            return Err(ConfigError::new("sessions.media_timeout", "at least 1 second"));
         }
         Ok(())
     }

@@ -154,6 +154,8 @@ pub struct SessionManager {
     by_key: HashMap<FlowKey, (String, usize)>,
     /// Media timeout when a request gives none.
     pub default_media_timeout: Duration,
+    /// Lifetime when a request gives none.
+    pub default_max_lifetime: Option<Duration>,
 }
 
 impl SessionManager {
@@ -172,6 +174,7 @@ impl SessionManager {
             sessions: HashMap::new(),
             by_key: HashMap::new(),
             default_media_timeout: Duration::from_secs(60),
+            default_max_lifetime: None,
         }
     }
 
@@ -321,7 +324,7 @@ impl SessionManager {
             legs: [mk(0), mk(1)],
             created: now,
             media_timeout: media_timeout.unwrap_or(self.default_media_timeout),
-            max_lifetime,
+            max_lifetime: max_lifetime.or(self.default_max_lifetime),
         };
         for leg in &mut session.legs {
             leg.next_hop = self.next_hop_for(leg, resolver);

@@ -54,6 +54,14 @@ impl MediaFwd {
         }
     }
 
+    /// The address the API listens on, from the log.
+    pub fn api_addr(&self) -> std::net::SocketAddr {
+        let log = self.log.lock().unwrap();
+        let line = log.iter().find(|l| l.contains("API listening")).expect("API listening");
+        let at = line.find("addr=").expect("addr=") + 5;
+        line[at..].split_whitespace().next().unwrap().parse().unwrap()
+    }
+
     pub fn log_contains(&self, needle: &str) -> bool {
         self.log.lock().unwrap().iter().any(|l| l.contains(needle))
     }

@@ -1,0 +1,465 @@
+//! The control loop: the one owner of the sessions, the slow path and the
+//! dataplane handle. API handlers send it requests and await replies, so
+//! every change is applied whole and in order, without locks; between
+//! requests it serves the slow path, the workers' events, media timeouts
+//! and draining.
+
+#![allow(clippy::result_large_err)] // tonic::Status, as in the API handlers.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use mediafwd_dataplane::flow::{Command, Event as DpEvent};
+use mediafwd_ffi::eal;
+use mediafwd_proto::v1 as pb;
+use tokio::sync::{broadcast, oneshot};
+use tonic::Status;
+
+use crate::api::convert;
+use crate::node::{NeighborResolver, Node};
+use crate::session::{Session, SessionError};
+
+/// The answer to a request.
+pub type Reply<T> = oneshot::Sender<Result<T, Status>>;
+
+/// What the API asks of the control loop.
+pub enum Request {
+    /// CreateSession.
+    Create(pb::CreateSessionRequest, Reply<pb::Session>),
+    /// UpdateLeg.
+    Update(pb::UpdateLegRequest, Reply<pb::Session>),
+    /// DeleteSession.
+    Delete(String, Reply<pb::Session>),
+    /// GetSession.
+    Get(String, Reply<pb::Session>),
+    /// ListSessions.
+    List(pb::ListSessionsRequest, Reply<pb::ListSessionsResponse>),
+    /// GetNodeStats.
+    Stats(Reply<pb::NodeStats>),
+    /// Drain.
+    Drain(pb::DrainRequest, Reply<pb::DrainResponse>),
+}
+
+/// Changes of serving state the API side publishes (health service).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serving {
+    /// Accepting sessions.
+    Serving,
+    /// Draining: refusing new sessions.
+    NotServing,
+}
+
+struct Drain {
+    reason: String,
+    exit_when_empty: bool,
+}
+
+/// The loop's state.
+pub struct Control {
+    node: Node,
+    requests: Receiver<Request>,
+    events: broadcast::Sender<pb::Event>,
+    serving: tokio::sync::watch::Sender<Serving>,
+    drain: Option<Drain>,
+    stop: Arc<AtomicBool>,
+    started: Instant,
+    tsc_hz: u64,
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default()
+}
+
+fn status(e: SessionError) -> Status {
+    match e {
+        SessionError::Invalid { field, message } => {
+            convert::invalid(field.strip_prefix("leg.").unwrap_or(&field), message)
+        }
+        SessionError::Exists(_) => Status::already_exists(e.to_string()),
+        SessionError::NotFound(_) => Status::not_found(e.to_string()),
+        SessionError::Exhausted(_) => Status::resource_exhausted(e.to_string()),
+    }
+}
+
+impl Control {
+    /// A loop over `node`, answering `requests`.
+    pub fn new(
+        node: Node,
+        requests: Receiver<Request>,
+        events: broadcast::Sender<pb::Event>,
+        serving: tokio::sync::watch::Sender<Serving>,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
+        Control { node, requests, events, serving, drain: None, stop, started: Instant::now(), tsc_hz: eal::tsc_hz() }
+    }
+
+    /// Runs until `stop` is set (by a signal, or by a drain that emptied the node).
+    pub fn run(mut self) -> Node {
+        let mut commands = Vec::new();
+        let mut last_check = Instant::now();
+        let mut last_report = Instant::now();
+        tracing::info!(
+            interfaces = self.node.sessions.interfaces().len(),
+            sessions = self.node.sessions.len(),
+            "ready"
+        );
+        while !self.stop.load(Ordering::Relaxed) {
+            match self.requests.recv_timeout(Duration::from_millis(1)) {
+                Ok(r) => {
+                    self.handle(r);
+                    // Take what else is waiting, a bounded number, before the slow path's turn.
+                    for _ in 0..255 {
+                        let Ok(r) = self.requests.try_recv() else { break };
+                        self.handle(r);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(Duration::from_millis(1)),
+            }
+            self.node.slow.poll(Instant::now(), &mut commands);
+            self.send(commands.drain(..));
+            while let Ok(ev) = self.node.dataplane.events().try_recv() {
+                self.on_dataplane_event(ev);
+            }
+            if last_check.elapsed() >= Duration::from_millis(500) {
+                last_check = Instant::now();
+                self.expire_sessions();
+                self.check_drained();
+            }
+            if last_report.elapsed() >= self.node.stats_interval {
+                last_report = Instant::now();
+                self.node.log_stats();
+            }
+        }
+        self.node
+    }
+
+    fn send(&mut self, commands: impl IntoIterator<Item = Command>) -> u64 {
+        let mut seq = self.node.dataplane.last_seq();
+        for c in commands {
+            seq = self.node.dataplane.send(c);
+        }
+        seq
+    }
+
+    fn handle(&mut self, r: Request) {
+        match r {
+            Request::Create(req, reply) => {
+                let _ = reply.send(self.create(req));
+            }
+            Request::Update(req, reply) => {
+                let _ = reply.send(self.update(req));
+            }
+            Request::Delete(id, reply) => {
+                let r = self.end(&id, pb::EndReason::Deleted);
+                let _ = reply.send(r);
+            }
+            Request::Get(id, reply) => {
+                let r = self
+                    .node
+                    .sessions
+                    .get(&id)
+                    .map(|s| self.view(s))
+                    .ok_or_else(|| Status::not_found(format!("no session {id:?}")));
+                let _ = reply.send(r);
+            }
+            Request::List(req, reply) => {
+                let _ = reply.send(self.list(req));
+            }
+            Request::Stats(reply) => {
+                let _ = reply.send(Ok(self.node_stats()));
+            }
+            Request::Drain(req, reply) => {
+                self.drain = Some(Drain { reason: req.reason.clone(), exit_when_empty: req.exit_when_empty });
+                let _ = self.serving.send(Serving::NotServing);
+                tracing::info!(
+                    reason = req.reason,
+                    exit_when_empty = req.exit_when_empty,
+                    sessions = self.node.sessions.len(),
+                    "draining"
+                );
+                let _ = reply.send(Ok(pb::DrainResponse { sessions_remaining: self.node.sessions.len() as u32 }));
+            }
+        }
+    }
+
+    fn create(&mut self, req: pb::CreateSessionRequest) -> Result<pb::Session, Status> {
+        if let Some(d) = &self.drain {
+            return Err(Status::unavailable(format!(
+                "this node is draining ({}); create the session on another node",
+                d.reason
+            )));
+        }
+        if req.session_id.is_empty() {
+            return Err(convert::invalid("session_id", "required"));
+        }
+        if req.legs.len() != 2 {
+            return Err(convert::invalid("legs", format!("exactly two legs, not {}", req.legs.len())));
+        }
+        let legs = [convert::leg_request("legs[0]", &req.legs[0])?, convert::leg_request("legs[1]", &req.legs[1])?];
+        let timeout = (req.media_timeout_seconds > 0).then(|| Duration::from_secs(req.media_timeout_seconds as u64));
+        let lifetime = (req.max_lifetime_seconds > 0).then(|| Duration::from_secs(req.max_lifetime_seconds as u64));
+        let now = Instant::now();
+        let (session, commands) = self
+            .node
+            .sessions
+            .create(&req.session_id, legs, timeout, lifetime, &mut NeighborResolver(&mut self.node.slow), now)
+            .map_err(status)?;
+        if !commands.is_empty() {
+            tracing::info!(session = session.id, a = %session.legs[0].local, b = %session.legs[1].local, "session created");
+        }
+        self.send(commands);
+        Ok(self.view(&session))
+    }
+
+    fn update(&mut self, req: pb::UpdateLegRequest) -> Result<pb::Session, Status> {
+        let remote = req.remote.as_ref().map(|e| convert::endpoint("remote", e)).transpose()?;
+        let remote_rtcp = req.remote_rtcp.as_ref().map(|e| convert::endpoint("remote_rtcp", e)).transpose()?;
+        let latch = req.latch.map(|l| convert::latch("latch", l)).transpose()?;
+        convert::srtp("srtp_inbound", &req.srtp_inbound)?;
+        convert::srtp("srtp_outbound", &req.srtp_outbound)?;
+        let (session, commands) = self
+            .node
+            .sessions
+            .update_leg(
+                &req.session_id,
+                &req.leg,
+                |l, hold| {
+                    if let Some(r) = remote {
+                        l.remote = Some(r);
+                    }
+                    if let Some(r) = remote_rtcp {
+                        l.remote_rtcp = Some(r);
+                    }
+                    if let Some(m) = req.rtcp_mux {
+                        l.rtcp_mux = m;
+                    }
+                    if let Some(m) = latch {
+                        l.latch = m;
+                    }
+                    if let Some(s) = req.strict_source {
+                        l.strict_source = s;
+                    }
+                    if let Some(h) = req.hold {
+                        *hold = h;
+                    }
+                },
+                &mut NeighborResolver(&mut self.node.slow),
+            )
+            .map_err(status)?;
+        tracing::info!(session = session.id, leg = req.leg, "leg updated");
+        self.send(commands);
+        Ok(self.view(&session))
+    }
+
+    /// Ends a session: its flows leave every worker, then its final
+    /// statistics are read and its flow slots freed.
+    fn end(&mut self, id: &str, reason: pb::EndReason) -> Result<pb::Session, Status> {
+        let (session, commands) = self.node.sessions.delete(id, Instant::now()).map_err(status)?;
+        let seq = self.send(commands);
+        if !self.node.dataplane.wait_applied(seq, Duration::from_secs(1)) {
+            tracing::warn!(session = id, "workers slow to remove flows; final statistics may be short");
+        }
+        let mut view = self.view(&session);
+        view.state = pb::SessionState::Ended as i32;
+        view.end_reason = reason as i32;
+        self.node.sessions.release_ids(&session);
+        tracing::info!(session = id, reason = ?reason, "session ended");
+        self.publish(
+            id,
+            pb::event::Kind::SessionEnded(pb::SessionEnded { reason: reason as i32, session: Some(view.clone()) }),
+        );
+        Ok(view)
+    }
+
+    fn publish(&self, session_id: &str, kind: pb::event::Kind) {
+        // No watcher is not an error.
+        let _ = self.events.send(pb::Event { time: unix_now(), session_id: session_id.to_string(), kind: Some(kind) });
+    }
+
+    fn view(&self, s: &Session) -> pb::Session {
+        let now_tsc = eal::rdtsc();
+        let legs = s
+            .legs
+            .iter()
+            .map(|l| {
+                let rtp = self.node.dataplane.flow_stats(l.flow_ids.0);
+                let rtcp = self.node.dataplane.flow_stats(l.flow_ids.1);
+                let stats = convert::leg_stats(&rtp, &rtcp, now_tsc, self.tsc_hz, l.request.clock_rate);
+                convert::leg_view(l, &self.node.sessions.interfaces()[l.iface].config.name, stats)
+            })
+            .collect();
+        pb::Session {
+            id: s.id.clone(),
+            legs,
+            state: convert::state(s),
+            age_seconds: s.created.elapsed().as_secs_f64(),
+            media_timeout_seconds: s.media_timeout.as_secs() as u32,
+            max_lifetime_seconds: s.max_lifetime.map(|d| d.as_secs() as u32).unwrap_or(0),
+            end_reason: pb::EndReason::Unspecified as i32,
+        }
+    }
+
+    fn list(&self, req: pb::ListSessionsRequest) -> Result<pb::ListSessionsResponse, Status> {
+        let size = match req.page_size {
+            0 => 100,
+            n if n <= 1000 => n as usize,
+            n => return Err(convert::invalid("page_size", format!("{n}: at most 1000"))),
+        };
+        let mut matching: Vec<&Session> = self
+            .node
+            .sessions
+            .sessions()
+            .filter(|s| s.id.starts_with(&req.id_prefix))
+            .filter(|s| {
+                req.interface.is_empty()
+                    || s.legs.iter().any(|l| self.node.sessions.interfaces()[l.iface].config.name == req.interface)
+            })
+            .collect();
+        matching.sort_by(|a, b| a.id.cmp(&b.id));
+        let total = matching.len() as u32;
+        let page: Vec<&Session> =
+            matching.into_iter().filter(|s| s.id.as_str() > req.page_token.as_str()).take(size + 1).collect();
+        let more = page.len() > size;
+        let page = &page[..page.len().min(size)];
+        Ok(pb::ListSessionsResponse {
+            sessions: page.iter().map(|s| self.view(s)).collect(),
+            next_page_token: if more { page.last().map(|s| s.id.clone()).unwrap_or_default() } else { String::new() },
+            total,
+        })
+    }
+
+    fn node_stats(&mut self) -> pb::NodeStats {
+        let now = Instant::now();
+        let ports = self
+            .node
+            .ports
+            .values()
+            .map(|p| {
+                let s = p.port.stats().unwrap_or_default();
+                pb::PortStats {
+                    port_id: p.port.id() as u32,
+                    device: p.port.name(),
+                    driver: p.info.driver.clone(),
+                    rx_packets: s.rx_packets,
+                    tx_packets: s.tx_packets,
+                    rx_bytes: s.rx_bytes,
+                    tx_bytes: s.tx_bytes,
+                    rx_missed: s.rx_missed,
+                    rx_errors: s.rx_errors,
+                    tx_errors: s.tx_errors,
+                    rx_nombuf: s.rx_nombuf,
+                }
+            })
+            .collect();
+        let lcores = self.node.dataplane.lcores();
+        let workers = self
+            .node
+            .dataplane
+            .worker_stats()
+            .iter()
+            .enumerate()
+            .map(|(i, w)| pb::WorkerStats {
+                worker: i as u32,
+                lcore: lcores[i],
+                rx_packets: w.rx_packets,
+                tx_packets: w.tx_packets,
+                busy: w.busy_cycles as f64 / w.total_cycles.max(1) as f64,
+                drops: mediafwd_dataplane::stats::DropReason::ALL
+                    .iter()
+                    .filter(|r| w.dropped(**r) > 0)
+                    .map(|r| (r.name().to_string(), w.dropped(*r)))
+                    .collect(),
+            })
+            .collect();
+        let n_ifaces = self.node.sessions.interfaces().len();
+        let interfaces = (0..n_ifaces)
+            .map(|i| {
+                let (in_use, free) = self.node.sessions.port_usage(i, now);
+                let info = &self.node.sessions.interfaces()[i];
+                pb::InterfaceStats {
+                    name: info.config.name.clone(),
+                    port_id: info.port_id as u32,
+                    ports_in_use: in_use as u32,
+                    ports_free: free as u32,
+                    sessions: self.node.sessions.sessions().filter(|s| s.legs.iter().any(|l| l.iface == i)).count()
+                        as u32,
+                }
+            })
+            .collect();
+        pb::NodeStats {
+            ports,
+            workers,
+            interfaces,
+            sessions: self.node.sessions.len() as u32,
+            draining: self.drain.is_some(),
+            drain_reason: self.drain.as_ref().map(|d| d.reason.clone()).unwrap_or_default(),
+            uptime_seconds: self.started.elapsed().as_secs_f64(),
+        }
+    }
+
+    fn on_dataplane_event(&mut self, ev: DpEvent) {
+        match ev {
+            DpEvent::Latched { key, remote, .. } => {
+                let r = self.node.sessions.on_latched(&key, remote, &mut NeighborResolver(&mut self.node.slow));
+                if let Some((id, leg, commands)) = r {
+                    let label =
+                        self.node.sessions.get(&id).map(|s| s.legs[leg].request.label.clone()).unwrap_or_default();
+                    tracing::info!(session = id, leg = label, %remote, "latched");
+                    self.send(commands);
+                    self.publish(
+                        &id,
+                        pb::event::Kind::Latched(pb::Latched {
+                            leg: label,
+                            remote: Some(convert::to_endpoint(remote)),
+                        }),
+                    );
+                }
+            }
+            DpEvent::NeighborMissing { next_hop, .. } => tracing::debug!(next_hop, "next hop unresolved"),
+        }
+    }
+
+    /// Ends sessions idle past their media timeout or older than their lifetime.
+    fn expire_sessions(&mut self) {
+        let now_tsc = eal::rdtsc();
+        let mut ended = Vec::new();
+        for s in self.node.sessions.sessions() {
+            let last = s
+                .legs
+                .iter()
+                .flat_map(|l| [l.flow_ids.0, l.flow_ids.1])
+                .map(|id| self.node.dataplane.flow_stats(id).last_tsc)
+                .max()
+                .unwrap_or(0);
+            let idle = if last == 0 {
+                s.created.elapsed()
+            } else {
+                Duration::from_secs_f64(now_tsc.saturating_sub(last) as f64 / self.tsc_hz.max(1) as f64)
+                    .min(s.created.elapsed())
+            };
+            if idle >= s.media_timeout {
+                ended.push((s.id.clone(), pb::EndReason::MediaTimeout, idle));
+            } else if s.max_lifetime.is_some_and(|m| s.created.elapsed() >= m) {
+                ended.push((s.id.clone(), pb::EndReason::MaxLifetime, idle));
+            }
+        }
+        for (id, reason, idle) in ended {
+            if reason == pb::EndReason::MediaTimeout {
+                self.publish(&id, pb::event::Kind::MediaTimeout(pb::MediaTimeout { idle_seconds: idle.as_secs_f64() }));
+            }
+            let _ = self.end(&id, reason);
+        }
+    }
+
+    fn check_drained(&mut self) {
+        if let Some(d) = &self.drain {
+            if d.exit_when_empty && self.node.sessions.is_empty() {
+                tracing::info!("drained: no session left, exiting");
+                self.stop.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+}
