@@ -29,7 +29,7 @@ pub enum Request {
     /// CreateSession.
     Create(pb::CreateSessionRequest, Reply<pb::Session>),
     /// UpdateLeg.
-    Update(pb::UpdateLegRequest, Reply<pb::Session>),
+    Update(Box<pb::UpdateLegRequest>, Reply<pb::Session>),
     /// DeleteSession.
     Delete(String, Reply<pb::Session>),
     /// GetSession.
@@ -214,7 +214,7 @@ impl Control {
         Ok(self.view(&session))
     }
 
-    fn update(&mut self, req: pb::UpdateLegRequest) -> Result<pb::Session, Status> {
+    fn update(&mut self, req: Box<pb::UpdateLegRequest>) -> Result<pb::Session, Status> {
         let remote = req.remote.as_ref().map(|e| convert::endpoint("remote", e)).transpose()?;
         let remote_rtcp = req.remote_rtcp.as_ref().map(|e| convert::endpoint("remote_rtcp", e)).transpose()?;
         let latch = req.latch.map(|l| convert::latch("latch", l)).transpose()?;

@@ -57,7 +57,7 @@ impl MediaRelay for RelayService {
     }
 
     async fn update_leg(&self, r: Request<pb::UpdateLegRequest>) -> Result<Response<pb::Session>, Status> {
-        self.ask(|tx| control::Request::Update(r.into_inner(), tx)).await
+        self.ask(|tx| control::Request::Update(Box::new(r.into_inner()), tx)).await
     }
 
     async fn delete_session(&self, r: Request<pb::DeleteSessionRequest>) -> Result<Response<pb::Session>, Status> {
