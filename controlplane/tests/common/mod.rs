@@ -3,3 +3,4 @@
 #[macro_use]
 pub mod node;
 pub mod netns;
+pub mod topology;
