@@ -14,6 +14,7 @@ pub mod latch;
 pub mod pipeline;
 pub mod relay;
 pub mod slowpath;
+pub mod srtp;
 pub mod stats;
 pub mod wire;
 pub mod worker;

@@ -33,12 +33,7 @@ pub(crate) struct Counters {
 
 impl Counters {
     pub(crate) fn new() -> Self {
-        Counters {
-            blocks: [Block::default(); PREPARED],
-            next: 0,
-            len: 0,
-            mask: false,
-        }
+        Counters { blocks: [Block::default(); PREPARED], next: 0, len: 0, mask: false }
     }
 
     /// Prepares the counters `counter, counter + 1, ...` for `data_len` bytes of
@@ -157,11 +152,9 @@ fn xor_blocks(data: &mut [u8], keystream: &[Block]) {
 
 /// The AES-CM initial counter (RFC 3711 §4.1.1):
 /// `IV = (k_s * 2^16) XOR (SSRC * 2^64) XOR (i * 2^16)`, with `i` the 48-bit SRTP
-/// index or the 31-bit SRTCP index and `k_s` the 112-bit session salt.
-pub(crate) fn aes_cm_iv(session_salt: &[u8; 14], ssrc: u32, index: u64) -> u128 {
-    let mut salt = [0u8; 16];
-    salt[..14].copy_from_slice(session_salt);
-    u128::from_be_bytes(salt) ^ (u128::from(ssrc) << 64) ^ (u128::from(index) << 16)
+/// index or the 31-bit SRTCP index and `salt = k_s * 2^16` from the session salt.
+pub(crate) fn aes_cm_iv(salt: u128, ssrc: u32, index: u64) -> u128 {
+    salt ^ (u128::from(ssrc) << 64) ^ (u128::from(index) << 16)
 }
 
 #[cfg(test)]
@@ -174,8 +167,8 @@ mod tests {
     #[test]
     fn rfc3711_b2_keystream() {
         let key = AesKey::new(&hex("2B7E151628AED2A6ABF7158809CF4F3C"));
-        let salt: [u8; 14] = hex("F0F1F2F3F4F5F6F7F8F9FAFBFCFD").try_into().unwrap();
-        let iv = aes_cm_iv(&salt, 0, 0);
+        let salt = u128::from_be_bytes(hex("F0F1F2F3F4F5F6F7F8F9FAFBFCFD0000").try_into().unwrap());
+        let iv = aes_cm_iv(salt, 0, 0);
         assert_eq!(iv.to_be_bytes()[..], hex("F0F1F2F3F4F5F6F7F8F9FAFBFCFD0000")[..]);
 
         let mut ks = [0u8; 48];

@@ -2,7 +2,8 @@
 //!
 //! Packets are taken [`MAX_LANES`] at a time through the steps of `rtp.rs`: all of
 //! them are checked and get their counter blocks, then all go through the cipher
-//! (the counter blocks written a few packets earlier are in cache by then), then
+//! (by then the counter blocks written a few packets earlier have left the store
+//! queue, and the cipher's wide loads of them do not wait), then
 //! the HMACs of those that need one are computed side by side in interleaved SHA-1
 //! lanes ([`super::hmac::hmac_sha1_lanes`]), then they are finished in order (tag
 //! written, or tag checked and the stream updated). Packets may belong to different
@@ -24,7 +25,8 @@ use super::stream::StreamState;
 pub struct BurstPacket<'a> {
     /// The crypto context of the packet's flow.
     pub ctx: &'a Context,
-    /// Index of the packet's [`StreamState`] in the `streams` given with the burst.
+    /// Index of the packet's [`StreamState`] in the `streams` given with the burst
+    /// (a slice, a `Vec`, or any `IndexMut<usize>` over the flow table's states).
     pub stream: usize,
     /// The packet buffer; its length is the capacity.
     pub buf: &'a mut [u8],
@@ -43,8 +45,11 @@ where
 
 /// [`Context::unprotect_rtp`] for every packet; `results[i]` receives packet
 /// `i`'s new length or error. Panics if `results` is shorter than `packets`.
-pub fn unprotect_rtp_burst<S>(packets: &mut [BurstPacket<'_>], streams: &mut S, results: &mut [Result<usize, SrtpError>])
-where
+pub fn unprotect_rtp_burst<S>(
+    packets: &mut [BurstPacket<'_>],
+    streams: &mut S,
+    results: &mut [Result<usize, SrtpError>],
+) where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
     run(packets, streams, results, Direction::Unprotect);

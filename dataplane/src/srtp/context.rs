@@ -41,8 +41,9 @@ pub(crate) struct SessionCrypto {
     pub cipher: SessionCipher,
     /// HMAC-SHA1 key; `None` for AEAD.
     pub auth: Option<HmacSha1Key>,
-    /// Session salt: 14 bytes for AES-CM, the first 12 for GCM.
-    pub salt: [u8; 14],
+    /// The session salt as the IV's base: `k_s * 2^16` for AES-CM (RFC 3711
+    /// §4.1.1), the 96-bit salt for GCM (RFC 7714 §8.1).
+    pub salt: u128,
 }
 
 #[derive(Clone)]
@@ -59,8 +60,13 @@ impl SessionCrypto {
         let [enc_label, auth_label, salt_label] = labels;
         let mut key = [0u8; 32];
         let key = &mut key[..suite.master_key_len()];
-        let mut salt = [0u8; 14];
-        kdf.derive(salt_label, &mut salt[..suite.master_salt_len()]);
+        let mut salt = [0u8; 16];
+        let salt_len = suite.master_salt_len();
+        // Right-aligned: 14 bytes end 16 bits above the block counter, 12 bytes end
+        // at the IV's last byte.
+        let at = if transform == Transform::AesGcm { 16 - salt_len } else { 0 };
+        kdf.derive(salt_label, &mut salt[at..at + salt_len]);
+        let salt = u128::from_be_bytes(salt);
         let auth = (transform != Transform::AesGcm).then(|| {
             let mut auth_key = [0u8; kdf::AUTH_KEY_LEN];
             kdf.derive(auth_label, &mut auth_key);
@@ -79,11 +85,6 @@ impl SessionCrypto {
         };
         key.fill(0);
         SessionCrypto { cipher, auth, salt }
-    }
-
-    /// The 12-byte GCM session salt.
-    pub(crate) fn gcm_salt(&self) -> &[u8; 12] {
-        self.salt[..12].try_into().expect("12 of 14 bytes")
     }
 }
 
@@ -155,11 +156,7 @@ impl Context {
         if self.mki_len == 0 {
             return Ok((0, &self.keys[0]));
         }
-        self.keys
-            .iter()
-            .enumerate()
-            .find(|(_, k)| k.mki[..self.mki_len] == *mki)
-            .ok_or(SrtpError::UnknownMki)
+        self.keys.iter().enumerate().find(|(_, k)| k.mki[..self.mki_len] == *mki).ok_or(SrtpError::UnknownMki)
     }
 }
 

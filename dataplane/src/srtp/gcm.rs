@@ -28,10 +28,7 @@ impl GcmKey {
         let aes = AesKey::new(key);
         let mut h = [0u8; AES_BLOCK];
         aes.encrypt_block(&mut h);
-        GcmKey {
-            polyval: Polyval::new(&mul_x_polyval(u128::from_be_bytes(h)).to_le_bytes().into()),
-            aes,
-        }
+        GcmKey { polyval: Polyval::new(&mul_x_polyval(u128::from_be_bytes(h)).to_le_bytes().into()), aes }
     }
 
     /// Encrypts `data` in place; returns the tag over `aad.0 || aad.1` and the
@@ -66,8 +63,14 @@ impl GcmKey {
         let ct_bits = (ciphertext.len() as u64) * 8;
         ghash.push((u128::from(aad_bits) << 64) | u128::from(ct_bits));
         ghash.flush();
-        let s: [u8; AES_BLOCK] = polyval.finalize().into();
-        (u128::from_le_bytes(s) ^ u128::from_be_bytes(mask)).to_be_bytes()
+        // Byte-array operations: a whole-register reverse and XOR, stored as one
+        // block for the caller to copy into the packet.
+        let mut tag: [u8; AES_BLOCK] = polyval.finalize().into();
+        tag.reverse();
+        for (t, m) in tag.iter_mut().zip(mask) {
+            *t ^= m;
+        }
+        tag
     }
 }
 
@@ -96,13 +99,7 @@ struct GhashBlocks<'a> {
 
 impl<'a> GhashBlocks<'a> {
     fn new(polyval: &'a mut Polyval) -> Self {
-        GhashBlocks {
-            polyval,
-            blocks: [polyval::Block::default(); GHASH_CHUNK],
-            full: 0,
-            partial: 0,
-            partial_len: 0,
-        }
+        GhashBlocks { polyval, blocks: [polyval::Block::default(); GHASH_CHUNK], full: 0, partial: 0, partial_len: 0 }
     }
 
     fn bytes(&mut self, mut data: &[u8]) {
@@ -117,8 +114,22 @@ impl<'a> GhashBlocks<'a> {
             self.push(self.partial);
         }
         let mut whole = data.chunks_exact(AES_BLOCK);
-        for block in &mut whole {
-            self.push(u128::from_be_bytes(block.try_into().expect("16-byte block")));
+        loop {
+            // Counted in a local: a field updated per block would chain every
+            // block through a store and a load. The reverse is a whole-register
+            // byte shuffle, stored as one block.
+            let mut full = self.full;
+            for (dst, block) in self.blocks[full..].iter_mut().zip(&mut whole) {
+                let mut reversed: [u8; AES_BLOCK] = block.try_into().expect("16-byte block");
+                reversed.reverse();
+                *dst = reversed.into();
+                full += 1;
+            }
+            self.full = full;
+            if full < GHASH_CHUNK {
+                break;
+            }
+            self.flush();
         }
         let rest = whole.remainder();
         self.partial = load_be_padded(rest);
@@ -176,37 +187,23 @@ fn load_be_padded(data: &[u8]) -> u128 {
     value
 }
 
-/// Prepares the counters of a GCM operation on `len` bytes: `J0 = IV || 0^31 || 1`
-/// for the tag mask, then `inc32(J0)...` for the data (SP 800-38D §7.1).
-pub(crate) fn prepare(counters: &mut Counters, iv: &[u8; 12], len: usize) {
-    let mut j0 = [0u8; AES_BLOCK];
-    j0[..12].copy_from_slice(iv);
-    j0[15] = 1;
-    counters.prepare(u128::from_be_bytes(j0), true, len);
+/// Prepares the counters of a GCM operation on `len` bytes with the 96-bit `iv`:
+/// `J0 = IV || 0^31 || 1` for the tag mask, then `inc32(J0)...` for the data
+/// (SP 800-38D §7.1).
+pub(crate) fn prepare(counters: &mut Counters, iv: u128, len: usize) {
+    counters.prepare((iv << 32) | 1, true, len);
 }
 
-/// The SRTP AEAD IV (RFC 7714 §8.1): `(00 00 || SSRC || ROC || SEQ) XOR salt`.
-pub(crate) fn srtp_iv(session_salt: &[u8; 12], ssrc: u32, index: u64) -> [u8; 12] {
-    let mut iv = [0u8; 12];
-    iv[2..6].copy_from_slice(&ssrc.to_be_bytes());
-    iv[6..12].copy_from_slice(&index.to_be_bytes()[2..]);
-    xor_salt(iv, session_salt)
+/// The SRTP AEAD IV (RFC 7714 §8.1), as a 96-bit value:
+/// `(00 00 || SSRC || ROC || SEQ) XOR salt`.
+pub(crate) fn srtp_iv(salt: u128, ssrc: u32, index: u64) -> u128 {
+    salt ^ (u128::from(ssrc) << 48) ^ u128::from(index & 0xffff_ffff_ffff)
 }
 
-/// The SRTCP AEAD IV (RFC 7714 §9.1):
+/// The SRTCP AEAD IV (RFC 7714 §9.1), as a 96-bit value:
 /// `(00 00 || SSRC || 00 00 || 0 || SRTCP index) XOR salt`.
-pub(crate) fn srtcp_iv(session_salt: &[u8; 12], ssrc: u32, index: u32) -> [u8; 12] {
-    let mut iv = [0u8; 12];
-    iv[2..6].copy_from_slice(&ssrc.to_be_bytes());
-    iv[8..12].copy_from_slice(&(index & 0x7fff_ffff).to_be_bytes());
-    xor_salt(iv, session_salt)
-}
-
-fn xor_salt(mut iv: [u8; 12], salt: &[u8; 12]) -> [u8; 12] {
-    for (v, s) in iv.iter_mut().zip(salt) {
-        *v ^= s;
-    }
-    iv
+pub(crate) fn srtcp_iv(salt: u128, ssrc: u32, index: u32) -> u128 {
+    salt ^ (u128::from(ssrc) << 48) ^ u128::from(index & 0x7fff_ffff)
 }
 
 #[cfg(test)]
@@ -220,9 +217,10 @@ mod tests {
     /// RFC 7714 §16.1 / §17.1 IV formation.
     #[test]
     fn rfc7714_ivs() {
-        let salt: [u8; 12] = hex("517569642070726f2071756f").try_into().unwrap();
-        assert_eq!(srtp_iv(&salt, 0x5501_a0b2, 0xf17b)[..], hex("51753c6580c2726f20718414")[..]);
-        assert_eq!(srtcp_iv(&salt, 0x4d61_7273, 0x5d4)[..], hex("517524055203726f207170bb")[..]);
+        let iv = |h: &str| u128::from_be_bytes(hex(&format!("00000000{h}")).try_into().unwrap());
+        let salt = iv("517569642070726f2071756f");
+        assert_eq!(srtp_iv(salt, 0x5501_a0b2, 0xf17b), iv("51753c6580c2726f20718414"));
+        assert_eq!(srtcp_iv(salt, 0x4d61_7273, 0x5d4), iv("517524055203726f207170bb"));
     }
 
     proptest! {
@@ -242,8 +240,9 @@ mod tests {
             let at = split.index(aad.len() + 1);
             let gcm = GcmKey::new(key);
             let mut ours = plain.clone();
+            let iv96 = u128::from_be_bytes([[0u8; 4].as_slice(), &iv].concat().try_into().unwrap());
             let mut counters = Counters::new();
-            prepare(&mut counters, &iv, ours.len());
+            prepare(&mut counters, iv96, ours.len());
             let tag = gcm.seal(&mut counters, (&aad[..at], &aad[at..]), &mut ours);
 
             let mut theirs = plain.clone();
@@ -258,14 +257,14 @@ mod tests {
             prop_assert_eq!(&tag[..], &their_tag[..]);
 
             let mut sealed = ours.clone();
-            prepare(&mut counters, &iv, sealed.len());
+            prepare(&mut counters, iv96, sealed.len());
             prop_assert!(gcm.open(&mut counters, (&aad[..at], &aad[at..]), &mut sealed, &tag));
             prop_assert_eq!(&sealed, &plain);
 
             let mut bad_tag = tag;
             bad_tag[flip.index(16)] ^= 1;
             let mut sealed = ours.clone();
-            prepare(&mut counters, &iv, sealed.len());
+            prepare(&mut counters, iv96, sealed.len());
             prop_assert!(!gcm.open(&mut counters, (&aad[..at], &aad[at..]), &mut sealed, &bad_tag));
             prop_assert_eq!(&sealed, &ours);
         }

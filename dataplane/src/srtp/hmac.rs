@@ -8,14 +8,59 @@
 //! place, only the last partial block, the ROC and the padding are built on the
 //! stack.
 
-use super::bytes::copy_short;
 use super::sha1_multi::{compress_lanes, LaneBlocks, MAX_LANES, SHA1_IV};
 
 /// SHA-1 block size in bytes.
 const BLOCK: usize = 64;
 
-/// HMAC-SHA1 output length in bytes.
-pub(crate) const HMAC_SHA1_LEN: usize = 20;
+/// An HMAC-SHA1 value as the five words of the final SHA-1 state; its bytes are
+/// the words big-endian. Tags are written and compared straight from the words:
+/// bytes stored one word at a time and read back in wider loads would wait on the
+/// CPU's store queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Mac([u32; 5]);
+
+impl Mac {
+    /// Writes the first `dst.len()` bytes (an SRTP tag: 4 or 10; up to 20).
+    #[inline]
+    pub(crate) fn write_tag(&self, dst: &mut [u8]) {
+        let [w0, w1, w2, ..] = self.0;
+        match dst.len() {
+            4 => dst.copy_from_slice(&w0.to_be_bytes()),
+            10 => {
+                dst[..4].copy_from_slice(&w0.to_be_bytes());
+                dst[4..8].copy_from_slice(&w1.to_be_bytes());
+                dst[8..].copy_from_slice(&w2.to_be_bytes()[..2]);
+            }
+            _ => {
+                let bytes = self.bytes();
+                dst.copy_from_slice(&bytes[..dst.len()]);
+            }
+        }
+    }
+
+    /// Whether `received` is this MAC truncated to its length, compared in time
+    /// independent of where they differ.
+    #[inline]
+    pub(crate) fn matches(&self, received: &[u8]) -> bool {
+        let mut diff = 0u8;
+        for (chunk, word) in received.chunks(4).zip(self.0) {
+            for (r, e) in chunk.iter().zip(word.to_be_bytes()) {
+                diff |= r ^ e;
+            }
+        }
+        received.len() <= 20 && bool::from(subtle::ConstantTimeEq::ct_eq(&diff, &0))
+    }
+
+    /// The 20 MAC bytes.
+    pub(crate) fn bytes(&self) -> [u8; 20] {
+        let mut out = [0u8; 20];
+        for (chunk, word) in out.chunks_exact_mut(4).zip(self.0) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+        out
+    }
+}
 
 /// An HMAC-SHA1 key reduced to the SHA-1 states after its inner and outer pads.
 #[derive(Clone)]
@@ -38,10 +83,7 @@ impl HmacSha1Key {
         let mut states = [SHA1_IV, SHA1_IV];
         let pads = [LaneBlocks { head: &ipad, tail: &[] }, LaneBlocks { head: &opad, tail: &[] }];
         compress_lanes(&mut states, &pads, 1, None);
-        HmacSha1Key {
-            inner: states[0],
-            outer: states[1],
-        }
+        HmacSha1Key { inner: states[0], outer: states[1] }
     }
 }
 
@@ -55,13 +97,13 @@ pub(crate) struct HmacInput<'a> {
 }
 
 /// HMAC-SHA1 of one message.
-pub(crate) fn hmac_sha1(input: HmacInput<'_>) -> [u8; HMAC_SHA1_LEN] {
+pub(crate) fn hmac_sha1(input: HmacInput<'_>) -> Mac {
     hmac_sha1_lanes(&[input])[0]
 }
 
 /// HMAC-SHA1 of up to [`MAX_LANES`] messages side by side; the MAC of
 /// `inputs[i]` is in `[i]`.
-pub(crate) fn hmac_sha1_lanes(inputs: &[HmacInput<'_>]) -> [[u8; HMAC_SHA1_LEN]; MAX_LANES] {
+pub(crate) fn hmac_sha1_lanes(inputs: &[HmacInput<'_>]) -> [Mac; MAX_LANES] {
     let n = inputs.len();
     assert!((1..=MAX_LANES).contains(&n), "1 to {MAX_LANES} messages at once");
     let mut tails = [[0u8; 2 * BLOCK]; MAX_LANES];
@@ -75,19 +117,12 @@ pub(crate) fn hmac_sha1_lanes(inputs: &[HmacInput<'_>]) -> [[u8; HMAC_SHA1_LEN];
     let mut outer = [[0u32; 5]; MAX_LANES];
     for (i, input) in inputs.iter().enumerate() {
         let whole = input.msg.len() - input.msg.len() % BLOCK;
-        lanes[i] = LaneBlocks {
-            head: &input.msg[..whole],
-            tail: &tails[i][..tail_lens[i]],
-        };
+        lanes[i] = LaneBlocks { head: &input.msg[..whole], tail: &tails[i][..tail_lens[i]] };
         outer[i] = input.key.outer;
     }
     compress_hmac(&mut states[..n], &lanes[..n], &outer[..n]);
 
-    let mut macs = [[0u8; HMAC_SHA1_LEN]; MAX_LANES];
-    for (mac, state) in macs.iter_mut().zip(&states[..n]) {
-        *mac = digest_bytes(state);
-    }
-    macs
+    states.map(Mac)
 }
 
 /// Inner blocks then the outer block of every lane; lanes of unequal length run
@@ -130,15 +165,9 @@ fn compress_hmac(states: &mut [[u32; 5]], lanes: &[LaneBlocks<'_>], outer: &[[u3
 fn skip_blocks(lane: LaneBlocks<'_>, blocks: usize) -> LaneBlocks<'_> {
     let skip = blocks * BLOCK;
     if skip <= lane.head.len() {
-        LaneBlocks {
-            head: &lane.head[skip..],
-            tail: lane.tail,
-        }
+        LaneBlocks { head: &lane.head[skip..], tail: lane.tail }
     } else {
-        LaneBlocks {
-            head: &[],
-            tail: &lane.tail[skip - lane.head.len()..],
-        }
+        LaneBlocks { head: &[], tail: &lane.tail[skip - lane.head.len()..] }
     }
 }
 
@@ -160,12 +189,18 @@ fn build_tail(tail: &mut [u8; 2 * BLOCK], input: &HmacInput<'_>) -> usize {
     len
 }
 
-fn digest_bytes(state: &[u32; 5]) -> [u8; HMAC_SHA1_LEN] {
-    let mut out = [0u8; HMAC_SHA1_LEN];
-    for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
-        chunk.copy_from_slice(&word.to_be_bytes());
+/// Copies `src` (under 64 bytes) to the start of `dst` in fixed-size pieces: the
+/// length changes with every packet, and a call to `memcpy` would cost more than
+/// the copy.
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    debug_assert!(src.len() < BLOCK);
+    let mut at = 0;
+    for width in [32, 16, 8, 4, 2, 1] {
+        if src.len() - at >= width {
+            dst[at..at + width].copy_from_slice(&src[at..at + width]);
+            at += width;
+        }
     }
-    out
 }
 
 #[cfg(test)]
@@ -180,7 +215,7 @@ mod tests {
 
     fn mac(key: &[u8], msg: &[u8]) -> [u8; 20] {
         let key = HmacSha1Key::new(key);
-        hmac_sha1(HmacInput { key: &key, msg, roc: None })
+        hmac_sha1(HmacInput { key: &key, msg, roc: None }).bytes()
     }
 
     /// RFC 2202 §3 test cases 1 to 3.
@@ -192,6 +227,31 @@ mod tests {
             hex("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79")[..]
         );
         assert_eq!(mac(&[0xaa; 20], &[0xdd; 50])[..], hex("125d7342b9ac11cd91a39af48aa17b4f63f175d3")[..]);
+    }
+
+    #[test]
+    fn short_copies() {
+        let src: Vec<u8> = (1..=63).collect();
+        for len in 0..=63 {
+            let mut dst = [0xffu8; 70];
+            copy_short(&mut dst, &src[..len]);
+            assert_eq!(dst[..len], src[..len]);
+            assert!(dst[len..].iter().all(|&b| b == 0xff));
+        }
+    }
+
+    #[test]
+    fn tags_from_words() {
+        let mac = Mac([0x0102_0304, 0x0506_0708, 0x090a_0b0c, 0, 0]);
+        let mut tag = [0u8; 10];
+        mac.write_tag(&mut tag);
+        assert_eq!(tag, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        assert!(mac.matches(&tag) && mac.matches(&tag[..4]));
+        tag[9] ^= 1;
+        assert!(!mac.matches(&tag));
+        let mut short = [0u8; 4];
+        mac.write_tag(&mut short);
+        assert_eq!(short, [1, 2, 3, 4]);
     }
 
     /// A straightforward HMAC-SHA1 built on the portable compression, to check
@@ -210,7 +270,7 @@ mod tests {
             let mut state = [SHA1_IV];
             let lane = LaneBlocks { head: &data, tail: &[] };
             compress_portable(&mut state, &[lane], data.len() / 64, None);
-            digest_bytes(&state[0])
+            Mac(state[0]).bytes()
         }
         let mut ipad = [0x36u8; 64];
         let mut opad = [0x5cu8; 64];
@@ -237,7 +297,7 @@ mod tests {
             }).collect();
             let mut got = Vec::new();
             for group in inputs.chunks(MAX_LANES) {
-                got.extend_from_slice(&hmac_sha1_lanes(group)[..group.len()]);
+                got.extend(hmac_sha1_lanes(group)[..group.len()].iter().map(Mac::bytes));
             }
             for ((m, _), got) in msgs.iter().zip(&got) {
                 prop_assert_eq!(*got, reference(&key, m));

@@ -28,10 +28,7 @@ impl Kdf {
     pub(crate) fn new(master_key: &[u8], master_salt: &[u8]) -> Self {
         let mut salt = [0u8; 14];
         salt[..master_salt.len()].copy_from_slice(master_salt);
-        Kdf {
-            prf: AesKey::new(master_key),
-            salt,
-        }
+        Kdf { prf: AesKey::new(master_key), salt }
     }
 
     /// Fills `out` with the key for `label`: with KDR 0 the index term `r` is 0,

@@ -34,10 +34,7 @@ impl Mki {
         if !(1..=4).contains(&len) || value >> (8 * len) != 0 {
             return Err(PolicyError::Mki { value, len });
         }
-        Ok(Mki {
-            value: value as u32,
-            len: len as u8,
-        })
+        Ok(Mki { value: value as u32, len: len as u8 })
     }
 
     /// The MKI value.
@@ -84,18 +81,10 @@ impl MasterKey {
     pub fn new(suite: Suite, key: &[u8], salt: &[u8]) -> Result<Self, PolicyError> {
         let (key_len, salt_len) = (suite.master_key_len(), suite.master_salt_len());
         if key.len() != key_len {
-            return Err(PolicyError::KeyLength {
-                suite,
-                expected: key_len,
-                got: key.len(),
-            });
+            return Err(PolicyError::KeyLength { suite, expected: key_len, got: key.len() });
         }
         if salt.len() != salt_len {
-            return Err(PolicyError::SaltLength {
-                suite,
-                expected: salt_len,
-                got: salt.len(),
-            });
+            return Err(PolicyError::SaltLength { suite, expected: salt_len, got: salt.len() });
         }
         let mut material = [0u8; 46];
         material[..key_len].copy_from_slice(key);
@@ -114,11 +103,7 @@ impl MasterKey {
     pub fn from_key_salt(suite: Suite, key_salt: &[u8]) -> Result<Self, PolicyError> {
         let expected = suite.master_key_len() + suite.master_salt_len();
         if key_salt.len() != expected {
-            return Err(PolicyError::KeySaltLength {
-                suite,
-                expected,
-                got: key_salt.len(),
-            });
+            return Err(PolicyError::KeySaltLength { suite, expected, got: key_salt.len() });
         }
         let (key, salt) = key_salt.split_at(suite.master_key_len());
         MasterKey::new(suite, key, salt)
@@ -193,12 +178,7 @@ pub struct Policy {
 impl Policy {
     /// A policy with one master key and the default window.
     pub fn new(suite: Suite, master_key: MasterKey) -> Self {
-        Policy {
-            suite,
-            master_keys: vec![master_key],
-            tx_key: 0,
-            window_size: DEFAULT_WINDOW_SIZE,
-        }
+        Policy { suite, master_keys: vec![master_key], tx_key: 0, window_size: DEFAULT_WINDOW_SIZE }
     }
 
     /// Checks everything [`Context::new`](super::Context::new) relies on; returns
@@ -206,10 +186,7 @@ impl Policy {
     pub(crate) fn check(&self) -> Result<usize, PolicyError> {
         let keys = &self.master_keys;
         if keys.is_empty() || keys.len() > MAX_MASTER_KEYS {
-            return Err(PolicyError::MasterKeyCount {
-                max: MAX_MASTER_KEYS,
-                got: keys.len(),
-            });
+            return Err(PolicyError::MasterKeyCount { max: MAX_MASTER_KEYS, got: keys.len() });
         }
         for key in keys {
             key.check(self.suite)?;
@@ -227,11 +204,7 @@ impl Policy {
             return Err(PolicyError::TxKey(self.tx_key));
         }
         if !(MIN_WINDOW_SIZE..=MAX_WINDOW_SIZE).contains(&self.window_size) {
-            return Err(PolicyError::WindowSize {
-                got: self.window_size,
-                min: MIN_WINDOW_SIZE,
-                max: MAX_WINDOW_SIZE,
-            });
+            return Err(PolicyError::WindowSize { got: self.window_size, min: MIN_WINDOW_SIZE, max: MAX_WINDOW_SIZE });
         }
         Ok(mki_len)
     }

@@ -19,10 +19,7 @@ pub(crate) struct ReplayWindow {
 
 impl Default for ReplayWindow {
     fn default() -> Self {
-        ReplayWindow {
-            top: None,
-            bits: [0; (WINDOW_BITS / 64) as usize],
-        }
+        ReplayWindow { top: None, bits: [0; (WINDOW_BITS / 64) as usize] }
     }
 }
 

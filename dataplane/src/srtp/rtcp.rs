@@ -4,7 +4,6 @@
 //! peer sent with the E flag clear, authenticated but in clear (RFC 3711 §3.4).
 
 use super::aes_cm::{aes_cm_iv, Counters};
-use super::bytes::tag_matches;
 use super::context::{Context, SessionCipher};
 use super::error::SrtpError;
 use super::gcm::{self, GCM_TAG_LEN};
@@ -45,7 +44,7 @@ impl Context {
             SessionCipher::AesGcm(gcm) => {
                 // RFC 7714 §9.2: AAD = header || E || index.
                 let mut counters = Counters::new();
-                gcm::prepare(&mut counters, &gcm::srtcp_iv(crypto.gcm_salt(), ssrc, index), len - RTCP_HEADER_LEN);
+                gcm::prepare(&mut counters, gcm::srtcp_iv(crypto.salt, ssrc, index), len - RTCP_HEADER_LEN);
                 let (header, rest) = buf.split_at_mut(RTCP_HEADER_LEN);
                 let tag = gcm.seal(&mut counters, (header, &trailer), &mut rest[..len - RTCP_HEADER_LEN]);
                 let mut at = len;
@@ -56,7 +55,7 @@ impl Context {
             }
             cipher => {
                 if let SessionCipher::AesCm(aes) = cipher {
-                    let iv = aes_cm_iv(&crypto.salt, ssrc, u64::from(index));
+                    let iv = aes_cm_iv(crypto.salt, ssrc, u64::from(index));
                     aes.apply_keystream(iv, &mut buf[RTCP_HEADER_LEN..len]);
                 }
                 buf[len..len + TRAILER_LEN].copy_from_slice(&trailer);
@@ -67,7 +66,7 @@ impl Context {
                     roc: None,
                 });
                 let tag_at = len + TRAILER_LEN + mki.len();
-                buf[tag_at..new_len].copy_from_slice(&mac[..new_len - tag_at]);
+                mac.write_tag(&mut buf[tag_at..new_len]);
             }
         }
         Ok(new_len)
@@ -104,17 +103,17 @@ impl Context {
         let new_len = match &crypto.cipher {
             SessionCipher::AesGcm(gcm) => {
                 let tag_at = trailer_at - GCM_TAG_LEN;
-                let iv = gcm::srtcp_iv(crypto.gcm_salt(), ssrc, index);
+                let iv = gcm::srtcp_iv(crypto.salt, ssrc, index);
                 let mut counters = Counters::new();
                 let opened = if encrypted {
-                    gcm::prepare(&mut counters, &iv, tag_at - RTCP_HEADER_LEN);
+                    gcm::prepare(&mut counters, iv, tag_at - RTCP_HEADER_LEN);
                     let (head, rest) = buf.split_at_mut(RTCP_HEADER_LEN);
                     let (body, tag) = rest[..trailer_at - RTCP_HEADER_LEN].split_at_mut(tag_at - RTCP_HEADER_LEN);
                     gcm.open(&mut counters, (head, &trailer), body, tag)
                 } else {
                     // RFC 7714 §9.2: unencrypted SRTCP authenticates the whole
                     // packet as AAD.
-                    gcm::prepare(&mut counters, &iv, 0);
+                    gcm::prepare(&mut counters, iv, 0);
                     gcm.open(&mut counters, (&buf[..tag_at], &trailer), &mut [], &buf[tag_at..trailer_at])
                 };
                 if !opened {
@@ -129,11 +128,11 @@ impl Context {
                     roc: None,
                 });
                 let tag_at = len - tag_len;
-                if !tag_matches(&mac[..tag_len], &buf[tag_at..len]) {
+                if !mac.matches(&buf[tag_at..len]) {
                     return Err(SrtpError::AuthFailed);
                 }
                 if let (true, SessionCipher::AesCm(aes)) = (encrypted, cipher) {
-                    let iv = aes_cm_iv(&crypto.salt, ssrc, u64::from(index));
+                    let iv = aes_cm_iv(crypto.salt, ssrc, u64::from(index));
                     aes.apply_keystream(iv, &mut buf[RTCP_HEADER_LEN..trailer_at]);
                 }
                 trailer_at

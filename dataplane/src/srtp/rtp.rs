@@ -8,12 +8,11 @@
 //! same steps back to back.
 
 use super::aes_cm::{aes_cm_iv, Counters};
-use super::bytes::tag_matches;
 use super::context::{Context, SessionCipher};
 use super::error::SrtpError;
 use super::gcm::{self, GCM_TAG_LEN};
 use super::header::RtpHeader;
-use super::hmac::{hmac_sha1, HmacInput, HMAC_SHA1_LEN};
+use super::hmac::{hmac_sha1, HmacInput, Mac};
 use super::stream::StreamState;
 
 /// A packet between its first step and its last.
@@ -34,14 +33,8 @@ pub(crate) struct Pending {
 
 impl Pending {
     /// A placeholder for fixed-size queues.
-    pub(crate) const EMPTY: Pending = Pending {
-        slot: 0,
-        index: 0,
-        payload_at: 0,
-        payload_end: 0,
-        tag_at: 0,
-        new_len: 0,
-    };
+    pub(crate) const EMPTY: Pending =
+        Pending { slot: 0, index: 0, payload_at: 0, payload_end: 0, tag_at: 0, new_len: 0 };
 
     /// Packet length once done.
     pub(crate) fn new_len(&self) -> usize {
@@ -110,11 +103,11 @@ impl Context {
         // RFC 3711 §3.1: payload | MKI | tag. RFC 7714 §8.1: payload | tag | MKI.
         let (mki_at, tag_at) = match &crypto.cipher {
             SessionCipher::AesGcm(_) => {
-                gcm::prepare(counters, &gcm::srtp_iv(crypto.gcm_salt(), header.ssrc, index), payload);
+                gcm::prepare(counters, gcm::srtp_iv(crypto.salt, header.ssrc, index), payload);
                 (len + GCM_TAG_LEN, len)
             }
             SessionCipher::AesCm(_) => {
-                counters.prepare(aes_cm_iv(&crypto.salt, header.ssrc, index), false, payload);
+                counters.prepare(aes_cm_iv(crypto.salt, header.ssrc, index), false, payload);
                 (len, len + self.mki_len)
             }
             SessionCipher::Null => (len, len + self.mki_len),
@@ -122,14 +115,7 @@ impl Context {
         if self.mki_len > 0 {
             buf[mki_at..mki_at + self.mki_len].copy_from_slice(&keys.mki[..self.mki_len]);
         }
-        Ok(Pending {
-            slot,
-            index,
-            payload_at: header.len,
-            payload_end: len,
-            tag_at,
-            new_len,
-        })
+        Ok(Pending { slot, index, payload_at: header.len, payload_end: len, tag_at, new_len })
     }
 
     /// Encrypts the payload; for AEAD also writes the tag, which finishes it.
@@ -151,13 +137,8 @@ impl Context {
 
     /// Writes the HMAC tag.
     #[inline]
-    pub(crate) fn protect_rtp_finish(&self, p: &Pending, buf: &mut [u8], mac: &[u8; HMAC_SHA1_LEN]) -> usize {
-        // Fixed-size copies: the two HMAC tag lengths (RFC 4568 §6.2).
-        if self.suite.srtp_tag_len() == 4 {
-            buf[p.tag_at..p.tag_at + 4].copy_from_slice(&mac[..4]);
-        } else {
-            buf[p.tag_at..p.tag_at + 10].copy_from_slice(&mac[..10]);
-        }
+    pub(crate) fn protect_rtp_finish(&self, p: &Pending, buf: &mut [u8], mac: &Mac) -> usize {
+        mac.write_tag(&mut buf[p.tag_at..p.tag_at + self.suite.srtp_tag_len()]);
         p.new_len
     }
 
@@ -165,11 +146,7 @@ impl Context {
     #[inline]
     pub(crate) fn rtp_auth_input<'a>(&'a self, p: &Pending, buf: &'a [u8]) -> HmacInput<'a> {
         HmacInput {
-            key: self.keys[p.slot]
-                .srtp
-                .auth
-                .as_ref()
-                .expect("HMAC suites have an auth key"),
+            key: self.keys[p.slot].srtp.auth.as_ref().expect("HMAC suites have an auth key"),
             msg: &buf[..p.payload_end],
             roc: Some((p.index >> 16) as u32),
         }
@@ -196,11 +173,7 @@ impl Context {
         }
         let aead = self.suite.is_aead();
         // RFC 3711 §3.1: payload | MKI | tag. RFC 7714 §8.1: payload | tag | MKI.
-        let (mki_at, tag_at) = if aead {
-            (len - self.mki_len, len - trailer)
-        } else {
-            (len - trailer, len - tag_len)
-        };
+        let (mki_at, tag_at) = if aead { (len - self.mki_len, len - trailer) } else { (len - trailer, len - tag_len) };
         let (slot, keys) = self.rx_slot(&buf[mki_at..mki_at + self.mki_len])?;
         if stream.srtp_packets[slot] >= keys.srtp_lifetime {
             return Err(SrtpError::KeyLifetimeExceeded);
@@ -213,19 +186,12 @@ impl Context {
         let payload = payload_end - header.len;
         match &crypto.cipher {
             SessionCipher::AesGcm(_) => {
-                gcm::prepare(counters, &gcm::srtp_iv(crypto.gcm_salt(), header.ssrc, index), payload);
+                gcm::prepare(counters, gcm::srtp_iv(crypto.salt, header.ssrc, index), payload);
             }
-            SessionCipher::AesCm(_) => counters.prepare(aes_cm_iv(&crypto.salt, header.ssrc, index), false, payload),
+            SessionCipher::AesCm(_) => counters.prepare(aes_cm_iv(crypto.salt, header.ssrc, index), false, payload),
             SessionCipher::Null => {}
         }
-        Ok(Pending {
-            slot,
-            index,
-            payload_at: header.len,
-            payload_end,
-            tag_at,
-            new_len: payload_end,
-        })
+        Ok(Pending { slot, index, payload_at: header.len, payload_end, tag_at, new_len: payload_end })
     }
 
     /// AEAD: verifies and decrypts, then updates the stream.
@@ -242,7 +208,8 @@ impl Context {
             unreachable!("AEAD suites have a GCM key");
         };
         let (aad, rest) = buf.split_at_mut(p.payload_at);
-        let (ciphertext, tag) = rest[..p.tag_at + GCM_TAG_LEN - p.payload_at].split_at_mut(p.payload_end - p.payload_at);
+        let (ciphertext, tag) =
+            rest[..p.tag_at + GCM_TAG_LEN - p.payload_at].split_at_mut(p.payload_end - p.payload_at);
         if !gcm.open(counters, (aad, &[]), ciphertext, tag) {
             return Err(SrtpError::AuthFailed);
         }
@@ -257,11 +224,11 @@ impl Context {
         stream: &mut StreamState,
         p: &Pending,
         buf: &mut [u8],
-        mac: &[u8; HMAC_SHA1_LEN],
+        mac: &Mac,
         counters: &mut Counters,
     ) -> Result<usize, SrtpError> {
         let tag_len = self.suite.srtp_tag_len();
-        if !tag_matches(&mac[..tag_len], &buf[p.tag_at..p.tag_at + tag_len]) {
+        if !mac.matches(&buf[p.tag_at..p.tag_at + tag_len]) {
             return Err(SrtpError::AuthFailed);
         }
         self.recheck(stream, p)?;

@@ -53,7 +53,9 @@ pub enum SdesError {
     #[error("not an SDES crypto attribute: {0}")]
     Syntax(&'static str),
     /// A crypto suite mediafwd does not speak.
-    #[error("unsupported SRTP crypto suite {0}: offer AEAD_AES_128_GCM, AEAD_AES_256_GCM or an AES_*_CM_HMAC_SHA1_* suite")]
+    #[error(
+        "unsupported SRTP crypto suite {0}: offer AEAD_AES_128_GCM, AEAD_AES_256_GCM or an AES_*_CM_HMAC_SHA1_* suite"
+    )]
     UnknownSuite(String),
     /// A key method other than `inline`.
     #[error("key method {0:?} unsupported: only inline: keys are")]
@@ -98,9 +100,7 @@ impl CryptoAttribute {
     pub fn parse(line: &str) -> Result<Self, SdesError> {
         let line = line.trim();
         let value = line.strip_prefix("a=").unwrap_or(line);
-        let value = value
-            .strip_prefix("crypto:")
-            .ok_or(SdesError::Syntax("expected a=crypto:"))?;
+        let value = value.strip_prefix("crypto:").ok_or(SdesError::Syntax("expected a=crypto:"))?;
         let mut fields = value.split_ascii_whitespace();
         let tag = fields.next().ok_or(SdesError::Syntax("missing tag"))?;
         if tag.is_empty() || tag.len() > 9 || !tag.bytes().all(|b| b.is_ascii_digit()) {
@@ -142,30 +142,16 @@ impl CryptoAttribute {
         if count > MAX_MASTER_KEYS {
             return Err(SdesError::TooManyKeys(count));
         }
-        let keys = key_params
-            .split(';')
-            .map(|param| parse_key_param(suite, param))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(CryptoAttribute {
-            tag,
-            suite,
-            keys,
-            window_size_hint,
-        })
+        let keys = key_params.split(';').map(|param| parse_key_param(suite, param)).collect::<Result<Vec<_>, _>>()?;
+        Ok(CryptoAttribute { tag, suite, keys, window_size_hint })
     }
 
     /// The policy these keys describe: the first key protects, every key is
     /// accepted by MKI, the window is the `WSH` hint within the supported range.
     pub fn to_policy(&self) -> Policy {
-        let window_size = self
-            .window_size_hint
-            .map_or(DEFAULT_WINDOW_SIZE, |w| w.clamp(MIN_WINDOW_SIZE, MAX_WINDOW_SIZE));
-        Policy {
-            suite: self.suite,
-            master_keys: self.keys.clone(),
-            tx_key: 0,
-            window_size,
-        }
+        let window_size =
+            self.window_size_hint.map_or(DEFAULT_WINDOW_SIZE, |w| w.clamp(MIN_WINDOW_SIZE, MAX_WINDOW_SIZE));
+        Policy { suite: self.suite, master_keys: self.keys.clone(), tx_key: 0, window_size }
     }
 }
 
@@ -176,9 +162,7 @@ fn parse_key_param(suite: Suite, param: &str) -> Result<MasterKey, SdesError> {
         return Err(SdesError::KeyMethod(method.into()));
     }
     let mut parts = info.split('|');
-    let key_salt = BASE64
-        .decode(parts.next().unwrap_or_default())
-        .map_err(|_| SdesError::Base64)?;
+    let key_salt = BASE64.decode(parts.next().unwrap_or_default()).map_err(|_| SdesError::Base64)?;
     let mut key = MasterKey::from_key_salt(suite, &key_salt)?;
     let mut seen_mki = false;
     for part in parts {
@@ -267,7 +251,10 @@ mod tests {
 
     #[test]
     fn parses_a_plain_line() {
-        let a = CryptoAttribute::parse("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:4").unwrap();
+        let a = CryptoAttribute::parse(
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:4",
+        )
+        .unwrap();
         assert_eq!(a.tag, 1);
         assert_eq!(a.suite, Suite::AesCm128HmacSha1_80);
         assert_eq!(a.keys.len(), 1);
@@ -275,16 +262,23 @@ mod tests {
         assert_eq!(k.key_salt().len(), 30);
         assert_eq!((k.srtp_lifetime, k.srtcp_lifetime), (1 << 20, 1 << 20));
         assert_eq!(k.mki, Some(Mki::new(1, 4).unwrap()));
-        assert_eq!(a.to_string(), "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:4");
+        assert_eq!(
+            a.to_string(),
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:4"
+        );
     }
 
     #[test]
     fn session_parameters() {
         let key = "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";
-        let null = CryptoAttribute::parse(&format!("a=crypto:2 AES_CM_128_HMAC_SHA1_80 {key} UNENCRYPTED_SRTP KDR=0 -FOO")).unwrap();
+        let null =
+            CryptoAttribute::parse(&format!("a=crypto:2 AES_CM_128_HMAC_SHA1_80 {key} UNENCRYPTED_SRTP KDR=0 -FOO"))
+                .unwrap();
         assert_eq!(null.suite, Suite::NullHmacSha1_80);
         assert_eq!(null.to_string(), format!("a=crypto:2 AES_CM_128_HMAC_SHA1_80 {key} UNENCRYPTED_SRTP"));
-        let err = |params: &str| CryptoAttribute::parse(&format!("a=crypto:2 AES_CM_128_HMAC_SHA1_80 {key} {params}")).unwrap_err();
+        let err = |params: &str| {
+            CryptoAttribute::parse(&format!("a=crypto:2 AES_CM_128_HMAC_SHA1_80 {key} {params}")).unwrap_err()
+        };
         assert_eq!(err("KDR=10"), SdesError::KeyDerivationRate(10));
         assert_eq!(err("UNENCRYPTED_SRTCP"), SdesError::UnencryptedSrtcp);
         assert_eq!(err("UNAUTHENTICATED_SRTP"), SdesError::UnauthenticatedSrtp);
@@ -298,21 +292,34 @@ mod tests {
     #[test]
     fn refusals() {
         let err = |line: &str| CryptoAttribute::parse(line).unwrap_err();
-        assert!(matches!(err("a=crypto:1 F8_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"), SdesError::UnknownSuite(_)));
+        assert!(matches!(
+            err("a=crypto:1 F8_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"),
+            SdesError::UnknownSuite(_)
+        ));
         assert!(matches!(err("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywj"), SdesError::Key(_)));
         assert_eq!(err("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:!!!"), SdesError::Base64);
         // RFC 4568's own example carries a 32-byte MKI: more than mediafwd carries.
-        assert!(matches!(err("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:32"), SdesError::Mki(_)));
-        assert!(matches!(err("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^x"), SdesError::Lifetime(_)));
+        assert!(matches!(
+            err("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:32"),
+            SdesError::Mki(_)
+        ));
+        assert!(matches!(
+            err("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^x"),
+            SdesError::Lifetime(_)
+        ));
         assert!(matches!(err("a=crypto:1 AES_CM_128_HMAC_SHA1_80 uri:sip:x"), SdesError::KeyMethod(_)));
-        assert!(matches!(err("a=crypto:x AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"), SdesError::Syntax(_)));
+        assert!(matches!(
+            err("a=crypto:x AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"),
+            SdesError::Syntax(_)
+        ));
         assert!(matches!(err("a=rtpmap:0 PCMU/8000"), SdesError::Syntax(_)));
     }
 
     #[test]
     fn unpadded_base64_is_accepted() {
         // 28 bytes of GCM-128 key and salt: 38 base64 characters without padding.
-        let a = CryptoAttribute::parse("a=crypto:3 AEAD_AES_128_GCM inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw").unwrap();
+        let a = CryptoAttribute::parse("a=crypto:3 AEAD_AES_128_GCM inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw")
+            .unwrap();
         assert_eq!(a.keys[0].key_salt(), &(0u8..28).collect::<Vec<_>>()[..]);
         assert_eq!(a.to_string(), "a=crypto:3 AEAD_AES_128_GCM inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw==");
     }
@@ -324,12 +331,7 @@ mod tests {
             prop::option::of((0u64..=u64::from(u32::MAX), 1usize..=4)),
             prop::option::of(1u64..=1 << 48),
         );
-        (
-            1u32..=999_999_999,
-            suite,
-            proptest::collection::vec(key, 1..=MAX_MASTER_KEYS),
-            prop::option::of(64u32..=256),
-        )
+        (1u32..=999_999_999, suite, proptest::collection::vec(key, 1..=MAX_MASTER_KEYS), prop::option::of(64u32..=256))
             .prop_map(|(tag, suite, keys, wsh)| {
                 let mki_len = keys[0].1.map(|(_, l)| l);
                 let keys = keys
@@ -348,12 +350,7 @@ mod tests {
                         k
                     })
                     .collect();
-                CryptoAttribute {
-                    tag,
-                    suite,
-                    keys,
-                    window_size_hint: wsh,
-                }
+                CryptoAttribute { tag, suite, keys, window_size_hint: wsh }
             })
     }
 

@@ -35,11 +35,7 @@ impl<'a> LaneBlocks<'a> {
     /// The `i`-th block.
     fn block(&self, i: usize) -> &'a [u8; 64] {
         let head_blocks = self.head.len() / 64;
-        let (bytes, at) = if i < head_blocks {
-            (self.head, i * 64)
-        } else {
-            (self.tail, (i - head_blocks) * 64)
-        };
+        let (bytes, at) = if i < head_blocks { (self.head, i * 64) } else { (self.tail, (i - head_blocks) * 64) };
         bytes[at..at + 64].try_into().expect("64-byte block")
     }
 }
@@ -119,10 +115,8 @@ fn compress_shani_checked<const N: usize>(
     blocks: usize,
     outer: Option<&[[u32; 5]]>,
 ) {
-    let (Ok(states), Ok(lanes)) = (
-        <&mut [[u32; 5]; N]>::try_from(states),
-        <&[LaneBlocks<'_>; N]>::try_from(lanes),
-    ) else {
+    let (Ok(states), Ok(lanes)) = (<&mut [[u32; 5]; N]>::try_from(states), <&[LaneBlocks<'_>; N]>::try_from(lanes))
+    else {
         unreachable!("compress_lanes matched the lane count");
     };
     let outer = outer.map(|o| <&[[u32; 5]; N]>::try_from(o).expect("one outer state per lane"));
@@ -230,10 +224,7 @@ unsafe fn compress_shani<const N: usize>(
         let mask = _mm_set_epi64x(0x0001_0203_0405_0607, 0x0809_0A0B_0C0D_0E0F);
         let zero = _mm_setzero_si128();
         let load = |s: &[u32; 5]| {
-            (
-                _mm_set_epi32(s[0] as i32, s[1] as i32, s[2] as i32, s[3] as i32),
-                _mm_set_epi32(s[4] as i32, 0, 0, 0),
-            )
+            (_mm_set_epi32(s[0] as i32, s[1] as i32, s[2] as i32, s[3] as i32), _mm_set_epi32(s[4] as i32, 0, 0, 0))
         };
         let mut abcd = [zero; N];
         let mut e0 = [zero; N];

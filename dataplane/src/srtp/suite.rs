@@ -89,10 +89,9 @@ impl Suite {
     /// Master (and session encryption) key length in bytes.
     pub fn master_key_len(self) -> usize {
         match self {
-            Suite::AesCm128HmacSha1_80
-            | Suite::AesCm128HmacSha1_32
-            | Suite::AeadAes128Gcm
-            | Suite::NullHmacSha1_80 => 16,
+            Suite::AesCm128HmacSha1_80 | Suite::AesCm128HmacSha1_32 | Suite::AeadAes128Gcm | Suite::NullHmacSha1_80 => {
+                16
+            }
             Suite::Aes192CmHmacSha1_80 | Suite::Aes192CmHmacSha1_32 => 24,
             Suite::Aes256CmHmacSha1_80 | Suite::Aes256CmHmacSha1_32 | Suite::AeadAes256Gcm => 32,
         }
@@ -182,11 +181,7 @@ mod tests {
 
     #[test]
     fn short_tag_suites_keep_80_bit_srtcp_tag() {
-        for suite in [
-            Suite::AesCm128HmacSha1_32,
-            Suite::Aes192CmHmacSha1_32,
-            Suite::Aes256CmHmacSha1_32,
-        ] {
+        for suite in [Suite::AesCm128HmacSha1_32, Suite::Aes192CmHmacSha1_32, Suite::Aes256CmHmacSha1_32] {
             assert_eq!(suite.srtp_tag_len(), 4);
             assert_eq!(suite.srtcp_tag_len(), 10);
         }

@@ -10,11 +10,8 @@ use super::*;
 /// Bytes from hex digits; whitespace is ignored.
 pub(crate) fn hex(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();
-    assert!(s.len() % 2 == 0, "odd number of hex digits");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
-        .collect()
+    assert!(s.len().is_multiple_of(2), "odd number of hex digits");
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit")).collect()
 }
 
 fn rtp_packet(seq: u16, ssrc: u32, payload_len: usize) -> Vec<u8> {
@@ -61,12 +58,12 @@ fn unprotect(ctx: &Context, stream: &mut StreamState, packet: &[u8]) -> Result<V
 
 /// A context whose session keys are given directly, as RFC 7714's vectors are.
 fn gcm_session_context(suite: Suite, key: &[u8], salt: &[u8]) -> Context {
-    let mut session_salt = [0u8; 14];
-    session_salt[..12].copy_from_slice(salt);
+    let mut session_salt = [0u8; 16];
+    session_salt[4..].copy_from_slice(salt);
     let crypto = SessionCrypto {
         cipher: SessionCipher::AesGcm(GcmKey::new(key)),
         auth: None,
-        salt: session_salt,
+        salt: u128::from_be_bytes(session_salt),
     };
     Context {
         suite,
