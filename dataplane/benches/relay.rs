@@ -100,17 +100,6 @@ impl Relay {
     /// and their traffic.
     fn new(flows: usize) -> (Self, Templates) {
         assert!(flows.is_multiple_of(2), "two flows per session");
-        eprintln!(
-            "SIZES entry={} flow={} egress={} ingress={} key={} udp={} rtp={} latch={}",
-            std::mem::size_of::<mediafwd_dataplane::flow::FlowEntry>(),
-            std::mem::size_of::<Flow>(),
-            std::mem::size_of::<Egress>(),
-            std::mem::size_of::<Ingress>(),
-            std::mem::size_of::<FlowKey>(),
-            std::mem::size_of::<mediafwd_dataplane::classify::UdpPacket>(),
-            std::mem::size_of::<mediafwd_dataplane::stats::rtp::RtpStream>(),
-            std::mem::size_of::<mediafwd_dataplane::latch::LatchState>()
-        );
         let mut table = FlowTable::with_capacity(flows, 8);
         let stats = FlowStatsArray::new(flows);
         let ports = vec![PortContext::new(MAC_A), PortContext::new(MAC_B)];
@@ -242,7 +231,7 @@ fn process_burst(relay: &mut Relay, input: &mut BurstInput) -> usize {
     let mut forwarded = 0;
     for (i, chunk) in input.bufs.chunks_exact_mut(SLOT).enumerate() {
         let mut pkt = PacketBuf::new(chunk, HEADROOM, FRAME);
-        let v = p.process(&mut pkt, input.rx_port[i], &mut |e| {
+        let v = p.process(&mut pkt, input.rx_port[i], None, &mut |e| {
             black_box(e);
         });
         forwarded += matches!(black_box(v), Verdict::Forward { .. }) as usize;
