@@ -21,6 +21,12 @@ impl<'a> PacketBuf<'a> {
         PacketBuf { buf, off, len }
     }
 
+    /// An empty packet with no buffer (a placeholder in burst arrays).
+    #[inline(always)]
+    pub fn empty() -> Self {
+        PacketBuf { buf: Default::default(), off: 0, len: 0 }
+    }
+
     /// The packet.
     #[inline(always)]
     pub fn data(&self) -> &[u8] {

@@ -3,13 +3,14 @@
 //! worker moves the mbufs accordingly.
 
 use crate::buf::PacketBuf;
-use crate::classify::{classify, Class, PortContext};
+use crate::classify::{classify, Class, PortContext, UdpPacket};
 use crate::flow::{Event, FlowTable, Media};
 use crate::latch::SourceVerdict;
 use crate::relay;
 use crate::stats::counters::add;
 use crate::stats::{DropReason, FlowStatsArray};
 use crate::wire::{rtcp, rtp, udp};
+use mediafwd_ffi::BURST_SIZE as BURST;
 
 /// What to do with a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,9 @@ pub struct Pipeline<'a> {
     pub now_us: u64,
 }
 
+/// Cache lines of a flow entry a relayed packet reads.
+const ENTRY_LINES: usize = 4;
+
 impl Pipeline<'_> {
     /// Processes one received frame in place; `stripped_vlan` is a tag the
     /// NIC removed and reported beside the frame.
@@ -52,18 +56,73 @@ impl Pipeline<'_> {
         stripped_vlan: Option<u16>,
         on_event: &mut impl FnMut(Event),
     ) -> Verdict {
-        let Some(port) = self.ports.get(rx_port as usize) else {
-            return Verdict::Drop(DropReason::NotForUs);
-        };
-        let u = match classify(pkt.data(), rx_port, port, stripped_vlan) {
-            Class::Udp(u) => u,
-            Class::SlowPath => return Verdict::SlowPath,
-            Class::Drop(r) => return Verdict::Drop(r),
-        };
-        let Some(entry) = self.table.get_mut(&u.key) else {
-            return Verdict::Drop(DropReason::UnknownFlow);
-        };
-        let flow = entry.flow;
+        match self.classify(pkt, rx_port, stripped_vlan) {
+            Class::Udp(u) => match self.table.find(&u.key) {
+                Some(id) => self.relay(pkt, &u, id, on_event),
+                None => Verdict::Drop(DropReason::UnknownFlow),
+            },
+            Class::SlowPath => Verdict::SlowPath,
+            Class::Drop(r) => Verdict::Drop(r),
+        }
+    }
+
+    /// Processes a burst in three passes, as DPDK's l3fwd does, so that the
+    /// memory each packet needs is loading while the others are worked on:
+    /// classify every packet and prefetch where its flow lookup starts; look
+    /// every flow up and prefetch its entry and statistics slot; then relay.
+    /// `pkts`, `stripped_vlan` and `verdicts` have the same length, at most
+    /// [`BURST`].
+    #[inline]
+    pub fn process_burst(
+        &mut self,
+        pkts: &mut [PacketBuf<'_>],
+        rx_port: u16,
+        stripped_vlan: &[Option<u16>],
+        verdicts: &mut [Verdict],
+        on_event: &mut impl FnMut(Event),
+    ) {
+        let n = pkts.len().min(BURST);
+        let mut classes = [Class::Drop(DropReason::Runt); BURST];
+        for i in 0..n {
+            classes[i] = self.classify(&pkts[i], rx_port, stripped_vlan[i]);
+            if let Class::Udp(u) = &classes[i] {
+                self.table.prefetch_key(&u.key);
+            }
+        }
+        let mut ids = [None; BURST];
+        for i in 0..n {
+            if let Class::Udp(u) = &classes[i] {
+                ids[i] = self.table.find(&u.key);
+                if let Some(id) = ids[i] {
+                    self.table.prefetch_entry(id, ENTRY_LINES);
+                    mediafwd_ffi::prefetch(self.flow_stats.slot(id));
+                }
+            }
+        }
+        for i in 0..n {
+            verdicts[i] = match (&classes[i], ids[i]) {
+                (Class::Udp(u), Some(id)) => self.relay(&mut pkts[i], u, id, on_event),
+                (Class::Udp(_), None) => Verdict::Drop(DropReason::UnknownFlow),
+                (Class::SlowPath, _) => Verdict::SlowPath,
+                (Class::Drop(r), _) => Verdict::Drop(*r),
+            };
+        }
+    }
+
+    #[inline(always)]
+    fn classify(&self, pkt: &PacketBuf<'_>, rx_port: u16, stripped_vlan: Option<u16>) -> Class {
+        match self.ports.get(rx_port as usize) {
+            Some(port) => classify(pkt.data(), rx_port, port, stripped_vlan),
+            None => Class::Drop(DropReason::NotForUs),
+        }
+    }
+
+    /// The last pass for one packet of flow `id`: payload and source
+    /// checks, accounting, rewrite.
+    #[inline(always)]
+    fn relay(&mut self, pkt: &mut PacketBuf<'_>, u: &UdpPacket, id: u32, on_event: &mut impl FnMut(Event)) -> Verdict {
+        let entry = self.table.entry_mut(id);
+        let flow = &entry.flow;
         let slot = self.flow_stats.slot(flow.id);
         slot.last_tsc.store(self.now_tsc, std::sync::atomic::Ordering::Relaxed);
         let drop = |r: DropReason| {
@@ -107,18 +166,18 @@ impl Pipeline<'_> {
             entry.rtp.update(ssrc, seq, ts, arrival);
             slot.publish_rtp(&entry.rtp);
         }
-        if let (Some(remote), Some(reverse)) = (latched, flow.reverse) {
-            self.follow_latch(reverse, flow.media, remote);
-        }
-
         let eg = if is_rtcp { flow.rtcp_egress.unwrap_or(flow.egress) } else { flow.egress };
+        let (media, reverse) = (flow.media, flow.reverse);
+        if let (Some(remote), Some(reverse)) = (latched, reverse) {
+            self.follow_latch(reverse, media, remote);
+        }
         let Some(dst) = eg.dst else {
             return drop(DropReason::NoRemote);
         };
         let Some(dst_mac) = self.table.neighbor(eg.next_hop) else {
             return drop(DropReason::NeighborUnresolved);
         };
-        if let Err(r) = relay::rewrite(pkt, &u, &eg, dst, dst_mac) {
+        if let Err(r) = relay::rewrite(pkt, u, &eg, dst, dst_mac) {
             return drop(r);
         }
         add(&slot.packets, 1);

@@ -55,14 +55,16 @@ pub fn rewrite(
             let mut new = [0u8; 8];
             new[..4].copy_from_slice(&s.ip().octets());
             new[4..].copy_from_slice(&d.ip().octets());
-            let mut check = checksum::update(ip.checksum(), &old, &new);
-            let old_ttl_proto = u16::from_be_bytes([ip.ttl(), ip.protocol()]);
-            check = checksum::update16(check, old_ttl_proto, u16::from_be_bytes([TTL, ip.protocol()]));
+            // The addresses are in both the IP header and the UDP pseudo-header: sum them once.
+            let (old_sum, new_sum) = (checksum::sum(&old), checksum::sum(&new));
+            let old_ttl_proto = u16::from_be_bytes([ip.ttl(), ip.protocol()]) as u32;
+            let new_ttl_proto = u16::from_be_bytes([TTL, ip.protocol()]) as u32;
+            let check = checksum::update_sum(ip.checksum(), old_sum + old_ttl_proto, new_sum + new_ttl_proto);
             ip.set_src_addr(*s.ip());
             ip.set_dst_addr(*d.ip());
             ip.set_ttl(TTL);
             ip.set_checksum(check);
-            rewrite_udp(udp, &old, &new, s.port(), d.port(), UdpChecksum::Optional);
+            rewrite_udp(udp, old_sum, new_sum, s.port(), d.port(), UdpChecksum::Optional);
         }
         (Family::V6, SocketAddr::V6(s), SocketAddr::V6(d)) => {
             let (ip, udp) = buf[l3_abs..udp_end].split_at_mut(in_l3_len);
@@ -76,7 +78,7 @@ pub fn rewrite(
             ip.set_src_addr(*s.ip());
             ip.set_dst_addr(*d.ip());
             ip.set_hop_limit(TTL);
-            rewrite_udp(udp, &old, &new, s.port(), d.port(), UdpChecksum::Mandatory);
+            rewrite_udp(udp, checksum::sum(&old), checksum::sum(&new), s.port(), d.port(), UdpChecksum::Mandatory);
         }
         (_, src, dst) if src.is_ipv4() == dst.is_ipv4() => {
             // Translation between families: the old header's pseudo-header
@@ -124,9 +126,10 @@ enum UdpChecksum {
     Mandatory,
 }
 
-/// Same-family rewrite: `old`/`new` are the address bytes of the pseudo-header.
+/// Same-family rewrite: `old_sum`/`new_sum` are the sums of the
+/// pseudo-header's address bytes before and after.
 #[inline(always)]
-fn rewrite_udp(udp: &mut [u8], old: &[u8], new: &[u8], src_port: u16, dst_port: u16, mode: UdpChecksum) {
+fn rewrite_udp(udp: &mut [u8], old_sum: u32, new_sum: u32, src_port: u16, dst_port: u16, mode: UdpChecksum) {
     let mut d = udp::Datagram::new_unchecked(udp);
     let check = d.checksum();
     let (old_sp, old_dp) = (d.src_port(), d.dst_port());
@@ -135,9 +138,11 @@ fn rewrite_udp(udp: &mut [u8], old: &[u8], new: &[u8], src_port: u16, dst_port: 
     if check == 0 && mode == UdpChecksum::Optional {
         return;
     }
-    let mut c = checksum::update(check, old, new);
-    c = checksum::update16(c, old_sp, src_port);
-    c = checksum::update16(c, old_dp, dst_port);
+    let c = checksum::update_sum(
+        check,
+        old_sum + old_sp as u32 + old_dp as u32,
+        new_sum + src_port as u32 + dst_port as u32,
+    );
     d.set_checksum(if c == 0 { 0xffff } else { c });
 }
 

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use mediafwd_ffi::{eal, Burst, Mbuf, Ring, RxQueue, TxQueue};
+use mediafwd_ffi::{eal, Burst, Mbuf, Ring, RxQueue, TxQueue, BURST_SIZE};
 
 use crate::buf::PacketBuf;
 use crate::classify::PortContext;
@@ -15,8 +15,6 @@ use crate::pipeline::{Pipeline, Verdict};
 use crate::stats::counters::add;
 use crate::stats::{DropReason, FlowStatsArray, WorkerCounters};
 
-/// Packets ahead of the current one whose headers are prefetched.
-const PREFETCH_AHEAD: usize = 4;
 /// Control commands applied per loop iteration at most, so that a flood of
 /// flow changes delays packets by a bounded amount.
 const COMMANDS_PER_POLL: usize = 64;
@@ -65,12 +63,14 @@ impl Worker {
     /// exit code).
     pub fn run(mut self) -> i32 {
         let tsc_hz = eal::tsc_hz().max(1);
+        // Microseconds from TSC ticks by a multiply and a shift, not a division per poll.
+        let us_per_tick_q32 = ((1_000_000u128 << 32) / tsc_hz as u128) as u64;
         let start = eal::rdtsc();
         let mut bursts = self.bursts();
         let mut last = start;
         while !self.stop.load(Ordering::Relaxed) {
             let now = eal::rdtsc();
-            let now_us = ((now - start) as u128 * 1_000_000 / tsc_hz as u128) as u64;
+            let now_us = (((now - start) as u128 * us_per_tick_q32 as u128) >> 32) as u64;
             let got = self.poll(&mut bursts, now, now_us);
             let after = eal::rdtsc();
             if got > 0 {
@@ -122,43 +122,51 @@ impl Worker {
     fn process_burst(&mut self, rx: &mut Burst, rx_port: u16, b: &mut Bursts, now_tsc: u64, now_us: u64) {
         let counters = &*self.counters;
         let events = &self.events;
-        let mut rx_bytes = 0u64;
-        let mut pipeline = Pipeline {
-            worker: self.id,
-            table: &mut self.table,
-            ports: &self.ports,
-            flow_stats: &self.flow_stats,
-            now_tsc,
-            now_us,
-        };
         let mut on_event = |e: Event| {
             if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = events.try_send(e) {
                 add(&counters.events_dropped, 1);
             }
         };
-        let mut packets = rx.drain();
-        let n = packets.remaining() as u64;
-        for i in 0..PREFETCH_AHEAD {
-            packets.prefetch_ahead(i);
-        }
-        while let Some(mut m) = packets.next() {
-            packets.prefetch_ahead(PREFETCH_AHEAD - 1);
-            rx_bytes += m.data_len() as u64;
-            let stripped = m.rx_vlan_stripped();
-            let verdict = if m.is_contiguous() {
-                let (buf, off, len) = m.buffer_mut();
-                let mut pkt = PacketBuf::new(buf, off, len);
-                let v = pipeline.process(&mut pkt, rx_port, stripped, &mut on_event);
-                if let Verdict::Forward { .. } = v {
-                    let (off, len) = (pkt.offset(), pkt.len());
-                    m.set_data_window(off, len).expect("rewrite stays inside the mbuf");
+        let n = rx.len();
+        let mut verdicts = [Verdict::Drop(DropReason::Runt); BURST_SIZE];
+        let mut stripped = [None; BURST_SIZE];
+        let mut windows = [(0usize, 0usize); BURST_SIZE];
+        let mut rx_bytes = 0u64;
+        {
+            let mbufs = rx.as_mut_slice();
+            // Every header of the burst starts loading before the first is read.
+            for m in mbufs.iter() {
+                m.prefetch_data();
+            }
+            let mut pkts: [PacketBuf<'_>; BURST_SIZE] = std::array::from_fn(|_| PacketBuf::empty());
+            for (i, (m, pkt)) in mbufs.iter_mut().zip(pkts.iter_mut()).enumerate() {
+                rx_bytes += m.data_len() as u64;
+                stripped[i] = m.rx_vlan_stripped();
+                if m.is_contiguous() {
+                    let (buf, off, len) = m.buffer_mut();
+                    *pkt = PacketBuf::new(buf, off, len);
                 }
-                v
-            } else {
-                Verdict::Drop(DropReason::MultiSegment)
+            }
+            let mut pipeline = Pipeline {
+                worker: self.id,
+                table: &mut self.table,
+                ports: &self.ports,
+                flow_stats: &self.flow_stats,
+                now_tsc,
+                now_us,
             };
+            pipeline.process_burst(&mut pkts[..n], rx_port, &stripped[..n], &mut verdicts[..n], &mut on_event);
+            for (w, p) in windows.iter_mut().zip(&pkts[..n]) {
+                *w = (p.offset(), p.len());
+            }
+        }
+        for (i, mut m) in rx.drain().enumerate() {
+            let verdict = if !m.is_contiguous() { Verdict::Drop(DropReason::MultiSegment) } else { verdicts[i] };
+            let (off, len) = windows[i];
+            let tci = stripped[i];
             match verdict {
                 Verdict::Forward { port_id } => {
+                    m.set_data_window(off, len).expect("rewrite stays inside the mbuf");
                     let Some(Some(txq)) = self.tx.get_mut(port_id as usize) else {
                         counters.drop_packet(DropReason::TxFull);
                         push_or_free(&mut b.drops, m);
@@ -174,7 +182,7 @@ impl Worker {
                     // Not every PMD stamps the port (net_ring does not); the
                     // slow path needs it to know the interface.
                     m.set_port(rx_port);
-                    if let Some(tci) = stripped {
+                    if let Some(tci) = tci {
                         reinsert_vlan(&mut m, tci);
                     }
                     push_or_free(&mut b.slow, m)
@@ -185,7 +193,7 @@ impl Worker {
                 }
             }
         }
-        add(&counters.rx_packets, n);
+        add(&counters.rx_packets, n as u64);
         add(&counters.rx_bytes, rx_bytes);
         b.drops.free_all();
         if !b.slow.is_empty() {

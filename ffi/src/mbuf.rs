@@ -231,6 +231,14 @@ impl Burst {
         unsafe { self.slots[i].assume_init_mut() }
     }
 
+    /// The packets, writable together.
+    #[inline(always)]
+    pub fn as_mut_slice(&mut self) -> &mut [Mbuf] {
+        // SAFETY: slots 0..len are initialised Mbufs (MaybeUninit<Mbuf> has
+        // Mbuf's layout), and `&mut self` makes the borrow unique.
+        unsafe { std::slice::from_raw_parts_mut(self.slots.as_mut_ptr() as *mut Mbuf, self.len) }
+    }
+
     /// The `i`-th packet.
     #[inline(always)]
     pub fn get(&self, i: usize) -> &Mbuf {

@@ -63,10 +63,15 @@ pub struct Egress {
 }
 
 /// The action for packets arriving at one [`FlowKey`](super::FlowKey).
+/// `repr(C)`: the fields every packet reads come first, the RTCP egress of
+/// multiplexed flows and the reverse key last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
 pub struct Flow {
     /// Statistics slot.
     pub id: FlowId,
+    /// RTP clock rate for jitter (RFC 3550 A.8), e.g. 8000 for G.711.
+    pub clock_rate: u32,
     /// RTP or RTCP.
     pub media: Media,
     /// What is accepted.
@@ -79,6 +84,20 @@ pub struct Flow {
     /// The flow whose egress destination is this flow's remote: when this
     /// flow latches a new source, that flow's packets follow it.
     pub reverse: Option<super::FlowKey>,
-    /// RTP clock rate for jitter (RFC 3550 A.8), e.g. 8000 for G.711.
-    pub clock_rate: u32,
+}
+
+impl Flow {
+    /// An inert flow filling unused table slots.
+    pub(crate) fn placeholder() -> Flow {
+        let any = core::net::SocketAddr::from(([0, 0, 0, 0], 0));
+        Flow {
+            id: 0,
+            clock_rate: 8000,
+            media: Media::Rtcp,
+            ingress: Ingress { vlan: None, remote: None, latch: LatchMode::Off, strict_source: false },
+            egress: Egress { port_id: 0, vlan: None, src_mac: MacAddr::default(), next_hop: 0, src: any, dst: None },
+            rtcp_egress: None,
+            reverse: None,
+        }
+    }
 }

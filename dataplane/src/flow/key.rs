@@ -34,6 +34,20 @@ impl FlowKey {
         FlowKey { addr: addr.octets(), port_id, udp_port }
     }
 
+    /// A fast, well-mixed 64-bit hash. Keys are chosen by the control side
+    /// (our addresses and allocated ports), never by senders, so a fixed
+    /// function is not open to collision flooding.
+    #[inline(always)]
+    pub(super) fn hash64(&self) -> u64 {
+        let a = u64::from_le_bytes(self.addr[0..8].try_into().expect("8 bytes"));
+        let b = u64::from_le_bytes(self.addr[8..16].try_into().expect("8 bytes"));
+        let c = (self.port_id as u64) << 16 | self.udp_port as u64;
+        let mut h = (a ^ b.rotate_left(23) ^ c.wrapping_mul(0x9e37_79b9_7f4a_7c15)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h ^= h >> 31;
+        h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^ (h >> 29)
+    }
+
     /// The DPDK port.
     pub fn port_id(&self) -> u16 {
         self.port_id

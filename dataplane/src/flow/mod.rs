@@ -7,10 +7,12 @@
 
 mod action;
 mod command;
+mod index;
 mod key;
 mod table;
 
 pub use action::{Egress, Flow, FlowId, Ingress, LatchMode, Media};
 pub use command::{Command, Event, SequencedCommand};
+pub use index::FlowIndex;
 pub use key::FlowKey;
-pub use table::{FlowEntry, FlowTable};
+pub use table::{FlowEntry, FlowTable, TableError};

@@ -1,31 +1,36 @@
-use hashbrown::HashMap;
-
+use super::index::FlowIndex;
 use super::{Command, Flow, FlowKey};
 use crate::latch::LatchState;
 use crate::stats::rtp::RtpStream;
 use crate::wire::ethernet::MacAddr;
 
-/// A flow with the state its worker keeps for it.
+/// A flow with the state its worker keeps for it. Laid out hot fields
+/// first and cache-line aligned: a relayed packet touches the first three
+/// or four lines (state, then the action's ingress and egress); the RTCP
+/// egress of rtcp-mux flows and the reverse key come last.
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 pub struct FlowEntry {
-    /// The action, as last set by the control side.
-    pub flow: Flow,
     /// The remote learned from the traffic.
     pub latch: LatchState,
     /// Sequence/jitter accounting of the RTP stream (RFC 3550 A.1, A.8).
     pub rtp: RtpStream,
+    /// The action, as last set by the control side.
+    pub flow: Flow,
 }
 
 /// One worker's replica of the flow table and of the neighbor table.
 ///
 /// Only its worker reads and writes it: the control side sends the same
 /// [`Command`]s to every worker, which applies them between bursts, so
-/// lookups take no lock. Capacity is reserved up front so that applying a
-/// command never reallocates on the hot core.
+/// lookups take no lock. Entries live in an array indexed by flow id (the
+/// same index as the flow's statistics slot), found through a compact
+/// key -> id [`FlowIndex`]; all memory is reserved up front, so applying a
+/// command never allocates on the hot core.
 pub struct FlowTable {
-    flows: HashMap<FlowKey, FlowEntry>,
+    index: FlowIndex,
+    entries: Box<[FlowEntry]>,
     neighbors: Vec<Option<MacAddr>>,
-    capacity: usize,
 }
 
 /// Why a command could not be applied.
@@ -34,52 +39,66 @@ pub enum TableError {
     /// The table holds its configured maximum of flows.
     #[error("the flow table is full ({0} flows); raise max_flows")]
     Full(usize),
+    /// A flow id beyond the table.
+    #[error("flow id {0} is beyond the table; raise max_flows")]
+    IdOutOfRange(u32),
     /// A next-hop index beyond the neighbor table.
     #[error("next hop {0} is beyond the neighbor table")]
     NextHopOutOfRange(u32),
 }
 
 impl FlowTable {
-    /// A table for up to `max_flows` flows and `max_next_hops` next hops.
+    /// A table for flow ids `0..max_flows` and `max_next_hops` next hops.
     pub fn with_capacity(max_flows: usize, max_next_hops: usize) -> Self {
+        let blank = FlowEntry::new(Flow::placeholder());
         FlowTable {
-            flows: HashMap::with_capacity(max_flows),
+            index: FlowIndex::with_capacity(max_flows),
+            entries: vec![blank; max_flows].into_boxed_slice(),
             neighbors: vec![None; max_next_hops],
-            capacity: max_flows,
         }
     }
 
     /// Flows held.
     pub fn len(&self) -> usize {
-        self.flows.len()
+        self.index.len()
     }
 
     /// No flows held.
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
+        self.index.is_empty()
+    }
+
+    /// Flow ids the table can hold.
+    pub fn capacity(&self) -> usize {
+        self.entries.len()
     }
 
     /// Applies one control-side change.
     pub fn apply(&mut self, cmd: &Command) -> Result<(), TableError> {
         match *cmd {
             Command::Upsert { key, flow } => {
-                if let Some(entry) = self.flows.get_mut(&key) {
-                    if entry.flow.id != flow.id {
-                        // A new flow in an old flow's place: its state starts afresh.
-                        *entry = FlowEntry::new(flow);
-                    } else {
+                let id = flow.id;
+                if id as usize >= self.entries.len() {
+                    return Err(TableError::IdOutOfRange(id));
+                }
+                match self.index.get(&key) {
+                    Some(old) if old == id => {
+                        let entry = &mut self.entries[id as usize];
                         entry.latch.on_update(&entry.flow.ingress, &flow.ingress);
                         entry.flow = flow;
                     }
-                } else {
-                    if self.flows.len() >= self.capacity {
-                        return Err(TableError::Full(self.capacity));
+                    existing => {
+                        if existing.is_none() && self.index.len() >= self.entries.len() {
+                            return Err(TableError::Full(self.entries.len()));
+                        }
+                        // A new flow, or a new flow in an old one's place: its state starts afresh.
+                        self.entries[id as usize] = FlowEntry::new(flow);
+                        self.index.insert(key, id);
                     }
-                    self.flows.insert(key, FlowEntry::new(flow));
                 }
             }
             Command::Remove { key } => {
-                self.flows.remove(&key);
+                self.index.remove(&key);
             }
             Command::SetNeighbor { id, mac } => {
                 let slot = self.neighbors.get_mut(id as usize).ok_or(TableError::NextHopOutOfRange(id))?;
@@ -89,15 +108,42 @@ impl FlowTable {
         Ok(())
     }
 
-    /// The entry for `key`.
+    /// Starts loading where the lookup of `key` begins.
     #[inline(always)]
+    pub fn prefetch_key(&self, key: &FlowKey) {
+        self.index.prefetch(key);
+    }
+
+    /// The flow id of `key`.
+    #[inline(always)]
+    pub fn find(&self, key: &FlowKey) -> Option<u32> {
+        self.index.get(key)
+    }
+
+    /// Starts loading the first `lines` cache lines of flow `id`'s entry.
+    #[inline(always)]
+    pub fn prefetch_entry(&self, id: u32, lines: usize) {
+        let e = &self.entries[id as usize] as *const FlowEntry as *const u8;
+        for l in 0..lines {
+            mediafwd_ffi::prefetch(e.wrapping_add(l * 64));
+        }
+    }
+
+    /// The entry of flow `id` (found with [`FlowTable::find`]).
+    #[inline(always)]
+    pub fn entry_mut(&mut self, id: u32) -> &mut FlowEntry {
+        &mut self.entries[id as usize]
+    }
+
+    /// The entry for `key`.
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut FlowEntry> {
-        self.flows.get_mut(key)
+        let id = self.index.get(key)?;
+        Some(&mut self.entries[id as usize])
     }
 
     /// The entry for `key`.
     pub fn get(&self, key: &FlowKey) -> Option<&FlowEntry> {
-        self.flows.get(key)
+        self.index.get(key).map(|id| &self.entries[id as usize])
     }
 
     /// The MAC of next hop `id`, when resolved.
@@ -110,5 +156,16 @@ impl FlowTable {
 impl FlowEntry {
     fn new(flow: Flow) -> Self {
         FlowEntry { latch: LatchState::new(&flow.ingress), rtp: RtpStream::default(), flow }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_cache_aligned_and_small() {
+        assert_eq!(std::mem::align_of::<FlowEntry>(), 64);
+        assert!(std::mem::size_of::<FlowEntry>() <= 5 * 64, "{}", std::mem::size_of::<FlowEntry>());
     }
 }

@@ -32,6 +32,7 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 /// [`finish`]. It equals the plain sum of the 16-bit words whenever that
 /// sum fits in 32 bits (any buffer up to 128 KiB); for larger inputs the
 /// carries are folded back in, which leaves the checksum unchanged.
+#[inline]
 pub fn sum(data: &[u8]) -> u32 {
     let mut total: u64 = 0;
     let mut blocks = data.chunks_exact(LANE_BLOCK);
@@ -59,6 +60,7 @@ const LANE_BLOCK: usize = 8 * 0xFFFF;
 
 /// Sums the 8-byte chunks of `block` (at most [`LANE_BLOCK`] bytes) and
 /// returns the exact sum of their 16-bit words with the unsummed tail.
+#[inline]
 fn sum_words(block: &[u8]) -> (u64, &[u8]) {
     // Two u64 accumulators hold four 32-bit lanes, so the loop is two masks
     // and two adds per 8 bytes, and vectorizes.
@@ -79,6 +81,7 @@ fn sum_words(block: &[u8]) -> (u64, &[u8]) {
 ///
 /// A nonzero sum folds to a nonzero value, so `0xFFFF` (not 0) is what an
 /// intact packet's full sum folds to.
+#[inline]
 pub fn fold(sum: u32) -> u16 {
     let s = (sum >> 16) + (sum & 0xFFFF);
     let s = (s >> 16) + (s & 0xFFFF);
@@ -88,6 +91,7 @@ pub fn fold(sum: u32) -> u16 {
 /// The checksum field value for a partial sum: `!fold(sum)` (RFC 1071 §1).
 ///
 /// Sum the region with its checksum field set to zero, then store this.
+#[inline]
 pub fn finish(sum: u32) -> u16 {
     !fold(sum)
 }
@@ -95,6 +99,7 @@ pub fn finish(sum: u32) -> u16 {
 /// Partial sum of the IPv4 pseudo-header used by UDP and TCP (RFC 768).
 ///
 /// `len` is the UDP length (header plus payload).
+#[inline]
 pub fn pseudo_header_v4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, len: u16) -> u32 {
     let (s, d) = (src.octets(), dst.octets());
     u32::from(u16::from_be_bytes([s[0], s[1]]))
@@ -109,6 +114,7 @@ pub fn pseudo_header_v4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, len: u16) ->
 ///
 /// `len` is the upper-layer packet length and `next_header` the upper-layer
 /// protocol (17 for UDP, 58 for ICMPv6), not an extension header's.
+#[inline]
 pub fn pseudo_header_v6(src: &Ipv6Addr, dst: &Ipv6Addr, next_header: u8, len: u32) -> u32 {
     let words = |a: &Ipv6Addr| a.segments().iter().map(|&w| u32::from(w)).sum::<u32>();
     words(src) + words(dst) + (len >> 16) + (len & 0xFFFF) + u32::from(next_header)
@@ -119,6 +125,7 @@ pub fn pseudo_header_v6(src: &Ipv6Addr, dst: &Ipv6Addr, next_header: u8, len: u3
 ///
 /// See the module docs for the UDP cases (0 stays 0; a result of 0 is sent
 /// as `0xFFFF`).
+#[inline]
 pub fn update16(check: u16, old: u16, new: u16) -> u16 {
     !fold(u32::from(!check) + u32::from(!old) + u32::from(new))
 }
@@ -128,6 +135,7 @@ pub fn update16(check: u16, old: u16, new: u16) -> u16 {
 ///
 /// Both slices have the same even length and start at an even offset of
 /// the checksummed data. See the module docs for the UDP cases.
+#[inline]
 pub fn update(check: u16, old: &[u8], new: &[u8]) -> u16 {
     debug_assert_eq!(old.len(), new.len(), "replaced regions differ in length");
     debug_assert!(old.len() & 1 == 0, "replaced region has odd length");
@@ -141,6 +149,7 @@ pub fn update(check: u16, old: &[u8], new: &[u8]) -> u16 {
 /// moving from IPv4 to IPv6: pass [`pseudo_header_v4`] and
 /// [`pseudo_header_v6`] of the two pseudo-headers. See the module docs for
 /// the UDP cases.
+#[inline]
 pub fn update_sum(check: u16, old_sum: u32, new_sum: u32) -> u16 {
     !fold(u32::from(!check) + u32::from(!fold(old_sum)) + u32::from(fold(new_sum)))
 }

@@ -64,21 +64,25 @@ pub mod protocol {
 }
 
 /// Reads the big-endian `u16` at the start of field `f`.
+#[inline(always)]
 fn get_u16(b: &[u8], f: core::ops::Range<usize>) -> u16 {
     u16::from_be_bytes([b[f.start], b[f.start + 1]])
 }
 
 /// Reads the big-endian `u32` at the start of field `f`.
+#[inline(always)]
 fn get_u32(b: &[u8], f: core::ops::Range<usize>) -> u32 {
     u32::from_be_bytes([b[f.start], b[f.start + 1], b[f.start + 2], b[f.start + 3]])
 }
 
 /// Writes `v` big-endian at the start of field `f`.
+#[inline(always)]
 fn set_u16(b: &mut [u8], f: core::ops::Range<usize>, v: u16) {
     b[f.start..f.start + 2].copy_from_slice(&v.to_be_bytes());
 }
 
 /// Writes `v` big-endian at the start of field `f`.
+#[inline(always)]
 fn set_u32(b: &mut [u8], f: core::ops::Range<usize>, v: u32) {
     b[f.start..f.start + 4].copy_from_slice(&v.to_be_bytes());
 }
