@@ -159,7 +159,18 @@ fn metrics_move_while_a_node_relays_a_call() {
     check!(node, (0.0..=1.0).contains(&busy), "busy ratio {busy}");
 
     // Drain: readiness goes NOT_SERVING, liveness stays SERVING, the gauge says so.
-    rt.block_on(api.drain(pb::DrainRequest { reason: "metrics test".into(), exit_when_empty: false })).unwrap();
+    // As a stop hook does it: drain and wait for zero sessions.
+    let waiting = std::process::Command::new(env!("CARGO_BIN_EXE_mediafwdctl"))
+        .args(["--server", &format!("http://{}", node.api_addr()), "drain", "--reason", "metrics test", "--wait"])
+        .args(["--poll", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !node.log_contains("draining") {
+        check!(node, std::time::Instant::now() < deadline, "no drain");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let check_health = |service: &str| {
         rt.block_on(HealthClient::check(&mut health.clone(), HealthCheckRequest { service: service.into() }))
             .unwrap()
@@ -169,6 +180,9 @@ fn metrics_move_while_a_node_relays_a_call() {
     assert_eq!(check_health(""), tonic_health::pb::health_check_response::ServingStatus::NotServing as i32);
     assert_eq!(check_health("liveness"), tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
     rt.block_on(api.delete_session(pb::DeleteSessionRequest { session_id: "metrics-call".into() })).unwrap();
+    let out = waiting.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && said.contains("drained: no session left"), "{said}");
     let third = scrape(&node);
     check!(node, v(&third, "mediafwd_draining", &[]) == 1.0, "draining");
     check!(node, sum(&third, "mediafwd_sessions", &[]) == 0.0, "no session left");
