@@ -18,8 +18,13 @@ use tokio::sync::{broadcast, oneshot};
 use tonic::Status;
 
 use crate::api::convert;
+use crate::logging::{session_span, RateLimit};
+use crate::metrics::Exposition;
 use crate::node::{NeighborResolver, Node};
 use crate::session::{Session, SessionError};
+use crate::warn_limited;
+
+mod observe;
 
 /// The answer to a request.
 pub type Reply<T> = oneshot::Sender<Result<T, Status>>;
@@ -40,6 +45,8 @@ pub enum Request {
     Stats(Reply<pb::NodeStats>),
     /// Drain.
     Drain(pb::DrainRequest, Reply<pb::DrainResponse>),
+    /// The node's metrics, as Prometheus exposition text.
+    Metrics(Reply<String>),
 }
 
 /// Changes of serving state the API side publishes (health service).
@@ -65,7 +72,49 @@ pub struct Control {
     drain: Option<Drain>,
     stop: Arc<AtomicBool>,
     started: Instant,
+    started_unix: f64,
     tsc_hz: u64,
+    tally: Tally,
+    watch: Watch,
+}
+
+/// What happened to sessions since start.
+#[derive(Default)]
+struct Tally {
+    created: u64,
+    ended: [u64; 3],
+    latched: u64,
+}
+
+const END_REASONS: [(pb::EndReason, &str); 3] = [
+    (pb::EndReason::Deleted, "deleted"),
+    (pb::EndReason::MediaTimeout, "media_timeout"),
+    (pb::EndReason::MaxLifetime, "max_lifetime"),
+];
+
+/// Counters the loop watches for trouble, as last seen, and the limits on
+/// the warnings they cause (a fault that lasts logs a few lines a minute,
+/// with the count of those left out).
+struct Watch {
+    last: Vec<(String, u64)>,
+    limits: std::collections::HashMap<String, RateLimit>,
+}
+
+impl Watch {
+    /// Warns when `key`'s counter rose since last seen.
+    fn check(&mut self, key: String, now: u64, what: &'static str) {
+        let prev = match self.last.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => std::mem::replace(v, now),
+            None => {
+                self.last.push((key, now));
+                return;
+            }
+        };
+        if now > prev {
+            let limit = self.limits.entry(key.clone()).or_insert_with(|| RateLimit::new(3, Duration::from_secs(60)));
+            warn_limited!(limit, counter = key, delta = now - prev, total = now, "{what}");
+        }
+    }
 }
 
 fn unix_now() -> f64 {
@@ -92,7 +141,20 @@ impl Control {
         serving: tokio::sync::watch::Sender<Serving>,
         stop: Arc<AtomicBool>,
     ) -> Self {
-        Control { node, requests, events, serving, drain: None, stop, started: Instant::now(), tsc_hz: eal::tsc_hz() }
+        let tally = Tally { created: node.sessions.len() as u64, ..Tally::default() };
+        Control {
+            node,
+            requests,
+            events,
+            serving,
+            drain: None,
+            stop,
+            started: Instant::now(),
+            started_unix: unix_now(),
+            tsc_hz: eal::tsc_hz(),
+            tally,
+            watch: Watch { last: Vec::new(), limits: Default::default() },
+        }
     }
 
     /// Runs until `stop` is set (by a signal, or by a drain that emptied the node).
@@ -127,6 +189,7 @@ impl Control {
                 last_check = Instant::now();
                 self.expire_sessions();
                 self.check_drained();
+                self.watch_counters();
             }
             if last_report.elapsed() >= self.node.stats_interval {
                 last_report = Instant::now();
@@ -147,12 +210,15 @@ impl Control {
     fn handle(&mut self, r: Request) {
         match r {
             Request::Create(req, reply) => {
+                let _s = session_span(&req.session_id).entered();
                 let _ = reply.send(self.create(req));
             }
             Request::Update(req, reply) => {
+                let _s = session_span(&req.session_id).entered();
                 let _ = reply.send(self.update(req));
             }
             Request::Delete(id, reply) => {
+                let _s = session_span(&id).entered();
                 let r = self.end(&id, pb::EndReason::Deleted);
                 let _ = reply.send(r);
             }
@@ -170,6 +236,11 @@ impl Control {
             }
             Request::Stats(reply) => {
                 let _ = reply.send(Ok(self.node_stats()));
+            }
+            Request::Metrics(reply) => {
+                let mut e = Exposition::new();
+                crate::metrics::node::render(&self.snapshot(), &mut e);
+                let _ = reply.send(Ok(e.finish()));
             }
             Request::Drain(req, reply) => {
                 self.drain = Some(Drain { reason: req.reason.clone(), exit_when_empty: req.exit_when_empty });
@@ -208,7 +279,8 @@ impl Control {
             .create(&req.session_id, legs, timeout, lifetime, &mut NeighborResolver(&mut self.node.slow), now)
             .map_err(status)?;
         if !commands.is_empty() {
-            tracing::info!(session = session.id, a = %session.legs[0].local, b = %session.legs[1].local, "session created");
+            self.tally.created += 1;
+            tracing::info!(a = %session.legs[0].local, b = %session.legs[1].local, "session created");
         }
         self.send(commands);
         Ok(self.view(&session))
@@ -249,7 +321,7 @@ impl Control {
                 &mut NeighborResolver(&mut self.node.slow),
             )
             .map_err(status)?;
-        tracing::info!(session = session.id, leg = req.leg, "leg updated");
+        tracing::info!(leg = req.leg, "leg updated");
         self.send(commands);
         Ok(self.view(&session))
     }
@@ -260,13 +332,16 @@ impl Control {
         let (session, commands) = self.node.sessions.delete(id, Instant::now()).map_err(status)?;
         let seq = self.send(commands);
         if !self.node.dataplane.wait_applied(seq, Duration::from_secs(1)) {
-            tracing::warn!(session = id, "workers slow to remove flows; final statistics may be short");
+            tracing::warn!("workers slow to remove flows; final statistics may be short");
         }
         let mut view = self.view(&session);
         view.state = pb::SessionState::Ended as i32;
         view.end_reason = reason as i32;
         self.node.sessions.release_ids(&session);
-        tracing::info!(session = id, reason = ?reason, "session ended");
+        if let Some(i) = END_REASONS.iter().position(|(r, _)| *r == reason) {
+            self.tally.ended[i] += 1;
+        }
+        tracing::info!(reason = ?reason, "session ended");
         self.publish(
             id,
             pb::event::Kind::SessionEnded(pb::SessionEnded { reason: reason as i32, session: Some(view.clone()) }),
@@ -405,9 +480,11 @@ impl Control {
             DpEvent::Latched { key, remote, .. } => {
                 let r = self.node.sessions.on_latched(&key, remote, &mut NeighborResolver(&mut self.node.slow));
                 if let Some((id, leg, commands)) = r {
+                    let _s = session_span(&id).entered();
+                    self.tally.latched += 1;
                     let label =
                         self.node.sessions.get(&id).map(|s| s.legs[leg].request.label.clone()).unwrap_or_default();
-                    tracing::info!(session = id, leg = label, %remote, "latched");
+                    tracing::info!(leg = label, %remote, "latched");
                     self.send(commands);
                     self.publish(
                         &id,
@@ -447,6 +524,7 @@ impl Control {
             }
         }
         for (id, reason, idle) in ended {
+            let _s = session_span(&id).entered();
             if reason == pb::EndReason::MediaTimeout {
                 self.publish(&id, pb::event::Kind::MediaTimeout(pb::MediaTimeout { idle_seconds: idle.as_secs_f64() }));
             }

@@ -5,5 +5,6 @@ pub mod api;
 pub mod config;
 pub mod control;
 pub mod logging;
+pub mod metrics;
 pub mod node;
 pub mod session;

@@ -28,6 +28,10 @@ struct Args {
     /// Override node.control_cores (comma-separated CPU ids).
     #[arg(long, value_delimiter = ',', value_name = "CPUS")]
     control_cores: Option<Vec<usize>>,
+    /// Take the cores from the CPUs this process may run on (a container's
+    /// exclusive CPUs): the first for the control side, the rest for workers.
+    #[arg(long, conflicts_with_all = ["worker_cores", "control_cores"])]
+    cores_from_affinity: bool,
     /// Override node.hugepages = false: run on ordinary memory.
     #[arg(long)]
     no_hugepages: bool,
@@ -60,6 +64,12 @@ fn load(path: &std::path::Path, args: &Args) -> anyhow::Result<Validated> {
     }
     if let Some(c) = &args.control_cores {
         config.node.control_cores = c.clone();
+    }
+    if args.cores_from_affinity {
+        let (control, workers) =
+            mediafwd_controlplane::config::cores_from(&mediafwd_controlplane::config::allowed_cpus())?;
+        config.node.control_cores = control;
+        config.node.worker_cores = workers;
     }
     if args.no_hugepages {
         config.node.hugepages = false;

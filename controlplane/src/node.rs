@@ -42,6 +42,8 @@ pub struct Node {
     pub sessions: SessionManager,
     /// How often the counters are logged.
     pub stats_interval: Duration,
+    /// Flow table capacity per worker.
+    pub max_flows: usize,
     /// The packet buffer pool.
     pub pool: Mempool,
     eal: &'static Eal,
@@ -200,7 +202,8 @@ impl Node {
         sessions.default_media_timeout = Duration::from_secs(sc.media_timeout as u64);
         sessions.default_max_lifetime = (sc.max_lifetime > 0).then(|| Duration::from_secs(sc.max_lifetime as u64));
         let stats_interval = Duration::from_secs(config.raw.node.stats_log_seconds.max(1) as u64);
-        let mut node = Node { dataplane, ports, slow, sessions, stats_interval, pool, eal };
+        let max_flows = d.max_flows;
+        let mut node = Node { dataplane, ports, slow, sessions, stats_interval, max_flows, pool, eal };
         node.start_static_sessions(config)?;
         Ok(node)
     }
@@ -208,6 +211,7 @@ impl Node {
     fn start_static_sessions(&mut self, config: &Validated) -> anyhow::Result<()> {
         let now = Instant::now();
         for s in &config.raw.static_sessions {
+            let _s = crate::logging::session_span(&s.id).entered();
             let mut legs = Vec::new();
             for (j, l) in s.legs.iter().enumerate() {
                 let remote = l.remote.as_deref().map(str::parse).transpose().expect("validated");
@@ -233,7 +237,7 @@ impl Node {
             for c in commands {
                 self.dataplane.send(c);
             }
-            tracing::info!(id = s.id, a = %session.legs[0].local, b = %session.legs[1].local, "static session");
+            tracing::info!(a = %session.legs[0].local, b = %session.legs[1].local, "static session");
         }
         Ok(())
     }

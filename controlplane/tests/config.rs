@@ -113,3 +113,24 @@ fn a_missing_file_names_the_file() {
     let e = Config::load(std::path::Path::new("/nonexistent/mediafwd.toml")).unwrap_err();
     assert!(e.to_string().starts_with("/nonexistent/mediafwd.toml: cannot read"), "{e}");
 }
+
+#[test]
+fn cores_come_from_the_affinity_mask() {
+    use mediafwd_controlplane::config::{cores_from, cpu_list};
+    assert_eq!(cores_from(&[7, 4, 5, 6]).unwrap(), (vec![4], vec![5, 6, 7]));
+    assert!(cores_from(&[3]).unwrap_err().to_string().contains("at least one worker"));
+    assert_eq!(cpu_list(&[0, 1, 2, 3, 8, 10, 11]), "0-3,8,10-11");
+    assert_eq!(cpu_list(&[5]), "5");
+}
+
+#[test]
+fn a_cpu_outside_the_affinity_mask_is_refused_naming_the_allowed_ones() {
+    let e = error_of(&with("worker_cores = [1]", "worker_cores = [999]"));
+    assert!(e.contains("not available to this process") && e.contains("may run on 0"), "{e}");
+}
+
+#[test]
+fn a_device_from_an_unset_environment_variable_is_refused() {
+    let e = error_of(&with("device = \"0000:3b:02.0\"", "device = \"${MEDIAFWD_TEST_UNSET_VF}\""));
+    assert!(e.starts_with("interface[1].device: environment variable MEDIAFWD_TEST_UNSET_VF is not set"), "{e}");
+}

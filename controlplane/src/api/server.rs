@@ -15,17 +15,26 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use super::RelayService;
 use crate::config::ApiConfig;
 use crate::control::{Request, Serving};
+use crate::metrics::{GrpcMetrics, GrpcMetricsLayer};
+
+/// The health service name that stays SERVING while the node drains: for
+/// liveness checks, which must not kill a node that is letting calls end.
+pub const LIVENESS: &str = "liveness";
 
 /// The running API: its runtime, and the signal that stops it.
 pub struct ApiHandle {
     runtime: tokio::runtime::Runtime,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<Result<(), tonic::transport::Error>>>,
+    metrics: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl ApiHandle {
     /// Stops accepting calls and waits (bounded) for the server to finish.
     pub fn stop(mut self) {
+        if let Some(m) = self.metrics.take() {
+            m.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -37,7 +46,8 @@ impl ApiHandle {
     }
 }
 
-/// Starts the API on `config.listen`, on threads pinned to `cores`.
+/// Starts the API on `config.listen`, and `/metrics` on
+/// `config.metrics_listen` when set, on threads pinned to `cores`.
 pub fn serve(
     config: &ApiConfig,
     cores: &[usize],
@@ -72,11 +82,24 @@ pub fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .context("gRPC reflection")?;
+    let grpc_metrics = GrpcMetrics::new();
+    let metrics = if config.metrics_listen.is_empty() {
+        None
+    } else {
+        let addr: SocketAddr = config.metrics_listen.parse().context("api.metrics_listen")?;
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .with_context(|| format!("api.metrics_listen: cannot listen on {addr}"))?;
+        let bound = listener.local_addr().context("api.metrics_listen")?;
+        tracing::info!(addr = %bound, "metrics listening");
+        Some(runtime.spawn(super::metrics::serve(listener, control.clone(), grpc_metrics.clone())))
+    };
     let relay = pb::media_relay_server::MediaRelayServer::new(RelayService::new(control, events));
     let server = runtime.spawn(async move {
         type Svc = pb::media_relay_server::MediaRelayServer<RelayService>;
         reporter.set_serving::<Svc>().await;
         reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+        reporter.set_service_status(LIVENESS, tonic_health::ServingStatus::Serving).await;
         let mut health_reporter = reporter.clone();
         tokio::spawn(async move {
             while serving.changed().await.is_ok() {
@@ -93,6 +116,7 @@ pub fn serve(
             builder = builder.tls_config(tls)?;
         }
         builder
+            .layer(GrpcMetricsLayer::new(grpc_metrics))
             .add_service(health)
             .add_service(reflection)
             .add_service(relay)
@@ -102,7 +126,7 @@ pub fn serve(
             .await
     });
     tracing::info!(addr = %bound, tls = config.tls_cert.is_some(), mutual_tls = config.tls_client_ca.is_some(), "API listening");
-    Ok(ApiHandle { runtime, shutdown: Some(shutdown_tx), server: Some(server) })
+    Ok(ApiHandle { runtime, shutdown: Some(shutdown_tx), server: Some(server), metrics })
 }
 
 fn tls_config(config: &ApiConfig) -> anyhow::Result<Option<ServerTlsConfig>> {

@@ -54,9 +54,22 @@ enum Cmd {
         /// Exit the node when the last session has ended.
         #[arg(long)]
         exit_when_empty: bool,
+        /// Return only when no session is left (or the node has exited),
+        /// printing the count as it falls: for a stop hook.
+        #[arg(long)]
+        wait: bool,
+        /// Seconds between two checks while waiting.
+        #[arg(long, default_value_t = 2, value_name = "SECONDS")]
+        poll: u64,
     },
     /// The node's health (SERVING, NOT_SERVING while draining).
-    Health,
+    Health {
+        /// The health service name: "" (the node: NOT_SERVING while
+        /// draining), mediafwd.v1.MediaRelay (the same), or liveness
+        /// (SERVING as long as the node runs, draining or not).
+        #[arg(long, default_value = "")]
+        service: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -252,7 +265,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
         }
-        Cmd::Drain { reason, exit_when_empty } => {
+        Cmd::Drain { reason, exit_when_empty, wait, poll } => {
             let r = c
                 .drain(pb::DrainRequest { reason: reason.clone(), exit_when_empty: *exit_when_empty })
                 .await
@@ -263,11 +276,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
             } else {
                 println!("draining; {} sessions remaining", r.sessions_remaining);
             }
+            if *wait {
+                wait_drained(&mut c, r.sessions_remaining, std::time::Duration::from_secs((*poll).max(1))).await?;
+            }
         }
-        Cmd::Health => {
+        Cmd::Health { service } => {
             let mut h = tonic_health::pb::health_client::HealthClient::new(ch);
             let r = h
-                .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+                .check(tonic_health::pb::HealthCheckRequest { service: service.clone() })
                 .await
                 .map_err(status)?
                 .into_inner();
@@ -281,6 +297,34 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// Polls the node until no session is left, or until it no longer answers
+/// (it exited: with --exit-when-empty, that is how a drain ends).
+async fn wait_drained(
+    c: &mut MediaRelayClient<Channel>,
+    mut left: u32,
+    poll: std::time::Duration,
+) -> anyhow::Result<()> {
+    while left > 0 {
+        tokio::time::sleep(poll).await;
+        match c.get_node_stats(pb::GetNodeStatsRequest {}).await {
+            Ok(s) => {
+                let now = s.into_inner().sessions;
+                if now != left {
+                    println!("{now} sessions remaining");
+                }
+                left = now;
+            }
+            Err(e) if e.code() == tonic::Code::Unavailable => {
+                println!("the node has stopped");
+                return Ok(());
+            }
+            Err(e) => return Err(status(e)),
+        }
+    }
+    println!("drained: no session left");
     Ok(())
 }
 

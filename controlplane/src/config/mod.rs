@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-pub use device::Device;
+pub use device::{expand_env, Device};
 pub use net::IpNet;
 pub use ports::PortRange;
 
@@ -140,11 +140,20 @@ pub struct ApiConfig {
     pub tls_key: Option<String>,
     /// PEM CA bundle: require client certificates signed by it (mutual TLS).
     pub tls_client_ca: Option<String>,
+    /// Address and port of the Prometheus `/metrics` endpoint (plain HTTP,
+    /// on the management network); empty: no metrics endpoint.
+    pub metrics_listen: String,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { listen: "127.0.0.1:7070".into(), tls_cert: None, tls_key: None, tls_client_ca: None }
+        ApiConfig {
+            listen: "127.0.0.1:7070".into(),
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            metrics_listen: String::new(),
+        }
     }
 }
 
@@ -314,7 +323,9 @@ impl Config {
             if !names.insert(ic.name.clone()) {
                 return Err(ConfigError::new(at("name"), format!("{:?} is used by another interface", ic.name)));
             }
-            let device = Device::parse(&ic.device).map_err(|m| ConfigError::new(at("device"), m))?;
+            let device = expand_env(&ic.device, |n| std::env::var(n).ok())
+                .and_then(|d| Device::parse(&d))
+                .map_err(|m| ConfigError::new(at("device"), m))?;
             if ic.addresses.is_empty() {
                 return Err(ConfigError::new(at("addresses"), "at least one address with prefix is required"));
             }
@@ -359,7 +370,7 @@ impl Config {
 
     fn validate_node(&self) -> Result<(), ConfigError> {
         let n = &self.node;
-        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let allowed = allowed_cpus();
         if n.worker_cores.is_empty() {
             return Err(ConfigError::new("node.worker_cores", "at least one worker core is required"));
         }
@@ -369,8 +380,11 @@ impl Config {
         for (field, cores) in [("node.worker_cores", &n.worker_cores), ("node.control_cores", &n.control_cores)] {
             let mut seen = HashSet::new();
             for &c in cores {
-                if c >= cpus {
-                    return Err(ConfigError::new(field, format!("CPU {c} does not exist (this host has {cpus})")));
+                if !allowed.contains(&c) {
+                    return Err(ConfigError::new(
+                        field,
+                        format!("CPU {c} is not available to this process (it may run on {})", cpu_list(&allowed)),
+                    ));
                 }
                 if !seen.insert(c) {
                     return Err(ConfigError::new(field, format!("CPU {c} is listed twice")));
@@ -397,9 +411,24 @@ impl Config {
 
     fn validate_api(&self) -> Result<(), ConfigError> {
         let a = &self.api;
-        a.listen
+        let listen = a
+            .listen
             .parse::<SocketAddr>()
             .map_err(|_| ConfigError::new("api.listen", format!("{:?} is not address:port", a.listen)))?;
+        if !a.metrics_listen.is_empty() {
+            let m = a.metrics_listen.parse::<SocketAddr>().map_err(|_| {
+                ConfigError::new(
+                    "api.metrics_listen",
+                    format!("{:?} is not address:port (leave it empty for no metrics endpoint)", a.metrics_listen),
+                )
+            })?;
+            if m.port() != 0 && m.port() == listen.port() && (m.ip() == listen.ip() || m.ip().is_unspecified()) {
+                return Err(ConfigError::new(
+                    "api.metrics_listen",
+                    format!("{m} is the gRPC API's address; use another port"),
+                ));
+            }
+        }
         match (&a.tls_cert, &a.tls_key) {
             (Some(_), None) => return Err(ConfigError::new("api.tls_key", "tls_cert needs its key")),
             (None, Some(_)) => return Err(ConfigError::new("api.tls_cert", "tls_key needs its certificate")),
@@ -447,6 +476,55 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The CPUs this process may run on (its affinity: a container's cpuset,
+/// systemd's CPUAffinity=, taskset), sorted.
+pub fn allowed_cpus() -> Vec<usize> {
+    match core_affinity::get_core_ids() {
+        Some(ids) if !ids.is_empty() => {
+            let mut v: Vec<usize> = ids.into_iter().map(|c| c.id).collect();
+            v.sort_unstable();
+            v
+        }
+        _ => (0..std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).collect(),
+    }
+}
+
+/// A CPU list in the kernel's notation: `0-3,8,10-11`.
+pub fn cpu_list(cpus: &[usize]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        out.push(if j > i { format!("{}-{}", cpus[i], cpus[j]) } else { cpus[i].to_string() });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+/// Control and worker cores from the CPUs this process may run on: the
+/// first for the control side, the others for workers. For containers
+/// given exclusive CPUs (the kubelet's static CPU manager), whose numbers
+/// are known only at start.
+pub fn cores_from(allowed: &[usize]) -> Result<(Vec<usize>, Vec<usize>), ConfigError> {
+    let mut cpus = allowed.to_vec();
+    cpus.sort_unstable();
+    cpus.dedup();
+    if cpus.len() < 2 {
+        return Err(ConfigError::new(
+            "--cores-from-affinity",
+            format!(
+                "{} CPU available ({}): one control core and at least one worker core are needed",
+                cpus.len(),
+                cpu_list(&cpus)
+            ),
+        ));
+    }
+    Ok((vec![cpus[0]], cpus[1..].to_vec()))
 }
 
 fn parse_gateway(g: &Option<String>, field: &str, addrs: &[IpNet], v4: bool) -> Result<Option<IpAddr>, ConfigError> {

@@ -56,8 +56,17 @@ impl MediaFwd {
 
     /// The address the API listens on, from the log.
     pub fn api_addr(&self) -> std::net::SocketAddr {
+        self.logged_addr("API listening")
+    }
+
+    /// The address of the metrics endpoint, from the log.
+    pub fn metrics_addr(&self) -> std::net::SocketAddr {
+        self.logged_addr("metrics listening")
+    }
+
+    fn logged_addr(&self, what: &str) -> std::net::SocketAddr {
         let log = self.log.lock().unwrap();
-        let line = log.iter().find(|l| l.contains("API listening")).expect("API listening");
+        let line = log.iter().find(|l| l.contains(what)).unwrap_or_else(|| panic!("no {what:?} in the log"));
         let at = line.find("addr=").expect("addr=") + 5;
         line[at..].split_whitespace().next().unwrap().parse().unwrap()
     }
@@ -108,7 +117,8 @@ impl Drop for MediaFwd {
 #[macro_export]
 macro_rules! check {
     ($node:expr, $cond:expr, $($msg:tt)+) => {
-        if !$cond {
+        let holds: bool = $cond;
+        if !holds {
             panic!("{}\n--- mediafwd log ---\n{}", format!($($msg)+), $node.log_text());
         }
     };
