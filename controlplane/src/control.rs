@@ -64,7 +64,22 @@ struct Drain {
 }
 
 /// The loop's state.
+/// A session whose flows are leaving the workers; its final statistics are
+/// read (and the caller answered) once every worker has applied the removal.
+struct PendingEnd {
+    seq: u64,
+    session: Session,
+    reason: pb::EndReason,
+    reply: Option<Reply<pb::Session>>,
+    since: Instant,
+}
+
+/// How long workers may take to drop a session's flows before its final
+/// statistics are read anyway.
+const END_GRACE: Duration = Duration::from_secs(1);
+
 pub struct Control {
+    pending_ends: std::collections::VecDeque<PendingEnd>,
     node: Node,
     requests: Receiver<Request>,
     events: broadcast::Sender<pb::Event>,
@@ -143,6 +158,7 @@ impl Control {
     ) -> Self {
         let tally = Tally { created: node.sessions.len() as u64, ..Tally::default() };
         Control {
+            pending_ends: Default::default(),
             node,
             requests,
             events,
@@ -168,7 +184,9 @@ impl Control {
             "ready"
         );
         while !self.stop.load(Ordering::Relaxed) {
-            match self.requests.recv_timeout(Duration::from_millis(1)) {
+            // While sessions are ending, come back soon to answer them.
+            let wait = if self.pending_ends.is_empty() { Duration::from_millis(1) } else { Duration::from_micros(20) };
+            match self.requests.recv_timeout(wait) {
                 Ok(r) => {
                     self.handle(r);
                     // Take what else is waiting, a bounded number, before the slow path's turn.
@@ -180,6 +198,7 @@ impl Control {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => std::thread::sleep(Duration::from_millis(1)),
             }
+            self.finish_ends();
             self.node.slow.poll(Instant::now(), &mut commands);
             self.send(commands.drain(..));
             while let Ok(ev) = self.node.dataplane.events().try_recv() {
@@ -219,8 +238,11 @@ impl Control {
             }
             Request::Delete(id, reply) => {
                 let _s = session_span(&id).entered();
-                let r = self.end(&id, pb::EndReason::Deleted);
-                let _ = reply.send(r);
+                if let Err(e) = self.end(&id, pb::EndReason::Deleted, Some(reply)) {
+                    // `end` hands the reply back only on success; answer the error here.
+                    let (reply, status) = *e;
+                    let _ = reply.map(|r| r.send(Err(status)));
+                }
             }
             Request::Get(id, reply) => {
                 let r = self
@@ -326,27 +348,56 @@ impl Control {
         Ok(self.view(&session))
     }
 
-    /// Ends a session: its flows leave every worker, then its final
-    /// statistics are read and its flow slots freed.
-    fn end(&mut self, id: &str, reason: pb::EndReason) -> Result<pb::Session, Status> {
-        let (session, commands) = self.node.sessions.delete(id, Instant::now()).map_err(status)?;
+    /// Ends a session: its flows leave every worker; once they have, its
+    /// final statistics are read, its flow slots freed and `reply` answered
+    /// ([`Control::finish_ends`]). The loop serves other requests meanwhile.
+    #[allow(clippy::type_complexity)]
+    fn end(
+        &mut self,
+        id: &str,
+        reason: pb::EndReason,
+        reply: Option<Reply<pb::Session>>,
+    ) -> Result<(), Box<(Option<Reply<pb::Session>>, Status)>> {
+        let (session, commands) = match self.node.sessions.delete(id, Instant::now()) {
+            Ok(r) => r,
+            Err(e) => return Err(Box::new((reply, status(e)))),
+        };
         let seq = self.send(commands);
-        if !self.node.dataplane.wait_applied(seq, Duration::from_secs(1)) {
-            tracing::warn!("workers slow to remove flows; final statistics may be short");
+        self.pending_ends.push_back(PendingEnd { seq, session, reason, reply, since: Instant::now() });
+        self.finish_ends();
+        Ok(())
+    }
+
+    /// Completes the ends whose removal every worker has applied (or that
+    /// waited longer than [`END_GRACE`]).
+    fn finish_ends(&mut self) {
+        let applied = self.node.dataplane.applied();
+        while let Some(p) = self.pending_ends.front() {
+            let late = p.since.elapsed() >= END_GRACE;
+            if p.seq > applied && !late {
+                break;
+            }
+            let PendingEnd { session, reason, reply, .. } = self.pending_ends.pop_front().expect("front exists");
+            let _s = session_span(&session.id).entered();
+            if late {
+                tracing::warn!("workers slow to remove flows; final statistics may be short");
+            }
+            let mut view = self.view(&session);
+            view.state = pb::SessionState::Ended as i32;
+            view.end_reason = reason as i32;
+            self.node.sessions.release_ids(&session);
+            if let Some(i) = END_REASONS.iter().position(|(r, _)| *r == reason) {
+                self.tally.ended[i] += 1;
+            }
+            tracing::info!(reason = ?reason, "session ended");
+            self.publish(
+                &session.id,
+                pb::event::Kind::SessionEnded(pb::SessionEnded { reason: reason as i32, session: Some(view.clone()) }),
+            );
+            if let Some(r) = reply {
+                let _ = r.send(Ok(view));
+            }
         }
-        let mut view = self.view(&session);
-        view.state = pb::SessionState::Ended as i32;
-        view.end_reason = reason as i32;
-        self.node.sessions.release_ids(&session);
-        if let Some(i) = END_REASONS.iter().position(|(r, _)| *r == reason) {
-            self.tally.ended[i] += 1;
-        }
-        tracing::info!(reason = ?reason, "session ended");
-        self.publish(
-            id,
-            pb::event::Kind::SessionEnded(pb::SessionEnded { reason: reason as i32, session: Some(view.clone()) }),
-        );
-        Ok(view)
     }
 
     fn publish(&self, session_id: &str, kind: pb::event::Kind) {
@@ -528,13 +579,13 @@ impl Control {
             if reason == pb::EndReason::MediaTimeout {
                 self.publish(&id, pb::event::Kind::MediaTimeout(pb::MediaTimeout { idle_seconds: idle.as_secs_f64() }));
             }
-            let _ = self.end(&id, reason);
+            let _ = self.end(&id, reason, None);
         }
     }
 
     fn check_drained(&mut self) {
         if let Some(d) = &self.drain {
-            if d.exit_when_empty && self.node.sessions.is_empty() {
+            if d.exit_when_empty && self.node.sessions.is_empty() && self.pending_ends.is_empty() {
                 tracing::info!("drained: no session left, exiting");
                 self.stop.store(true, Ordering::Relaxed);
             }

@@ -155,6 +155,11 @@ impl Dataplane {
         self.seq
     }
 
+    /// The last command every worker has applied.
+    pub fn applied(&self) -> u64 {
+        self.workers.iter().map(|w| w.counters.applied_seq.load(Ordering::Acquire)).min().unwrap_or(self.seq)
+    }
+
     /// Waits until every worker applied command `seq`; false on timeout.
     pub fn wait_applied(&self, seq: u64, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;

@@ -610,7 +610,14 @@ impl Fixture {
         let mut pkts: Vec<PacketBuf<'_>> =
             bufs.iter_mut().zip(frames).map(|(b, f)| PacketBuf::new(b, HEADROOM, f.len())).collect();
         let mut verdicts = vec![Verdict::Drop(DropReason::Runt); frames.len()];
-        let mut p = Pipeline { worker: 0, table: &mut self.table, ports: &self.ports, flow_stats: &self.stats, now_tsc: 0, now_us: 0 };
+        let mut p = Pipeline {
+            worker: 0,
+            table: &mut self.table,
+            ports: &self.ports,
+            flow_stats: &self.stats,
+            now_tsc: 0,
+            now_us: 0,
+        };
         p.process_burst(&mut pkts, port, &vec![None; frames.len()], &mut verdicts, &mut |_| {});
         verdicts.into_iter().zip(pkts.iter().map(|p| p.data().to_vec())).collect()
     }
