@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use mediafwd_dataplane::flow::{Command, Event as DpEvent};
 use mediafwd_ffi::eal;
 use mediafwd_proto::v1 as pb;
@@ -40,6 +40,19 @@ pub enum Request {
     Stats(Reply<pb::NodeStats>),
     /// Drain.
     Drain(pb::DrainRequest, Reply<pb::DrainResponse>),
+}
+
+/// Sends a request to the control loop and awaits its answer (from an async
+/// front-end: the gRPC API or the ng listener). A full queue or a stopping
+/// node is an error, never a wait.
+pub async fn ask<T>(control: &Sender<Request>, make: impl FnOnce(Reply<T>) -> Request) -> Result<T, Status> {
+    let (tx, rx) = oneshot::channel();
+    match control.try_send(make(tx)) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => return Err(Status::resource_exhausted("the control plane is busy; retry")),
+        Err(TrySendError::Disconnected(_)) => return Err(Status::unavailable("the node is stopping")),
+    }
+    rx.await.map_err(|_| Status::unavailable("the node is stopping"))?
 }
 
 /// Changes of serving state the API side publishes (health service).
@@ -244,6 +257,9 @@ impl Control {
                     }
                     if let Some(h) = req.hold {
                         *hold = h;
+                    }
+                    if let Some(label) = &req.label {
+                        l.label = label.clone();
                     }
                 },
                 &mut NeighborResolver(&mut self.node.slow),

@@ -14,10 +14,10 @@ pub use server::{serve, ApiHandle};
 
 use std::pin::Pin;
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::Sender;
 use mediafwd_proto::v1 as pb;
 use pb::media_relay_server::MediaRelay;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::broadcast;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt};
@@ -38,13 +38,7 @@ impl RelayService {
     }
 
     async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> control::Request) -> Result<Response<T>, Status> {
-        let (tx, rx) = oneshot::channel();
-        match self.control.try_send(make(tx)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(Status::resource_exhausted("the control plane is busy; retry")),
-            Err(TrySendError::Disconnected(_)) => return Err(Status::unavailable("the node is stopping")),
-        }
-        rx.await.map_err(|_| Status::unavailable("the node is stopping"))?.map(Response::new)
+        control::ask(&self.control, make).await.map(Response::new)
     }
 }
 

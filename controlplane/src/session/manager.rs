@@ -426,11 +426,16 @@ impl SessionManager {
         let mut req = old.request.clone();
         let mut hold = old.hold;
         change(&mut req, &mut hold);
-        if req.interface != old.request.interface || req.label != old.request.label {
-            return Err(invalid("leg", "a leg's interface and label cannot change; create a new session"));
+        if req.interface != old.request.interface {
+            return Err(invalid("leg", "a leg's interface cannot change; create a new session"));
         }
-        if req.rtcp_mux != old.request.rtcp_mux {
-            return Err(invalid("rtcp_mux", "changing rtcp-mux needs new ports; create a new session"));
+        if req.label != old.request.label {
+            if req.label.is_empty() || req.label.len() > 64 {
+                return Err(invalid("label", "1 to 64 characters"));
+            }
+            if s.legs[1 - idx].request.label == req.label {
+                return Err(invalid("label", "the two legs need different labels"));
+            }
         }
         req.local_address = Some(old.local.ip());
         let (_, local_ip) = self.check_leg("leg", &req)?;
@@ -440,10 +445,22 @@ impl SessionManager {
             leg.latched = None;
         }
         leg.next_hop = self.next_hop_for(&leg, resolver).or(old.next_hop);
+        // Turning rtcp-mux on or off keeps the port pair: only the RTCP port's
+        // flow comes or goes.
+        let port_id = self.ifaces[old.iface].port_id;
+        let new_keys = leg.keys(port_id);
+        let mut commands = Vec::new();
+        for k in old.keys(port_id).into_iter().filter(|k| !new_keys.contains(k)) {
+            self.by_key.remove(&k);
+            commands.push(Command::Remove { key: k });
+        }
+        for k in new_keys {
+            self.by_key.insert(k, (id.to_string(), idx));
+        }
         let s = self.sessions.get_mut(id).expect("checked");
         s.legs[idx] = leg;
         let s = s.clone();
-        let commands = self.upserts(&s);
+        commands.extend(self.upserts(&s));
         Ok((s, commands))
     }
 
