@@ -19,7 +19,7 @@ use tonic::Status;
 
 use crate::api::convert;
 use crate::node::{NeighborResolver, Node};
-use crate::session::{Session, SessionError};
+use crate::session::{Resolver, Session, SessionError, SessionManager};
 
 /// The answer to a request.
 pub type Reply<T> = oneshot::Sender<Result<T, Status>>;
@@ -83,17 +83,6 @@ pub struct Control {
 
 fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default()
-}
-
-fn status(e: SessionError) -> Status {
-    match e {
-        SessionError::Invalid { field, message } => {
-            convert::invalid(field.strip_prefix("leg.").unwrap_or(&field), message)
-        }
-        SessionError::Exists(_) => Status::already_exists(e.to_string()),
-        SessionError::NotFound(_) => Status::not_found(e.to_string()),
-        SessionError::Exhausted(_) => Status::resource_exhausted(e.to_string()),
-    }
 }
 
 impl Control {
@@ -205,21 +194,8 @@ impl Control {
                 d.reason
             )));
         }
-        if req.session_id.is_empty() {
-            return Err(convert::invalid("session_id", "required"));
-        }
-        if req.legs.len() != 2 {
-            return Err(convert::invalid("legs", format!("exactly two legs, not {}", req.legs.len())));
-        }
-        let legs = [convert::leg_request("legs[0]", &req.legs[0])?, convert::leg_request("legs[1]", &req.legs[1])?];
-        let timeout = (req.media_timeout_seconds > 0).then(|| Duration::from_secs(req.media_timeout_seconds as u64));
-        let lifetime = (req.max_lifetime_seconds > 0).then(|| Duration::from_secs(req.max_lifetime_seconds as u64));
-        let now = Instant::now();
-        let (session, commands) = self
-            .node
-            .sessions
-            .create(&req.session_id, legs, timeout, lifetime, &mut NeighborResolver(&mut self.node.slow), now)
-            .map_err(status)?;
+        let (session, commands) =
+            create_session(&mut self.node.sessions, &req, &mut NeighborResolver(&mut self.node.slow), Instant::now())?;
         if !commands.is_empty() {
             tracing::info!(session = session.id, a = %session.legs[0].local, b = %session.legs[1].local, "session created");
         }
@@ -228,43 +204,8 @@ impl Control {
     }
 
     fn update(&mut self, req: Box<pb::UpdateLegRequest>) -> Result<pb::Session, Status> {
-        let remote = req.remote.as_ref().map(|e| convert::endpoint("remote", e)).transpose()?;
-        let remote_rtcp = req.remote_rtcp.as_ref().map(|e| convert::endpoint("remote_rtcp", e)).transpose()?;
-        let latch = req.latch.map(|l| convert::latch("latch", l)).transpose()?;
-        convert::srtp("srtp_inbound", &req.srtp_inbound)?;
-        convert::srtp("srtp_outbound", &req.srtp_outbound)?;
-        let (session, commands) = self
-            .node
-            .sessions
-            .update_leg(
-                &req.session_id,
-                &req.leg,
-                |l, hold| {
-                    if let Some(r) = remote {
-                        l.remote = Some(r);
-                    }
-                    if let Some(r) = remote_rtcp {
-                        l.remote_rtcp = Some(r);
-                    }
-                    if let Some(m) = req.rtcp_mux {
-                        l.rtcp_mux = m;
-                    }
-                    if let Some(m) = latch {
-                        l.latch = m;
-                    }
-                    if let Some(s) = req.strict_source {
-                        l.strict_source = s;
-                    }
-                    if let Some(h) = req.hold {
-                        *hold = h;
-                    }
-                    if let Some(label) = &req.label {
-                        l.label = label.clone();
-                    }
-                },
-                &mut NeighborResolver(&mut self.node.slow),
-            )
-            .map_err(status)?;
+        let (session, commands) =
+            update_leg(&mut self.node.sessions, &req, &mut NeighborResolver(&mut self.node.slow))?;
         tracing::info!(session = session.id, leg = req.leg, "leg updated");
         self.send(commands);
         Ok(self.view(&session))
@@ -297,25 +238,11 @@ impl Control {
 
     fn view(&self, s: &Session) -> pb::Session {
         let now_tsc = eal::rdtsc();
-        let legs = s
-            .legs
-            .iter()
-            .map(|l| {
-                let rtp = self.node.dataplane.flow_stats(l.flow_ids.0);
-                let rtcp = self.node.dataplane.flow_stats(l.flow_ids.1);
-                let stats = convert::leg_stats(&rtp, &rtcp, now_tsc, self.tsc_hz, l.request.clock_rate);
-                convert::leg_view(l, &self.node.sessions.interfaces()[l.iface].config.name, stats)
-            })
-            .collect();
-        pb::Session {
-            id: s.id.clone(),
-            legs,
-            state: convert::state(s),
-            age_seconds: s.created.elapsed().as_secs_f64(),
-            media_timeout_seconds: s.media_timeout.as_secs() as u32,
-            max_lifetime_seconds: s.max_lifetime.map(|d| d.as_secs() as u32).unwrap_or(0),
-            end_reason: pb::EndReason::Unspecified as i32,
-        }
+        convert::session_view(s, self.node.sessions.interfaces(), |l| {
+            let rtp = self.node.dataplane.flow_stats(l.flow_ids.0);
+            let rtcp = self.node.dataplane.flow_stats(l.flow_ids.1);
+            convert::leg_stats(&rtp, &rtcp, now_tsc, self.tsc_hz, l.request.clock_rate)
+        })
     }
 
     fn list(&self, req: pb::ListSessionsRequest) -> Result<pb::ListSessionsResponse, Status> {
@@ -477,5 +404,80 @@ impl Control {
                 self.stop.store(true, Ordering::Relaxed);
             }
         }
+    }
+}
+
+/// CreateSession on a node's sessions: checks the request, allocates the
+/// legs; the session and the dataplane commands that make it real.
+pub fn create_session(
+    sessions: &mut SessionManager,
+    req: &pb::CreateSessionRequest,
+    resolver: &mut dyn Resolver,
+    now: Instant,
+) -> Result<(Session, Vec<Command>), Status> {
+    if req.session_id.is_empty() {
+        return Err(convert::invalid("session_id", "required"));
+    }
+    if req.legs.len() != 2 {
+        return Err(convert::invalid("legs", format!("exactly two legs, not {}", req.legs.len())));
+    }
+    let legs = [convert::leg_request("legs[0]", &req.legs[0])?, convert::leg_request("legs[1]", &req.legs[1])?];
+    let timeout = (req.media_timeout_seconds > 0).then(|| Duration::from_secs(req.media_timeout_seconds as u64));
+    let lifetime = (req.max_lifetime_seconds > 0).then(|| Duration::from_secs(req.max_lifetime_seconds as u64));
+    sessions.create(&req.session_id, legs, timeout, lifetime, resolver, now).map_err(status)
+}
+
+/// UpdateLeg on a node's sessions: all of it or nothing.
+pub fn update_leg(
+    sessions: &mut SessionManager,
+    req: &pb::UpdateLegRequest,
+    resolver: &mut dyn Resolver,
+) -> Result<(Session, Vec<Command>), Status> {
+    let remote = req.remote.as_ref().map(|e| convert::endpoint("remote", e)).transpose()?;
+    let remote_rtcp = req.remote_rtcp.as_ref().map(|e| convert::endpoint("remote_rtcp", e)).transpose()?;
+    let latch = req.latch.map(|l| convert::latch("latch", l)).transpose()?;
+    convert::srtp("srtp_inbound", &req.srtp_inbound)?;
+    convert::srtp("srtp_outbound", &req.srtp_outbound)?;
+    sessions
+        .update_leg(
+            &req.session_id,
+            &req.leg,
+            |l, hold| {
+                if let Some(r) = remote {
+                    l.remote = Some(r);
+                }
+                if let Some(r) = remote_rtcp {
+                    l.remote_rtcp = Some(r);
+                }
+                if let Some(m) = req.rtcp_mux {
+                    l.rtcp_mux = m;
+                }
+                if let Some(m) = latch {
+                    l.latch = m;
+                }
+                if let Some(s) = req.strict_source {
+                    l.strict_source = s;
+                }
+                if let Some(h) = req.hold {
+                    *hold = h;
+                }
+                if let Some(label) = &req.label {
+                    l.label = label.clone();
+                }
+            },
+            resolver,
+        )
+        .map_err(status)
+}
+
+/// The answer of a session manager's refusal.
+pub fn status(e: SessionError) -> Status {
+    match e {
+        SessionError::Invalid { field, message } => {
+            convert::invalid(field.strip_prefix("leg.").unwrap_or(&field), message)
+        }
+        SessionError::Exists(_) => Status::already_exists(e.to_string()),
+        SessionError::NotFound(_) => Status::not_found(e.to_string()),
+        SessionError::Exhausted(_) => Status::resource_exhausted(e.to_string()),
     }
 }
