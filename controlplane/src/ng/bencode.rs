@@ -123,6 +123,44 @@ impl Value {
     }
 }
 
+/// JSON-like, for logs and test failures: byte strings as text when they are
+/// UTF-8.
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn bytes(b: &[u8], f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match std::str::from_utf8(b) {
+                Ok(s) => write!(f, "{s:?}"),
+                Err(_) => write!(f, "{b:?}"),
+            }
+        }
+        match self {
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Bytes(b) => bytes(b, f),
+            Value::List(l) => {
+                f.write_str("[")?;
+                for (i, v) in l.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Dict(d) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in d.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    bytes(k, f)?;
+                    write!(f, ": {v}")?;
+                }
+                f.write_str("}")
+            }
+        }
+    }
+}
+
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
         Value::str(s)
@@ -323,6 +361,7 @@ mod tests {
         let dict = v.as_dict().unwrap();
         assert_eq!(dict[&b"command"[..]].as_str(), Some("ping"));
         assert_eq!(dict[&b"abcd"[..]], Value::List(vec![Value::Int(1), Value::str("x")]));
+        assert_eq!(v.to_string(), r#"{"abcd": [1, "x"], "command": "ping"}"#);
         // Encoded back with sorted keys.
         assert_eq!(v.encode(), b"d4:abcdli1e1:xe7:command4:pinge");
         assert_eq!(d("le"), Ok(Value::List(vec![])));

@@ -3,4 +3,5 @@
 #[macro_use]
 pub mod node;
 pub mod netns;
+pub mod ng_client;
 pub mod topology;
