@@ -14,6 +14,9 @@ packages=(
   libsrtp2-dev
   # The gRPC API is compiled with protoc.
   protobuf-compiler
+  # The ng end-to-end tests run the real SIP tier: Kamailio (with its
+  # rtpengine module) between sipp callers and callees.
+  kamailio sip-tester
 )
 
 missing=()

@@ -4,4 +4,5 @@
 pub mod node;
 pub mod netns;
 pub mod ng_client;
+pub mod sip;
 pub mod topology;
