@@ -365,7 +365,8 @@ impl Control {
         }
     }
 
-    /// Ends sessions idle past their media timeout or older than their lifetime.
+    /// Ends sessions idle (neither media nor a change) past their media
+    /// timeout, or older than their lifetime.
     fn expire_sessions(&mut self) {
         let now_tsc = eal::rdtsc();
         let mut ended = Vec::new();
@@ -377,11 +378,12 @@ impl Control {
                 .map(|id| self.node.dataplane.flow_stats(id).last_tsc)
                 .max()
                 .unwrap_or(0);
+            // Idle: no media and no signalling (a change of the session).
             let idle = if last == 0 {
-                s.created.elapsed()
+                s.touched.elapsed()
             } else {
                 Duration::from_secs_f64(now_tsc.saturating_sub(last) as f64 / self.tsc_hz.max(1) as f64)
-                    .min(s.created.elapsed())
+                    .min(s.touched.elapsed())
             };
             if idle >= s.media_timeout {
                 ended.push((s.id.clone(), pb::EndReason::MediaTimeout, idle));

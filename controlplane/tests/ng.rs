@@ -160,6 +160,31 @@ fn a_call_over_ng_is_a_session_like_any_other() {
     drop(topo);
 }
 
+/// A call may ring longer than the media timeout: the offer keeps it.
+#[test]
+fn a_call_rings_longer_than_the_media_timeout() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let topo = Topology::new("nr", None);
+    let node = MediaFwd::start(&topo.config(None, &format!("[sessions]\nmedia_timeout = 2\n{NG}")));
+    let mut ng = NgClient::new(node.ng_addr());
+    let d = ng.ask(&offer("ringing", "tag-a", &sdp("alice", "198.18.0.2", 5000, "RTP/AVP", "")));
+    let to_callee = endpoint_of(text(&d, "sdp"));
+    std::thread::sleep(Duration::from_millis(3500));
+    let d = ng.ask(&answer("ringing", "tag-a", "tag-b", &sdp("bob", "198.19.0.2", 6000, "RTP/AVP", "")));
+    assert_eq!(text(&d, "result"), "ok", "{}", show(&d));
+    let to_caller = endpoint_of(text(&d, "sdp"));
+    let caller = topo.caller.udp_socket("198.18.0.2:5000".parse().unwrap());
+    let callee = topo.callee.udp_socket("198.19.0.2:6000".parse().unwrap());
+    stream(&node, &caller, to_caller, &callee, to_callee, 20);
+    stream(&node, &callee, to_callee, &caller, to_caller, 20);
+    // Answered and silent, it ends with the media timeout.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while text(&ng.ask(&[("command", s("query")), ("call-id", s("ringing"))]), "result") == "ok" {
+        check!(node, Instant::now() < deadline, "an idle answered call did not time out");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// SDES on the caller's side, plain RTP on the callee's: mediafwd decrypts
 /// what the caller sends with the caller's key and encrypts what it sends the
 /// caller with its own.

@@ -34,6 +34,8 @@ worker_cores = [1]
 control_cores = [0]
 [ng]
 listen = "127.0.0.1:0"
+[sessions]
+media_timeout = 3
 [[interface]]
 name = "public"
 device = "net_null0"
@@ -68,6 +70,7 @@ struct Fake {
     srtp: HashMap<(String, String), Keys>,
     events: broadcast::Sender<pb::Event>,
     creates: usize,
+    updates: usize,
 }
 
 impl Fake {
@@ -121,6 +124,7 @@ impl Fake {
                     keys.1 = Some(k).filter(|k| !k.suite.is_empty());
                 }
                 self.srtp.insert((req.session_id.clone(), label), keys);
+                self.updates += 1;
                 let r = control::update_leg(&mut self.sessions, &req, &mut AnyHop).map(|(s, _)| self.view(&s));
                 let _ = tx.send(r);
             }
@@ -181,6 +185,7 @@ fn fake(events: broadcast::Sender<pb::Event>) -> (Arc<Mutex<Fake>>, Sender<Reque
         srtp: HashMap::new(),
         events,
         creates: 0,
+        updates: 0,
     }));
     let (tx, rx): (Sender<Request>, Receiver<Request>) = crossbeam_channel::bounded(64);
     let f = fake.clone();
@@ -744,6 +749,21 @@ fn a_call_whose_session_timed_out_is_forgotten() {
     }
     let d = h.ask(&[("command", s("statistics"))]);
     assert_eq!(int(&d, "statistics.totalstatistics.timeoutsessions"), 1);
+}
+
+#[test]
+fn a_ringing_call_is_kept_alive_until_answered() {
+    let mut h = Harness::new();
+    h.ask(&kamailio_offer("ring", "a", &caller_sdp(16000, "")));
+    let at_offer = h.fake.lock().unwrap().updates;
+    // The media timeout is 3 s here: the engine touches the session every second.
+    std::thread::sleep(Duration::from_millis(2300));
+    let refreshed = h.fake.lock().unwrap().updates - at_offer;
+    assert!((1..=3).contains(&refreshed), "{refreshed} refreshes");
+    h.ask(&kamailio_answer("ring", "a", "b", &callee_sdp(26000, "")));
+    let answered = h.fake.lock().unwrap().updates;
+    std::thread::sleep(Duration::from_millis(1300));
+    assert_eq!(h.fake.lock().unwrap().updates, answered, "an answered call lives on its media");
 }
 
 #[test]

@@ -168,11 +168,21 @@ pub struct NgConfig {
     pub direction: Vec<String>,
     /// Replies kept for retransmitted requests (for 30 seconds each).
     pub reply_cache: usize,
+    /// Seconds an offered call waits for its answer (ringing) without media
+    /// before the media timeout may end it.
+    pub offer_timeout: u32,
 }
 
 impl Default for NgConfig {
     fn default() -> Self {
-        NgConfig { listen: String::new(), tcp: true, delete_delay: 0, direction: Vec::new(), reply_cache: 65536 }
+        NgConfig {
+            listen: String::new(),
+            tcp: true,
+            delete_delay: 0,
+            direction: Vec::new(),
+            reply_cache: 65536,
+            offer_timeout: 3600,
+        }
     }
 }
 
@@ -478,6 +488,9 @@ impl Config {
         }
         if n.reply_cache == 0 || n.reply_cache > 1 << 22 {
             return Err(ConfigError::new("ng.reply_cache", "between 1 and 4194304"));
+        }
+        if n.offer_timeout == 0 || n.offer_timeout > 86400 {
+            return Err(ConfigError::new("ng.offer_timeout", format!("{} s: between 1 and 86400", n.offer_timeout)));
         }
         if n.delete_delay > 3600 {
             return Err(ConfigError::new("ng.delete_delay", format!("{} s: at most 3600", n.delete_delay)));

@@ -163,6 +163,10 @@ pub struct Call {
     pub media: Vec<MediaSlot>,
     /// A `delete` with a delay: when to remove the call.
     pub delete_at: Option<Instant>,
+    /// An offer waits for its answer since then.
+    pub awaiting_answer: Option<Instant>,
+    /// When its sessions were last told the call is alive.
+    pub refreshed: Option<Instant>,
     /// What was sent towards each side.
     pub sent: [Sent; 2],
 }
@@ -180,6 +184,8 @@ impl Call {
             via_branch: None,
             media: Vec::new(),
             delete_at: None,
+            awaiting_answer: None,
+            refreshed: None,
             sent: [Sent::default(), Sent::default()],
         }
     }

@@ -68,6 +68,10 @@ pub struct Settings {
     pub direction: [String; 2],
     /// Delay of a `delete` that gives none.
     pub delete_delay: Duration,
+    /// The node's media timeout.
+    pub media_timeout: Duration,
+    /// How long an offer may wait for its answer.
+    pub offer_timeout: Duration,
 }
 
 /// Why a request failed.
@@ -254,13 +258,35 @@ impl Engine {
         }
     }
 
-    /// Removes the calls whose `delete delay` ran out.
+    /// Removes the calls whose `delete delay` ran out, and keeps calls that
+    /// ring (an offer without its answer, so no media yet) from the media
+    /// timeout until the offer timeout.
     pub async fn tick(&mut self, now: Instant) {
         let due: Vec<String> =
             self.calls.values().filter(|c| c.delete_at.is_some_and(|t| t <= now)).map(|c| c.id.clone()).collect();
         for id in due {
             if let Some(call) = self.calls.remove(&id) {
                 self.end(call).await;
+            }
+        }
+        let every = (self.settings.media_timeout / 3).clamp(Duration::from_millis(500), Duration::from_secs(20));
+        let ringing: Vec<(String, Vec<(String, String)>)> = self
+            .calls
+            .values_mut()
+            .filter(|c| c.delete_at.is_none())
+            .filter(|c| c.awaiting_answer.is_some_and(|t| now.duration_since(t) < self.settings.offer_timeout))
+            .filter(|c| c.refreshed.is_none_or(|t| now.duration_since(t) >= every))
+            .map(|c| {
+                c.refreshed = Some(now);
+                let sessions = c.media.iter().filter_map(|m| Some((m.session.clone()?, m.labels[0].clone()))).collect();
+                (c.id.clone(), sessions)
+            })
+            .collect();
+        for (_, sessions) in ringing {
+            for (session_id, leg) in sessions {
+                // A change of nothing: signalling the session is alive.
+                let req = pb::UpdateLegRequest { session_id, leg, ..Default::default() };
+                let _ = self.ask(|tx| control::Request::Update(Box::new(req), tx)).await;
             }
         }
     }
@@ -421,6 +447,8 @@ impl Engine {
         let from = required(&req.from_tag, "from-tag")?;
         call.delete_at = None;
         call.last_signal = now;
+        call.awaiting_answer = Some(Instant::now());
+        call.refreshed = Some(Instant::now());
         if req.via_branch.is_some() {
             call.via_branch = req.via_branch.clone();
         }
@@ -696,6 +724,7 @@ impl Engine {
             }
             outs.push(out?);
         }
+        call.awaiting_answer = None;
         let body = self.write(call, o, sdp, req, outs);
         let mut d = Dict::new();
         put(&mut d, "sdp", body);

@@ -60,7 +60,13 @@ pub fn settings(config: &Validated) -> Settings {
         [a, b] => [a.clone(), b.clone()],
         _ => [first.clone(), first],
     };
-    Settings { interfaces, direction, delete_delay: Duration::from_secs(u64::from(config.raw.ng.delete_delay)) }
+    Settings {
+        interfaces,
+        direction,
+        delete_delay: Duration::from_secs(u64::from(config.raw.ng.delete_delay)),
+        media_timeout: Duration::from_secs(u64::from(config.raw.sessions.media_timeout)),
+        offer_timeout: Duration::from_secs(u64::from(config.raw.ng.offer_timeout)),
+    }
 }
 
 /// Starts the ng listener on `runtime` when `[ng] listen` is set.

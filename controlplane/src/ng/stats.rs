@@ -176,6 +176,8 @@ pub fn call_of_session(s: &pb::Session, now: f64) -> Call {
         via_branch: None,
         media: vec![slot],
         delete_at: None,
+        awaiting_answer: None,
+        refreshed: None,
         sent: Default::default(),
     }
 }

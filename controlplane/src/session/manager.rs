@@ -102,6 +102,9 @@ pub struct Session {
     pub legs: [Leg; 2],
     /// When it was created.
     pub created: Instant,
+    /// When it was last created or changed: signalling counts as activity
+    /// for the media timeout.
+    pub touched: Instant,
     /// Idle time after which it ends.
     pub media_timeout: Duration,
     /// Lifetime after which it ends.
@@ -323,6 +326,7 @@ impl SessionManager {
             id: id.to_string(),
             legs: [mk(0), mk(1)],
             created: now,
+            touched: now,
             media_timeout: media_timeout.unwrap_or(self.default_media_timeout),
             max_lifetime: max_lifetime.or(self.default_max_lifetime),
         };
@@ -459,6 +463,7 @@ impl SessionManager {
         }
         let s = self.sessions.get_mut(id).expect("checked");
         s.legs[idx] = leg;
+        s.touched = Instant::now();
         let s = s.clone();
         commands.extend(self.upserts(&s));
         Ok((s, commands))
