@@ -45,7 +45,6 @@ const QUIET_FLAGS: &[&str] = &[
     "full rtcp attribute",
     "reject ice",
     "pad crypto",
-    "always transcode",
 ];
 
 /// An interface and the address families it has.
