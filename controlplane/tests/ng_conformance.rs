@@ -802,11 +802,29 @@ fn tcp_carries_messages_back_to_back() {
     assert!(rest.starts_with(b"4_4 d") && rest.windows(5).any(|w| w == b"error"), "{rest:?}");
 }
 
-fn engine() -> (tokio::runtime::Runtime, Engine) {
+fn engine() -> (tokio::runtime::Runtime, Engine, Arc<Mutex<Fake>>) {
     let (events, _) = broadcast::channel(16);
-    let (_fake, control) = fake(events);
+    let (fake, control) = fake(events);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    (rt, Engine::new(control, ng::settings(&validated())))
+    (rt, Engine::new(control, ng::settings(&validated())), fake)
+}
+
+#[test]
+fn lost_session_events_are_made_up_for() {
+    let (rt, mut engine, fake) = engine();
+    let ask = |engine: &mut Engine, req: &[(&str, Value)]| {
+        let r = rt.block_on(engine.handle(&dict(req).encode(), "127.0.0.1".parse().unwrap()));
+        assert_eq!(r.as_dict().and_then(|d| d.get(&b"result"[..])), Some(&s("ok")), "{r}");
+    };
+    ask(&mut engine, &kamailio_offer("lost", "a", &caller_sdp(16000, "")));
+    ask(&mut engine, &kamailio_answer("lost", "a", "b", &callee_sdp(26000, "")));
+    ask(&mut engine, &kamailio_offer("kept", "a", &caller_sdp(16002, "")));
+    ask(&mut engine, &kamailio_answer("kept", "a", "b", &callee_sdp(26002, "")));
+    // The session ends; nobody hears of it.
+    fake.lock().unwrap().end("lost", pb::EndReason::MediaTimeout).unwrap();
+    assert_eq!(engine.calls(), 2);
+    rt.block_on(engine.reconcile());
+    assert_eq!(engine.calls(), 1);
 }
 
 fn arbitrary_request() -> impl Strategy<Value = Vec<u8>> {
@@ -872,7 +890,7 @@ proptest! {
     /// Whatever arrives, the engine answers with a result, and never panics.
     #[test]
     fn arbitrary_requests_get_a_result(reqs in prop::collection::vec(arbitrary_request(), 1..6)) {
-        let (rt, mut engine) = engine();
+        let (rt, mut engine, _) = engine();
         for body in reqs {
             let reply = rt.block_on(engine.handle(&body, "127.0.0.1".parse().unwrap()));
             let d = reply.as_dict().expect("a dictionary");
@@ -883,7 +901,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_get_an_error(body in prop::collection::vec(any::<u8>(), 0..256)) {
-        let (rt, mut engine) = engine();
+        let (rt, mut engine, _) = engine();
         let reply = rt.block_on(engine.handle(&body, "127.0.0.1".parse().unwrap()));
         prop_assert!(reply.as_dict().is_some());
     }

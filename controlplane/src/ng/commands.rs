@@ -268,6 +268,10 @@ impl Engine {
                 self.end(call).await;
             }
         }
+        // Calls with nothing to relay (every stream disabled) that nobody
+        // deletes are forgotten after the offer timeout.
+        let stale = unix_now() - self.settings.offer_timeout.as_secs_f64();
+        self.calls.retain(|_, c| c.is_relaying() || c.last_signal > stale);
         let every = (self.settings.media_timeout / 3).clamp(Duration::from_millis(500), Duration::from_secs(20));
         let ringing: Vec<(String, Vec<(String, String)>)> = self
             .calls
@@ -310,6 +314,30 @@ impl Engine {
             self.calls.remove(call_id);
             self.counters.ended(unix_now() - created);
         }
+    }
+
+    /// After session events were lost: forgets the sessions that no longer
+    /// exist, and the calls left without any.
+    pub async fn reconcile(&mut self) {
+        let mut live = std::collections::HashSet::new();
+        let mut token = String::new();
+        loop {
+            let page = pb::ListSessionsRequest { page_size: 1000, page_token: token, ..Default::default() };
+            let Ok(l) = self.ask(|tx| control::Request::List(page, tx)).await else { return };
+            live.extend(l.sessions.into_iter().map(|s| s.id));
+            if l.next_page_token.is_empty() {
+                break;
+            }
+            token = l.next_page_token;
+        }
+        for call in self.calls.values_mut() {
+            for slot in &mut call.media {
+                if slot.session.as_ref().is_some_and(|id| !live.contains(id)) {
+                    slot.session = None;
+                }
+            }
+        }
+        self.calls.retain(|_, c| c.is_relaying() || c.awaiting_answer.is_some());
     }
 
     async fn ask<T>(&self, make: impl FnOnce(control::Reply<T>) -> control::Request) -> Result<T, Status> {

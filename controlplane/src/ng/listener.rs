@@ -76,7 +76,8 @@ pub async fn run_engine(
             ev = events.recv() => match ev {
                 Ok(ev) => engine.on_event(&ev),
                 Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(lost = n, "ng: session events lost; ended calls are noticed at their next request");
+                    tracing::warn!(lost = n, "ng: session events lost; checking the calls against the sessions");
+                    engine.reconcile().await;
                 }
                 Err(broadcast::error::RecvError::Closed) => {}
             },
