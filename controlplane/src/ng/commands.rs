@@ -434,10 +434,13 @@ impl Engine {
         let (mut call, new) = match self.calls.remove(call_id) {
             Some(c) => (c, false),
             None => {
-                let d = match &req.direction[..] {
-                    [] => self.settings.direction.clone(),
-                    [one] => [one.clone(), one.clone()],
-                    [a, b, ..] => [a.clone(), b.clone()],
+                // A side not named takes the other's, or the default.
+                let named = |i: usize| req.direction.get(i).filter(|n| !n.is_empty()).cloned();
+                let d = match (named(0), named(1)) {
+                    (None, None) => self.settings.direction.clone(),
+                    (Some(a), None) => [a.clone(), a],
+                    (None, Some(b)) => [b.clone(), b],
+                    (Some(a), Some(b)) => [a, b],
                 };
                 for name in &d {
                     self.interface(name)?;
@@ -500,11 +503,10 @@ impl Engine {
                 call.set_tag(r, to, now);
             }
         }
-        if !req.direction.is_empty() {
-            let asked = [req.direction[0].as_str(), req.direction.get(1).unwrap_or(&req.direction[0]).as_str()];
-            if asked != [call.interfaces[s].as_str(), call.interfaces[r].as_str()] {
-                warnings.push("direction ignored: a call keeps the interfaces of its first offer".into());
-            }
+        let differs =
+            req.direction.iter().zip([s, r]).any(|(name, leg)| !name.is_empty() && *name != call.interfaces[leg]);
+        if differs {
+            warnings.push("direction ignored: a call keeps the interfaces of its first offer".into());
         }
         if sdp.has_ice() && req.ice.as_deref() != Some("remove") && !req.flag("reject ice") {
             warnings.push("ICE is not supported: the ICE attributes were removed".into());

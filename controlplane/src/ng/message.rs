@@ -108,7 +108,8 @@ pub struct Request {
     pub raw_flags: Vec<String>,
     /// `replace`, canonical form.
     pub replace: Vec<String>,
-    /// `direction`: interface names, as sent.
+    /// `direction`: interface names, as sent (`from-interface` and
+    /// `to-interface` fill it too).
     pub direction: Vec<String>,
     /// `received from`: (family, address).
     pub received_from: Option<(String, String)>,
@@ -168,6 +169,14 @@ fn list(key: &str, v: &Value) -> Result<Vec<String>, String> {
     }
 }
 
+/// Sets side `i` (0: the offerer's) of a direction, keeping the other.
+fn set_direction(d: &mut Vec<String>, i: usize, name: String) {
+    while d.len() <= i {
+        d.push(String::new());
+    }
+    d[i] = name;
+}
+
 impl Request {
     /// Reads a request dictionary. Keys are matched in canonical form; a
     /// value of the wrong type is an error naming the key; keys not known
@@ -202,7 +211,14 @@ impl Request {
                     r.flags = r.raw_flags.iter().map(|f| normalize(f)).collect();
                 }
                 "replace" => r.replace = list(k, v)?.iter().map(|f| normalize(f)).collect(),
-                "direction" => r.direction = list(k, v)?,
+                "direction" => {
+                    let d = list(k, v)?;
+                    for (i, name) in d.into_iter().take(2).enumerate() {
+                        set_direction(&mut r.direction, i, name);
+                    }
+                }
+                "from interface" => set_direction(&mut r.direction, 0, text(k, v)?),
+                "to interface" => set_direction(&mut r.direction, 1, text(k, v)?),
                 "received from" => {
                     let l = list(k, v)?;
                     if let [family, addr] = &l[..] {
@@ -310,6 +326,10 @@ mod tests {
         assert!(e.contains("delete delay"), "{e}");
         assert!(Request::decode(b"li1ee").is_err());
         assert!(Request::decode(b"d7:command4:ping").is_err());
+        // from-interface and to-interface are a direction.
+        let dict: Dict =
+            [(b"to-interface".to_vec(), Value::str("priv")), (b"from-interface".to_vec(), Value::str("pub"))].into();
+        assert_eq!(Request::from_dict(&dict).unwrap().direction, vec!["pub".to_string(), "priv".to_string()]);
         // Integers given as text are read.
         assert_eq!(Request::decode(b"d12:delete delay2:30e").unwrap().delete_delay, Some(30));
     }
