@@ -18,6 +18,7 @@ pub mod call;
 pub mod commands;
 pub mod listener;
 pub mod message;
+pub mod offer;
 pub mod sdes;
 pub mod sdp;
 pub mod stats;
