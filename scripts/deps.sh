@@ -14,6 +14,9 @@ packages=(
   libsrtp2-dev
   # The gRPC API is compiled with protoc.
   protobuf-compiler
+  # The ng end-to-end tests run the real SIP tier: Kamailio (with its
+  # rtpengine module) between sipp callers and callees.
+  kamailio sip-tester
 )
 
 missing=()
@@ -32,6 +35,11 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Installing kamailio may start its system service on port 5060; the tests
+  # run their own Kamailio, so the service freshly installed here is stopped.
+  if [[ " ${missing[*]} " == *" kamailio "* ]] && command -v systemctl >/dev/null; then
+    systemctl disable --now kamailio.service >/dev/null 2>&1 || true
+  fi
 fi
 
 if ! command -v cargo >/dev/null; then

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use mediafwd_dataplane::flow::{Command, Event as DpEvent};
 use mediafwd_ffi::eal;
 use mediafwd_proto::v1 as pb;
@@ -21,7 +21,7 @@ use crate::api::convert;
 use crate::logging::{session_span, RateLimit};
 use crate::metrics::Exposition;
 use crate::node::{NeighborResolver, Node};
-use crate::session::{Session, SessionError};
+use crate::session::{Resolver, Session, SessionError, SessionManager};
 use crate::warn_limited;
 
 mod observe;
@@ -47,6 +47,28 @@ pub enum Request {
     Drain(pb::DrainRequest, Reply<pb::DrainResponse>),
     /// The node's metrics, as Prometheus exposition text.
     Metrics(Reply<String>),
+}
+
+/// Sends a request to the control loop and awaits its answer (from an async
+/// front-end: the gRPC API or the ng listener). A full queue or a stopping
+/// node is an error, never a wait.
+pub async fn ask<T>(control: &Sender<Request>, make: impl FnOnce(Reply<T>) -> Request) -> Result<T, Status> {
+    let (tx, rx) = oneshot::channel();
+    match control.try_send(make(tx)) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => {
+            static BUSY: std::sync::OnceLock<std::sync::Mutex<crate::logging::RateLimit>> = std::sync::OnceLock::new();
+            let limit =
+                BUSY.get_or_init(|| std::sync::Mutex::new(crate::logging::RateLimit::new(5, Duration::from_secs(60))));
+            warn_limited!(
+                limit.lock().unwrap_or_else(|e| e.into_inner()),
+                "the control plane's request queue is full; calls are refused with RESOURCE_EXHAUSTED"
+            );
+            return Err(Status::resource_exhausted("the control plane is busy; retry"));
+        }
+        Err(TrySendError::Disconnected(_)) => return Err(Status::unavailable("the node is stopping")),
+    }
+    rx.await.map_err(|_| Status::unavailable("the node is stopping"))?
 }
 
 /// Changes of serving state the API side publishes (health service).
@@ -134,17 +156,6 @@ impl Watch {
 
 fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default()
-}
-
-fn status(e: SessionError) -> Status {
-    match e {
-        SessionError::Invalid { field, message } => {
-            convert::invalid(field.strip_prefix("leg.").unwrap_or(&field), message)
-        }
-        SessionError::Exists(_) => Status::already_exists(e.to_string()),
-        SessionError::NotFound(_) => Status::not_found(e.to_string()),
-        SessionError::Exhausted(_) => Status::resource_exhausted(e.to_string()),
-    }
 }
 
 impl Control {
@@ -285,21 +296,8 @@ impl Control {
                 d.reason
             )));
         }
-        if req.session_id.is_empty() {
-            return Err(convert::invalid("session_id", "required"));
-        }
-        if req.legs.len() != 2 {
-            return Err(convert::invalid("legs", format!("exactly two legs, not {}", req.legs.len())));
-        }
-        let legs = [convert::leg_request("legs[0]", &req.legs[0])?, convert::leg_request("legs[1]", &req.legs[1])?];
-        let timeout = (req.media_timeout_seconds > 0).then(|| Duration::from_secs(req.media_timeout_seconds as u64));
-        let lifetime = (req.max_lifetime_seconds > 0).then(|| Duration::from_secs(req.max_lifetime_seconds as u64));
-        let now = Instant::now();
-        let (session, commands) = self
-            .node
-            .sessions
-            .create(&req.session_id, legs, timeout, lifetime, &mut NeighborResolver(&mut self.node.slow), now)
-            .map_err(status)?;
+        let (session, commands) =
+            create_session(&mut self.node.sessions, &req, &mut NeighborResolver(&mut self.node.slow), Instant::now())?;
         if !commands.is_empty() {
             self.tally.created += 1;
             tracing::info!(a = %session.legs[0].local, b = %session.legs[1].local, "session created");
@@ -309,40 +307,8 @@ impl Control {
     }
 
     fn update(&mut self, req: Box<pb::UpdateLegRequest>) -> Result<pb::Session, Status> {
-        let remote = req.remote.as_ref().map(|e| convert::endpoint("remote", e)).transpose()?;
-        let remote_rtcp = req.remote_rtcp.as_ref().map(|e| convert::endpoint("remote_rtcp", e)).transpose()?;
-        let latch = req.latch.map(|l| convert::latch("latch", l)).transpose()?;
-        convert::srtp("srtp_inbound", &req.srtp_inbound)?;
-        convert::srtp("srtp_outbound", &req.srtp_outbound)?;
-        let (session, commands) = self
-            .node
-            .sessions
-            .update_leg(
-                &req.session_id,
-                &req.leg,
-                |l, hold| {
-                    if let Some(r) = remote {
-                        l.remote = Some(r);
-                    }
-                    if let Some(r) = remote_rtcp {
-                        l.remote_rtcp = Some(r);
-                    }
-                    if let Some(m) = req.rtcp_mux {
-                        l.rtcp_mux = m;
-                    }
-                    if let Some(m) = latch {
-                        l.latch = m;
-                    }
-                    if let Some(s) = req.strict_source {
-                        l.strict_source = s;
-                    }
-                    if let Some(h) = req.hold {
-                        *hold = h;
-                    }
-                },
-                &mut NeighborResolver(&mut self.node.slow),
-            )
-            .map_err(status)?;
+        let (session, commands) =
+            update_leg(&mut self.node.sessions, &req, &mut NeighborResolver(&mut self.node.slow))?;
         tracing::info!(leg = req.leg, "leg updated");
         self.send(commands);
         Ok(self.view(&session))
@@ -407,25 +373,11 @@ impl Control {
 
     fn view(&self, s: &Session) -> pb::Session {
         let now_tsc = eal::rdtsc();
-        let legs = s
-            .legs
-            .iter()
-            .map(|l| {
-                let rtp = self.node.dataplane.flow_stats(l.flow_ids.0);
-                let rtcp = self.node.dataplane.flow_stats(l.flow_ids.1);
-                let stats = convert::leg_stats(&rtp, &rtcp, now_tsc, self.tsc_hz, l.request.clock_rate);
-                convert::leg_view(l, &self.node.sessions.interfaces()[l.iface].config.name, stats)
-            })
-            .collect();
-        pb::Session {
-            id: s.id.clone(),
-            legs,
-            state: convert::state(s),
-            age_seconds: s.created.elapsed().as_secs_f64(),
-            media_timeout_seconds: s.media_timeout.as_secs() as u32,
-            max_lifetime_seconds: s.max_lifetime.map(|d| d.as_secs() as u32).unwrap_or(0),
-            end_reason: pb::EndReason::Unspecified as i32,
-        }
+        convert::session_view(s, self.node.sessions.interfaces(), |l| {
+            let rtp = self.node.dataplane.flow_stats(l.flow_ids.0);
+            let rtcp = self.node.dataplane.flow_stats(l.flow_ids.1);
+            convert::leg_stats(&rtp, &rtcp, now_tsc, self.tsc_hz, l.request.clock_rate)
+        })
     }
 
     fn list(&self, req: pb::ListSessionsRequest) -> Result<pb::ListSessionsResponse, Status> {
@@ -550,7 +502,8 @@ impl Control {
         }
     }
 
-    /// Ends sessions idle past their media timeout or older than their lifetime.
+    /// Ends sessions idle (neither media nor a change) past their media
+    /// timeout, or older than their lifetime.
     fn expire_sessions(&mut self) {
         let now_tsc = eal::rdtsc();
         let mut ended = Vec::new();
@@ -562,11 +515,12 @@ impl Control {
                 .map(|id| self.node.dataplane.flow_stats(id).last_tsc)
                 .max()
                 .unwrap_or(0);
+            // Idle: no media and no signalling (a change of the session).
             let idle = if last == 0 {
-                s.created.elapsed()
+                s.touched.elapsed()
             } else {
                 Duration::from_secs_f64(now_tsc.saturating_sub(last) as f64 / self.tsc_hz.max(1) as f64)
-                    .min(s.created.elapsed())
+                    .min(s.touched.elapsed())
             };
             if idle >= s.media_timeout {
                 ended.push((s.id.clone(), pb::EndReason::MediaTimeout, idle));
@@ -590,5 +544,80 @@ impl Control {
                 self.stop.store(true, Ordering::Relaxed);
             }
         }
+    }
+}
+
+/// CreateSession on a node's sessions: checks the request, allocates the
+/// legs; the session and the dataplane commands that make it real.
+pub fn create_session(
+    sessions: &mut SessionManager,
+    req: &pb::CreateSessionRequest,
+    resolver: &mut dyn Resolver,
+    now: Instant,
+) -> Result<(Session, Vec<Command>), Status> {
+    if req.session_id.is_empty() {
+        return Err(convert::invalid("session_id", "required"));
+    }
+    if req.legs.len() != 2 {
+        return Err(convert::invalid("legs", format!("exactly two legs, not {}", req.legs.len())));
+    }
+    let legs = [convert::leg_request("legs[0]", &req.legs[0])?, convert::leg_request("legs[1]", &req.legs[1])?];
+    let timeout = (req.media_timeout_seconds > 0).then(|| Duration::from_secs(req.media_timeout_seconds as u64));
+    let lifetime = (req.max_lifetime_seconds > 0).then(|| Duration::from_secs(req.max_lifetime_seconds as u64));
+    sessions.create(&req.session_id, legs, timeout, lifetime, resolver, now).map_err(status)
+}
+
+/// UpdateLeg on a node's sessions: all of it or nothing.
+pub fn update_leg(
+    sessions: &mut SessionManager,
+    req: &pb::UpdateLegRequest,
+    resolver: &mut dyn Resolver,
+) -> Result<(Session, Vec<Command>), Status> {
+    let remote = req.remote.as_ref().map(|e| convert::endpoint("remote", e)).transpose()?;
+    let remote_rtcp = req.remote_rtcp.as_ref().map(|e| convert::endpoint("remote_rtcp", e)).transpose()?;
+    let latch = req.latch.map(|l| convert::latch("latch", l)).transpose()?;
+    convert::srtp("srtp_inbound", &req.srtp_inbound)?;
+    convert::srtp("srtp_outbound", &req.srtp_outbound)?;
+    sessions
+        .update_leg(
+            &req.session_id,
+            &req.leg,
+            |l, hold| {
+                if let Some(r) = remote {
+                    l.remote = Some(r);
+                }
+                if let Some(r) = remote_rtcp {
+                    l.remote_rtcp = Some(r);
+                }
+                if let Some(m) = req.rtcp_mux {
+                    l.rtcp_mux = m;
+                }
+                if let Some(m) = latch {
+                    l.latch = m;
+                }
+                if let Some(s) = req.strict_source {
+                    l.strict_source = s;
+                }
+                if let Some(h) = req.hold {
+                    *hold = h;
+                }
+                if let Some(label) = &req.label {
+                    l.label = label.clone();
+                }
+            },
+            resolver,
+        )
+        .map_err(status)
+}
+
+/// The answer of a session manager's refusal.
+pub fn status(e: SessionError) -> Status {
+    match e {
+        SessionError::Invalid { field, message } => {
+            convert::invalid(field.strip_prefix("leg.").unwrap_or(&field), message)
+        }
+        SessionError::Exists(_) => Status::already_exists(e.to_string()),
+        SessionError::NotFound(_) => Status::not_found(e.to_string()),
+        SessionError::Exhausted(_) => Status::resource_exhausted(e.to_string()),
     }
 }

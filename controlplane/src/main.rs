@@ -10,6 +10,7 @@ use clap::Parser;
 use mediafwd_controlplane::api;
 use mediafwd_controlplane::config::{Config, Validated};
 use mediafwd_controlplane::control::{Control, Serving};
+use mediafwd_controlplane::ng;
 use mediafwd_controlplane::node::Node;
 
 /// A DPDK media relay: forwards the RTP/RTCP of calls between legs.
@@ -107,14 +108,24 @@ fn run(args: Args) -> anyhow::Result<()> {
     let (requests_tx, requests_rx) = crossbeam_channel::bounded(4096);
     let (events, _) = tokio::sync::broadcast::channel(4096);
     let (serving_tx, serving_rx) = tokio::sync::watch::channel(Serving::Serving);
-    let api = match api::serve(&config.raw.api, &config.raw.node.control_cores, requests_tx, events.clone(), serving_rx)
-    {
+    let api = match api::serve(
+        &config.raw.api,
+        &config.raw.node.control_cores,
+        requests_tx.clone(),
+        events.clone(),
+        serving_rx,
+    ) {
         Ok(api) => api,
         Err(e) => {
             node.shutdown();
             return Err(e);
         }
     };
+    if let Err(e) = ng::serve(&config, api.runtime(), requests_tx, &events) {
+        api.stop();
+        node.shutdown();
+        return Err(e);
+    }
     let node = Control::new(node, requests_rx, events, serving_tx, stop.clone()).run();
     tracing::info!("stopping");
     api.stop();

@@ -51,6 +51,11 @@ fn the_good_config_validates_with_defaults_filled_in() {
     assert_eq!(v.interfaces[1].mtu, 1500);
     assert_eq!(v.interfaces[1].rtp_ports.to_string(), "30000-39999");
     assert_eq!(v.raw.dataplane.max_flows, 1 << 17);
+    // No ng listener unless one is configured.
+    assert!(v.raw.ng.listen.is_empty());
+    let ng = with("[node]", "[ng]\nlisten = \"127.0.0.1:22222\"\ndirection = [\"public\", \"private\"]\n[node]");
+    let v = Config::parse(&ng).unwrap().validate().unwrap();
+    assert_eq!((v.raw.ng.listen.as_str(), v.raw.ng.tcp, v.raw.ng.delete_delay), ("127.0.0.1:22222", true, 0));
 }
 
 #[test]
@@ -88,6 +93,12 @@ fn bad_configs_fail_naming_the_field() {
         (with("remote = \"198.18.0.2:5000\"", "remote = \"198.18.0.2\""), "static_session[0].legs[0].remote"),
         (with("[node]", "[node]\nworkers = 3"), "line"),
         (with("hugepages = false", "hugepages = \"no\""), "line"),
+        (with("[node]", "[ng]\nlisten = \"localhost:22222\"\n[node]"), "ng.listen"),
+        (with("[node]", "[ng]\nlisten = \"127.0.0.1:7070\"\n[node]"), "ng.listen"),
+        (with("[node]", "[ng]\ndirection = [\"public\"]\n[node]"), "ng.direction"),
+        (with("[node]", "[ng]\ndirection = [\"public\", \"dmz\"]\n[node]"), "ng.direction[1]"),
+        (with("[node]", "[ng]\nreply_cache = 0\n[node]"), "ng.reply_cache"),
+        (with("[node]", "[ng]\nlisten = \"127.0.0.1:22222\"\nport = 1\n[node]"), "line"),
     ];
     for (text, field) in cases {
         let e = error_of(&text);

@@ -9,7 +9,7 @@ use mediafwd_dataplane::stats::{FlowDrop, FlowStats};
 use mediafwd_proto::v1 as pb;
 use tonic::Status;
 
-use crate::session::{Leg, LegRequest, Session};
+use crate::session::{IfaceInfo, Leg, LegRequest, Session};
 
 /// INVALID_ARGUMENT naming `field`.
 pub fn invalid(field: &str, message: impl std::fmt::Display) -> Status {
@@ -147,5 +147,18 @@ pub fn state(s: &Session) -> i32 {
         pb::SessionState::Active as i32
     } else {
         pb::SessionState::Pending as i32
+    }
+}
+
+/// The API view of a live session, with each leg's statistics from `stats`.
+pub fn session_view(s: &Session, interfaces: &[IfaceInfo], stats: impl Fn(&Leg) -> pb::LegStats) -> pb::Session {
+    pb::Session {
+        id: s.id.clone(),
+        legs: s.legs.iter().map(|l| leg_view(l, &interfaces[l.iface].config.name, stats(l))).collect(),
+        state: state(s),
+        age_seconds: s.created.elapsed().as_secs_f64(),
+        media_timeout_seconds: s.media_timeout.as_secs() as u32,
+        max_lifetime_seconds: s.max_lifetime.map(|d| d.as_secs() as u32).unwrap_or(0),
+        end_reason: pb::EndReason::Unspecified as i32,
     }
 }

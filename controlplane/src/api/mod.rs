@@ -14,47 +14,32 @@ mod server;
 pub use server::{serve, ApiHandle, LIVENESS};
 
 use std::pin::Pin;
-use std::time::Duration;
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::Sender;
 use mediafwd_proto::v1 as pb;
 use pb::media_relay_server::MediaRelay;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::broadcast;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use crate::control::{self, Reply};
-use crate::logging::RateLimit;
 
 /// The MediaRelay service.
 pub struct RelayService {
     control: Sender<control::Request>,
     events: broadcast::Sender<pb::Event>,
-    busy: std::sync::Mutex<RateLimit>,
 }
 
 impl RelayService {
     /// A service talking to the control loop through `control`.
     pub fn new(control: Sender<control::Request>, events: broadcast::Sender<pb::Event>) -> Self {
-        RelayService { control, events, busy: std::sync::Mutex::new(RateLimit::new(5, Duration::from_secs(60))) }
+        RelayService { control, events }
     }
 
     async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> control::Request) -> Result<Response<T>, Status> {
-        let (tx, rx) = oneshot::channel();
-        match self.control.try_send(make(tx)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                crate::warn_limited!(
-                    self.busy.lock().unwrap_or_else(|e| e.into_inner()),
-                    "the control plane's request queue is full; calls are refused with RESOURCE_EXHAUSTED"
-                );
-                return Err(Status::resource_exhausted("the control plane is busy; retry"));
-            }
-            Err(TrySendError::Disconnected(_)) => return Err(Status::unavailable("the node is stopping")),
-        }
-        rx.await.map_err(|_| Status::unavailable("the node is stopping"))?.map(Response::new)
+        control::ask(&self.control, make).await.map(Response::new)
     }
 }
 

@@ -30,6 +30,11 @@ pub struct ApiHandle {
 }
 
 impl ApiHandle {
+    /// The runtime the API runs on (the other front-ends run there too).
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        self.runtime.handle()
+    }
+
     /// Stops accepting calls and waits (bounded) for the server to finish.
     pub fn stop(mut self) {
         if let Some(m) = self.metrics.take() {

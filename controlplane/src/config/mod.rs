@@ -48,6 +48,9 @@ pub struct Config {
     /// Session defaults and limits.
     #[serde(default)]
     pub sessions: SessionsConfig,
+    /// The ng control protocol (rtpengine's, spoken by Kamailio and OpenSIPS).
+    #[serde(default)]
+    pub ng: NgConfig,
     /// The network interfaces.
     #[serde(default, rename = "interface")]
     pub interfaces: Vec<InterfaceConfig>,
@@ -153,6 +156,41 @@ impl Default for ApiConfig {
             tls_key: None,
             tls_client_ca: None,
             metrics_listen: String::new(),
+        }
+    }
+}
+
+/// `[ng]`: the ng control protocol listener.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NgConfig {
+    /// Address and port for ng over UDP (and TCP, see `tcp`), on the
+    /// management network; empty: no ng listener.
+    pub listen: String,
+    /// Also accept ng over TCP on the same address and port.
+    pub tcp: bool,
+    /// Seconds a deleted call keeps relaying before it is removed, when the
+    /// `delete` request gives no `delete delay`.
+    pub delete_delay: u32,
+    /// The interfaces of a call's two sides when an offer names none with
+    /// `direction`; default: the first interface for both.
+    pub direction: Vec<String>,
+    /// Replies kept for retransmitted requests (for 30 seconds each).
+    pub reply_cache: usize,
+    /// Seconds an offered call waits for its answer (ringing) without media
+    /// before the media timeout may end it.
+    pub offer_timeout: u32,
+}
+
+impl Default for NgConfig {
+    fn default() -> Self {
+        NgConfig {
+            listen: String::new(),
+            tcp: true,
+            delete_delay: 0,
+            direction: Vec::new(),
+            reply_cache: 65536,
+            offer_timeout: 3600,
         }
     }
 }
@@ -363,6 +401,7 @@ impl Config {
         }
         check_shared_devices(&interfaces)?;
         check_overlaps(&interfaces)?;
+        self.validate_ng(&interfaces)?;
         let v = Validated { raw: self, interfaces };
         v.validate_static_sessions()?;
         Ok(v)
@@ -448,6 +487,42 @@ impl Config {
         }
         if self.sessions.media_timeout == 0 {
             return Err(ConfigError::new("sessions.media_timeout", "at least 1 second"));
+        }
+        Ok(())
+    }
+
+    fn validate_ng(&self, interfaces: &[Interface]) -> Result<(), ConfigError> {
+        let n = &self.ng;
+        if !n.listen.is_empty() {
+            let addr = n.listen.parse::<SocketAddr>().map_err(|_| {
+                ConfigError::new("ng.listen", format!("{:?} is not address:port (e.g. \"127.0.0.1:22222\")", n.listen))
+            })?;
+            if self.api.listen.parse::<SocketAddr>().is_ok_and(|a| a == addr && a.port() != 0) {
+                return Err(ConfigError::new("ng.listen", format!("{addr} is also api.listen; give ng its own port")));
+            }
+        }
+        match n.direction.len() {
+            0 | 2 => {}
+            k => {
+                return Err(ConfigError::new(
+                    "ng.direction",
+                    format!("two interface names (caller side, callee side), not {k}"),
+                ))
+            }
+        }
+        for (i, name) in n.direction.iter().enumerate() {
+            if !interfaces.iter().any(|f| &f.name == name) {
+                return Err(ConfigError::new(format!("ng.direction[{i}]"), format!("no interface named {name:?}")));
+            }
+        }
+        if n.reply_cache == 0 || n.reply_cache > 1 << 22 {
+            return Err(ConfigError::new("ng.reply_cache", "between 1 and 4194304"));
+        }
+        if n.offer_timeout == 0 || n.offer_timeout > 86400 {
+            return Err(ConfigError::new("ng.offer_timeout", format!("{} s: between 1 and 86400", n.offer_timeout)));
+        }
+        if n.delete_delay > 3600 {
+            return Err(ConfigError::new("ng.delete_delay", format!("{} s: at most 3600", n.delete_delay)));
         }
         Ok(())
     }

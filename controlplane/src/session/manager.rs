@@ -102,6 +102,9 @@ pub struct Session {
     pub legs: [Leg; 2],
     /// When it was created.
     pub created: Instant,
+    /// When it was last created or changed: signalling counts as activity
+    /// for the media timeout.
+    pub touched: Instant,
     /// Idle time after which it ends.
     pub media_timeout: Duration,
     /// Lifetime after which it ends.
@@ -323,6 +326,7 @@ impl SessionManager {
             id: id.to_string(),
             legs: [mk(0), mk(1)],
             created: now,
+            touched: now,
             media_timeout: media_timeout.unwrap_or(self.default_media_timeout),
             max_lifetime: max_lifetime.or(self.default_max_lifetime),
         };
@@ -426,11 +430,16 @@ impl SessionManager {
         let mut req = old.request.clone();
         let mut hold = old.hold;
         change(&mut req, &mut hold);
-        if req.interface != old.request.interface || req.label != old.request.label {
-            return Err(invalid("leg", "a leg's interface and label cannot change; create a new session"));
+        if req.interface != old.request.interface {
+            return Err(invalid("leg", "a leg's interface cannot change; create a new session"));
         }
-        if req.rtcp_mux != old.request.rtcp_mux {
-            return Err(invalid("rtcp_mux", "changing rtcp-mux needs new ports; create a new session"));
+        if req.label != old.request.label {
+            if req.label.is_empty() || req.label.len() > 64 {
+                return Err(invalid("label", "1 to 64 characters"));
+            }
+            if s.legs[1 - idx].request.label == req.label {
+                return Err(invalid("label", "the two legs need different labels"));
+            }
         }
         req.local_address = Some(old.local.ip());
         let (_, local_ip) = self.check_leg("leg", &req)?;
@@ -440,10 +449,23 @@ impl SessionManager {
             leg.latched = None;
         }
         leg.next_hop = self.next_hop_for(&leg, resolver).or(old.next_hop);
+        // Turning rtcp-mux on or off keeps the port pair: only the RTCP port's
+        // flow comes or goes.
+        let port_id = self.ifaces[old.iface].port_id;
+        let new_keys = leg.keys(port_id);
+        let mut commands = Vec::new();
+        for k in old.keys(port_id).into_iter().filter(|k| !new_keys.contains(k)) {
+            self.by_key.remove(&k);
+            commands.push(Command::Remove { key: k });
+        }
+        for k in new_keys {
+            self.by_key.insert(k, (id.to_string(), idx));
+        }
         let s = self.sessions.get_mut(id).expect("checked");
         s.legs[idx] = leg;
+        s.touched = Instant::now();
         let s = s.clone();
-        let commands = self.upserts(&s);
+        commands.extend(self.upserts(&s));
         Ok((s, commands))
     }
 

@@ -168,6 +168,29 @@ fn a_failing_update_leaves_the_session_as_it_was() {
 }
 
 #[test]
+fn a_leg_is_renamed_and_switches_rtcp_mux_on_its_port_pair() {
+    let mut m = manager();
+    let now = Instant::now();
+    let (before, _) = call(&mut m, "a", now).unwrap();
+    let r = &mut FakeResolver { asked: vec![] };
+    let e = m.update_leg("a", "callee", |l, _| l.label = "caller".into(), r).unwrap_err();
+    assert!(matches!(e, SessionError::Invalid { ref field, .. } if field == "label"), "{e:?}");
+    let (s, _) = m.update_leg("a", "callee", |l, _| l.label = "to-tag-1".into(), r).unwrap();
+    assert_eq!(s.legs[1].request.label, "to-tag-1");
+    // rtcp-mux on: the RTCP port's flow goes, the RTP flow stays.
+    let rtcp_key = FlowKey::new(1, "198.19.0.1".parse().unwrap(), before.legs[1].local.port() + 1);
+    let (s, cmds) = m.update_leg("a", "to-tag-1", |l, _| l.rtcp_mux = true, r).unwrap();
+    assert_eq!(s.legs[1].local, before.legs[1].local);
+    assert!(cmds.contains(&Command::Remove { key: rtcp_key }));
+    assert_eq!(cmds.iter().filter(|c| matches!(c, Command::Upsert { .. })).count(), 3);
+    // And off again: the RTCP flow is back.
+    let (_, cmds) = m.update_leg("a", "to-tag-1", |l, _| l.rtcp_mux = false, r).unwrap();
+    assert!(cmds.iter().any(|c| matches!(c, Command::Upsert { key, .. } if *key == rtcp_key)));
+    let (_, cmds) = m.delete("a", now).unwrap();
+    assert_eq!(cmds.len(), 4);
+}
+
+#[test]
 fn hold_clears_the_destination_towards_the_held_leg() {
     let mut m = manager();
     let now = Instant::now();

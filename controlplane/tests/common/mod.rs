@@ -3,4 +3,6 @@
 #[macro_use]
 pub mod node;
 pub mod netns;
+pub mod ng_client;
+pub mod sip;
 pub mod topology;

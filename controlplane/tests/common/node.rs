@@ -71,6 +71,14 @@ impl MediaFwd {
         line[at..].split_whitespace().next().unwrap().parse().unwrap()
     }
 
+    /// The address the ng listener listens on (UDP), from the log.
+    pub fn ng_addr(&self) -> std::net::SocketAddr {
+        let log = self.log.lock().unwrap();
+        let line = log.iter().find(|l| l.contains("ng listening")).expect("ng listening");
+        let at = line.find("addr=").expect("addr=") + 5;
+        line[at..].split_whitespace().next().unwrap().parse().unwrap()
+    }
+
     pub fn log_contains(&self, needle: &str) -> bool {
         self.log.lock().unwrap().iter().any(|l| l.contains(needle))
     }
