@@ -393,7 +393,7 @@ fn show(s: &pb::Session, json: bool) -> anyhow::Result<()> {
     );
     if let Ok(r) = pb::EndReason::try_from(s.end_reason) {
         if r != pb::EndReason::Unspecified {
-            println!("ended: {}", r.as_str_name());
+            println!("ended: {}", r.as_str_name().trim_start_matches("END_REASON_").to_lowercase().replace('_', " "));
         }
     }
     println!(
