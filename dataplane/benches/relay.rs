@@ -242,7 +242,7 @@ fn process_burst(relay: &mut Relay, input: &mut BurstInput) -> usize {
     let mut forwarded = 0;
     for (i, chunk) in input.bufs.chunks_exact_mut(SLOT).enumerate() {
         let mut pkt = PacketBuf::new(chunk, HEADROOM, FRAME);
-        let v = p.process(&mut pkt, input.rx_port[i], &mut |e| {
+        let v = p.process(&mut pkt, input.rx_port[i], None, &mut |e| {
             black_box(e);
         });
         forwarded += matches!(black_box(v), Verdict::Forward { .. }) as usize;

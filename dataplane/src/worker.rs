@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use mediafwd_ffi::{eal, Burst, Mbuf, Ring, RxQueue, TxQueue};
+use mediafwd_ffi::{eal, Burst, Mbuf, Ring, RxQueue, TxQueue, BURST_SIZE};
 
 use crate::buf::PacketBuf;
 use crate::classify::PortContext;
-use crate::flow::{Command, Event, FlowTable, SequencedCommand};
-use crate::pipeline::{Pipeline, Verdict};
+use crate::flow::{Event, FlowTable, SequencedCommand};
+use crate::pipeline::{Pipeline, Verdict, MAX_BURST};
 use crate::stats::counters::add;
 use crate::stats::{DropReason, FlowStatsArray, WorkerCounters};
 
@@ -22,6 +22,7 @@ const PREFETCH_AHEAD: usize = 4;
 const COMMANDS_PER_POLL: usize = 64;
 /// tx_burst calls for packets a full TX queue did not take, before dropping.
 const TX_RETRIES: usize = 8;
+const _: () = assert!(BURST_SIZE <= MAX_BURST, "the pipeline takes a whole RX burst");
 
 /// Everything one worker owns.
 pub struct Worker {
@@ -122,43 +123,67 @@ impl Worker {
     fn process_burst(&mut self, rx: &mut Burst, rx_port: u16, b: &mut Bursts, now_tsc: u64, now_us: u64) {
         let counters = &*self.counters;
         let events = &self.events;
-        let mut rx_bytes = 0u64;
-        let mut pipeline = Pipeline {
-            worker: self.id,
-            table: &mut self.table,
-            ports: &self.ports,
-            flow_stats: &self.flow_stats,
-            now_tsc,
-            now_us,
-        };
         let mut on_event = |e: Event| {
             if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = events.try_send(e) {
                 add(&counters.events_dropped, 1);
             }
         };
+
+        // Take the burst out of the ring's array, starting the loads of the
+        // packets' first cache lines on the way.
+        let mut held: [Option<Mbuf>; BURST_SIZE] = [const { None }; BURST_SIZE];
+        let mut stripped = [None; BURST_SIZE];
+        let mut n = 0;
+        let mut rx_bytes = 0u64;
         let mut packets = rx.drain();
-        let n = packets.remaining() as u64;
+        let received = packets.remaining() as u64;
         for i in 0..PREFETCH_AHEAD {
             packets.prefetch_ahead(i);
         }
-        while let Some(mut m) = packets.next() {
+        while let Some(m) = packets.next() {
             packets.prefetch_ahead(PREFETCH_AHEAD - 1);
             rx_bytes += m.data_len() as u64;
-            let stripped = m.rx_vlan_stripped();
-            let verdict = if m.is_contiguous() {
-                let (buf, off, len) = m.buffer_mut();
-                let mut pkt = PacketBuf::new(buf, off, len);
-                let v = pipeline.process(&mut pkt, rx_port, stripped, &mut on_event);
-                if let Verdict::Forward { .. } = v {
-                    let (off, len) = (pkt.offset(), pkt.len());
-                    m.set_data_window(off, len).expect("rewrite stays inside the mbuf");
+            if !m.is_contiguous() {
+                counters.drop_packet(DropReason::MultiSegment);
+                push_or_free(&mut b.drops, m);
+                continue;
+            }
+            stripped[n] = m.rx_vlan_stripped();
+            held[n] = Some(m);
+            n += 1;
+        }
+        drop(packets);
+
+        let mut verdicts = [Verdict::Drop(DropReason::Runt); BURST_SIZE];
+        let mut windows = [(0usize, 0usize); BURST_SIZE];
+        {
+            let mut bufs = held[..n].iter_mut().flatten();
+            let mut pkts: [PacketBuf<'_>; BURST_SIZE] = core::array::from_fn(|_| match bufs.next() {
+                Some(m) => {
+                    let (buf, off, len) = m.buffer_mut();
+                    PacketBuf::new(buf, off, len)
                 }
-                v
-            } else {
-                Verdict::Drop(DropReason::MultiSegment)
+                None => PacketBuf::new(&mut [], 0, 0),
+            });
+            let mut pipeline = Pipeline {
+                worker: self.id,
+                table: &mut self.table,
+                ports: &self.ports,
+                flow_stats: &self.flow_stats,
+                now_tsc,
+                now_us,
             };
+            pipeline.process_burst(&mut pkts[..n], rx_port, &stripped[..n], &mut verdicts[..n], &mut on_event);
+            for (w, p) in windows.iter_mut().zip(&pkts[..n]) {
+                *w = (p.offset(), p.len());
+            }
+        }
+
+        for ((m, verdict), (off, len)) in held[..n].iter_mut().zip(verdicts).zip(windows) {
+            let Some(mut m) = m.take() else { continue };
             match verdict {
                 Verdict::Forward { port_id } => {
+                    m.set_data_window(off, len).expect("rewrite stays inside the mbuf");
                     let Some(Some(txq)) = self.tx.get_mut(port_id as usize) else {
                         counters.drop_packet(DropReason::TxFull);
                         push_or_free(&mut b.drops, m);
@@ -174,7 +199,7 @@ impl Worker {
                     // Not every PMD stamps the port (net_ring does not); the
                     // slow path needs it to know the interface.
                     m.set_port(rx_port);
-                    if let Some(tci) = stripped {
+                    if let Some(tci) = m.rx_vlan_stripped() {
                         reinsert_vlan(&mut m, tci);
                     }
                     push_or_free(&mut b.slow, m)
@@ -185,7 +210,7 @@ impl Worker {
                 }
             }
         }
-        add(&counters.rx_packets, n);
+        add(&counters.rx_packets, received);
         add(&counters.rx_bytes, rx_bytes);
         b.drops.free_all();
         if !b.slow.is_empty() {
@@ -239,16 +264,16 @@ impl Worker {
     fn apply_commands(&mut self, max: usize) {
         let mut last = None;
         for cmd in self.commands.try_iter().take(max) {
-            let applied = match &cmd.command {
-                Command::Upsert { flow, .. } if flow.id as usize >= self.flow_stats.capacity() => false,
-                Command::Upsert { key, flow } => {
+            let applied = match cmd.command.upserted() {
+                Some((_, flow)) if flow.id as usize >= self.flow_stats.capacity() => false,
+                Some((key, flow)) => {
                     if self.table.get(key).map(|e| e.flow.id) != Some(flow.id) {
                         // A new flow (or a new flow in an old one's place) starts from zero.
                         self.flow_stats.slot(flow.id).reset();
                     }
                     self.table.apply(&cmd.command).is_ok()
                 }
-                c => self.table.apply(c).is_ok(),
+                None => self.table.apply(&cmd.command).is_ok(),
             };
             if !applied {
                 add(&self.counters.command_errors, 1);

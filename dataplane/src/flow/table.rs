@@ -1,5 +1,6 @@
 use hashbrown::HashMap;
 
+use super::srtp::{FlowSrtp, SrtpStore, SrtpTransform};
 use super::{Command, Flow, FlowKey};
 use crate::latch::LatchState;
 use crate::stats::rtp::RtpStream;
@@ -14,6 +15,8 @@ pub struct FlowEntry {
     pub latch: LatchState,
     /// Sequence/jitter accounting of the RTP stream (RFC 3550 A.1, A.8).
     pub rtp: RtpStream,
+    /// Where the flow's SRTP contexts and stream states are, if it transforms.
+    pub srtp: Option<FlowSrtp>,
 }
 
 /// One worker's replica of the flow table and of the neighbor table.
@@ -26,6 +29,7 @@ pub struct FlowTable {
     flows: HashMap<FlowKey, FlowEntry>,
     neighbors: Vec<Option<MacAddr>>,
     capacity: usize,
+    srtp: SrtpStore,
 }
 
 /// Why a command could not be applied.
@@ -46,6 +50,7 @@ impl FlowTable {
             flows: HashMap::with_capacity(max_flows),
             neighbors: vec![None; max_next_hops],
             capacity: max_flows,
+            srtp: SrtpStore::new(),
         }
     }
 
@@ -61,32 +66,62 @@ impl FlowTable {
 
     /// Applies one control-side change.
     pub fn apply(&mut self, cmd: &Command) -> Result<(), TableError> {
-        match *cmd {
-            Command::Upsert { key, flow } => {
-                if let Some(entry) = self.flows.get_mut(&key) {
-                    if entry.flow.id != flow.id {
-                        // A new flow in an old flow's place: its state starts afresh.
-                        *entry = FlowEntry::new(flow);
-                    } else {
-                        entry.latch.on_update(&entry.flow.ingress, &flow.ingress);
-                        entry.flow = flow;
-                    }
-                } else {
-                    if self.flows.len() >= self.capacity {
-                        return Err(TableError::Full(self.capacity));
-                    }
-                    self.flows.insert(key, FlowEntry::new(flow));
+        const PLAIN: &SrtpTransform = &SrtpTransform { unprotect: None, protect: None };
+        match cmd {
+            Command::Upsert { key, flow } => self.upsert(key, flow, PLAIN)?,
+            Command::UpsertSrtp { key, flow, srtp } => self.upsert(key, flow, srtp)?,
+            Command::Remove { key } => {
+                if let Some(mut entry) = self.flows.remove(key) {
+                    self.srtp.release(&mut entry.srtp);
                 }
             }
-            Command::Remove { key } => {
-                self.flows.remove(&key);
-            }
-            Command::SetNeighbor { id, mac } => {
+            &Command::SetNeighbor { id, mac } => {
                 let slot = self.neighbors.get_mut(id as usize).ok_or(TableError::NextHopOutOfRange(id))?;
                 *slot = mac;
             }
         }
         Ok(())
+    }
+
+    fn upsert(&mut self, key: &FlowKey, flow: &Flow, srtp: &SrtpTransform) -> Result<(), TableError> {
+        let entry = match self.flows.get_mut(key) {
+            Some(entry) if entry.flow.id != flow.id => {
+                // A new flow in an old flow's place: its state starts afresh.
+                self.srtp.release(&mut entry.srtp);
+                *entry = FlowEntry::new(*flow);
+                entry
+            }
+            Some(entry) => {
+                entry.latch.on_update(&entry.flow.ingress, &flow.ingress);
+                entry.flow = *flow;
+                entry
+            }
+            None => {
+                if self.flows.len() >= self.capacity {
+                    return Err(TableError::Full(self.capacity));
+                }
+                self.flows.entry(*key).or_insert(FlowEntry::new(*flow))
+            }
+        };
+        self.srtp.install(&mut entry.srtp, srtp);
+        Ok(())
+    }
+
+    /// The entry for `key`, and the SRTP store its state refers to.
+    #[inline(always)]
+    pub(crate) fn entry_and_srtp(&mut self, key: &FlowKey) -> (Option<&mut FlowEntry>, &mut SrtpStore) {
+        (self.flows.get_mut(key), &mut self.srtp)
+    }
+
+    /// The worker's SRTP contexts and stream states.
+    pub fn srtp(&self) -> &SrtpStore {
+        &self.srtp
+    }
+
+    /// The worker's SRTP contexts and stream states, writable.
+    #[inline(always)]
+    pub(crate) fn srtp_mut(&mut self) -> &mut SrtpStore {
+        &mut self.srtp
     }
 
     /// The entry for `key`.
@@ -109,6 +144,6 @@ impl FlowTable {
 
 impl FlowEntry {
     fn new(flow: Flow) -> Self {
-        FlowEntry { latch: LatchState::new(&flow.ingress), rtp: RtpStream::default(), flow }
+        FlowEntry { latch: LatchState::new(&flow.ingress), rtp: RtpStream::default(), srtp: None, flow }
     }
 }
