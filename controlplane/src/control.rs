@@ -8,6 +8,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+use mediafwd_dataplane::srtp::Context;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -66,6 +68,9 @@ pub struct Control {
     stop: Arc<AtomicBool>,
     started: Instant,
     tsc_hz: u64,
+    /// SRTP contexts the workers stopped using, each with the command after
+    /// which no worker holds it: dropped here once every worker applied it.
+    retiring: Vec<(u64, Vec<Arc<Context>>)>,
 }
 
 fn unix_now() -> f64 {
@@ -92,7 +97,17 @@ impl Control {
         serving: tokio::sync::watch::Sender<Serving>,
         stop: Arc<AtomicBool>,
     ) -> Self {
-        Control { node, requests, events, serving, drain: None, stop, started: Instant::now(), tsc_hz: eal::tsc_hz() }
+        Control {
+            node,
+            requests,
+            events,
+            serving,
+            drain: None,
+            stop,
+            started: Instant::now(),
+            tsc_hz: eal::tsc_hz(),
+            retiring: Vec::new(),
+        }
     }
 
     /// Runs until `stop` is set (by a signal, or by a drain that emptied the node).
@@ -123,6 +138,7 @@ impl Control {
             while let Ok(ev) = self.node.dataplane.events().try_recv() {
                 self.on_dataplane_event(ev);
             }
+            self.release_contexts();
             if last_check.elapsed() >= Duration::from_millis(500) {
                 last_check = Instant::now();
                 self.expire_sessions();
@@ -141,7 +157,20 @@ impl Control {
         for c in commands {
             seq = self.node.dataplane.send(c);
         }
+        let retired = self.node.sessions.take_retired();
+        if !retired.is_empty() {
+            self.retiring.push((seq, retired));
+        }
         seq
+    }
+
+    /// Drops the SRTP contexts no worker holds any more.
+    fn release_contexts(&mut self) {
+        if self.retiring.is_empty() {
+            return;
+        }
+        let applied = self.node.dataplane.applied_seq();
+        self.retiring.retain(|(seq, _)| *seq > applied);
     }
 
     fn handle(&mut self, r: Request) {
@@ -218,8 +247,11 @@ impl Control {
         let remote = req.remote.as_ref().map(|e| convert::endpoint("remote", e)).transpose()?;
         let remote_rtcp = req.remote_rtcp.as_ref().map(|e| convert::endpoint("remote_rtcp", e)).transpose()?;
         let latch = req.latch.map(|l| convert::latch("latch", l)).transpose()?;
-        convert::srtp("srtp_inbound", &req.srtp_inbound)?;
-        convert::srtp("srtp_outbound", &req.srtp_outbound)?;
+        // Present: set (an empty suite turns SRTP off); absent: kept.
+        let srtp_inbound =
+            req.srtp_inbound.is_some().then(|| convert::srtp("srtp_inbound", &req.srtp_inbound)).transpose()?;
+        let srtp_outbound =
+            req.srtp_outbound.is_some().then(|| convert::srtp("srtp_outbound", &req.srtp_outbound)).transpose()?;
         let (session, commands) = self
             .node
             .sessions
@@ -244,6 +276,12 @@ impl Control {
                     }
                     if let Some(h) = req.hold {
                         *hold = h;
+                    }
+                    if let Some(p) = srtp_inbound {
+                        l.srtp_inbound = p;
+                    }
+                    if let Some(p) = srtp_outbound {
+                        l.srtp_outbound = p;
                     }
                 },
                 &mut NeighborResolver(&mut self.node.slow),
@@ -417,6 +455,12 @@ impl Control {
                         }),
                     );
                 }
+            }
+            DpEvent::SrtpAuthFailures { key, count, .. } => {
+                let Some((s, leg)) = self.node.sessions.leg_of(&key) else { return };
+                let (id, label) = (s.id.clone(), s.legs[leg].request.label.clone());
+                tracing::warn!(session = id, leg = label, count, "SRTP authentication failures");
+                self.publish(&id, pb::event::Kind::SrtpAuthFailures(pb::SrtpAuthFailures { leg: label, count }));
             }
             DpEvent::NeighborMissing { next_hop, .. } => tracing::debug!(next_hop, "next hop unresolved"),
         }
