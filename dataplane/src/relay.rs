@@ -120,7 +120,9 @@ pub fn rewrite(
 /// protect or unprotect): `cls.udp_len` is the new UDP length. The payload is
 /// new, so nothing is updated incrementally: fresh IP and UDP headers are
 /// written in front of it, with the UDP checksum computed over the new
-/// payload (over IPv4 too: we are the payload's origin).
+/// payload, except over IPv4 when `authenticated`: an SRTP packet's tag
+/// already lets its receiver detect any corruption, and IPv4 makes the UDP
+/// checksum optional (RFC 768), so 0 ("none") spares summing the payload.
 #[inline]
 pub fn rewrite_resized(
     pkt: &mut PacketBuf<'_>,
@@ -128,6 +130,7 @@ pub fn rewrite_resized(
     eg: &Egress,
     dst: SocketAddr,
     dst_mac: MacAddr,
+    authenticated: bool,
 ) -> Result<(), DropReason> {
     let udp_abs = pkt.offset() + cls.udp_off;
     let udp_end = udp_abs + cls.udp_len;
@@ -144,7 +147,9 @@ pub fn rewrite_resized(
     let mut datagram = udp::Datagram::new_unchecked(&mut buf[udp_abs..udp_end]);
     match (eg.src.ip(), dst.ip()) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
-            datagram.fill_checksum_v4(s, d);
+            if !authenticated {
+                datagram.fill_checksum_v4(s, d);
+            }
             ipv4::Repr { src_addr: s, dst_addr: d, protocol: protocol::UDP, payload_len: cls.udp_len, ttl: TTL }
                 .emit(&mut buf[udp_abs - out_l3_len..udp_abs]);
         }

@@ -124,8 +124,9 @@ struct Relay {
     callee: SocketAddr,
     mux: bool,
     latch: LatchMode,
-    /// Where the last forwarded packet went.
+    /// Where the last forwarded packet went, and its UDP checksum.
     last_dst: Option<SocketAddr>,
+    last_udp_checksum: u16,
 }
 
 impl Relay {
@@ -141,6 +142,7 @@ impl Relay {
             mux,
             latch: LatchMode::Off,
             last_dst: None,
+            last_udp_checksum: 0,
         };
         r.table.apply(&Command::SetNeighbor { id: 0, mac: Some(CALLER_MAC) }).unwrap();
         r.table.apply(&Command::SetNeighbor { id: 1, mac: Some(CALLEE_MAC) }).unwrap();
@@ -261,6 +263,7 @@ impl Relay {
                 Verdict::Forward { port_id } => {
                     let (payload, dst) = relayed(pkt.data(), port_id);
                     self.last_dst = Some(dst);
+                    self.last_udp_checksum = u16::from_be_bytes([pkt.data()[40], pkt.data()[41]]);
                     out.push((v, payload));
                 }
                 _ => out.push((v, Vec::new())),
@@ -291,7 +294,7 @@ fn relayed(out: &[u8], port_id: u16) -> (Vec<u8>, SocketAddr) {
     assert_eq!(ip.total_len() as usize, l3.len(), "IP length is the new length");
     let u = udp::Datagram::new_checked(ip.payload()).expect("udp");
     assert_eq!(u.len() as usize, ip.payload().len(), "UDP length is the new length");
-    assert_ne!(u.checksum(), 0);
+    // 0 ("none") for SRTP out over IPv4: its tag covers the payload.
     assert!(u.verify_checksum_v4(ip.src_addr(), ip.dst_addr()), "UDP checksum over the new payload");
     (u.payload().to_vec(), SocketAddr::new(IpAddr::V4(ip.dst_addr()), u.dst_port()))
 }
@@ -323,10 +326,13 @@ fn rtp_to_srtp_and_srtp_to_rtp_give_back_the_original() {
         let out = r.send(true, false, &plain);
         let sealed = forwarded(&out);
         assert_eq!(sealed.len(), plain.len() + 10);
+        assert_eq!(r.last_udp_checksum, 0, "SRTP over IPv4: the tag covers the payload");
         assert_eq!(callee_rx.unprotect(sealed).unwrap(), plain);
-        // Callee -> caller: what the callee protected arrives in clear.
+        // Callee -> caller: what the callee protected arrives in clear, with a
+        // UDP checksum over the clear payload.
         let out = r.send(false, false, &callee_tx.protect(&plain));
         assert_eq!(forwarded(&out), &plain[..]);
+        assert_ne!(r.last_udp_checksum, 0);
     }
     let a = r.stats.snapshot(A_RTP);
     let b = r.stats.snapshot(B_RTP);

@@ -144,7 +144,10 @@ impl Pipeline<'_> {
             let slot = self.flow_stats.slot(d.flow);
             let result = match (d.dropped, d.route) {
                 (None, Some(route)) => {
-                    relay::rewrite_resized(pkt, &d.u, &route.eg, route.dst, route.dst_mac).map(|()| route.eg.port_id)
+                    // Protected: the SRTP tag covers the payload.
+                    let authenticated = d.protect.is_some();
+                    relay::rewrite_resized(pkt, &d.u, &route.eg, route.dst, route.dst_mac, authenticated)
+                        .map(|()| route.eg.port_id)
                 }
                 (Some(r), _) => Err(r),
                 (None, None) => Err(DropReason::NoRemote),
