@@ -95,14 +95,8 @@ fn frames(sealed_by: Option<&Context>) -> Vec<u8> {
 }
 
 fn relay(table: &mut FlowTable, stats: &FlowStatsArray, ports: &[PortContext], bufs: &mut [u8]) -> usize {
-    let len = UdpFrame::header_len(&UdpFrame {
-        src_mac: CALLER_MAC,
-        dst_mac: MAC_A,
-        vlan: None,
-        src: sa("198.18.0.2:5000"),
-        dst: sa("198.18.0.1:30000"),
-    });
-    let frame_len = |buf: &[u8]| len + usize::from(u16::from_be_bytes([buf[HEADROOM + 38], buf[HEADROOM + 39]])) - 8;
+    // Ethernet and IPv4 headers, then the UDP length.
+    let frame_len = |buf: &[u8]| 14 + 20 + usize::from(u16::from_be_bytes([buf[HEADROOM + 38], buf[HEADROOM + 39]]));
     let mut pkts: Vec<PacketBuf<'_>> = bufs
         .chunks_exact_mut(SLOT)
         .map(|b| {

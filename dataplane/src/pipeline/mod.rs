@@ -115,19 +115,20 @@ impl Pipeline<'_> {
     ) {
         assert!(pkts.len() <= MAX_BURST, "at most MAX_BURST packets");
         let (stripped_vlans, verdicts) = (&stripped_vlans[..pkts.len()], &mut verdicts[..pkts.len()]);
-        let mut deferred = srtp::Burst::new();
+        // Made at the first SRTP packet: a plain burst never pays for it.
+        let mut deferred: Option<srtp::Burst> = None;
         for (i, pkt) in pkts.iter_mut().enumerate() {
             verdicts[i] = match self.first_pass(pkt, rx_port, stripped_vlans[i], on_event) {
                 Step::Done(v) => v,
                 Step::Srtp(d) => {
-                    deferred.push(i, d);
+                    deferred.get_or_insert_with(srtp::Burst::new).push(i, d);
                     // Settled by the SRTP pass.
                     Verdict::Drop(DropReason::SrtpMalformed)
                 }
             };
         }
-        if !deferred.is_empty() {
-            self.srtp_pass(&mut deferred, pkts, verdicts, on_event);
+        if let Some(deferred) = deferred.as_mut() {
+            self.srtp_pass(deferred, pkts, verdicts, on_event);
         }
     }
 

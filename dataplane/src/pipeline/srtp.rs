@@ -93,21 +93,15 @@ impl Deferred {
 /// The deferred packets of a burst, by their place in it.
 pub(super) struct Burst {
     items: [Option<Deferred>; MAX_BURST],
-    any: bool,
 }
 
 impl Burst {
     pub(super) fn new() -> Self {
-        Burst { items: [None; MAX_BURST], any: false }
+        Burst { items: [None; MAX_BURST] }
     }
 
     pub(super) fn push(&mut self, i: usize, d: Deferred) {
         self.items[i] = Some(d);
-        self.any = true;
-    }
-
-    pub(super) fn is_empty(&self) -> bool {
-        !self.any
     }
 }
 
