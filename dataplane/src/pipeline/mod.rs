@@ -72,16 +72,6 @@ struct Route {
     dst_mac: MacAddr,
 }
 
-/// How far the first pass took a packet.
-// Returned by value from an inlined function, into the burst's array: boxing
-// the large variant would allocate per packet.
-#[allow(clippy::large_enum_variant)]
-enum Step {
-    Done(Verdict),
-    /// Left for the SRTP pass at the end of the burst.
-    Srtp(srtp::Deferred),
-}
-
 impl Pipeline<'_> {
     /// Processes one received frame in place; `stripped_vlan` is a tag the
     /// NIC removed and reported beside it. A burst of one.
@@ -118,44 +108,39 @@ impl Pipeline<'_> {
         // Made at the first SRTP packet: a plain burst never pays for it.
         let mut deferred: Option<srtp::Burst> = None;
         for (i, pkt) in pkts.iter_mut().enumerate() {
-            verdicts[i] = match self.first_pass(pkt, rx_port, stripped_vlans[i], on_event) {
-                Step::Done(v) => v,
-                Step::Srtp(d) => {
-                    deferred.get_or_insert_with(srtp::Burst::new).push(i, d);
-                    // Settled by the SRTP pass.
-                    Verdict::Drop(DropReason::SrtpMalformed)
-                }
-            };
+            verdicts[i] = self.first_pass(pkt, rx_port, stripped_vlans[i], (&mut deferred, i), on_event);
         }
         if let Some(deferred) = deferred.as_mut() {
             self.srtp_pass(deferred, pkts, verdicts, on_event);
         }
     }
 
-    /// Everything for a plain flow; the checks, for an SRTP one.
+    /// Everything for a plain flow; the checks, for an SRTP one, which is then
+    /// left in `deferred` (at its place `i` in the burst) for the SRTP pass.
     #[inline(always)]
     fn first_pass(
         &mut self,
         pkt: &mut PacketBuf<'_>,
         rx_port: u16,
         stripped_vlan: Option<u16>,
+        (deferred, i): (&mut Option<srtp::Burst>, usize),
         on_event: &mut impl FnMut(Event),
-    ) -> Step {
+    ) -> Verdict {
         let Some(port) = self.ports.get(rx_port as usize) else {
-            return Step::Done(Verdict::Drop(DropReason::NotForUs));
+            return Verdict::Drop(DropReason::NotForUs);
         };
         let u = match classify(pkt.data(), rx_port, port, stripped_vlan) {
             Class::Udp(u) => u,
-            Class::SlowPath => return Step::Done(Verdict::SlowPath),
-            Class::Drop(r) => return Step::Done(Verdict::Drop(r)),
+            Class::SlowPath => return Verdict::SlowPath,
+            Class::Drop(r) => return Verdict::Drop(r),
         };
         let (Some(entry), store) = self.table.entry_and_srtp(&u.key) else {
-            return Step::Done(Verdict::Drop(DropReason::UnknownFlow));
+            return Verdict::Drop(DropReason::UnknownFlow);
         };
         let flow = entry.flow;
         let slot = self.flow_stats.slot(flow.id);
         slot.last_tsc.store(self.now_tsc, std::sync::atomic::Ordering::Relaxed);
-        let drop = |r: DropReason| Step::Done(Verdict::Drop(count_drop(slot, r)));
+        let drop = |r: DropReason| Verdict::Drop(count_drop(slot, r));
         if flow.ingress.vlan != u.vlan {
             return drop(DropReason::WrongVlan);
         }
@@ -165,23 +150,17 @@ impl Pipeline<'_> {
             Err(r) => return drop(r),
         };
 
-        if let Some(fs) = entry.srtp.as_mut() {
-            let Some(ssrc_slot) = fs.slot_for(media.ssrc, &mut store.streams) else {
-                return drop(DropReason::SrtpSsrcLimit);
+        if entry.srtp.is_some() {
+            let (mut d, admitted) = match srtp::first_pass(entry, store, pkt.data(), &u, media, slot, self.now_us) {
+                Ok(d) => d,
+                Err(r) => return drop(r),
             };
-            let mut d = srtp::Deferred::new(u, flow.id, media, ssrc_slot, fs);
-            if !d.unprotects() {
-                // Plain in, SRTP out: nothing to authenticate, so the source
-                // and route are settled now. The new UDP checksum will cover
-                // whatever the payload holds: check the old one first.
-                let admitted = if udp_checksum_ok(pkt.data(), &u) {
-                    admit(entry, &u, media, slot, self.now_us)
-                } else {
-                    Err(DropReason::BadUdp)
-                };
+            if let Some(admitted) = admitted {
                 d.settle(admitted.and_then(|latched| self.route(&u, &flow, media.is_rtcp, latched, on_event)));
             }
-            return Step::Srtp(d);
+            deferred.get_or_insert_with(srtp::Burst::new).push(i, d);
+            // Settled by the SRTP pass.
+            return Verdict::Drop(DropReason::SrtpMalformed);
         }
 
         let latched = match admit(entry, &u, media, slot, self.now_us) {
@@ -196,7 +175,7 @@ impl Pipeline<'_> {
             return drop(r);
         }
         count_relayed(slot, u.udp_len - udp::HEADER_LEN, media.is_rtcp);
-        Step::Done(Verdict::Forward { port_id: route.eg.port_id })
+        Verdict::Forward { port_id: route.eg.port_id }
     }
 
     /// The source check and the RTP statistics of a packet that passed its

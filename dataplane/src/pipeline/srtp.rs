@@ -16,13 +16,16 @@
 
 use std::sync::Arc;
 
-use super::{count_drop, count_relayed, MediaHeader, Pipeline, Route, Verdict, MAX_BURST};
+use core::net::SocketAddr;
+
+use super::{admit, count_drop, count_relayed, udp_checksum_ok, MediaHeader, Pipeline, Route, Verdict, MAX_BURST};
 use crate::buf::PacketBuf;
 use crate::classify::UdpPacket;
-use crate::flow::srtp::{Crypto, FlowSrtp, SlotFor};
-use crate::flow::{Event, FlowId};
+use crate::flow::srtp::{Crypto, FlowSrtp, SlotFor, SrtpStore};
+use crate::flow::{Event, FlowEntry, FlowId};
 use crate::relay;
 use crate::srtp::{protect_rtp_burst, unprotect_rtp_burst, BurstPacket, Context, SrtpError};
+use crate::stats::counters::FlowCounters;
 use crate::stats::DropReason;
 use crate::wire::udp;
 
@@ -45,8 +48,36 @@ pub(super) struct Deferred {
     dropped: Option<DropReason>,
 }
 
+/// The first pass's part for a packet of an SRTP flow, out of the plain
+/// path's way: its SSRC slot, and for plain packets to protect (nothing to
+/// authenticate first) the source check and statistics, whose result the
+/// caller routes.
+#[allow(clippy::type_complexity)]
+#[inline(never)]
+pub(super) fn first_pass(
+    entry: &mut FlowEntry,
+    store: &mut SrtpStore,
+    frame: &[u8],
+    u: &UdpPacket,
+    media: MediaHeader,
+    slot: &FlowCounters,
+    now_us: u64,
+) -> Result<(Deferred, Option<Result<Option<SocketAddr>, DropReason>>), DropReason> {
+    let fs = entry.srtp.as_mut().expect("an SRTP flow");
+    let ssrc_slot = fs.slot_for(media.ssrc, &mut store.streams).ok_or(DropReason::SrtpSsrcLimit)?;
+    let d = Deferred::new(*u, entry.flow.id, media, ssrc_slot, fs);
+    if d.unprotects() {
+        return Ok((d, None));
+    }
+    // Plain in, SRTP out. The new UDP checksum (IPv6), or the tag, will cover
+    // whatever the payload holds: check the old checksum first.
+    let admitted =
+        if udp_checksum_ok(frame, u) { admit(entry, u, media, slot, now_us) } else { Err(DropReason::BadUdp) };
+    Ok((d, Some(admitted)))
+}
+
 impl Deferred {
-    pub(super) fn new(u: UdpPacket, flow: FlowId, media: MediaHeader, slot: SlotFor, fs: &FlowSrtp) -> Self {
+    fn new(u: UdpPacket, flow: FlowId, media: MediaHeader, slot: SlotFor, fs: &FlowSrtp) -> Self {
         Deferred {
             u,
             flow,
@@ -61,7 +92,7 @@ impl Deferred {
     }
 
     /// Whether the packet is unprotected before anything else.
-    pub(super) fn unprotects(&self) -> bool {
+    fn unprotects(&self) -> bool {
         self.unprotect.is_some()
     }
 
@@ -113,6 +144,8 @@ enum Step {
 
 impl Pipeline<'_> {
     /// Finishes the deferred packets of a burst: `verdicts[i]` for `pkts[i]`.
+    // Once per burst, and kept out of the first pass's loop.
+    #[inline(never)]
     pub(super) fn srtp_pass(
         &mut self,
         burst: &mut Burst,
