@@ -167,15 +167,21 @@ impl Pipeline<'_> {
             Ok(l) => l,
             Err(r) => return drop(r),
         };
-        let route = match self.route(&u, &flow, media.is_rtcp, latched, on_event) {
-            Ok(r) => r,
-            Err(r) => return drop(r),
+        if let Some(remote) = latched {
+            self.latched(&u, &flow, remote, on_event);
+        }
+        let eg = if media.is_rtcp { flow.rtcp_egress.unwrap_or(flow.egress) } else { flow.egress };
+        let Some(dst) = eg.dst else {
+            return drop(DropReason::NoRemote);
         };
-        if let Err(r) = relay::rewrite(pkt, &u, &route.eg, route.dst, route.dst_mac) {
+        let Some(dst_mac) = self.table.neighbor(eg.next_hop) else {
+            return drop(DropReason::NeighborUnresolved);
+        };
+        if let Err(r) = relay::rewrite(pkt, &u, &eg, dst, dst_mac) {
             return drop(r);
         }
         count_relayed(slot, u.udp_len - udp::HEADER_LEN, media.is_rtcp);
-        Verdict::Forward { port_id: route.eg.port_id }
+        Verdict::Forward { port_id: eg.port_id }
     }
 
     /// The source check and the RTP statistics of a packet that passed its
@@ -206,15 +212,21 @@ impl Pipeline<'_> {
         on_event: &mut impl FnMut(Event),
     ) -> Result<Route, DropReason> {
         if let Some(remote) = latched {
-            on_event(Event::Latched { worker: self.worker, key: u.key, flow: flow.id, remote, src_mac: u.src_mac });
-            if let Some(reverse) = flow.reverse {
-                self.follow_latch(reverse, flow.media, remote);
-            }
+            self.latched(u, flow, remote, on_event);
         }
         let eg = if is_rtcp { flow.rtcp_egress.unwrap_or(flow.egress) } else { flow.egress };
         let dst = eg.dst.ok_or(DropReason::NoRemote)?;
         let dst_mac = self.table.neighbor(eg.next_hop).ok_or(DropReason::NeighborUnresolved)?;
         Ok(Route { eg, dst, dst_mac })
+    }
+
+    /// Reports a newly latched remote; the reverse flow follows it.
+    #[cold]
+    fn latched(&mut self, u: &UdpPacket, flow: &Flow, remote: SocketAddr, on_event: &mut impl FnMut(Event)) {
+        on_event(Event::Latched { worker: self.worker, key: u.key, flow: flow.id, remote, src_mac: u.src_mac });
+        if let Some(reverse) = flow.reverse {
+            self.follow_latch(reverse, flow.media, remote);
+        }
     }
 
     /// Points the reverse flow at the remote this flow latched, until the
