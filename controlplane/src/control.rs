@@ -8,6 +8,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+use mediafwd_dataplane::srtp::Context;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
@@ -113,6 +115,9 @@ pub struct Control {
     tsc_hz: u64,
     tally: Tally,
     watch: Watch,
+    /// SRTP contexts the workers stopped using, each with the command after
+    /// which no worker holds it: dropped here once every worker applied it.
+    retiring: Vec<(u64, Vec<Arc<Context>>)>,
 }
 
 /// What happened to sessions since start.
@@ -181,6 +186,7 @@ impl Control {
             tsc_hz: eal::tsc_hz(),
             tally,
             watch: Watch { last: Vec::new(), limits: Default::default() },
+            retiring: Vec::new(),
         }
     }
 
@@ -215,6 +221,7 @@ impl Control {
             while let Ok(ev) = self.node.dataplane.events().try_recv() {
                 self.on_dataplane_event(ev);
             }
+            self.release_contexts();
             if last_check.elapsed() >= Duration::from_millis(500) {
                 last_check = Instant::now();
                 self.expire_sessions();
@@ -234,7 +241,20 @@ impl Control {
         for c in commands {
             seq = self.node.dataplane.send(c);
         }
+        let retired = self.node.sessions.take_retired();
+        if !retired.is_empty() {
+            self.retiring.push((seq, retired));
+        }
         seq
+    }
+
+    /// Drops the SRTP contexts no worker holds any more.
+    fn release_contexts(&mut self) {
+        if self.retiring.is_empty() {
+            return;
+        }
+        let applied = self.node.dataplane.applied_seq();
+        self.retiring.retain(|(seq, _)| *seq > applied);
     }
 
     fn handle(&mut self, r: Request) {
@@ -337,7 +357,7 @@ impl Control {
     /// Completes the ends whose removal every worker has applied (or that
     /// waited longer than [`END_GRACE`]).
     fn finish_ends(&mut self) {
-        let applied = self.node.dataplane.applied();
+        let applied = self.node.dataplane.applied_seq();
         while let Some(p) = self.pending_ends.front() {
             let late = p.since.elapsed() >= END_GRACE;
             if p.seq > applied && !late {
@@ -498,6 +518,12 @@ impl Control {
                     );
                 }
             }
+            DpEvent::SrtpAuthFailures { key, count, .. } => {
+                let Some((s, leg)) = self.node.sessions.leg_of(&key) else { return };
+                let (id, label) = (s.id.clone(), s.legs[leg].request.label.clone());
+                tracing::warn!(session = id, leg = label, count, "SRTP authentication failures");
+                self.publish(&id, pb::event::Kind::SrtpAuthFailures(pb::SrtpAuthFailures { leg: label, count }));
+            }
             DpEvent::NeighborMissing { next_hop, .. } => tracing::debug!(next_hop, "next hop unresolved"),
         }
     }
@@ -576,8 +602,11 @@ pub fn update_leg(
     let remote = req.remote.as_ref().map(|e| convert::endpoint("remote", e)).transpose()?;
     let remote_rtcp = req.remote_rtcp.as_ref().map(|e| convert::endpoint("remote_rtcp", e)).transpose()?;
     let latch = req.latch.map(|l| convert::latch("latch", l)).transpose()?;
-    convert::srtp("srtp_inbound", &req.srtp_inbound)?;
-    convert::srtp("srtp_outbound", &req.srtp_outbound)?;
+    // Present: set (an empty suite turns SRTP off); absent: kept.
+    let srtp_inbound =
+        req.srtp_inbound.is_some().then(|| convert::srtp("srtp_inbound", &req.srtp_inbound)).transpose()?;
+    let srtp_outbound =
+        req.srtp_outbound.is_some().then(|| convert::srtp("srtp_outbound", &req.srtp_outbound)).transpose()?;
     sessions
         .update_leg(
             &req.session_id,
@@ -603,6 +632,12 @@ pub fn update_leg(
                 }
                 if let Some(label) = &req.label {
                     l.label = label.clone();
+                }
+                if let Some(p) = srtp_inbound {
+                    l.srtp_inbound = p;
+                }
+                if let Some(p) = srtp_outbound {
+                    l.srtp_outbound = p;
                 }
             },
             resolver,

@@ -227,6 +227,8 @@ impl Node {
                     latch: LatchSetting::parse(&l.latch).expect("validated").0,
                     strict_source: l.strict_source,
                     clock_rate: 8000,
+                    srtp_inbound: None,
+                    srtp_outbound: None,
                 });
             }
             let legs: [LegRequest; 2] = legs.try_into().expect("validated: two legs");

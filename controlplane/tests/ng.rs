@@ -189,7 +189,6 @@ fn a_call_rings_longer_than_the_media_timeout() {
 /// what the caller sends with the caller's key and encrypts what it sends the
 /// caller with its own.
 #[test]
-#[ignore = "needs SRTP on the workers"]
 fn sdes_caller_to_plain_callee_over_ng() {
     use mediafwd_dataplane::srtp::sdes::CryptoAttribute;
     use mediafwd_dataplane::srtp::{Context, StreamState, Suite};

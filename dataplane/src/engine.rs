@@ -145,21 +145,20 @@ impl Dataplane {
         let c = SequencedCommand { seq: self.seq, command: cmd };
         for w in &self.workers {
             // A worker only disconnects when stopped, and then nothing is pending.
-            let _ = w.commands.send(c);
+            let _ = w.commands.send(c.clone());
         }
         self.seq
+    }
+
+    /// The sequence number of the last command every worker has applied.
+    pub fn applied_seq(&self) -> u64 {
+        self.workers.iter().map(|w| w.counters.applied_seq.load(Ordering::Acquire)).min().unwrap_or(self.seq)
     }
 
     /// The sequence number of the last command sent.
     pub fn last_seq(&self) -> u64 {
         self.seq
     }
-
-    /// The last command every worker has applied.
-    pub fn applied(&self) -> u64 {
-        self.workers.iter().map(|w| w.counters.applied_seq.load(Ordering::Acquire)).min().unwrap_or(self.seq)
-    }
-
     /// Waits until every worker applied command `seq`; false on timeout.
     pub fn wait_applied(&self, seq: u64, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;

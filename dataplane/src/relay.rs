@@ -118,6 +118,62 @@ pub fn rewrite(
     Ok(())
 }
 
+/// [`rewrite`] for a packet whose UDP payload was replaced in place (SRTP
+/// protect or unprotect): `cls.udp_len` is the new UDP length. The payload is
+/// new, so nothing is updated incrementally: fresh IP and UDP headers are
+/// written in front of it, with the UDP checksum computed over the new
+/// payload, except over IPv4 when `authenticated`: an SRTP packet's tag
+/// already lets its receiver detect any corruption, and IPv4 makes the UDP
+/// checksum optional (RFC 768), so 0 ("none") spares summing the payload.
+#[inline]
+pub fn rewrite_resized(
+    pkt: &mut PacketBuf<'_>,
+    cls: &UdpPacket,
+    eg: &Egress,
+    dst: SocketAddr,
+    dst_mac: MacAddr,
+    authenticated: bool,
+) -> Result<(), DropReason> {
+    let udp_abs = pkt.offset() + cls.udp_off;
+    let udp_end = udp_abs + cls.udp_len;
+    let (out_l3_len, out_type) = match dst {
+        SocketAddr::V4(_) => (ipv4::HEADER_LEN, ethertype::IPV4),
+        SocketAddr::V6(_) => (ipv6::HEADER_LEN, ethertype::IPV6),
+    };
+    let l2_len = if eg.vlan.is_some() { ethernet::VLAN_HEADER_LEN } else { ethernet::HEADER_LEN };
+    let start = udp_abs.checked_sub(out_l3_len + l2_len).ok_or(DropReason::NoHeadroom)?;
+    let buf = pkt.buffer_mut();
+    let header =
+        udp::Repr { src_port: eg.src.port(), dst_port: dst.port(), payload_len: cls.udp_len - udp::HEADER_LEN };
+    header.emit(&mut buf[udp_abs..udp_end]);
+    let mut datagram = udp::Datagram::new_unchecked(&mut buf[udp_abs..udp_end]);
+    match (eg.src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            if !authenticated {
+                datagram.fill_checksum_v4(s, d);
+            }
+            ipv4::Repr { src_addr: s, dst_addr: d, protocol: protocol::UDP, payload_len: cls.udp_len, ttl: TTL }
+                .emit(&mut buf[udp_abs - out_l3_len..udp_abs]);
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            datagram.fill_checksum_v6(&s, &d);
+            ipv6::Repr {
+                src_addr: s,
+                dst_addr: d,
+                next_header: protocol::UDP,
+                payload_len: cls.udp_len,
+                hop_limit: TTL,
+            }
+            .emit(&mut buf[udp_abs - out_l3_len..udp_abs]);
+        }
+        // Refused by the control side, as in `rewrite`.
+        _ => return Err(DropReason::NoRemote),
+    }
+    ethernet::emit_header(&mut buf[start..start + l2_len], dst_mac, eg.src_mac, eg.vlan, out_type);
+    pkt.set_window(start, l2_len + out_l3_len + cls.udp_len);
+    Ok(())
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum UdpChecksum {
     /// IPv4: 0 means "no checksum" and stays 0.

@@ -10,8 +10,8 @@ use mediafwd_ffi::{eal, Burst, Mbuf, Ring, RxQueue, TxQueue, BURST_SIZE};
 
 use crate::buf::PacketBuf;
 use crate::classify::PortContext;
-use crate::flow::{Command, Event, FlowTable, SequencedCommand};
-use crate::pipeline::{Pipeline, Verdict};
+use crate::flow::{Event, FlowTable, SequencedCommand};
+use crate::pipeline::{Pipeline, Verdict, MAX_BURST};
 use crate::stats::counters::add;
 use crate::stats::{DropReason, FlowStatsArray, WorkerCounters};
 
@@ -20,6 +20,7 @@ use crate::stats::{DropReason, FlowStatsArray, WorkerCounters};
 const COMMANDS_PER_POLL: usize = 64;
 /// tx_burst calls for packets a full TX queue did not take, before dropping.
 const TX_RETRIES: usize = 8;
+const _: () = assert!(BURST_SIZE <= MAX_BURST, "the pipeline takes a whole RX burst");
 
 /// Everything one worker owns.
 pub struct Worker {
@@ -247,16 +248,16 @@ impl Worker {
     fn apply_commands(&mut self, max: usize) {
         let mut last = None;
         for cmd in self.commands.try_iter().take(max) {
-            let applied = match &cmd.command {
-                Command::Upsert { flow, .. } if flow.id as usize >= self.flow_stats.capacity() => false,
-                Command::Upsert { key, flow } => {
+            let applied = match cmd.command.upserted() {
+                Some((_, flow)) if flow.id as usize >= self.flow_stats.capacity() => false,
+                Some((key, flow)) => {
                     if self.table.get(key).map(|e| e.flow.id) != Some(flow.id) {
                         // A new flow (or a new flow in an old one's place) starts from zero.
                         self.flow_stats.slot(flow.id).reset();
                     }
                     self.table.apply(&cmd.command).is_ok()
                 }
-                c => self.table.apply(c).is_ok(),
+                None => self.table.apply(&cmd.command).is_ok(),
             };
             if !applied {
                 add(&self.counters.command_errors, 1);

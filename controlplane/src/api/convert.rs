@@ -5,6 +5,9 @@
 use std::net::{IpAddr, SocketAddr};
 
 use mediafwd_dataplane::flow::LatchMode;
+use mediafwd_dataplane::srtp::{
+    Context, MasterKey, Mki, Policy, PolicyError, Suite, DEFAULT_SRTCP_LIFETIME, DEFAULT_SRTP_LIFETIME,
+};
 use mediafwd_dataplane::stats::{FlowDrop, FlowStats};
 use mediafwd_proto::v1 as pb;
 use tonic::Status;
@@ -52,14 +55,47 @@ fn to_latch(m: LatchMode) -> i32 {
     }
 }
 
-/// Refuses SRTP parameters until SRTP is available on this node.
-pub fn srtp(field: &str, p: &Option<pb::SrtpParams>) -> Result<(), Status> {
-    match p {
-        Some(p) if !p.suite.is_empty() => {
-            Err(invalid(&format!("{field}.suite"), format!("{:?}: SRTP is not available on this node", p.suite)))
+/// The SRTP keys of one direction of a leg: `None` for plain RTP (no
+/// parameters, or an empty suite). Errors name the field at fault, under `field`.
+pub fn srtp(field: &str, p: &Option<pb::SrtpParams>) -> Result<Option<Policy>, Status> {
+    let Some(p) = p else { return Ok(None) };
+    let at = |f: &str| format!("{field}.{f}");
+    if p.suite.is_empty() {
+        if !p.master_key.is_empty() || !p.master_salt.is_empty() || !p.mki.is_empty() {
+            return Err(invalid(&at("suite"), "required with a key (empty means plain RTP)"));
         }
-        _ => Ok(()),
+        return Ok(None);
     }
+    let suite = Suite::from_sdes_name(&p.suite).ok_or_else(|| {
+        invalid(
+            &at("suite"),
+            format!(
+                "{:?} is not a supported suite; use one of {}",
+                p.suite,
+                Suite::ALL.iter().filter(|s| s.encrypts_srtp()).map(|s| s.sdes_name()).collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })?;
+    let key = MasterKey::new(suite, &p.master_key, &p.master_salt).map_err(|e| match e {
+        PolicyError::KeyLength { .. } => invalid(&at("master_key"), e),
+        _ => invalid(&at("master_salt"), e),
+    })?;
+    let key = match p.mki.len() {
+        0 => key,
+        len @ 1..=4 => {
+            let value = p.mki.iter().fold(0u64, |v, b| v << 8 | u64::from(*b));
+            key.with_mki(Mki::new(value, len).map_err(|e| invalid(&at("mki"), e))?)
+        }
+        len => return Err(invalid(&at("mki"), format!("{len} bytes: an MKI has 1 to 4 bytes"))),
+    };
+    let key = match p.lifetime {
+        0 => key,
+        n if n <= DEFAULT_SRTP_LIFETIME => key.with_lifetimes(n, n.min(DEFAULT_SRTCP_LIFETIME)),
+        n => return Err(invalid(&at("lifetime"), format!("{n} packets: at most 2^48 (RFC 3711 §9.2)"))),
+    };
+    let policy = Policy::new(suite, key);
+    Context::new(&policy).map_err(|e| invalid(field, e))?;
+    Ok(Some(policy))
 }
 
 /// A leg of a create request.
@@ -70,8 +106,8 @@ pub fn leg_request(at: &str, l: &pb::LegSpec) -> Result<LegRequest, Status> {
     if l.interface.is_empty() {
         return Err(invalid(&format!("{at}.interface"), "required"));
     }
-    srtp(&format!("{at}.srtp_inbound"), &l.srtp_inbound)?;
-    srtp(&format!("{at}.srtp_outbound"), &l.srtp_outbound)?;
+    let srtp_inbound = srtp(&format!("{at}.srtp_inbound"), &l.srtp_inbound)?;
+    let srtp_outbound = srtp(&format!("{at}.srtp_outbound"), &l.srtp_outbound)?;
     let prefer_v6 = match pb::AddressFamily::try_from(l.family) {
         Ok(pb::AddressFamily::Ipv6) => true,
         Ok(_) => false,
@@ -89,6 +125,8 @@ pub fn leg_request(at: &str, l: &pb::LegSpec) -> Result<LegRequest, Status> {
         latch: latch(&format!("{at}.latch"), l.latch)?,
         strict_source: l.strict_source,
         clock_rate: if l.clock_rate == 0 { 8000 } else { l.clock_rate },
+        srtp_inbound,
+        srtp_outbound,
     })
 }
 
@@ -123,6 +161,7 @@ pub fn leg_view(l: &Leg, interface: &str, stats: pb::LegStats) -> pb::Leg {
     let remote_rtcp = l.request.remote_rtcp.or_else(|| {
         l.request.remote.map(|r| if l.request.rtcp_mux { r } else { SocketAddr::new(r.ip(), r.port() + 1) })
     });
+    let (srtp_inbound_suite, srtp_outbound_suite) = l.srtp.suites();
     pb::Leg {
         label: l.request.label.clone(),
         interface: interface.to_string(),
@@ -136,8 +175,8 @@ pub fn leg_view(l: &Leg, interface: &str, stats: pb::LegStats) -> pb::Leg {
         hold: l.hold,
         latched: l.latched.map(to_endpoint),
         stats: Some(stats),
-        srtp_inbound_suite: String::new(),
-        srtp_outbound_suite: String::new(),
+        srtp_inbound_suite,
+        srtp_outbound_suite,
     }
 }
 

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use mediafwd_dataplane::srtp::sdes::CryptoAttribute;
+use mediafwd_dataplane::srtp::{Suite, DEFAULT_SRTP_LIFETIME};
 use mediafwd_proto::v1 as pb;
 use pb::media_relay_client::MediaRelayClient;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
@@ -102,6 +104,13 @@ enum SessionsCmd {
         /// Media timeout, seconds.
         #[arg(long)]
         media_timeout: Option<u32>,
+        /// SRTP keys of what a leg's endpoint sends, from its SDP:
+        /// LABEL='a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:...'.
+        #[arg(long = "crypto-in", value_name = "LABEL=A_CRYPTO")]
+        crypto_in: Vec<String>,
+        /// SRTP keys of what a leg's endpoint receives (the a=crypto line sent to it).
+        #[arg(long = "crypto-out", value_name = "LABEL=A_CRYPTO")]
+        crypto_out: Vec<String>,
     },
     /// Change a leg: its remote, hold.
     Update {
@@ -118,6 +127,12 @@ enum SessionsCmd {
         /// Resume media towards the leg.
         #[arg(long)]
         unhold: bool,
+        /// New SRTP keys of what the endpoint sends (an a=crypto line), or "off".
+        #[arg(long = "crypto-in", value_name = "A_CRYPTO")]
+        crypto_in: Option<String>,
+        /// New SRTP keys of what the endpoint receives (an a=crypto line), or "off".
+        #[arg(long = "crypto-out", value_name = "A_CRYPTO")]
+        crypto_out: Option<String>,
     },
     /// Delete a session; prints its final statistics.
     Delete {
@@ -206,7 +221,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 .into_inner();
             show(&s, args.json)?;
         }
-        Cmd::Sessions(SessionsCmd::Create { id, legs, latch, media_timeout }) => {
+        Cmd::Sessions(SessionsCmd::Create { id, legs, latch, media_timeout, crypto_in, crypto_out }) => {
             if legs.len() != 2 {
                 bail!("give exactly two --leg");
             }
@@ -216,7 +231,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 "follow" => pb::LatchMode::Follow,
                 other => bail!("--latch {other}: off, once or follow"),
             };
-            let legs = legs.iter().map(|l| leg_spec(l, latch)).collect::<anyhow::Result<Vec<_>>>()?;
+            let mut legs = legs.iter().map(|l| leg_spec(l, latch)).collect::<anyhow::Result<Vec<_>>>()?;
+            for (arg, lines, inbound) in [("--crypto-in", crypto_in, true), ("--crypto-out", crypto_out, false)] {
+                for line in lines {
+                    let (label, attribute) =
+                        line.split_once('=').with_context(|| format!("{arg} {line}: LABEL=a=crypto:..."))?;
+                    let leg = legs
+                        .iter_mut()
+                        .find(|l| l.label == label)
+                        .with_context(|| format!("{arg}: no --leg labelled {label:?}"))?;
+                    let params = Some(srtp_params(attribute).with_context(|| format!("{arg} {label}"))?);
+                    if inbound {
+                        leg.srtp_inbound = params;
+                    } else {
+                        leg.srtp_outbound = params;
+                    }
+                }
+            }
             let req = pb::CreateSessionRequest {
                 session_id: id.clone(),
                 legs,
@@ -226,8 +257,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
             let s = c.create_session(req).await.map_err(status)?.into_inner();
             show(&s, args.json)?;
         }
-        Cmd::Sessions(SessionsCmd::Update { id, leg, remote, hold, unhold }) => {
+        Cmd::Sessions(SessionsCmd::Update { id, leg, remote, hold, unhold, crypto_in, crypto_out }) => {
+            let keys = |arg: &str, line: &Option<String>| match line.as_deref() {
+                None => Ok(None),
+                Some("off") => Ok(Some(pb::SrtpParams::default())),
+                Some(l) => srtp_params(l).map(Some).with_context(|| arg.to_string()),
+            };
             let req = pb::UpdateLegRequest {
+                srtp_inbound: keys("--crypto-in", crypto_in)?,
+                srtp_outbound: keys("--crypto-out", crypto_out)?,
                 session_id: id.clone(),
                 leg: leg.clone(),
                 remote: remote.map(|r| pb::Endpoint { address: r.ip().to_string(), port: r.port() as u32 }),
@@ -345,6 +383,24 @@ fn leg_spec(s: &str, latch: pb::LatchMode) -> anyhow::Result<pb::LegSpec> {
     })
 }
 
+/// The SRTP keys of an SDP `a=crypto` attribute (RFC 4568), its first key.
+fn srtp_params(line: &str) -> anyhow::Result<pb::SrtpParams> {
+    let a = CryptoAttribute::parse(line)?;
+    if a.suite == Suite::NullHmacSha1_80 {
+        bail!("UNENCRYPTED_SRTP is not offered by the API: use an encrypting suite");
+    }
+    let key = &a.keys[0];
+    let mki = key.mki.map(|m| m.value().to_be_bytes()[4 - m.len()..].to_vec()).unwrap_or_default();
+    let lifetime = if key.srtp_lifetime == DEFAULT_SRTP_LIFETIME { 0 } else { key.srtp_lifetime };
+    Ok(pb::SrtpParams {
+        suite: a.suite.sdes_name().to_string(),
+        master_key: key.key().to_vec(),
+        master_salt: key.salt().to_vec(),
+        mki,
+        lifetime,
+    })
+}
+
 fn ep(e: &Option<pb::Endpoint>) -> String {
     match e {
         Some(e) if e.address.contains(':') => format!("[{}]:{}", e.address, e.port),
@@ -416,6 +472,10 @@ fn show(s: &pb::Session, json: bool) -> anyhow::Result<()> {
             rtp.jitter_ms,
             st.drops.values().sum::<u64>()
         );
+        if !l.srtp_inbound_suite.is_empty() || !l.srtp_outbound_suite.is_empty() {
+            let suite = |s: &str| if s.is_empty() { "RTP".to_string() } else { s.to_string() };
+            println!("{:>12} srtp: in {}, out {}", "", suite(&l.srtp_inbound_suite), suite(&l.srtp_outbound_suite));
+        }
         for (reason, n) in &st.drops {
             println!("{:>12} {reason}: {n}", "");
         }
@@ -477,4 +537,23 @@ fn describe_event(e: &pb::Event) -> String {
         None => "?".into(),
     };
     format!("{:.3} {} {}", e.time, e.session_id, what)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_a_crypto_line_becomes_srtp_params() {
+        // RFC 4568 §5.1's example key, with a 1-byte MKI of 1 and a lifetime of 2^20.
+        let line = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:1";
+        let p = srtp_params(line).unwrap();
+        assert_eq!(p.suite, "AES_CM_128_HMAC_SHA1_80");
+        assert_eq!((p.master_key.len(), p.master_salt.len()), (16, 14));
+        assert_eq!((p.mki, p.lifetime), (vec![1], 1 << 20));
+        assert!(srtp_params(
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR UNENCRYPTED_SRTP"
+        )
+        .is_err());
+    }
 }

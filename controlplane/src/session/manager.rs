@@ -4,14 +4,17 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mediafwd_dataplane::flow::{Command, FlowKey, LatchMode};
+use mediafwd_dataplane::srtp::{Context, Policy};
 use mediafwd_dataplane::wire::ethernet::MacAddr;
 
 use super::flows::{flows_for, LegPlan};
 use super::ids::FlowIds;
 use super::ports::{PortError, PortPool, QUARANTINE};
+use super::srtp::{self, LegSrtp};
 use crate::config::Interface;
 
 /// Finds next hops for remotes: the node's neighbor table.
@@ -47,6 +50,10 @@ pub struct LegRequest {
     pub strict_source: bool,
     /// RTP clock rate.
     pub clock_rate: u32,
+    /// SRTP keys of what the endpoint sends us; `None`: plain RTP.
+    pub srtp_inbound: Option<Policy>,
+    /// SRTP keys of what we send the endpoint; `None`: plain RTP.
+    pub srtp_outbound: Option<Policy>,
 }
 
 /// A leg as the node holds it.
@@ -66,6 +73,8 @@ pub struct Leg {
     pub flow_ids: (u32, u32),
     /// Next hop in use.
     pub next_hop: Option<u32>,
+    /// The SRTP contexts installed for it.
+    pub srtp: LegSrtp,
 }
 
 impl Leg {
@@ -155,6 +164,7 @@ pub struct SessionManager {
     ids: FlowIds,
     sessions: HashMap<String, Session>,
     by_key: HashMap<FlowKey, (String, usize)>,
+    retired: Vec<Arc<Context>>,
     /// Media timeout when a request gives none.
     pub default_media_timeout: Duration,
     /// Lifetime when a request gives none.
@@ -176,6 +186,7 @@ impl SessionManager {
             ids: FlowIds::new(max_flows),
             sessions: HashMap::new(),
             by_key: HashMap::new(),
+            retired: Vec::new(),
             default_media_timeout: Duration::from_secs(60),
             default_max_lifetime: None,
         }
@@ -321,6 +332,7 @@ impl SessionManager {
             hold: false,
             flow_ids: ids[i],
             next_hop: None,
+            srtp: LegSrtp::new(legs[i].srtp_inbound.as_ref(), legs[i].srtp_outbound.as_ref()),
         };
         let mut session = Session {
             id: id.to_string(),
@@ -383,7 +395,38 @@ impl SessionManager {
                 }
             }
         }
-        flows.into_iter().map(|(key, flow)| Command::Upsert { key, flow }).collect()
+        flows
+            .into_iter()
+            .map(|(key, flow)| {
+                let from = usize::from(s.legs[1].flow_ids.0 == flow.id || s.legs[1].flow_ids.1 == flow.id);
+                let (f, t) = (&s.legs[from], &s.legs[1 - from]);
+                let srtp = srtp::transform(
+                    f.request.srtp_inbound.as_ref(),
+                    &f.srtp,
+                    t.request.srtp_outbound.as_ref(),
+                    &t.srtp,
+                );
+                if srtp.is_none() {
+                    Command::Upsert { key, flow }
+                } else {
+                    Command::UpsertSrtp { key, flow, srtp }
+                }
+            })
+            .collect()
+    }
+
+    /// The session and leg a flow key belongs to.
+    pub fn leg_of(&self, key: &FlowKey) -> Option<(&Session, usize)> {
+        let (id, leg) = self.by_key.get(key)?;
+        Some((self.sessions.get(id)?, *leg))
+    }
+
+    /// SRTP contexts replaced or removed by the commands returned so far. Keep
+    /// them until every worker has applied those commands, then drop them: the
+    /// workers then only ever release their references, and the memory is
+    /// freed here.
+    pub fn take_retired(&mut self) -> Vec<Arc<Context>> {
+        std::mem::take(&mut self.retired)
     }
 
     /// A leg learned its remote from traffic (a worker's event): every
@@ -448,6 +491,8 @@ impl SessionManager {
         if leg.request.remote != old.request.remote || leg.request.latch != old.request.latch {
             leg.latched = None;
         }
+        leg.srtp =
+            old.srtp.rekey(leg.request.srtp_inbound.as_ref(), leg.request.srtp_outbound.as_ref(), &mut self.retired);
         leg.next_hop = self.next_hop_for(&leg, resolver).or(old.next_hop);
         // Turning rtcp-mux on or off keeps the port pair: only the RTCP port's
         // flow comes or goes.
@@ -481,6 +526,7 @@ impl SessionManager {
                 commands.push(Command::Remove { key: k });
             }
             self.pools[leg.iface].release(leg.local.port(), now);
+            self.retired.extend(leg.srtp.contexts());
         }
         Ok((s, commands))
     }

@@ -1,4 +1,5 @@
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mediafwd_dataplane::flow::{Command, FlowKey, LatchMode};
@@ -60,6 +61,8 @@ fn leg(label: &str, iface: &str, remote: Option<&str>) -> LegRequest {
         latch: LatchMode::Off,
         strict_source: false,
         clock_rate: 8000,
+        srtp_inbound: None,
+        srtp_outbound: None,
     }
 }
 
@@ -227,4 +230,94 @@ fn latching_reprograms_the_reverse_flows() {
     assert!(r.asked.contains(&(1, "198.19.0.7".parse().unwrap())));
     // The same address again: nothing to do.
     assert!(m.on_latched(&key, "198.19.0.7:7000".parse().unwrap(), r).is_none());
+}
+
+fn srtp_policy(fill: u8) -> mediafwd_dataplane::srtp::Policy {
+    use mediafwd_dataplane::srtp::{MasterKey, Policy, Suite};
+    let suite = Suite::AesCm128HmacSha1_80;
+    Policy::new(suite, MasterKey::from_key_salt(suite, &[fill; 30]).unwrap())
+}
+
+/// The SRTP transform of the flow received on `udp_port`, if it has one.
+fn transform(cmds: &[Command], udp_port: u16) -> Option<mediafwd_dataplane::flow::SrtpTransform> {
+    cmds.iter().find_map(|c| match c {
+        Command::UpsertSrtp { key, srtp, .. } if key.udp_port() == udp_port => Some(srtp.clone()),
+        Command::Upsert { key, .. } if key.udp_port() == udp_port => None,
+        _ => None,
+    })
+}
+
+#[test]
+fn srtp_legs_get_their_transforms_and_rekeys_keep_unchanged_contexts() {
+    let mut m = manager();
+    let now = Instant::now();
+    let r = &mut FakeResolver { asked: vec![] };
+    let mut caller = leg("caller", "public", Some("198.18.0.2:5000"));
+    caller.srtp_inbound = Some(srtp_policy(1));
+    caller.srtp_outbound = Some(srtp_policy(2));
+    let (s, cmds) = m.create("a", [caller, leg("callee", "private", None)], None, None, r, now).unwrap();
+    // Caller -> callee: unprotect only, RTP and RTCP; callee -> caller: protect only.
+    for port in [30000, 30001] {
+        let t = transform(&cmds, port).unwrap();
+        assert!(Arc::ptr_eq(&t.unprotect.unwrap().context, &s.legs[0].srtp.inbound.as_ref().unwrap().keys.context));
+        assert!(t.protect.is_none());
+    }
+    for port in [40000, 40001] {
+        let t = transform(&cmds, port).unwrap();
+        assert!(t.unprotect.is_none() && t.protect.is_some());
+    }
+    assert_eq!(s.legs[0].srtp.suites(), ("AES_CM_128_HMAC_SHA1_80".into(), "AES_CM_128_HMAC_SHA1_80".into()));
+    assert!(m.take_retired().is_empty());
+
+    // A new remote: the same contexts.
+    let (_, cmds2) =
+        m.update_leg("a", "callee", |l, _| l.remote = Some("198.19.0.2:6000".parse().unwrap()), r).unwrap();
+    assert_eq!(transform(&cmds2, 30000), transform(&cmds, 30000));
+    assert!(m.take_retired().is_empty());
+    // A new inbound key: a new context, the old one retired; outbound unchanged.
+    let (s2, cmds3) = m.update_leg("a", "caller", |l, _| l.srtp_inbound = Some(srtp_policy(3)), r).unwrap();
+    assert_ne!(transform(&cmds3, 30000), transform(&cmds, 30000));
+    assert_eq!(transform(&cmds3, 40000), transform(&cmds, 40000));
+    let retired = m.take_retired();
+    assert_eq!(retired.len(), 1);
+    assert!(Arc::ptr_eq(&retired[0], &s.legs[0].srtp.inbound.as_ref().unwrap().keys.context));
+    // Plain again both ways.
+    let (_, cmds4) = m
+        .update_leg(
+            "a",
+            "caller",
+            |l, _| {
+                l.srtp_inbound = None;
+                l.srtp_outbound = None;
+            },
+            r,
+        )
+        .unwrap();
+    assert!(cmds4.iter().all(|c| matches!(c, Command::Upsert { .. })));
+    assert_eq!(m.take_retired().len(), 2);
+    drop(s2);
+    // A deleted session retires its contexts.
+    let mut callee = leg("callee", "private", None);
+    callee.srtp_outbound = Some(srtp_policy(4));
+    m.create("b", [leg("caller", "public", None), callee], None, None, r, now).unwrap();
+    m.delete("b", now).unwrap();
+    assert_eq!(m.take_retired().len(), 1);
+}
+
+#[test]
+fn legs_with_the_same_keys_pass_srtp_through() {
+    let mut m = manager();
+    let r = &mut FakeResolver { asked: vec![] };
+    let (mut caller, mut callee) = (leg("caller", "public", None), leg("callee", "private", None));
+    caller.srtp_inbound = Some(srtp_policy(1));
+    callee.srtp_outbound = Some(srtp_policy(1));
+    callee.srtp_inbound = Some(srtp_policy(2));
+    caller.srtp_outbound = Some(srtp_policy(2));
+    let (_, cmds) = m.create("p", [caller, callee], None, None, r, Instant::now()).unwrap();
+    assert!(cmds.iter().all(|c| matches!(c, Command::Upsert { .. })), "{cmds:?}");
+    // One side rekeys: transcrypt that way only.
+    let (_, cmds) = m.update_leg("p", "caller", |l, _| l.srtp_inbound = Some(srtp_policy(9)), r).unwrap();
+    let t = transform(&cmds, 30000).unwrap();
+    assert!(t.unprotect.is_some() && t.protect.is_some());
+    assert_eq!(transform(&cmds, 40000), None);
 }

@@ -5,9 +5,11 @@ mod flows;
 mod ids;
 pub mod manager;
 pub mod ports;
+pub mod srtp;
 
 pub use flows::{flows_for, LegPlan};
 pub use manager::{IfaceInfo, Leg, LegRequest, Resolver, Session, SessionError, SessionManager};
+pub use srtp::LegSrtp;
 
 use mediafwd_dataplane::flow::LatchMode;
 

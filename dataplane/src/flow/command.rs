@@ -1,21 +1,35 @@
 use core::net::SocketAddr;
 
-use super::{Flow, FlowId, FlowKey};
+use super::{Flow, FlowId, FlowKey, SrtpTransform};
 use crate::wire::ethernet::MacAddr;
 
 /// A change to the workers' flow tables and neighbor tables, sent by the
-/// control side to every worker.
+/// control side to every worker (each gets a clone: the SRTP contexts are
+/// shared `Arc`s, everything else is plain data).
 // Commands travel by value through a bounded channel: boxing the large
 // variant would make each worker free heap memory on its core.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// Adds a flow, or replaces its action keeping its state.
+    /// Adds a flow relaying payloads as they are, or replaces its action
+    /// keeping its state (and removing any SRTP transform).
     Upsert {
         /// Where the flow's packets arrive.
         key: FlowKey,
         /// What to do with them.
         flow: Flow,
+    },
+    /// Adds a flow that unprotects and/or protects its packets (SRTP), or
+    /// replaces its action and transform keeping its state: a new context in
+    /// place of another (a rekey) keeps the SSRCs' rollover counters and replay
+    /// windows.
+    UpsertSrtp {
+        /// Where the flow's packets arrive.
+        key: FlowKey,
+        /// What to do with them.
+        flow: Flow,
+        /// The SRTP transform.
+        srtp: SrtpTransform,
     },
     /// Removes a flow.
     Remove {
@@ -31,8 +45,18 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The flow a command adds or changes.
+    pub fn upserted(&self) -> Option<(&FlowKey, &Flow)> {
+        match self {
+            Command::Upsert { key, flow } | Command::UpsertSrtp { key, flow, .. } => Some((key, flow)),
+            _ => None,
+        }
+    }
+}
+
 /// A command with the sequence number the worker publishes once applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SequencedCommand {
     /// Monotonic per worker.
     pub seq: u64,
@@ -56,6 +80,18 @@ pub enum Event {
         remote: SocketAddr,
         /// The frame's source MAC (the next hop towards the remote).
         src_mac: MacAddr,
+    },
+    /// SRTP or SRTCP packets of a flow failed authentication. Reported at most
+    /// once a second per flow and worker, with the failures since the last report.
+    SrtpAuthFailures {
+        /// The worker.
+        worker: u16,
+        /// The flow that received them.
+        key: FlowKey,
+        /// Its statistics slot.
+        flow: FlowId,
+        /// Failures since the last report.
+        count: u64,
     },
     /// A packet needed next hop `id`, which is not resolved.
     NeighborMissing {

@@ -9,10 +9,12 @@ mod action;
 mod command;
 mod index;
 mod key;
+pub mod srtp;
 mod table;
 
 pub use action::{Egress, Flow, FlowId, Ingress, LatchMode, Media};
 pub use command::{Command, Event, SequencedCommand};
 pub use index::FlowIndex;
 pub use key::FlowKey;
+pub use srtp::{SrtpKeys, SrtpTransform, SSRCS_PER_FLOW};
 pub use table::{FlowEntry, FlowTable, TableError};

@@ -1,20 +1,24 @@
 use super::index::FlowIndex;
+use super::srtp::{FlowSrtp, SrtpStore, SrtpTransform};
 use super::{Command, Flow, FlowKey};
 use crate::latch::LatchState;
 use crate::stats::rtp::RtpStream;
 use crate::wire::ethernet::MacAddr;
 
 /// A flow with the state its worker keeps for it. Laid out hot fields
-/// first and cache-line aligned: a relayed packet touches the first three
-/// or four lines (state, then the action's ingress and egress); the RTCP
-/// egress of rtcp-mux flows and the reverse key come last.
+/// first (8-byte aligned ones before 4-byte aligned ones, so no padding)
+/// and cache-line aligned: a relayed packet touches the first four lines
+/// (state, then the action's ingress and egress); the RTCP egress of
+/// rtcp-mux flows and the reverse key come last.
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 pub struct FlowEntry {
-    /// The remote learned from the traffic.
-    pub latch: LatchState,
     /// Sequence/jitter accounting of the RTP stream (RFC 3550 A.1, A.8).
     pub rtp: RtpStream,
+    /// Where the flow's SRTP contexts and stream states are, if it transforms.
+    pub srtp: Option<Box<FlowSrtp>>,
+    /// The remote learned from the traffic.
+    pub latch: LatchState,
     /// The action, as last set by the control side.
     pub flow: Flow,
 }
@@ -31,6 +35,7 @@ pub struct FlowTable {
     index: FlowIndex,
     entries: Box<[FlowEntry]>,
     neighbors: Vec<Option<MacAddr>>,
+    srtp: SrtpStore,
 }
 
 /// Why a command could not be applied.
@@ -55,6 +60,7 @@ impl FlowTable {
             index: FlowIndex::with_capacity(max_flows),
             entries: vec![blank; max_flows].into_boxed_slice(),
             neighbors: vec![None; max_next_hops],
+            srtp: SrtpStore::new(),
         }
     }
 
@@ -75,37 +81,66 @@ impl FlowTable {
 
     /// Applies one control-side change.
     pub fn apply(&mut self, cmd: &Command) -> Result<(), TableError> {
-        match *cmd {
-            Command::Upsert { key, flow } => {
-                let id = flow.id;
-                if id as usize >= self.entries.len() {
-                    return Err(TableError::IdOutOfRange(id));
-                }
-                match self.index.get(&key) {
-                    Some(old) if old == id => {
-                        let entry = &mut self.entries[id as usize];
-                        entry.latch.on_update(&entry.flow.ingress, &flow.ingress);
-                        entry.flow = flow;
-                    }
-                    existing => {
-                        if existing.is_none() && self.index.len() >= self.entries.len() {
-                            return Err(TableError::Full(self.entries.len()));
-                        }
-                        // A new flow, or a new flow in an old one's place: its state starts afresh.
-                        self.entries[id as usize] = FlowEntry::new(flow);
-                        self.index.insert(key, id);
-                    }
-                }
-            }
+        const PLAIN: &SrtpTransform = &SrtpTransform { unprotect: None, protect: None };
+        match cmd {
+            Command::Upsert { key, flow } => self.upsert(key, flow, PLAIN)?,
+            Command::UpsertSrtp { key, flow, srtp } => self.upsert(key, flow, srtp)?,
             Command::Remove { key } => {
-                self.index.remove(&key);
+                if let Some(id) = self.index.remove(key) {
+                    self.srtp.release(&mut self.entries[id as usize].srtp);
+                }
             }
-            Command::SetNeighbor { id, mac } => {
+            &Command::SetNeighbor { id, mac } => {
                 let slot = self.neighbors.get_mut(id as usize).ok_or(TableError::NextHopOutOfRange(id))?;
                 *slot = mac;
             }
         }
         Ok(())
+    }
+
+    fn upsert(&mut self, key: &FlowKey, flow: &Flow, srtp: &SrtpTransform) -> Result<(), TableError> {
+        let id = flow.id;
+        if id as usize >= self.entries.len() {
+            return Err(TableError::IdOutOfRange(id));
+        }
+        match self.index.get(key) {
+            Some(old) if old == id => {
+                let entry = &mut self.entries[id as usize];
+                entry.latch.on_update(&entry.flow.ingress, &flow.ingress);
+                entry.flow = *flow;
+            }
+            existing => {
+                if existing.is_none() && self.index.len() >= self.entries.len() {
+                    return Err(TableError::Full(self.entries.len()));
+                }
+                // A new flow, or a new flow in an old one's place: its state starts afresh.
+                if let Some(old) = existing {
+                    self.srtp.release(&mut self.entries[old as usize].srtp);
+                }
+                self.srtp.release(&mut self.entries[id as usize].srtp);
+                self.entries[id as usize] = FlowEntry::new(*flow);
+                self.index.insert(*key, id);
+            }
+        }
+        self.srtp.install(&mut self.entries[id as usize].srtp, srtp);
+        Ok(())
+    }
+
+    /// The entry of flow `id`, and the SRTP store its state refers to.
+    #[inline(always)]
+    pub(crate) fn entry_and_srtp(&mut self, id: u32) -> (&mut FlowEntry, &mut SrtpStore) {
+        (&mut self.entries[id as usize], &mut self.srtp)
+    }
+
+    /// The worker's SRTP contexts and stream states.
+    pub fn srtp(&self) -> &SrtpStore {
+        &self.srtp
+    }
+
+    /// The worker's SRTP contexts and stream states, writable.
+    #[inline(always)]
+    pub(crate) fn srtp_mut(&mut self) -> &mut SrtpStore {
+        &mut self.srtp
     }
 
     /// Starts loading where the lookup of `key` begins.
@@ -155,7 +190,7 @@ impl FlowTable {
 
 impl FlowEntry {
     fn new(flow: Flow) -> Self {
-        FlowEntry { latch: LatchState::new(&flow.ingress), rtp: RtpStream::default(), flow }
+        FlowEntry { latch: LatchState::new(&flow.ingress), rtp: RtpStream::default(), srtp: None, flow }
     }
 }
 

@@ -60,6 +60,23 @@ impl StreamState {
         self.srtcp_packets[slot] = 0;
     }
 
+    /// Moves the stream to a new context (a rekey) whose master key slot `i`
+    /// holds the key that was in slot `carried[i]` of the old one, or a new key
+    /// (`None`, counted from zero). The rollover counter, the replay windows and
+    /// the SRTCP index stay: they belong to the SSRC, not to a key (RFC 3711 §3.2.1).
+    pub fn rekey(&mut self, carried: [Option<usize>; MAX_MASTER_KEYS]) {
+        let (srtp, srtcp) = (self.srtp_packets, self.srtcp_packets);
+        for (slot, from) in carried.into_iter().enumerate() {
+            self.srtp_packets[slot] = from.map_or(0, |f| srtp[f]);
+            self.srtcp_packets[slot] = from.map_or(0, |f| srtcp[f]);
+        }
+    }
+
+    /// Whether no packet was protected or accepted on this stream yet.
+    pub fn is_fresh(&self) -> bool {
+        self.srtp.top().is_none() && self.srtcp.top().is_none() && self.srtcp_next == 0
+    }
+
     /// The index of an SRTP packet with sequence number `seq` (RFC 3711 §3.3.1,
     /// Appendix A): the ROC guess `v` among ROC-1, ROC and ROC+1 that puts the
     /// index nearest the highest one. A guess of ROC-1 with ROC 0 is a packet from
@@ -114,5 +131,18 @@ mod tests {
         // ROC at its maximum cannot grow.
         let last = (u64::from(u32::MAX) << 16) | 65535;
         assert_eq!(at(last).estimate_srtp_index(0), Err(SrtpError::KeyLifetimeExceeded));
+    }
+
+    #[test]
+    fn rekey_keeps_the_index_and_moves_key_usage() {
+        let mut s = at(70_000);
+        assert!(!s.is_fresh());
+        s.srtp_packets = [5, 9];
+        s.srtcp_packets = [1, 2];
+        // The new context: a new key in slot 0, the old slot 0 key in slot 1.
+        s.rekey([None, Some(0)]);
+        assert_eq!((s.key_usage(0), s.key_usage(1)), ((0, 0), (5, 1)));
+        assert_eq!((s.roc(), s.highest_index()), (1, Some(70_000)));
+        assert!(StreamState::new().is_fresh());
     }
 }

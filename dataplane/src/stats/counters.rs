@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use super::rtp::RtpStream;
+use crate::srtp::SrtpError;
 
 /// Why a worker dropped a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,11 +50,28 @@ pub enum DropReason {
     SlowPathFull,
     /// For the slow path, which is not running.
     NoSlowPath,
+    /// SRTP/SRTCP authentication failed: corrupted, forged, or protected with
+    /// other keys (RFC 3711 §3.3, §3.4).
+    SrtpAuth,
+    /// SRTP/SRTCP index already received, or (protecting) already sent.
+    SrtpReplay,
+    /// SRTP/SRTCP index behind the replay window.
+    SrtpTooOld,
+    /// Too short for its SRTP trailer, or an RTP/RTCP header SRTP cannot use.
+    SrtpMalformed,
+    /// An MKI that names none of the flow's master keys.
+    SrtpUnknownMki,
+    /// The master key's lifetime is used up.
+    SrtpKeyLifetime,
+    /// No tailroom in the buffer for the SRTP tag and MKI.
+    SrtpNoTailroom,
+    /// A new SSRC on a flow that already keeps state for as many SSRCs as it can.
+    SrtpSsrcLimit,
 }
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 27;
     /// Every reason, in counter order.
     pub const ALL: [DropReason; Self::COUNT] = [
         Self::Runt,
@@ -75,6 +93,14 @@ impl DropReason {
         Self::TxFull,
         Self::SlowPathFull,
         Self::NoSlowPath,
+        Self::SrtpAuth,
+        Self::SrtpReplay,
+        Self::SrtpTooOld,
+        Self::SrtpMalformed,
+        Self::SrtpUnknownMki,
+        Self::SrtpKeyLifetime,
+        Self::SrtpNoTailroom,
+        Self::SrtpSsrcLimit,
     ];
 
     /// The name used in statistics and metrics labels.
@@ -99,6 +125,14 @@ impl DropReason {
             Self::TxFull => "tx_full",
             Self::SlowPathFull => "slow_path_full",
             Self::NoSlowPath => "no_slow_path",
+            Self::SrtpAuth => "srtp_auth",
+            Self::SrtpReplay => "srtp_replay",
+            Self::SrtpTooOld => "srtp_too_old",
+            Self::SrtpMalformed => "srtp_malformed",
+            Self::SrtpUnknownMki => "srtp_unknown_mki",
+            Self::SrtpKeyLifetime => "srtp_key_lifetime",
+            Self::SrtpNoTailroom => "srtp_no_tailroom",
+            Self::SrtpSsrcLimit => "srtp_ssrc_limit",
         }
     }
 
@@ -112,7 +146,29 @@ impl DropReason {
             Self::NoRemote => Some(FlowDrop::NoRemote),
             Self::NeighborUnresolved => Some(FlowDrop::NeighborUnresolved),
             Self::NoHeadroom => Some(FlowDrop::NoHeadroom),
+            Self::SrtpAuth => Some(FlowDrop::SrtpAuth),
+            Self::SrtpReplay => Some(FlowDrop::SrtpReplay),
+            Self::SrtpTooOld => Some(FlowDrop::SrtpTooOld),
+            Self::SrtpMalformed => Some(FlowDrop::SrtpMalformed),
+            Self::SrtpUnknownMki => Some(FlowDrop::SrtpUnknownMki),
+            Self::SrtpKeyLifetime => Some(FlowDrop::SrtpKeyLifetime),
+            Self::SrtpNoTailroom => Some(FlowDrop::SrtpNoTailroom),
+            Self::SrtpSsrcLimit => Some(FlowDrop::SrtpSsrcLimit),
             _ => None,
+        }
+    }
+}
+
+impl From<SrtpError> for DropReason {
+    fn from(e: SrtpError) -> Self {
+        match e {
+            SrtpError::AuthFailed => Self::SrtpAuth,
+            SrtpError::Replayed => Self::SrtpReplay,
+            SrtpError::TooOld => Self::SrtpTooOld,
+            SrtpError::TooShort | SrtpError::Malformed => Self::SrtpMalformed,
+            SrtpError::UnknownMki => Self::SrtpUnknownMki,
+            SrtpError::KeyLifetimeExceeded => Self::SrtpKeyLifetime,
+            SrtpError::BufferTooSmall => Self::SrtpNoTailroom,
         }
     }
 }
@@ -133,11 +189,27 @@ pub enum FlowDrop {
     NeighborUnresolved,
     /// See [`DropReason::NoHeadroom`].
     NoHeadroom,
+    /// See [`DropReason::SrtpAuth`].
+    SrtpAuth,
+    /// See [`DropReason::SrtpReplay`].
+    SrtpReplay,
+    /// See [`DropReason::SrtpTooOld`].
+    SrtpTooOld,
+    /// See [`DropReason::SrtpMalformed`].
+    SrtpMalformed,
+    /// See [`DropReason::SrtpUnknownMki`].
+    SrtpUnknownMki,
+    /// See [`DropReason::SrtpKeyLifetime`].
+    SrtpKeyLifetime,
+    /// See [`DropReason::SrtpNoTailroom`].
+    SrtpNoTailroom,
+    /// See [`DropReason::SrtpSsrcLimit`].
+    SrtpSsrcLimit,
 }
 
 impl FlowDrop {
     /// Number of per-flow drop counters.
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 14;
     /// Every per-flow drop, in counter order.
     pub const ALL: [FlowDrop; Self::COUNT] = [
         Self::BadRtp,
@@ -146,6 +218,14 @@ impl FlowDrop {
         Self::NoRemote,
         Self::NeighborUnresolved,
         Self::NoHeadroom,
+        Self::SrtpAuth,
+        Self::SrtpReplay,
+        Self::SrtpTooOld,
+        Self::SrtpMalformed,
+        Self::SrtpUnknownMki,
+        Self::SrtpKeyLifetime,
+        Self::SrtpNoTailroom,
+        Self::SrtpSsrcLimit,
     ];
 
     /// The name used in statistics.
@@ -163,6 +243,14 @@ impl DropReason {
             FlowDrop::NoRemote => Self::NoRemote,
             FlowDrop::NeighborUnresolved => Self::NeighborUnresolved,
             FlowDrop::NoHeadroom => Self::NoHeadroom,
+            FlowDrop::SrtpAuth => Self::SrtpAuth,
+            FlowDrop::SrtpReplay => Self::SrtpReplay,
+            FlowDrop::SrtpTooOld => Self::SrtpTooOld,
+            FlowDrop::SrtpMalformed => Self::SrtpMalformed,
+            FlowDrop::SrtpUnknownMki => Self::SrtpUnknownMki,
+            FlowDrop::SrtpKeyLifetime => Self::SrtpKeyLifetime,
+            FlowDrop::SrtpNoTailroom => Self::SrtpNoTailroom,
+            FlowDrop::SrtpSsrcLimit => Self::SrtpSsrcLimit,
         }
     }
 }
@@ -276,7 +364,8 @@ impl WorkerStats {
 }
 
 /// One flow's counters in one worker: a cache-line-aligned slot indexed by
-/// [`FlowId`](crate::flow::FlowId).
+/// [`FlowId`](crate::flow::FlowId). What every packet touches (packets, bytes,
+/// last TSC, RTP state) is in the first cache line; the drop counters follow.
 #[repr(C, align(64))]
 #[derive(Default)]
 pub struct FlowCounters {
@@ -461,7 +550,7 @@ mod tests {
     fn counters_live_in_their_own_cache_lines() {
         assert_eq!(std::mem::align_of::<WorkerCounters>(), 64);
         assert_eq!(std::mem::align_of::<FlowCounters>(), 64);
-        assert_eq!(std::mem::size_of::<FlowCounters>(), 128);
+        assert_eq!(std::mem::size_of::<FlowCounters>(), 192);
     }
 
     #[test]

@@ -1,0 +1,356 @@
+//! SRTP end to end: the real binary, programmed over gRPC, between endpoints
+//! in two namespaces whose SRTP is done by libsrtp. An SRTP caller relayed to a
+//! plain RTP callee and back (RTP and RTCP), a rekey through UpdateLeg, SRTP to
+//! SRTP with other keys and suites both ways, and a tampered packet counted,
+//! reported and not forwarded.
+
+#![allow(clippy::result_large_err)] // tonic::Status, the API's error type.
+
+mod common;
+#[path = "common/libsrtp.rs"]
+mod libsrtp;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use common::node::MediaFwd;
+use common::topology::{rtp, Topology, SERIAL};
+use libsrtp::LibSrtp;
+use mediafwd_dataplane::srtp::Suite;
+use mediafwd_proto::v1 as pb;
+use pb::media_relay_client::MediaRelayClient;
+use tonic::transport::Channel;
+use tonic::Code;
+
+const CALLER: &str = "198.18.0.2:5000";
+const CALLEE: &str = "198.19.0.2:6000";
+
+fn p(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn endpoint(s: &str) -> pb::Endpoint {
+    let a = p(s);
+    pb::Endpoint { address: a.ip().to_string(), port: a.port() as u32 }
+}
+
+fn sock(e: &Option<pb::Endpoint>) -> SocketAddr {
+    let e = e.as_ref().expect("endpoint");
+    SocketAddr::new(e.address.parse().unwrap(), e.port as u16)
+}
+
+fn rtcp_of(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip(), a.port() + 1)
+}
+
+/// Key and salt of a test key, as libsrtp takes them.
+fn key_salt(suite: Suite, fill: u8) -> Vec<u8> {
+    (0..suite.master_key_len() + suite.master_salt_len()).map(|i| fill.wrapping_mul(31).wrapping_add(i as u8)).collect()
+}
+
+fn params(suite: Suite, fill: u8) -> pb::SrtpParams {
+    let ks = key_salt(suite, fill);
+    let (key, salt) = ks.split_at(suite.master_key_len());
+    pb::SrtpParams {
+        suite: suite.sdes_name().into(),
+        master_key: key.to_vec(),
+        master_salt: salt.to_vec(),
+        mki: Vec::new(),
+        lifetime: 0,
+    }
+}
+
+/// A receiver report from the RTP stream's SSRC (0xcafe).
+fn rtcp(n: u8) -> Vec<u8> {
+    let mut r = vec![0x81, 201, 0, 7, 0, 0, 0xca, 0xfe];
+    r.extend((0..24).map(|i| i ^ n));
+    r
+}
+
+struct Api {
+    rt: tokio::runtime::Runtime,
+    client: MediaRelayClient<Channel>,
+}
+
+impl Api {
+    fn connect(node: &MediaFwd) -> Api {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let client =
+            rt.block_on(MediaRelayClient::connect(format!("http://{}", node.api_addr()))).expect("connect to the API");
+        Api { rt, client }
+    }
+
+    fn create(&mut self, req: pb::CreateSessionRequest) -> Result<pb::Session, tonic::Status> {
+        self.rt.block_on(self.client.create_session(req)).map(|r| r.into_inner())
+    }
+
+    fn update(&mut self, req: pb::UpdateLegRequest) -> Result<pb::Session, tonic::Status> {
+        self.rt.block_on(self.client.update_leg(req)).map(|r| r.into_inner())
+    }
+
+    fn get(&mut self, id: &str) -> pb::Session {
+        self.rt.block_on(self.client.get_session(pb::GetSessionRequest { session_id: id.into() })).unwrap().into_inner()
+    }
+
+    fn node_stats(&mut self) -> pb::NodeStats {
+        self.rt.block_on(self.client.get_node_stats(pb::GetNodeStatsRequest {})).unwrap().into_inner()
+    }
+
+    /// A session between the caller and the callee, both remotes known.
+    fn call(
+        &mut self,
+        id: &str,
+        caller: (Option<pb::SrtpParams>, Option<pb::SrtpParams>),
+        callee: (Option<pb::SrtpParams>, Option<pb::SrtpParams>),
+    ) -> (SocketAddr, SocketAddr) {
+        let s = self.create(request(id, caller, callee)).unwrap();
+        (sock(&s.legs[0].local), sock(&s.legs[1].local))
+    }
+}
+
+fn request(
+    id: &str,
+    caller: (Option<pb::SrtpParams>, Option<pb::SrtpParams>),
+    callee: (Option<pb::SrtpParams>, Option<pb::SrtpParams>),
+) -> pb::CreateSessionRequest {
+    let leg = |label: &str, iface: &str, remote: &str, (srtp_inbound, srtp_outbound)| pb::LegSpec {
+        label: label.into(),
+        interface: iface.into(),
+        remote: Some(endpoint(remote)),
+        srtp_inbound,
+        srtp_outbound,
+        ..Default::default()
+    };
+    pb::CreateSessionRequest {
+        session_id: id.into(),
+        legs: vec![leg("caller", "public", CALLER, caller), leg("callee", "private", CALLEE, callee)],
+        media_timeout_seconds: 0,
+        max_lifetime_seconds: 0,
+    }
+}
+
+fn setup(tag: &str) -> (std::sync::MutexGuard<'static, ()>, Topology, MediaFwd, Api) {
+    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let topo = Topology::new(tag, None);
+    let node = MediaFwd::start(&topo.config(None, ""));
+    let api = Api::connect(&node);
+    (serial, topo, node, api)
+}
+
+/// Sends `make(seq)` for rising `seq` from `tx` to `to` until something
+/// arrives at `rx` (neighbors resolve meanwhile), then `count` more, every one
+/// of which must arrive from `from` and pass `check`. Bounded in time.
+#[allow(clippy::too_many_arguments)]
+fn exchange(
+    node: &MediaFwd,
+    tx: &UdpSocket,
+    to: SocketAddr,
+    rx: &UdpSocket,
+    from: SocketAddr,
+    count: u16,
+    seq: &mut u16,
+    make: &mut dyn FnMut(u16) -> Vec<u8>,
+    check: &mut dyn FnMut(&[u8]),
+) {
+    let mut buf = [0u8; 2048];
+    rx.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        tx.send_to(&make(*seq), to).unwrap();
+        *seq += 1;
+        if let Ok((n, src)) = rx.recv_from(&mut buf) {
+            check!(node, src == from, "first packet from {src}, expected {from}");
+            check(&buf[..n]);
+            break;
+        }
+        check!(node, Instant::now() < deadline, "nothing relayed from {} to {to}", tx.local_addr().unwrap());
+    }
+    while let Ok((n, _)) = rx.recv_from(&mut buf) {
+        check(&buf[..n]);
+    }
+    rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    for i in 0..count {
+        tx.send_to(&make(*seq), to).unwrap();
+        *seq += 1;
+        let (n, src) = rx.recv_from(&mut buf).unwrap_or_else(|e| panic!("packet {i} lost: {e}\n{}", node.log_text()));
+        check!(node, src == from, "packet {i} from {src}");
+        check(&buf[..n]);
+    }
+}
+
+/// The RTP packet that `rtp(seq)` made, for the sequence number in `packet`.
+fn expected_rtp(packet: &[u8]) -> Vec<u8> {
+    rtp(u16::from_be_bytes([packet[2], packet[3]]))
+}
+
+#[test]
+fn an_srtp_caller_is_relayed_to_a_plain_callee_and_back_and_rekeys() {
+    let (_serial, topo, node, mut api) = setup("sp");
+    let (in_suite, out_suite) = (Suite::AesCm128HmacSha1_80, Suite::AeadAes128Gcm);
+    let s = api.create(request("srtp-1", (Some(params(in_suite, 1)), Some(params(out_suite, 2))), (None, None)));
+    let s = s.unwrap();
+    assert_eq!(
+        (s.legs[0].srtp_inbound_suite.as_str(), s.legs[0].srtp_outbound_suite.as_str()),
+        ("AES_CM_128_HMAC_SHA1_80", "AEAD_AES_128_GCM")
+    );
+    assert_eq!((s.legs[1].srtp_inbound_suite.as_str(), s.legs[1].srtp_outbound_suite.as_str()), ("", ""));
+    let (a, b) = (sock(&s.legs[0].local), sock(&s.legs[1].local));
+    let caller = topo.caller.udp_socket(p(CALLER));
+    let callee = topo.callee.udp_socket(p(CALLEE));
+    let (caller_rtcp, callee_rtcp) =
+        (topo.caller.udp_socket(p("198.18.0.2:5001")), topo.callee.udp_socket(p("198.19.0.2:6001")));
+
+    // Caller -> callee: libsrtp protects, the callee gets the RTP in clear.
+    let mut caller_tx = LibSrtp::sender(in_suite, &key_salt(in_suite, 1));
+    let mut seq = 100;
+    exchange(&node, &caller, a, &callee, b, 50, &mut seq, &mut |s| caller_tx.protect(&rtp(s)), &mut |got| {
+        assert_eq!(got, &expected_rtp(got)[..])
+    });
+    // Callee -> caller: plain RTP in, SRTP (GCM) out, which libsrtp unprotects.
+    let mut caller_rx = LibSrtp::receiver(out_suite, &key_salt(out_suite, 2));
+    let mut back = 7000;
+    exchange(&node, &callee, b, &caller, a, 50, &mut back, &mut |s| rtp(s), &mut |got| {
+        assert_eq!(got.len(), 172 + 16, "GCM tag");
+        let plain = caller_rx.unprotect(got).expect("libsrtp unprotects what mediafwd protected");
+        assert_eq!(plain, expected_rtp(&plain));
+    });
+    // RTCP both ways on the RTCP ports.
+    let mut n = 0u16;
+    exchange(
+        &node,
+        &caller_rtcp,
+        rtcp_of(a),
+        &callee_rtcp,
+        rtcp_of(b),
+        5,
+        &mut n,
+        &mut |i| caller_tx.protect_rtcp(&rtcp(i as u8)),
+        &mut |got| assert_eq!(got, &rtcp(got[8])[..]),
+    );
+    exchange(
+        &node,
+        &callee_rtcp,
+        rtcp_of(b),
+        &caller_rtcp,
+        rtcp_of(a),
+        5,
+        &mut n,
+        &mut |i| rtcp(i as u8),
+        &mut |got| {
+            let plain = caller_rx.unprotect_rtcp(got).expect("libsrtp unprotects mediafwd's SRTCP");
+            assert_eq!(plain, rtcp(plain[8]));
+        },
+    );
+
+    // A bad key is refused naming the field, and the session stays as it was.
+    let mut bad = params(in_suite, 3);
+    bad.master_salt.pop();
+    let e = api
+        .update(pb::UpdateLegRequest {
+            session_id: "srtp-1".into(),
+            leg: "caller".into(),
+            srtp_inbound: Some(bad),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().starts_with("srtp_inbound.master_salt"), "{}", e.message());
+    // Rekey: the caller's next packets use the new key, and the stream goes on.
+    let s = api
+        .update(pb::UpdateLegRequest {
+            session_id: "srtp-1".into(),
+            leg: "caller".into(),
+            srtp_inbound: Some(params(Suite::Aes256CmHmacSha1_80, 4)),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(s.legs[0].srtp_inbound_suite, "AES_256_CM_HMAC_SHA1_80");
+    let mut caller_tx = LibSrtp::sender(Suite::Aes256CmHmacSha1_80, &key_salt(Suite::Aes256CmHmacSha1_80, 4));
+    exchange(&node, &caller, a, &callee, b, 20, &mut seq, &mut |s| caller_tx.protect(&rtp(s)), &mut |got| {
+        assert_eq!(got, &expected_rtp(got)[..])
+    });
+    let st = api.get("srtp-1").legs[0].stats.clone().unwrap();
+    assert!(st.packets >= 75, "{st:?}");
+    assert!(node.stop().success());
+}
+
+#[test]
+fn srtp_to_srtp_with_other_keys_both_ways() {
+    let (_serial, topo, node, mut api) = setup("ss");
+    let suites =
+        [Suite::AesCm128HmacSha1_80, Suite::AeadAes256Gcm, Suite::Aes256CmHmacSha1_32, Suite::AesCm128HmacSha1_32];
+    let (a, b) = api.call(
+        "srtp-2",
+        (Some(params(suites[0], 1)), Some(params(suites[3], 4))),
+        (Some(params(suites[2], 3)), Some(params(suites[1], 2))),
+    );
+    let caller = topo.caller.udp_socket(p(CALLER));
+    let callee = topo.callee.udp_socket(p(CALLEE));
+    let mut caller_tx = LibSrtp::sender(suites[0], &key_salt(suites[0], 1));
+    let mut callee_rx = LibSrtp::receiver(suites[1], &key_salt(suites[1], 2));
+    let mut seq = 1;
+    exchange(&node, &caller, a, &callee, b, 50, &mut seq, &mut |s| caller_tx.protect(&rtp(s)), &mut |got| {
+        let plain = callee_rx.unprotect(got).expect("the callee's keys");
+        assert_eq!(plain, expected_rtp(&plain));
+    });
+    let mut callee_tx = LibSrtp::sender(suites[2], &key_salt(suites[2], 3));
+    let mut caller_rx = LibSrtp::receiver(suites[3], &key_salt(suites[3], 4));
+    let mut seq = 60000;
+    exchange(&node, &callee, b, &caller, a, 50, &mut seq, &mut |s| callee_tx.protect(&rtp(s)), &mut |got| {
+        assert_eq!(got.len(), 172 + 4, "32-bit tag");
+        let plain = caller_rx.unprotect(got).expect("the caller's keys");
+        assert_eq!(plain, expected_rtp(&plain));
+    });
+    assert!(node.stop().success());
+}
+
+#[test]
+fn a_tampered_packet_is_counted_reported_and_not_forwarded() {
+    let (_serial, topo, node, mut api) = setup("st");
+    let suite = Suite::AesCm128HmacSha1_80;
+    let (a, b) = api.call("srtp-3", (Some(params(suite, 5)), None), (None, None));
+    let mut events = api
+        .rt
+        .block_on(api.client.watch_events(pb::WatchEventsRequest { session_id: "srtp-3".into() }))
+        .unwrap()
+        .into_inner();
+    let caller = topo.caller.udp_socket(p(CALLER));
+    let callee = topo.callee.udp_socket(p(CALLEE));
+    let mut caller_tx = LibSrtp::sender(suite, &key_salt(suite, 5));
+    let mut seq = 1;
+    exchange(&node, &caller, a, &callee, b, 10, &mut seq, &mut |s| caller_tx.protect(&rtp(s)), &mut |got| {
+        assert_eq!(got, &expected_rtp(got)[..])
+    });
+
+    let mut forged = caller_tx.protect(&rtp(seq));
+    forged[40] ^= 0x01;
+    caller.send_to(&forged, a).unwrap();
+    callee.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let mut buf = [0u8; 2048];
+    assert!(callee.recv_from(&mut buf).is_err(), "a tampered packet was forwarded");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let report = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let e = api
+            .rt
+            .block_on(async { tokio::time::timeout(left, events.message()).await })
+            .expect("an SrtpAuthFailures event in time")
+            .unwrap()
+            .unwrap();
+        if let Some(pb::event::Kind::SrtpAuthFailures(f)) = e.kind {
+            break f;
+        }
+    };
+    assert_eq!((report.leg.as_str(), report.count), ("caller", 1));
+    let st = api.get("srtp-3").legs[0].stats.clone().unwrap();
+    assert_eq!(st.drops.get("srtp_auth"), Some(&1), "{st:?}");
+    let workers = api.node_stats().workers;
+    assert_eq!(workers.iter().map(|w| w.drops.get("srtp_auth").copied().unwrap_or(0)).sum::<u64>(), 1);
+    // The stream goes on.
+    caller.send_to(&caller_tx.protect(&rtp(seq + 1)), a).unwrap();
+    callee.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let (n, _) = callee.recv_from(&mut buf).expect("the next genuine packet");
+    assert_eq!(buf[..n], rtp(seq + 1)[..]);
+    assert!(node.stop().success());
+}

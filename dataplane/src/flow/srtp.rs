@@ -1,0 +1,424 @@
+//! SRTP on a flow: the transforms the control side installs, and the state each
+//! worker keeps for them.
+//!
+//! A [`Context`] is immutable and built once on the control side; every worker
+//! holds the same `Arc` of it. What changes per packet, a [`StreamState`] per
+//! SSRC (rollover counter, replay windows, SRTCP index), belongs to one worker:
+//! its [`SrtpStore`] keeps the flows' contexts and stream states in slabs
+//! addressed by small integers, so a burst of packets from many flows can be
+//! handed to the burst transforms with no lookup, and nothing is allocated or
+//! freed per packet. Stream states are reserved when a transform is installed,
+//! [`SSRCS_PER_FLOW`] per direction.
+
+use core::ops::{Index, IndexMut};
+use std::sync::Arc;
+
+use crate::srtp::{Context, StreamState, MAX_MASTER_KEYS};
+
+/// SSRCs a flow keeps SRTP state for. A flow carries one RTP stream, or a
+/// few (an SSRC change at a transfer, RTCP from a receive-only SSRC); packets
+/// of a further SSRC are dropped (`srtp_ssrc_limit`). A stream's state is
+/// never recycled for another SSRC: that would let an old index be accepted
+/// again, or worse, protected again under the same key.
+pub const SSRCS_PER_FLOW: usize = 4;
+
+/// One direction's crypto context as installed on a flow.
+#[derive(Clone, Debug)]
+pub struct SrtpKeys {
+    /// The session keys, shared read-only by every worker.
+    pub context: Arc<Context>,
+    /// For each master key slot of `context`: the slot of the context this one
+    /// replaces on the flow whose master key it keeps, so that the key's usage
+    /// (counted against its lifetime) carries over; `None` for a new key.
+    pub carried: [Option<u8>; MAX_MASTER_KEYS],
+}
+
+impl SrtpKeys {
+    /// `context` with new master keys only.
+    pub fn new(context: Arc<Context>) -> Self {
+        SrtpKeys { context, carried: [None; MAX_MASTER_KEYS] }
+    }
+}
+
+impl PartialEq for SrtpKeys {
+    /// The same context (the same `Arc`), not merely equal keys.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.context, &other.context) && self.carried == other.carried
+    }
+}
+
+impl Eq for SrtpKeys {}
+
+/// What a flow does to the RTP/RTCP payloads it relays (RFC 3711). Both
+/// directions set: transcrypt; neither: relayed as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SrtpTransform {
+    /// Unprotect what arrives: the sending endpoint speaks SRTP.
+    pub unprotect: Option<SrtpKeys>,
+    /// Protect what leaves: the receiving endpoint speaks SRTP.
+    pub protect: Option<SrtpKeys>,
+}
+
+impl SrtpTransform {
+    /// Neither direction transforms.
+    pub fn is_none(&self) -> bool {
+        self.unprotect.is_none() && self.protect.is_none()
+    }
+}
+
+/// Index of a stream state in a worker's [`StreamSlab`].
+pub type StreamId = u32;
+/// Index of a context in a worker's [`SrtpStore`].
+pub type ContextId = u32;
+const NO_STREAM: StreamId = StreamId::MAX;
+
+/// The streams of one SSRC of a flow.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SsrcSlot {
+    pub ssrc: u32,
+    pub used: bool,
+    /// State for unprotecting, when the flow unprotects.
+    pub rx: StreamId,
+    /// State for protecting, when the flow protects.
+    pub tx: StreamId,
+}
+
+/// A direction of a flow's transform, for the code that installs it.
+#[derive(Clone, Copy)]
+enum Dir {
+    Unprotect,
+    Protect,
+}
+
+impl SsrcSlot {
+    const EMPTY: SsrcSlot = SsrcSlot { ssrc: 0, used: false, rx: NO_STREAM, tx: NO_STREAM };
+
+    fn stream_mut(&mut self, dir: Dir) -> &mut StreamId {
+        match dir {
+            Dir::Unprotect => &mut self.rx,
+            Dir::Protect => &mut self.tx,
+        }
+    }
+}
+
+/// Where to find a packet's crypto: its context and its stream state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Crypto {
+    pub context: ContextId,
+    pub stream: StreamId,
+}
+
+/// The SRTP state one worker keeps for one flow: which contexts, which
+/// stream state per SSRC, and the authentication failures not yet reported.
+#[derive(Debug, Clone)]
+pub struct FlowSrtp {
+    unprotect: Option<ContextId>,
+    protect: Option<ContextId>,
+    ssrcs: [SsrcSlot; SSRCS_PER_FLOW],
+    /// Authentication failures since the last report to the control side.
+    pub(crate) auth_failures: u64,
+    /// When the last report went, in the pipeline's microseconds.
+    pub(crate) last_report_us: Option<u64>,
+}
+
+/// A packet's SSRC slot on its flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SlotFor {
+    pub slot: usize,
+    /// Taken by this packet: give it back if the packet fails to unprotect.
+    pub claimed: bool,
+}
+
+impl FlowSrtp {
+    fn new() -> Self {
+        FlowSrtp {
+            unprotect: None,
+            protect: None,
+            ssrcs: [SsrcSlot::EMPTY; SSRCS_PER_FLOW],
+            auth_failures: 0,
+            last_report_us: None,
+        }
+    }
+
+    /// The slot of `ssrc`, taking a free one for a new SSRC (its stream states
+    /// reset); `None` when every slot is taken.
+    #[inline]
+    pub(crate) fn slot_for(&mut self, ssrc: u32, streams: &mut StreamSlab) -> Option<SlotFor> {
+        if let Some(slot) = self.ssrcs.iter().position(|s| s.used && s.ssrc == ssrc) {
+            return Some(SlotFor { slot, claimed: false });
+        }
+        let slot = self.ssrcs.iter().position(|s| !s.used)?;
+        let s = &mut self.ssrcs[slot];
+        s.ssrc = ssrc;
+        s.used = true;
+        for id in [s.rx, s.tx] {
+            if id != NO_STREAM {
+                streams[id as usize] = StreamState::new();
+            }
+        }
+        Some(SlotFor { slot, claimed: true })
+    }
+
+    /// Gives back a slot a dropped packet claimed, unless a packet was accepted
+    /// or protected on it since: a forged packet with a new SSRC must not keep
+    /// a slot.
+    pub(crate) fn unclaim(&mut self, slot: usize, streams: &StreamSlab) {
+        let s = &mut self.ssrcs[slot];
+        let fresh = |id: StreamId| id == NO_STREAM || streams[id as usize].is_fresh();
+        if fresh(s.rx) && fresh(s.tx) {
+            s.used = false;
+        }
+    }
+
+    /// Unprotecting, with the stream of `slot`.
+    #[inline]
+    pub(crate) fn unprotect(&self, slot: usize) -> Option<Crypto> {
+        self.unprotect.map(|context| Crypto { context, stream: self.ssrcs[slot].rx })
+    }
+
+    /// Protecting, with the stream of `slot`.
+    #[inline]
+    pub(crate) fn protect(&self, slot: usize) -> Option<Crypto> {
+        self.protect.map(|context| Crypto { context, stream: self.ssrcs[slot].tx })
+    }
+
+    /// The SSRCs with state, and their unprotect and protect stream states.
+    pub fn streams<'a>(
+        &'a self,
+        store: &'a SrtpStore,
+    ) -> impl Iterator<Item = (u32, Option<&'a StreamState>, Option<&'a StreamState>)> + 'a {
+        let get = |id: StreamId| (id != NO_STREAM).then(|| &store.streams[id as usize]);
+        self.ssrcs.iter().filter(|s| s.used).map(move |s| (s.ssrc, get(s.rx), get(s.tx)))
+    }
+}
+
+/// Stream states in chunks that never move, so that the slab grows (when a
+/// transform is installed) without copying what is there.
+pub struct StreamSlab {
+    chunks: Vec<Box<[StreamState]>>,
+    free: Vec<StreamId>,
+}
+
+const CHUNK: usize = 256;
+
+impl StreamSlab {
+    fn new() -> Self {
+        StreamSlab { chunks: Vec::new(), free: Vec::new() }
+    }
+
+    fn alloc(&mut self) -> StreamId {
+        if self.free.is_empty() {
+            let base = (self.chunks.len() * CHUNK) as StreamId;
+            self.chunks.push(vec![StreamState::new(); CHUNK].into_boxed_slice());
+            // Room for every id, so that `release` never reallocates.
+            self.free.reserve(CHUNK);
+            self.free.extend((base..base + CHUNK as StreamId).rev());
+        }
+        let id = self.free.pop().expect("a free stream state");
+        self[id as usize] = StreamState::new();
+        id
+    }
+
+    fn release(&mut self, id: StreamId) {
+        self.free.push(id);
+    }
+
+    /// Stream states in use.
+    pub fn in_use(&self) -> usize {
+        self.chunks.len() * CHUNK - self.free.len()
+    }
+}
+
+impl Index<usize> for StreamSlab {
+    type Output = StreamState;
+
+    #[inline(always)]
+    fn index(&self, i: usize) -> &StreamState {
+        &self.chunks[i / CHUNK][i % CHUNK]
+    }
+}
+
+impl IndexMut<usize> for StreamSlab {
+    #[inline(always)]
+    fn index_mut(&mut self, i: usize) -> &mut StreamState {
+        &mut self.chunks[i / CHUNK][i % CHUNK]
+    }
+}
+
+/// A worker's SRTP contexts and stream states.
+///
+/// A context replaced or removed here is only released (an `Arc` count
+/// decremented): the control side keeps its own reference until every worker
+/// has applied the change, so the memory is freed on the control side.
+pub struct SrtpStore {
+    pub(crate) contexts: Vec<Option<Arc<Context>>>,
+    free_contexts: Vec<ContextId>,
+    pub(crate) streams: StreamSlab,
+}
+
+impl Default for SrtpStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SrtpStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        SrtpStore { contexts: Vec::new(), free_contexts: Vec::new(), streams: StreamSlab::new() }
+    }
+
+    /// Contexts held.
+    pub fn contexts(&self) -> usize {
+        self.contexts.len() - self.free_contexts.len()
+    }
+
+    /// Stream states reserved.
+    pub fn streams(&self) -> &StreamSlab {
+        &self.streams
+    }
+
+    /// Brings a flow's SRTP state to `want`. A context replaced by another keeps
+    /// the flow's stream states (rekey: the rollover counters continue), with
+    /// their key usage moved as `carried` says.
+    /// The state lives boxed so that plain flows' entries stay small; the box
+    /// is made when a flow first gets keys, never per packet.
+    pub(crate) fn install(&mut self, state: &mut Option<Box<FlowSrtp>>, want: &SrtpTransform) {
+        if want.is_none() {
+            self.release(state);
+            return;
+        }
+        let s = state.get_or_insert_with(|| Box::new(FlowSrtp::new()));
+        let FlowSrtp { unprotect, protect, ssrcs, .. } = &mut **s;
+        self.install_dir(unprotect, ssrcs, Dir::Unprotect, want.unprotect.as_ref());
+        self.install_dir(protect, ssrcs, Dir::Protect, want.protect.as_ref());
+    }
+
+    fn install_dir(
+        &mut self,
+        current: &mut Option<ContextId>,
+        ssrcs: &mut [SsrcSlot; SSRCS_PER_FLOW],
+        dir: Dir,
+        want: Option<&SrtpKeys>,
+    ) {
+        match (*current, want) {
+            (None, None) => {}
+            (None, Some(keys)) => {
+                *current = Some(self.add_context(keys.context.clone()));
+                for s in ssrcs.iter_mut() {
+                    *s.stream_mut(dir) = self.streams.alloc();
+                }
+            }
+            (Some(id), Some(keys)) => {
+                let slot = &mut self.contexts[id as usize];
+                if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, &keys.context)) {
+                    return;
+                }
+                *slot = Some(keys.context.clone());
+                let carried = keys.carried.map(|c| c.map(usize::from));
+                for s in ssrcs.iter_mut().filter(|s| s.used) {
+                    self.streams[*s.stream_mut(dir) as usize].rekey(carried);
+                }
+            }
+            (Some(id), None) => {
+                self.remove_context(id);
+                *current = None;
+                for s in ssrcs.iter_mut() {
+                    self.streams.release(core::mem::replace(s.stream_mut(dir), NO_STREAM));
+                }
+            }
+        }
+    }
+
+    /// Frees a flow's contexts and stream states.
+    pub(crate) fn release(&mut self, state: &mut Option<Box<FlowSrtp>>) {
+        let Some(s) = state.take() else { return };
+        for id in [s.unprotect, s.protect].into_iter().flatten() {
+            self.remove_context(id);
+        }
+        for slot in s.ssrcs {
+            for id in [slot.rx, slot.tx] {
+                if id != NO_STREAM {
+                    self.streams.release(id);
+                }
+            }
+        }
+    }
+
+    fn add_context(&mut self, c: Arc<Context>) -> ContextId {
+        match self.free_contexts.pop() {
+            Some(id) => {
+                self.contexts[id as usize] = Some(c);
+                id
+            }
+            None => {
+                self.contexts.push(Some(c));
+                if self.free_contexts.capacity() < self.contexts.len() {
+                    // So that `remove_context` never reallocates.
+                    self.free_contexts.reserve(self.contexts.len());
+                }
+                (self.contexts.len() - 1) as ContextId
+            }
+        }
+    }
+
+    fn remove_context(&mut self, id: ContextId) {
+        self.contexts[id as usize] = None;
+        self.free_contexts.push(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::srtp::{MasterKey, Policy, Suite};
+
+    fn keys(fill: u8) -> SrtpKeys {
+        let suite = Suite::AesCm128HmacSha1_80;
+        let key = MasterKey::from_key_salt(suite, &[fill; 30]).unwrap();
+        SrtpKeys::new(Arc::new(Context::new(&Policy::new(suite, key)).unwrap()))
+    }
+
+    #[test]
+    fn install_rekey_and_release_keep_the_slabs_balanced() {
+        let mut store = SrtpStore::new();
+        let mut state = None;
+        let (a, b) = (keys(1), keys(2));
+        store.install(&mut state, &SrtpTransform { unprotect: Some(a.clone()), protect: None });
+        assert_eq!((store.contexts(), store.streams.in_use()), (1, SSRCS_PER_FLOW));
+        let s = state.as_mut().unwrap();
+        let got = s.slot_for(7, &mut store.streams).unwrap();
+        assert_eq!(got, SlotFor { slot: 0, claimed: true });
+        assert_eq!(s.slot_for(7, &mut store.streams).unwrap(), SlotFor { slot: 0, claimed: false });
+        let rx = s.unprotect(0).unwrap();
+
+        // Transcrypt now: the unprotect side keeps its streams, the protect side gets its own.
+        store.install(&mut state, &SrtpTransform { unprotect: Some(a.clone()), protect: Some(b.clone()) });
+        assert_eq!((store.contexts(), store.streams.in_use()), (2, 2 * SSRCS_PER_FLOW));
+        assert_eq!(state.as_ref().unwrap().unprotect(0), Some(rx));
+        // A rekey replaces the context in place.
+        store.install(&mut state, &SrtpTransform { unprotect: Some(keys(3)), protect: Some(b) });
+        assert_eq!((store.contexts(), store.streams.in_use()), (2, 2 * SSRCS_PER_FLOW));
+        assert_eq!(state.as_ref().unwrap().unprotect(0), Some(rx));
+        assert!(!Arc::ptr_eq(&store.contexts[rx.context as usize].clone().unwrap(), &a.context));
+
+        store.install(&mut state, &SrtpTransform::default());
+        assert!(state.is_none());
+        assert_eq!((store.contexts(), store.streams.in_use()), (0, 0));
+    }
+
+    #[test]
+    fn slots_run_out_and_a_failed_claim_is_given_back() {
+        let mut store = SrtpStore::new();
+        let mut state = None;
+        store.install(&mut state, &SrtpTransform { unprotect: Some(keys(1)), protect: None });
+        let s = state.as_mut().unwrap();
+        for ssrc in 0..SSRCS_PER_FLOW as u32 {
+            assert!(s.slot_for(ssrc, &mut store.streams).unwrap().claimed);
+        }
+        assert_eq!(s.slot_for(99, &mut store.streams), None);
+        // Nothing was accepted on slot 3: giving it back frees it.
+        s.unclaim(3, &store.streams);
+        assert_eq!(s.slot_for(99, &mut store.streams), Some(SlotFor { slot: 3, claimed: true }));
+    }
+}

@@ -1,0 +1,352 @@
+//! A burst of packets through the relay: classify, look up, check the source
+//! and the payload, account, transform (SRTP), rewrite. Pure: byte buffers in,
+//! verdicts out; the worker moves the mbufs accordingly.
+//!
+//! A burst goes through in passes, as DPDK's l3fwd does, so that the memory
+//! each packet needs is loading while the others are worked on: classify
+//! every packet and prefetch where its flow lookup starts; look every flow
+//! up and prefetch its entry and statistics slot; then relay. Packets of
+//! plain flows are finished in that third pass. Packets of flows with an
+//! SRTP transform stop after their checks and are finished together at the
+//! end of the burst ([`srtp`]), so that the HMACs of several packets are
+//! computed side by side.
+
+mod srtp;
+
+use core::net::SocketAddr;
+
+use crate::buf::PacketBuf;
+use crate::classify::{classify, Class, PortContext, UdpPacket};
+use crate::flow::{Egress, Event, Flow, FlowEntry, FlowKey, FlowTable, Media};
+use crate::latch::SourceVerdict;
+use crate::relay;
+use crate::stats::counters::{add, FlowCounters};
+use crate::stats::{DropReason, FlowStatsArray};
+use crate::wire::ethernet::MacAddr;
+use crate::wire::{rtcp, rtp, udp};
+
+/// Packets one call of [`Pipeline::process_burst`] takes at most.
+pub const MAX_BURST: usize = 32;
+
+/// Cache lines of a flow entry a relayed packet reads.
+const ENTRY_LINES: usize = 4;
+
+/// What to do with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Rewritten; transmit on this port.
+    Forward {
+        /// Egress DPDK port.
+        port_id: u16,
+    },
+    /// Hand to the slow path.
+    SlowPath,
+    /// Drop and count.
+    Drop(DropReason),
+}
+
+/// The per-worker state a packet is processed against.
+pub struct Pipeline<'a> {
+    /// This worker's id (for events).
+    pub worker: u16,
+    /// The worker's flow table replica.
+    pub table: &'a mut FlowTable,
+    /// The ports, by DPDK port id.
+    pub ports: &'a [PortContext],
+    /// The worker's flow counters.
+    pub flow_stats: &'a FlowStatsArray,
+    /// TSC at the start of the burst.
+    pub now_tsc: u64,
+    /// Microseconds at the start of the burst (for RTP arrival times).
+    pub now_us: u64,
+}
+
+/// The RTP or RTCP packet a flow received, as far as the relay reads it.
+#[derive(Debug, Clone, Copy)]
+struct MediaHeader {
+    is_rtcp: bool,
+    /// RTP: SSRC, sequence number, timestamp.
+    rtp: Option<(u32, u16, u32)>,
+    /// The SSRC (RTCP: the first packet's sender).
+    ssrc: u32,
+}
+
+/// Where a packet leaves.
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    eg: Egress,
+    dst: SocketAddr,
+    dst_mac: MacAddr,
+}
+
+impl Pipeline<'_> {
+    /// Processes one received frame in place; `stripped_vlan` is a tag the
+    /// NIC removed and reported beside it. A burst of one.
+    #[inline]
+    pub fn process(
+        &mut self,
+        pkt: &mut PacketBuf<'_>,
+        rx_port: u16,
+        stripped_vlan: Option<u16>,
+        on_event: &mut impl FnMut(Event),
+    ) -> Verdict {
+        let mut verdict = [Verdict::Drop(DropReason::Runt)];
+        self.process_burst(core::slice::from_mut(pkt), rx_port, &[stripped_vlan], &mut verdict, on_event);
+        verdict[0]
+    }
+
+    /// Processes up to [`MAX_BURST`] frames received on `rx_port` in place:
+    /// `verdicts[i]` says what to do with `pkts[i]`, whose window the rewrite
+    /// moved; `stripped_vlans[i]` is a tag the NIC removed from it.
+    ///
+    /// # Panics
+    /// With more than [`MAX_BURST`] packets, or fewer VLANs or verdicts than packets.
+    #[inline]
+    pub fn process_burst(
+        &mut self,
+        pkts: &mut [PacketBuf<'_>],
+        rx_port: u16,
+        stripped_vlans: &[Option<u16>],
+        verdicts: &mut [Verdict],
+        on_event: &mut impl FnMut(Event),
+    ) {
+        assert!(pkts.len() <= MAX_BURST, "at most MAX_BURST packets");
+        let n = pkts.len();
+        let (stripped_vlans, verdicts) = (&stripped_vlans[..n], &mut verdicts[..n]);
+        let port = self.ports.get(rx_port as usize);
+        let mut classes = [Class::Drop(DropReason::Runt); MAX_BURST];
+        for i in 0..n {
+            classes[i] = match port {
+                Some(port) => classify(pkts[i].data(), rx_port, port, stripped_vlans[i]),
+                None => Class::Drop(DropReason::NotForUs),
+            };
+            if let Class::Udp(u) = &classes[i] {
+                self.table.prefetch_key(&u.key);
+            }
+        }
+        let mut ids = [None; MAX_BURST];
+        for i in 0..n {
+            if let Class::Udp(u) = &classes[i] {
+                ids[i] = self.table.find(&u.key);
+                if let Some(id) = ids[i] {
+                    self.table.prefetch_entry(id, ENTRY_LINES);
+                    mediafwd_ffi::prefetch(self.flow_stats.slot(id));
+                }
+            }
+        }
+        // Made at the first SRTP packet: a plain burst never pays for it.
+        let mut deferred: Option<srtp::Burst> = None;
+        for (i, pkt) in pkts.iter_mut().enumerate() {
+            verdicts[i] = match (&classes[i], ids[i]) {
+                (Class::Udp(u), Some(id)) => self.relay(pkt, u, id, (&mut deferred, i), on_event),
+                (Class::Udp(_), None) => Verdict::Drop(DropReason::UnknownFlow),
+                (Class::SlowPath, _) => Verdict::SlowPath,
+                (Class::Drop(r), _) => Verdict::Drop(*r),
+            };
+        }
+        if let Some(deferred) = deferred.as_mut() {
+            self.srtp_pass(deferred, pkts, verdicts, on_event);
+        }
+    }
+
+    /// The third pass for a packet of flow `id`: everything for a plain
+    /// flow; the checks, for an SRTP one, which is then left in `deferred`
+    /// (at its place `i` in the burst) for the SRTP pass.
+    #[inline(always)]
+    fn relay(
+        &mut self,
+        pkt: &mut PacketBuf<'_>,
+        u: &UdpPacket,
+        id: u32,
+        (deferred, i): (&mut Option<srtp::Burst>, usize),
+        on_event: &mut impl FnMut(Event),
+    ) -> Verdict {
+        let u = *u;
+        let (entry, store) = self.table.entry_and_srtp(id);
+        let flow = entry.flow;
+        let slot = self.flow_stats.slot(flow.id);
+        slot.last_tsc.store(self.now_tsc, std::sync::atomic::Ordering::Relaxed);
+        let drop = |r: DropReason| Verdict::Drop(count_drop(slot, r));
+        if flow.ingress.vlan != u.vlan {
+            return drop(DropReason::WrongVlan);
+        }
+        let payload = &pkt.data()[u.udp_off + udp::HEADER_LEN..u.udp_off + u.udp_len];
+        let media = match read_media(&flow, payload) {
+            Ok(m) => m,
+            Err(r) => return drop(r),
+        };
+
+        if entry.srtp.is_some() {
+            let (mut d, admitted) = match srtp::first_pass(entry, store, pkt.data(), &u, media, slot, self.now_us) {
+                Ok(d) => d,
+                Err(r) => return drop(r),
+            };
+            if let Some(admitted) = admitted {
+                d.settle(admitted.and_then(|latched| self.route(&u, &flow, media.is_rtcp, latched, on_event)));
+            }
+            deferred.get_or_insert_with(srtp::Burst::new).push(i, d);
+            // Settled by the SRTP pass.
+            return Verdict::Drop(DropReason::SrtpMalformed);
+        }
+
+        let latched = match admit(entry, &u, media, slot, self.now_us) {
+            Ok(l) => l,
+            Err(r) => return drop(r),
+        };
+        if let Some(remote) = latched {
+            self.latched(&u, &flow, remote, on_event);
+        }
+        let eg = if media.is_rtcp { flow.rtcp_egress.unwrap_or(flow.egress) } else { flow.egress };
+        let Some(dst) = eg.dst else {
+            return drop(DropReason::NoRemote);
+        };
+        let Some(dst_mac) = self.table.neighbor(eg.next_hop) else {
+            return drop(DropReason::NeighborUnresolved);
+        };
+        if let Err(r) = relay::rewrite(pkt, &u, &eg, dst, dst_mac) {
+            return drop(r);
+        }
+        count_relayed(slot, u.udp_len - udp::HEADER_LEN, media.is_rtcp);
+        Verdict::Forward { port_id: eg.port_id }
+    }
+
+    /// The source check and the RTP statistics of a packet that passed its
+    /// payload checks (and authentication), then its route.
+    fn admit_and_route(
+        &mut self,
+        u: &UdpPacket,
+        media: MediaHeader,
+        on_event: &mut impl FnMut(Event),
+    ) -> Result<Route, DropReason> {
+        let Some(entry) = self.table.get_mut(&u.key) else {
+            return Err(DropReason::UnknownFlow);
+        };
+        let flow = entry.flow;
+        let latched = admit(entry, u, media, self.flow_stats.slot(flow.id), self.now_us)?;
+        self.route(u, &flow, media.is_rtcp, latched, on_event)
+    }
+
+    /// Where the packet goes; a new latched source is reported and the
+    /// reverse flow follows it.
+    #[inline(always)]
+    fn route(
+        &mut self,
+        u: &UdpPacket,
+        flow: &Flow,
+        is_rtcp: bool,
+        latched: Option<SocketAddr>,
+        on_event: &mut impl FnMut(Event),
+    ) -> Result<Route, DropReason> {
+        if let Some(remote) = latched {
+            self.latched(u, flow, remote, on_event);
+        }
+        let eg = if is_rtcp { flow.rtcp_egress.unwrap_or(flow.egress) } else { flow.egress };
+        let dst = eg.dst.ok_or(DropReason::NoRemote)?;
+        let dst_mac = self.table.neighbor(eg.next_hop).ok_or(DropReason::NeighborUnresolved)?;
+        Ok(Route { eg, dst, dst_mac })
+    }
+
+    /// Reports a newly latched remote; the reverse flow follows it.
+    #[cold]
+    fn latched(&mut self, u: &UdpPacket, flow: &Flow, remote: SocketAddr, on_event: &mut impl FnMut(Event)) {
+        on_event(Event::Latched { worker: self.worker, key: u.key, flow: flow.id, remote, src_mac: u.src_mac });
+        if let Some(reverse) = flow.reverse {
+            self.follow_latch(reverse, flow.media, remote);
+        }
+    }
+
+    /// Points the reverse flow at the remote this flow latched, until the
+    /// control side confirms it with an update of both flows.
+    #[cold]
+    fn follow_latch(&mut self, reverse: FlowKey, media: Media, remote: SocketAddr) {
+        let Some(rev) = self.table.get_mut(&reverse) else {
+            return;
+        };
+        match (media, rev.flow.media) {
+            // Our RTCP port latched; the peer multiplexes, so its RTCP egress follows.
+            (Media::Rtcp, Media::Rtp { .. }) => {
+                if let Some(eg) = rev.flow.rtcp_egress.as_mut() {
+                    eg.dst = Some(remote);
+                }
+            }
+            (Media::Rtp { rtcp_mux }, _) => {
+                rev.flow.egress.dst = Some(remote);
+                if rtcp_mux {
+                    if let Some(eg) = rev.flow.rtcp_egress.as_mut() {
+                        eg.dst = Some(remote);
+                    }
+                }
+            }
+            (Media::Rtcp, Media::Rtcp) => rev.flow.egress.dst = Some(remote),
+        }
+    }
+}
+
+/// Whether the payload is the RTP or RTCP the flow carries, and what of it the
+/// relay reads. SRTP and SRTCP keep these headers in clear (RFC 3711 §3.1, §3.4).
+#[inline(always)]
+fn read_media(flow: &Flow, payload: &[u8]) -> Result<MediaHeader, DropReason> {
+    let is_rtcp = match flow.media {
+        Media::Rtp { rtcp_mux } => rtcp_mux && rtcp::is_rtcp(payload),
+        Media::Rtcp => true,
+    };
+    if is_rtcp {
+        let p = rtcp::Packet::new_checked(payload).map_err(|_| DropReason::BadRtp)?;
+        return Ok(MediaHeader { is_rtcp, rtp: None, ssrc: p.sender_ssrc() });
+    }
+    let p = rtp::Packet::new_checked(payload).map_err(|_| DropReason::BadRtp)?;
+    let ssrc = p.ssrc();
+    Ok(MediaHeader { is_rtcp, rtp: Some((ssrc, p.sequence_number(), p.timestamp())), ssrc })
+}
+
+/// The source check (latching) and the RTP statistics, on the flow's entry.
+/// `Ok(Some(remote))`: the flow latched a new remote.
+#[inline(always)]
+fn admit(
+    entry: &mut FlowEntry,
+    u: &UdpPacket,
+    media: MediaHeader,
+    slot: &FlowCounters,
+    now_us: u64,
+) -> Result<Option<SocketAddr>, DropReason> {
+    let latched = match entry.latch.check(&entry.flow.ingress, u.src) {
+        SourceVerdict::Accept => None,
+        SourceVerdict::Reject => return Err(DropReason::SourceMismatch),
+        SourceVerdict::Latched(remote) => Some(remote),
+    };
+    if let Some((ssrc, seq, ts)) = media.rtp {
+        let arrival = (now_us.wrapping_mul(entry.flow.clock_rate as u64) / 1_000_000) as u32;
+        entry.rtp.update(ssrc, seq, ts, arrival);
+        slot.publish_rtp(&entry.rtp);
+    }
+    Ok(latched)
+}
+
+/// Counts a drop on its flow too, when the reason has a flow counter.
+#[inline(always)]
+fn count_drop(slot: &FlowCounters, r: DropReason) -> DropReason {
+    if let Some(d) = r.flow_drop() {
+        slot.drop_packet(d);
+    }
+    r
+}
+
+/// Counts a relayed packet of `payload` bytes as received.
+#[inline(always)]
+fn count_relayed(slot: &FlowCounters, payload: usize, is_rtcp: bool) {
+    add(&slot.packets, 1);
+    add(&slot.bytes, payload as u64);
+    if is_rtcp {
+        add(&slot.rtcp_packets, 1);
+    }
+}
+
+/// Whether the received UDP checksum holds (0 over IPv4: none was sent).
+fn udp_checksum_ok(frame: &[u8], u: &UdpPacket) -> bool {
+    let d = udp::Datagram::new_unchecked(&frame[u.udp_off..u.udp_off + u.udp_len]);
+    match (u.src.ip(), u.key.addr()) {
+        (core::net::IpAddr::V4(s), core::net::IpAddr::V4(l)) => d.verify_checksum_v4(s, l),
+        (core::net::IpAddr::V6(s), core::net::IpAddr::V6(l)) => d.verify_checksum_v6(&s, &l),
+        _ => false,
+    }
+}

@@ -1,0 +1,309 @@
+//! The SRTP pass: the packets of a burst whose flows transform them, finished
+//! together once the first pass has seen every packet of the burst.
+//!
+//! ```text
+//! unprotect  SRTP with the burst transform (HMACs side by side), SRTCP one by one
+//! admit      authenticated packets only: source check, latching, RTP statistics, route
+//! protect    SRTP with the burst transform, SRTCP one by one
+//! rewrite    new headers around the new payload; count
+//! ```
+//!
+//! Contexts and stream states are reached through the indexes the first pass
+//! took from the flow entry, so the transforms run without hash lookups. A
+//! packet's stream state changes only once it authenticated (the engine sees to
+//! it); latching and statistics wait for authentication too, so a forged packet
+//! moves nothing but its drop counter.
+
+use std::sync::Arc;
+
+use core::net::SocketAddr;
+
+use super::{admit, count_drop, count_relayed, udp_checksum_ok, MediaHeader, Pipeline, Route, Verdict, MAX_BURST};
+use crate::buf::PacketBuf;
+use crate::classify::UdpPacket;
+use crate::flow::srtp::{Crypto, FlowSrtp, SlotFor, SrtpStore};
+use crate::flow::{Event, FlowEntry, FlowId};
+use crate::relay;
+use crate::srtp::{protect_rtp_burst, unprotect_rtp_burst, BurstPacket, Context, SrtpError};
+use crate::stats::counters::FlowCounters;
+use crate::stats::DropReason;
+use crate::wire::udp;
+
+/// Authentication failures are reported at most this often per flow.
+const REPORT_INTERVAL_US: u64 = 1_000_000;
+
+/// A packet the first pass left for the SRTP pass.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Deferred {
+    /// Its classification; `udp_len` follows the transforms.
+    u: UdpPacket,
+    flow: FlowId,
+    media: MediaHeader,
+    /// Payload bytes as received.
+    received: usize,
+    slot: SlotFor,
+    unprotect: Option<Crypto>,
+    protect: Option<Crypto>,
+    route: Option<Route>,
+    dropped: Option<DropReason>,
+}
+
+/// The first pass's part for a packet of an SRTP flow, out of the plain
+/// path's way: its SSRC slot, and for plain packets to protect (nothing to
+/// authenticate first) the source check and statistics, whose result the
+/// caller routes.
+#[allow(clippy::type_complexity)]
+#[inline(never)]
+pub(super) fn first_pass(
+    entry: &mut FlowEntry,
+    store: &mut SrtpStore,
+    frame: &[u8],
+    u: &UdpPacket,
+    media: MediaHeader,
+    slot: &FlowCounters,
+    now_us: u64,
+) -> Result<(Deferred, Option<Result<Option<SocketAddr>, DropReason>>), DropReason> {
+    let fs = entry.srtp.as_mut().expect("an SRTP flow");
+    let ssrc_slot = fs.slot_for(media.ssrc, &mut store.streams).ok_or(DropReason::SrtpSsrcLimit)?;
+    let d = Deferred::new(*u, entry.flow.id, media, ssrc_slot, fs);
+    if d.unprotects() {
+        return Ok((d, None));
+    }
+    // Plain in, SRTP out. The new UDP checksum (IPv6), or the tag, will cover
+    // whatever the payload holds: check the old checksum first.
+    let admitted =
+        if udp_checksum_ok(frame, u) { admit(entry, u, media, slot, now_us) } else { Err(DropReason::BadUdp) };
+    Ok((d, Some(admitted)))
+}
+
+impl Deferred {
+    fn new(u: UdpPacket, flow: FlowId, media: MediaHeader, slot: SlotFor, fs: &FlowSrtp) -> Self {
+        Deferred {
+            u,
+            flow,
+            media,
+            received: u.udp_len - udp::HEADER_LEN,
+            slot,
+            unprotect: fs.unprotect(slot.slot),
+            protect: fs.protect(slot.slot),
+            route: None,
+            dropped: None,
+        }
+    }
+
+    /// Whether the packet is unprotected before anything else.
+    fn unprotects(&self) -> bool {
+        self.unprotect.is_some()
+    }
+
+    /// The packet is admitted and routed, or dropped.
+    pub(super) fn settle(&mut self, routed: Result<Route, DropReason>) {
+        match routed {
+            Ok(r) => self.route = Some(r),
+            Err(r) => self.dropped = Some(r),
+        }
+    }
+
+    fn live(&self) -> bool {
+        self.dropped.is_none()
+    }
+
+    fn payload_len(&self) -> usize {
+        self.u.udp_len - udp::HEADER_LEN
+    }
+
+    /// A transform's result: the new payload length, or the drop.
+    fn transformed(&mut self, r: Result<usize, SrtpError>) {
+        match r {
+            Ok(len) => self.u.udp_len = udp::HEADER_LEN + len,
+            Err(e) => self.dropped = Some(e.into()),
+        }
+    }
+}
+
+/// The deferred packets of a burst, by their place in it.
+pub(super) struct Burst {
+    items: [Option<Deferred>; MAX_BURST],
+}
+
+impl Burst {
+    pub(super) fn new() -> Self {
+        Burst { items: [None; MAX_BURST] }
+    }
+
+    pub(super) fn push(&mut self, i: usize, d: Deferred) {
+        self.items[i] = Some(d);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Unprotect,
+    Protect,
+}
+
+impl Pipeline<'_> {
+    /// Finishes the deferred packets of a burst: `verdicts[i]` for `pkts[i]`.
+    // Once per burst, and kept out of the first pass's loop.
+    #[inline(never)]
+    pub(super) fn srtp_pass(
+        &mut self,
+        burst: &mut Burst,
+        pkts: &mut [PacketBuf<'_>],
+        verdicts: &mut [Verdict],
+        on_event: &mut impl FnMut(Event),
+    ) {
+        self.transform(burst, pkts, Step::Unprotect);
+        for d in burst.items.iter_mut().flatten().filter(|d| d.unprotects()) {
+            match d.dropped {
+                None => {
+                    let routed = self.admit_and_route(&d.u, d.media, on_event);
+                    d.settle(routed);
+                }
+                Some(DropReason::SrtpAuth) => self.auth_failed(d, on_event),
+                Some(_) => {}
+            }
+        }
+        self.transform(burst, pkts, Step::Protect);
+
+        for ((pkt, verdict), d) in pkts.iter_mut().zip(verdicts.iter_mut()).zip(&burst.items) {
+            let Some(d) = d else { continue };
+            let slot = self.flow_stats.slot(d.flow);
+            let result = match (d.dropped, d.route) {
+                (None, Some(route)) => {
+                    // Protected: the SRTP tag covers the payload.
+                    let authenticated = d.protect.is_some();
+                    relay::rewrite_resized(pkt, &d.u, &route.eg, route.dst, route.dst_mac, authenticated)
+                        .map(|()| route.eg.port_id)
+                }
+                (Some(r), _) => Err(r),
+                (None, None) => Err(DropReason::NoRemote),
+            };
+            *verdict = match result {
+                Ok(port_id) => {
+                    count_relayed(slot, d.received, d.media.is_rtcp);
+                    Verdict::Forward { port_id }
+                }
+                Err(r) => {
+                    if d.slot.claimed {
+                        self.unclaim(d);
+                    }
+                    Verdict::Drop(count_drop(slot, r))
+                }
+            };
+        }
+    }
+
+    /// Runs one transform over every live packet that needs it: RTP through
+    /// the burst transform, RTCP one by one.
+    fn transform(&mut self, burst: &mut Burst, pkts: &mut [PacketBuf<'_>], step: Step) {
+        let store = self.table.srtp_mut();
+        let (contexts, streams) = (&store.contexts, &mut store.streams);
+        let job = |d: &Deferred| match step {
+            Step::Unprotect => d.unprotect,
+            Step::Protect => d.protect,
+        };
+
+        // Which packet each burst slot holds.
+        let mut which = [0u8; MAX_BURST];
+        let mut n = 0;
+        let rtp = pkts.iter_mut().zip(&burst.items).enumerate().filter_map(|(i, (pkt, d))| {
+            let d = d.as_ref().filter(|d| d.live() && !d.media.is_rtcp)?;
+            let c = job(d)?;
+            which[n] = i as u8;
+            n += 1;
+            Some(BurstPacket {
+                ctx: context(contexts, c),
+                stream: c.stream as usize,
+                buf: payload(pkt, &d.u, step),
+                len: d.payload_len(),
+            })
+        });
+        let mut results = [Ok(0); MAX_BURST];
+        if let Some((mut packets, count)) = gather(rtp) {
+            match step {
+                Step::Unprotect => unprotect_rtp_burst(&mut packets[..count], streams, &mut results),
+                Step::Protect => protect_rtp_burst(&mut packets[..count], streams, &mut results),
+            }
+        }
+        for (k, r) in results[..n].iter().enumerate() {
+            if let Some(d) = burst.items[which[k] as usize].as_mut() {
+                d.transformed(*r);
+            }
+        }
+
+        for (pkt, d) in pkts.iter_mut().zip(burst.items.iter_mut()) {
+            let Some(d) = d.as_mut().filter(|d| d.live() && d.media.is_rtcp) else { continue };
+            let Some(c) = job(d) else { continue };
+            let (ctx, stream) = (context(contexts, c), &mut streams[c.stream as usize]);
+            let len = d.payload_len();
+            let r = match step {
+                Step::Unprotect => ctx.unprotect_rtcp(stream, payload(pkt, &d.u, step), len),
+                Step::Protect => ctx.protect_rtcp(stream, payload(pkt, &d.u, step), len),
+            };
+            d.transformed(r);
+        }
+    }
+
+    /// Counts an authentication failure on the flow and reports the failures
+    /// since the last report, at most once per [`REPORT_INTERVAL_US`].
+    #[cold]
+    fn auth_failed(&mut self, d: &Deferred, on_event: &mut impl FnMut(Event)) {
+        let Some(fs) = self.table.get_mut(&d.u.key).and_then(|e| e.srtp.as_mut()) else { return };
+        fs.auth_failures += 1;
+        if fs.last_report_us.is_none_or(|t| self.now_us.saturating_sub(t) >= REPORT_INTERVAL_US) {
+            on_event(Event::SrtpAuthFailures {
+                worker: self.worker,
+                key: d.u.key,
+                flow: d.flow,
+                count: fs.auth_failures,
+            });
+            fs.auth_failures = 0;
+            fs.last_report_us = Some(self.now_us);
+        }
+    }
+
+    /// Gives back the SSRC slot a dropped packet took, unless a packet of the
+    /// same SSRC used it since.
+    #[cold]
+    fn unclaim(&mut self, d: &Deferred) {
+        let (entry, store) = self.table.entry_and_srtp(d.flow);
+        if let Some(fs) = entry.srtp.as_mut() {
+            fs.unclaim(d.slot.slot, &store.streams);
+        }
+    }
+}
+
+#[inline(always)]
+fn context(contexts: &[Option<Arc<Context>>], c: Crypto) -> &Context {
+    contexts[c.context as usize].as_deref().expect("an installed context")
+}
+
+/// The packet's UDP payload in its buffer: exactly the payload to unprotect,
+/// the payload and the tailroom after it to protect.
+#[inline(always)]
+fn payload<'a>(pkt: &'a mut PacketBuf<'_>, u: &UdpPacket, step: Step) -> &'a mut [u8] {
+    let start = pkt.offset() + u.udp_off + udp::HEADER_LEN;
+    let buf = pkt.buffer_mut();
+    match step {
+        Step::Unprotect => &mut buf[start..start + u.udp_len - udp::HEADER_LEN],
+        Step::Protect => &mut buf[start..],
+    }
+}
+
+/// The packets of `jobs` in a fixed array (the rest placeholders), and how many.
+#[inline(always)]
+fn gather<'a>(mut jobs: impl Iterator<Item = BurstPacket<'a>>) -> Option<([BurstPacket<'a>; MAX_BURST], usize)> {
+    let first = jobs.next()?;
+    let ctx = first.ctx;
+    let mut first = Some(first);
+    let mut n = 0;
+    let packets = core::array::from_fn(|_| match first.take().or_else(|| jobs.next()) {
+        Some(p) => {
+            n += 1;
+            p
+        }
+        None => BurstPacket { ctx, stream: 0, buf: &mut [], len: 0 },
+    });
+    Some((packets, n))
+}
