@@ -70,12 +70,12 @@ listen = "127.0.0.1:0"
 
 [[interface]]
 name = "public"
-device = "net_af_packet0,iface=m{tag}a"
+device = "net_af_packet0,iface=m{tag}a,framecnt=4096"
 addresses = ["198.18.0.1/24"]
 
 [[interface]]
 name = "private"
-device = "net_af_packet1,iface=m{tag}b"
+device = "net_af_packet1,iface=m{tag}b,framecnt=4096"
 addresses = ["198.19.0.1/24"]
 "#,
             tag = self.tag
