@@ -1,11 +1,25 @@
 //! Traffic generation and benchmark harness for mediafwd.
 //!
-//! The generator (`mfw-blast`) and the forwarder under test
-//! (`mfw-relay-bench`) agree on one address plan, [`plan`], so that every
-//! packet the generator sends reaches a programmed flow and every relayed
-//! packet comes back to the generator.
+//! - `rtpgen` ([`gen`]): RTP/SRTP streams of calls set up on a relay
+//!   ([`setup`]: mediafwd's gRPC API, rtpengine's ng protocol, or a file),
+//!   sent from DPDK ports and received back, with loss, reordering,
+//!   duplicates, latency and jitter ([`stats`]), at a fixed rate or in an
+//!   RFC 2544 throughput search ([`search`]); JSON reports ([`report`]).
+//! - `mfw-bench-report`: the benchmark's scenario table from rtpgen's reports.
+//! - `mfw-blast` and `mfw-relay-bench`: the raw forwarding comparison with
+//!   `dpdk-testpmd` on a memif link, which agree on one address plan
+//!   ([`plan`]) so that every packet reaches a programmed flow.
 
+pub mod gen;
+pub mod ng;
 pub mod plan;
+pub mod port;
+pub mod report;
+pub mod search;
+pub mod session;
+pub mod setup;
+pub mod stats;
+pub mod usage;
 
 use std::net::SocketAddr;
 
