@@ -98,8 +98,12 @@ pub struct Row {
     /// The row this one is compared with (its `id`), if any.
     #[serde(default)]
     pub compare_to: Option<String>,
-    /// rtpgen's report.
-    pub report: RunReport,
+    /// rtpgen's report, if the scenario ran.
+    #[serde(default)]
+    pub report: Option<RunReport>,
+    /// Why it did not run, or what to know about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The machine a benchmark ran on.
@@ -149,13 +153,13 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 impl Row {
     /// The throughput, packets per second.
     pub fn throughput(&self) -> Option<f64> {
-        self.report.throughput_pps
+        self.report.as_ref()?.throughput_pps
     }
 
     /// The relay's busy share at the throughput: mediafwd's worker busy
     /// share if known, else the process's CPU.
     pub fn busy_pct(&self) -> Option<f64> {
-        let u = &self.report.result.as_ref()?.usage;
+        let u = &self.report.as_ref()?.result.as_ref()?.usage;
         u.worker_busy_pct.or(u.process_cpu_pct)
     }
 
@@ -192,8 +196,19 @@ impl BenchResults {
         );
         s.push_str("|---|---|---|---|---:|---:|---:|---:|---:|---:|\n");
         for r in &self.rows {
+            let Some(report) = &r.report else {
+                s.push_str(&format!(
+                    "| {} | {} | {} | {} | not run: {} | | | | | |\n",
+                    r.scenario,
+                    r.relay,
+                    r.link,
+                    r.transform,
+                    r.note.as_deref().unwrap_or("no report")
+                ));
+                continue;
+            };
             let thr = match r.throughput() {
-                Some(t) if r.report.generator_bound() => format!(">= {}", kpps(t)),
+                Some(t) if report.generator_bound() => format!(">= {}", kpps(t)),
                 Some(t) => kpps(t),
                 None => "none".to_string(),
             };
@@ -201,7 +216,7 @@ impl BenchResults {
                 (Some(x), Some(to)) => format!("{x:.2} of {}", self.row(to).map_or(to.as_str(), |o| o.relay.as_str())),
                 _ => String::new(),
             };
-            let res = r.report.result.as_ref().map(|m| &m.summary);
+            let res = report.result.as_ref().map(|m| &m.summary);
             let lat = res
                 .and_then(|s| s.latency_us)
                 .map_or_else(|| "–".to_string(), |l| format!("{:.0} / {:.0} / {:.0}", l.p50, l.p99, l.p999));
@@ -269,7 +284,8 @@ mod tests {
             link: "memif".into(),
             transform: "RTP->RTP".into(),
             compare_to: compare_to.map(str::to_string),
-            report,
+            report: Some(report),
+            note: None,
         }
     }
 
@@ -285,6 +301,7 @@ mod tests {
                 row("testpmd", "testpmd io", report(4_000_000.0, None, true), None),
                 row("plain-1k", "mediafwd", report(2_500_000.0, Some(50.0), false), Some("testpmd")),
                 row("slow", "mediafwd", report(8_000.0, Some(0.5), false), Some("missing")),
+                Row { report: None, note: Some("SRTP is not available on this node".into()), ..row("srtp", "mediafwd", report(1.0, None, false), None) },
             ],
         };
         let md = r.markdown();

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Parser;
 use mediafwd_dataplane::wire::ethernet::MacAddr;
-use mediafwd_ffi::{eal, Burst, Eal, Mempool, Port, PortConfig, BURST_SIZE};
-use mediafwd_perf::{fmt_mac, parse_mac, plan};
+use mediafwd_ffi::{eal, Burst, Eal, Mempool, BURST_SIZE};
+use mediafwd_perf::{fmt_mac, parse_mac, plan, port};
 use serde::Serialize;
 
 #[derive(Parser, Debug)]
@@ -107,13 +107,8 @@ fn run(args: &Args, relay_mac: MacAddr) -> anyhow::Result<()> {
     if eal::current_lcore().is_none() {
         bail!("the main thread has no lcore id; give the EAL an lcore (e.g. --lcores=0@0)");
     }
-    let port = Port::by_name(&args.port)?;
-    let pool = Mempool::create("mfw_blast", 16_383, 256, 2176, port.socket())?;
-    let conf = PortConfig { rx_queues: 1, tx_queues: 1, rx_desc: 1024, tx_desc: 1024, mtu: None, promiscuous: true };
-    let (_info, mut rxq, mut txq) = port.configure(&conf, &pool)?;
-    let (mut rx, mut tx) = (rxq.remove(0), txq.remove(0));
-    let gen_mac = MacAddr(port.mac_addr()?);
-    port.start()?;
+    let pool = Mempool::create("mfw_blast", 16_383, 256, 2176, -1)?;
+    let port::Opened { port, mut rx, mut tx, mac: gen_mac } = port::open(&args.port, &pool)?;
     eprintln!(
         "mfw-blast: port {} mac {}, {} sessions, waiting for the link",
         port.name(),
@@ -128,12 +123,9 @@ fn run(args: &Args, relay_mac: MacAddr) -> anyhow::Result<()> {
     }
 
     let deadline = Instant::now() + Duration::from_secs_f64(args.link_timeout);
-    while !port.link_up() {
-        if Instant::now() > deadline {
-            port.stop().ok();
-            bail!("the link did not come up within {} s: is the forwarder running?", args.link_timeout);
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    if let Err(e) = port::wait_links(&[port], Duration::from_secs_f64(args.link_timeout)) {
+        port.stop().ok();
+        return Err(e.context("is the forwarder running?"));
     }
     if let Some(path) = &args.start_file {
         eprintln!("mfw-blast: link up, waiting for {}", path.display());

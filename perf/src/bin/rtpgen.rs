@@ -49,13 +49,14 @@ struct Args {
     /// plays both sides.
     #[arg(long = "port", required = true, num_args = 1)]
     ports: Vec<String>,
-    /// Our address on side a: the relay's gateway there (we answer ARP for
-    /// it and for the endpoints we play).
-    #[arg(long, default_value = "198.18.0.2")]
-    addr_a: Ipv4Addr,
-    /// Our address on side b.
-    #[arg(long, default_value = "198.19.0.2")]
-    addr_b: Ipv4Addr,
+    /// Our addresses on side a, comma-separated: the relay's gateways there
+    /// (we answer ARP for them and for the endpoints we play); the first is
+    /// the source of our ARP requests.
+    #[arg(long, default_value = "198.18.0.2", value_delimiter = ',')]
+    addr_a: Vec<Ipv4Addr>,
+    /// Our addresses on side b.
+    #[arg(long, default_value = "198.19.0.2", value_delimiter = ',')]
+    addr_b: Vec<Ipv4Addr>,
     /// The relay's MAC on side a (otherwise asked by ARP).
     #[arg(long)]
     relay_mac_a: Option<String>,
@@ -249,10 +250,11 @@ fn run(args: &Args, stop: Arc<AtomicBool>) -> anyhow::Result<RunReport> {
     let mut sides = Vec::new();
     for (i, name) in args.ports.iter().enumerate() {
         let o = port::open(name, &pool)?;
-        let addr = if i == 0 { args.addr_a } else { args.addr_b };
-        let mut owned = HashSet::from([addr]);
+        let addrs = if i == 0 { &args.addr_a } else { &args.addr_b };
+        let addr = *addrs.first().context("--addr-a/--addr-b: at least one address")?;
+        let mut owned: HashSet<Ipv4Addr> = addrs.iter().copied().collect();
         if args.ports.len() == 1 {
-            owned.insert(args.addr_b);
+            owned.extend(&args.addr_b);
         }
         eprintln!("rtpgen: port {name} mac {}, answering ARP for {addr}", fmt_mac(o.mac));
         sides.push(Side { port: o.port, rx: o.rx, tx: o.tx, mac: o.mac, addr, owned });

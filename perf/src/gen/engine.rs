@@ -22,6 +22,9 @@ use super::rx::{self, Received};
 use super::tx::{TxSpec, TxStreams};
 use crate::stats::{self, Arrival, Histogram, StreamResult, StreamRx, Summary};
 
+/// Bursts read from a port per poll at most.
+const RX_BURSTS: usize = 8;
+
 /// One of the generator's ports.
 pub struct Side {
     /// The port.
@@ -337,7 +340,7 @@ impl Engine {
             let mut blocked = false;
             if sending {
                 let due = ((now - start) as f64 * rate_per_cycle) as u64;
-                let mut want = due.saturating_sub(built).min(4 * BURST_SIZE as u64);
+                let mut want = due.saturating_sub(built).min((BURST_SIZE * nsides) as u64);
                 while want > 0 {
                     let i = next_stream;
                     let p = usize::from(self.tx.meta[i].port);
@@ -503,20 +506,27 @@ impl Engine {
         }
     }
 
-    /// Polls every port once; returns the packets received.
+    /// Polls every port until it is empty (at most [`RX_BURSTS`] bursts
+    /// each): after a stall the generator catches up with its schedule, and
+    /// what it sends then must not pile up unread on the way back.
     #[inline]
     fn poll_all(&mut self, _now: u64) -> usize {
         let mut total = 0;
         for p in 0..self.sides.len() {
-            let mut back = Burst::new();
-            let n = self.sides[p].rx.rx_burst(&mut back);
-            if n == 0 {
-                continue;
+            for _ in 0..RX_BURSTS {
+                let mut back = Burst::new();
+                let n = self.sides[p].rx.rx_burst(&mut back);
+                if n == 0 {
+                    break;
+                }
+                total += n;
+                let now = eal::rdtsc();
+                self.receive(p, &mut back, now);
+                back.free_all();
+                if n < BURST_SIZE {
+                    break;
+                }
             }
-            total += n;
-            let now = eal::rdtsc();
-            self.receive(p, &mut back, now);
-            back.free_all();
         }
         total
     }
@@ -630,11 +640,10 @@ impl Engine {
         }
     }
 
-    /// Stops and closes the ports.
+    /// Stops the ports (the EAL's cleanup closes them).
     pub fn close(self) {
         for s in &self.sides {
             s.port.stop().ok();
-            s.port.close().ok();
         }
     }
 }
