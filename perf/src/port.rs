@@ -20,10 +20,10 @@ pub struct Opened {
 }
 
 /// Configures port `name` (a vdev name or PCI address) with one queue pair
-/// of 1024 descriptors on `pool`, and starts it.
-pub fn open(name: &str, pool: &Mempool) -> anyhow::Result<Opened> {
+/// of `desc` descriptors each on `pool`, and starts it.
+pub fn open(name: &str, pool: &Mempool, desc: u16) -> anyhow::Result<Opened> {
     let port = Port::by_name(name)?;
-    let conf = PortConfig { rx_queues: 1, tx_queues: 1, rx_desc: 1024, tx_desc: 1024, mtu: None, promiscuous: true };
+    let conf = PortConfig { rx_queues: 1, tx_queues: 1, rx_desc: desc, tx_desc: desc, mtu: None, promiscuous: true };
     let (_info, mut rxq, mut txq) = port.configure(&conf, pool).with_context(|| format!("configuring {name}"))?;
     let mac = MacAddr(port.mac_addr()?);
     port.start().with_context(|| format!("starting {name}"))?;

@@ -266,7 +266,7 @@ mod tests {
             ptime_ms: 20.0,
             setup_seconds: 0.5,
             warm_streams: 1000,
-            criteria: Some(Criteria { max_loss_pct: 0.001 }),
+            criteria: Some(Criteria { max_loss_pct: 0.001, sustained: 0.99 }),
             throughput_pps: Some(throughput),
             passed_at_max: at_max,
             trials: vec![result.clone()],
@@ -301,7 +301,11 @@ mod tests {
                 row("testpmd", "testpmd io", report(4_000_000.0, None, true), None),
                 row("plain-1k", "mediafwd", report(2_500_000.0, Some(50.0), false), Some("testpmd")),
                 row("slow", "mediafwd", report(8_000.0, Some(0.5), false), Some("missing")),
-                Row { report: None, note: Some("SRTP is not available on this node".into()), ..row("srtp", "mediafwd", report(1.0, None, false), None) },
+                Row {
+                    report: None,
+                    note: Some("SRTP is not available on this node".into()),
+                    ..row("srtp", "mediafwd", report(1.0, None, false), None)
+                },
             ],
         };
         let md = r.markdown();

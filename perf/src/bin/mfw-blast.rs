@@ -108,7 +108,7 @@ fn run(args: &Args, relay_mac: MacAddr) -> anyhow::Result<()> {
         bail!("the main thread has no lcore id; give the EAL an lcore (e.g. --lcores=0@0)");
     }
     let pool = Mempool::create("mfw_blast", 16_383, 256, 2176, -1)?;
-    let port::Opened { port, mut rx, mut tx, mac: gen_mac } = port::open(&args.port, &pool)?;
+    let port::Opened { port, mut rx, mut tx, mac: gen_mac } = port::open(&args.port, &pool, 1024)?;
     eprintln!(
         "mfw-blast: port {} mac {}, {} sessions, waiting for the link",
         port.name(),

@@ -46,7 +46,7 @@ use mediafwd_perf::{fmt_mac, parse_mac, port};
 struct Args {
     // Ports.
     /// DPDK port of side a (callers), then of side b (callees); one port
-    /// plays both sides.
+    /// plays both sides. More ports: interfaces name theirs (`@PORT`).
     #[arg(long = "port", required = true, num_args = 1)]
     ports: Vec<String>,
     /// Our addresses on side a, comma-separated: the relay's gateways there
@@ -63,6 +63,10 @@ struct Args {
     /// The relay's MAC on side b.
     #[arg(long)]
     relay_mac_b: Option<String>,
+    /// Descriptors per RX and TX queue: a deeper ring rides out longer
+    /// stalls of the generator.
+    #[arg(long, default_value_t = 1024)]
+    desc: u16,
     /// Seconds to wait for the links.
     #[arg(long, default_value_t = 30.0)]
     link_timeout: f64,
@@ -83,15 +87,16 @@ struct Args {
     /// No relay: the link sends every frame back unchanged (testpmd io).
     #[arg(long, group = "source")]
     loopback: bool,
-    /// mediafwd interfaces of leg a, `NAME` or `NAME:VLAN`, comma-separated
-    /// (sessions take them round-robin).
+    /// mediafwd interfaces of leg a, `NAME[:VLAN][@PORT]` (PORT: the index
+    /// of the --port it is reached by), comma-separated; sessions take them
+    /// round-robin.
     #[arg(long, default_value = "public", value_delimiter = ',')]
     interface_a: Vec<String>,
     /// mediafwd interfaces of leg b.
     #[arg(long, default_value = "private", value_delimiter = ',')]
     interface_b: Vec<String>,
     /// rtpengine's interface names towards leg a and leg b.
-    #[arg(long, value_delimiter = ',', num_args = 2)]
+    #[arg(long, value_delimiter = ',')]
     ng_interfaces: Option<Vec<String>>,
     /// SRTP suite of leg a (both directions), e.g. AES_CM_128_HMAC_SHA1_80.
     #[arg(long)]
@@ -154,6 +159,9 @@ struct Args {
     /// Loss allowed, percent.
     #[arg(long, default_value_t = 0.001)]
     max_loss: f64,
+    /// Share of the asked rate the link must have taken for a trial to pass.
+    #[arg(long, default_value_t = mediafwd_perf::search::SUSTAINED)]
+    sustain: f64,
     /// Highest rate tried, packets per second.
     #[arg(long, default_value_t = 10_000_000.0)]
     rate_max: f64,
@@ -169,6 +177,10 @@ struct Args {
     /// Milliseconds between trials.
     #[arg(long, default_value_t = 300)]
     pause_ms: u64,
+    /// After a failed trial, delete the calls and set up new ones (for
+    /// relays that give up on a call once it overflowed, as rtpengine does).
+    #[arg(long)]
+    fresh_calls: bool,
 
     // The relay's usage.
     /// Measure this process's CPU (the relay) per trial.
@@ -191,6 +203,9 @@ struct Args {
     /// No progress line.
     #[arg(long)]
     quiet: bool,
+    /// Print the ports' counters after the warm-up and at the end.
+    #[arg(long)]
+    verbose: bool,
     /// EAL arguments (after `--`).
     #[arg(last = true)]
     eal: Vec<String>,
@@ -198,8 +213,8 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if !(1..=2).contains(&args.ports.len()) {
-        bail!("give one or two --port");
+    if args.ports.is_empty() || args.ports.len() > 16 {
+        bail!("give one to 16 --port");
     }
     if args.sessions == 0 {
         bail!("--sessions must be at least 1");
@@ -233,13 +248,8 @@ fn suite(name: &Option<String>) -> anyhow::Result<Option<Suite>> {
         .transpose()
 }
 
-fn interfaces(list: &[String]) -> anyhow::Result<Vec<(String, Option<u16>)>> {
-    list.iter()
-        .map(|s| match s.split_once(':') {
-            Some((name, vlan)) => Ok((name.to_string(), Some(vlan.parse().with_context(|| format!("VLAN in {s:?}"))?))),
-            None => Ok((s.clone(), None)),
-        })
-        .collect()
+fn interfaces(list: &[String]) -> anyhow::Result<Vec<mediafwd::Interface>> {
+    list.iter().map(|s| mediafwd::Interface::parse(s)).collect()
 }
 
 fn run(args: &Args, stop: Arc<AtomicBool>) -> anyhow::Result<RunReport> {
@@ -249,13 +259,12 @@ fn run(args: &Args, stop: Arc<AtomicBool>) -> anyhow::Result<RunReport> {
     let pool = Mempool::create("rtpgen", 32_767, 256, 2176, -1)?;
     let mut sides = Vec::new();
     for (i, name) in args.ports.iter().enumerate() {
-        let o = port::open(name, &pool)?;
-        let addrs = if i == 0 { &args.addr_a } else { &args.addr_b };
+        let o = port::open(name, &pool, args.desc)?;
+        // Even ports are on side a, odd ones on side b; each answers for
+        // every address of ours (they are the relay's gateways).
+        let addrs = if i % 2 == 0 { &args.addr_a } else { &args.addr_b };
         let addr = *addrs.first().context("--addr-a/--addr-b: at least one address")?;
-        let mut owned: HashSet<Ipv4Addr> = addrs.iter().copied().collect();
-        if args.ports.len() == 1 {
-            owned.extend(&args.addr_b);
-        }
+        let owned: HashSet<Ipv4Addr> = args.addr_a.iter().chain(&args.addr_b).copied().collect();
         eprintln!("rtpgen: port {name} mac {}, answering ARP for {addr}", fmt_mac(o.mac));
         sides.push(Side { port: o.port, rx: o.rx, tx: o.tx, mac: o.mac, addr, owned });
     }
@@ -287,6 +296,9 @@ fn run(args: &Args, stop: Arc<AtomicBool>) -> anyhow::Result<RunReport> {
         })
     });
     let api_target = api_target.transpose()?;
+    if args.ng_interfaces.as_ref().is_some_and(|v| v.len() != 2) {
+        bail!("--ng-interfaces takes two names: towards leg a, towards leg b");
+    }
     let ng_target = args.ng.map(|ng| rtpengine::Target {
         ng,
         interfaces: args.ng_interfaces.as_ref().map(|v| [v[0].clone(), v[1].clone()]),
@@ -307,35 +319,79 @@ fn run(args: &Args, stop: Arc<AtomicBool>) -> anyhow::Result<RunReport> {
         bail!("--loopback sends frames back unchanged: SRTP needs a relay");
     }
 
-    // Set up on another thread; this one answers the relay's ARP meanwhile.
+    let mut calls = Calls { plan, api: api_target, ng: ng_target, sessions: Vec::new(), generation: 0 };
     eprintln!("rtpgen: setting {} sessions up through {how}", args.sessions);
-    let t0 = Instant::now();
-    let sessions: Vec<Session> = std::thread::scope(|scope| {
-        let h = scope.spawn(|| -> anyhow::Result<Vec<Session>> {
-            if let Some(t) = &api_target {
-                mediafwd::create(t, &plan)
-            } else if let Some(t) = &ng_target {
-                rtpengine::create(t, &plan)
-            } else if let Some(path) = &args.sessions_file {
-                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-                serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
-            } else {
-                Ok(setup::loopback::sessions(&plan))
-            }
-        });
-        engine.serve_until(|| h.is_finished());
-        h.join().expect("setup thread")
-    })?;
-    let setup_seconds = t0.elapsed().as_secs_f64();
-    session::validate(&sessions, args.ports.len())?;
-    eprintln!("rtpgen: {} sessions set up in {setup_seconds:.2} s", sessions.len());
-    if let Some(path) = &args.save_sessions {
-        std::fs::write(path, serde_json::to_string_pretty(&sessions)?)?;
+    let result = calls.setup(args, &mut engine).and_then(|setup_seconds| {
+        if let Some(path) = &args.save_sessions {
+            std::fs::write(path, serde_json::to_string_pretty(&calls.sessions)?)?;
+        }
+        measure(args, &mut engine, &mut calls, relay, setup_seconds)
+    });
+    // Whatever happened, take the calls down.
+    let node = calls.teardown(args);
+    engine.close();
+    let mut report = result?;
+    report.node = node;
+    Ok(report)
+}
+
+/// The calls on the relay, which can be set up again (fresh calls).
+struct Calls {
+    plan: Plan,
+    api: Option<mediafwd::Target>,
+    ng: Option<rtpengine::Target>,
+    sessions: Vec<Session>,
+    generation: u32,
+}
+
+impl Calls {
+    /// Sets the calls up (on another thread; this one answers the relay's
+    /// ARP meanwhile) and the engine's streams for them; returns the
+    /// seconds the relay took.
+    fn setup(&mut self, args: &Args, engine: &mut Engine) -> anyhow::Result<f64> {
+        let mut plan = self.plan.clone();
+        if self.generation > 0 {
+            plan.id_prefix = format!("{}.{}", plan.id_prefix, self.generation);
+        }
+        self.generation += 1;
+        let t0 = Instant::now();
+        let (api, ng) = (&self.api, &self.ng);
+        let sessions: Vec<Session> = std::thread::scope(|scope| {
+            let h = scope.spawn(|| -> anyhow::Result<Vec<Session>> {
+                if let Some(t) = api {
+                    mediafwd::create(t, &plan)
+                } else if let Some(t) = ng {
+                    rtpengine::create(t, &plan)
+                } else if let Some(path) = &args.sessions_file {
+                    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+                } else {
+                    Ok(setup::loopback::sessions(&plan))
+                }
+            });
+            engine.serve_until(|| h.is_finished());
+            h.join().expect("setup thread")
+        })?;
+        let secs = t0.elapsed().as_secs_f64();
+        self.sessions = sessions;
+        session::validate(&self.sessions, args.ports.len())?;
+        eprintln!("rtpgen: {} sessions set up in {secs:.2} s", self.sessions.len());
+        streams(args, engine, &self.sessions)?;
+        Ok(secs)
     }
 
-    let result = measure(args, &mut engine, &sessions, relay, setup_seconds);
-    // Whatever happened, take the calls down.
-    let node = if let Some(t) = &api_target {
+    /// Takes the calls down (unless --keep-sessions); mediafwd's account of them.
+    fn teardown(&mut self, args: &Args) -> Option<mediafwd::NodeReport> {
+        let sessions = std::mem::take(&mut self.sessions);
+        if sessions.is_empty() {
+            return None;
+        }
+        if let (Some(t), false) = (&self.ng, args.keep_sessions) {
+            if let Err(e) = rtpengine::delete(t, &sessions) {
+                eprintln!("rtpgen: deleting the calls on rtpengine: {e:#}");
+            }
+        }
+        let t = self.api.as_ref()?;
         match mediafwd::finish(t, &sessions, !args.keep_sessions) {
             Ok(n) => Some(n),
             Err(e) => {
@@ -343,31 +399,14 @@ fn run(args: &Args, stop: Arc<AtomicBool>) -> anyhow::Result<RunReport> {
                 None
             }
         }
-    } else {
-        None
-    };
-    if let (Some(t), false) = (&ng_target, args.keep_sessions) {
-        if let Err(e) = rtpengine::delete(t, &sessions) {
-            eprintln!("rtpgen: deleting the calls on rtpengine: {e:#}");
-        }
     }
-    engine.close();
-    let mut report = result?;
-    report.node = node;
-    Ok(report)
 }
 
-/// Streams, warm-up, then a fixed-rate run or a search.
-fn measure(
-    args: &Args,
-    engine: &mut Engine,
-    sessions: &[Session],
-    relay: &str,
-    setup_seconds: f64,
-) -> anyhow::Result<RunReport> {
+/// The engine's streams for `sessions`: the addresses we answer ARP for,
+/// the relay's MACs, one stream per direction of each call.
+fn streams(args: &Args, engine: &mut Engine, sessions: &[Session]) -> anyhow::Result<()> {
     let nports = args.ports.len();
     let side_of = |leg: u8| usize::from(leg).min(nports - 1);
-    // We answer ARP for the endpoints we play.
     for s in sessions {
         for l in &s.legs {
             if let IpAddr::V4(ip) = l.endpoint.ip() {
@@ -375,11 +414,10 @@ fn measure(
             }
         }
     }
-    // The relay's MAC on each side.
     let given = [&args.relay_mac_a, &args.relay_mac_b];
     let mut relay_mac: Vec<Option<MacAddr>> = vec![None; nports];
     for (side, mac) in relay_mac.iter_mut().enumerate() {
-        if let Some(m) = given[side] {
+        if let Some(Some(m)) = given.get(side) {
             *mac = Some(parse_mac(m)?);
             continue;
         }
@@ -395,10 +433,9 @@ fn measure(
         eprintln!("rtpgen: relay {target} is at {}", fmt_mac(m));
         *mac = Some(m);
     }
-
-    let streams = session::streams(sessions.len() as u32, args.direction);
+    engine.clear_streams();
     let samples = (args.ptime * 8.0).round() as u32;
-    for (i, st) in streams.iter().enumerate() {
+    for (i, st) in session::streams(sessions.len() as u32, args.direction).iter().enumerate() {
         let s = &sessions[st.session as usize];
         let (from, to) = (&s.legs[st.from], &s.legs[st.to()]);
         let tx_side = side_of(from.side);
@@ -423,17 +460,37 @@ fn measure(
             rx_keys: to.recv_keys.as_ref().map(|k| k.policy()).transpose()?,
         })?;
     }
-    let nstreams = engine.streams();
-    let nominal = nstreams as f64 * 1000.0 / args.ptime;
+    Ok(())
+}
 
-    // Warm-up: every stream once, so neighbours resolve and flows latch.
-    let warm_rate = args.rate.unwrap_or(nominal).clamp(1000.0, 200_000.0);
-    let back = engine.warm_up(warm_rate, Duration::from_secs_f64(args.warmup_timeout));
-    eprintln!("rtpgen: {back} of {nstreams} streams came back in the warm-up");
+/// Sends one packet of every stream and waits for them to come back.
+fn warm_up(args: &Args, engine: &mut Engine) -> anyhow::Result<usize> {
+    let n = engine.streams();
+    let nominal = n as f64 * 1000.0 / args.ptime;
+    let rate = args.rate.unwrap_or(nominal).clamp(1000.0, 200_000.0);
+    let back = engine.warm_up(rate, Duration::from_secs_f64(args.warmup_timeout));
+    eprintln!("rtpgen: {back} of {n} streams came back in the warm-up");
+    if args.verbose {
+        print_ports(engine);
+    }
     if back == 0 && !engine.stopped() {
         bail!("no stream came back: check the relay's log, its neighbour resolution and the link");
     }
+    Ok(back)
+}
 
+/// Warm-up, then a fixed-rate run or a search.
+fn measure(
+    args: &Args,
+    engine: &mut Engine,
+    calls: &mut Calls,
+    relay: &str,
+    setup_seconds: f64,
+) -> anyhow::Result<RunReport> {
+    let nstreams = engine.streams();
+    let nominal = nstreams as f64 * 1000.0 / args.ptime;
+    let back = warm_up(args, engine)?;
+    let sessions = &calls.sessions;
     let watch = Watch { pid: args.watch_pid, cpu: args.watch_cpu, metrics: args.metrics };
     let frame_bytes = sessions.first().map_or(0, |_| {
         let hl = 14 + 20 + 8 + if sessions[0].legs[0].vlan.is_some() { 4 } else { 0 };
@@ -485,7 +542,7 @@ fn measure(
     };
     let drain = Duration::from_millis(args.drain_ms);
     if args.search {
-        let criteria = Criteria { max_loss_pct: args.max_loss };
+        let criteria = Criteria { max_loss_pct: args.max_loss, sustained: args.sustain };
         let mut search = Search::new(criteria, args.rate_min, args.rate_max, args.resolution);
         let mut trial = 1u32;
         while let Some(rate) = search.next_rate() {
@@ -514,6 +571,12 @@ fn measure(
             );
             report.trials.push(Measured { summary: s, usage: u, passed: ok });
             trial += 1;
+            if !ok && args.fresh_calls && search.next_rate().is_some() {
+                // The relay may have given up on overloaded calls: new ones.
+                calls.teardown(args);
+                calls.setup(args, engine)?;
+                warm_up(args, engine)?;
+            }
             let until = Instant::now() + Duration::from_millis(args.pause_ms);
             engine.serve_until(|| Instant::now() >= until);
         }
@@ -541,12 +604,17 @@ fn measure(
             eprintln!();
         }
         let mut m = Measured { summary: s, usage: usage::between(&a, &b), passed: true };
+        let streams = session::streams(calls.sessions.len() as u32, args.direction);
         m.summary = with_directions(m.summary, engine, &streams);
         report.trials.push(m.clone());
         report.result = Some(m);
     }
     let (stray, stale) = engine.strays();
     report.strays = stray + stale;
+    if args.verbose {
+        print_ports(engine);
+        eprintln!("rtpgen: {stray} frames not of our streams, {stale} of an earlier trial");
+    }
     Ok(report)
 }
 
@@ -570,6 +638,22 @@ fn with_directions(s: Summary, engine: &Engine, streams: &[session::StreamRef]) 
         });
     }
     s
+}
+
+fn print_ports(engine: &Engine) {
+    for s in engine.sides() {
+        let st = s.port.stats().unwrap_or_default();
+        eprintln!(
+            "rtpgen: port {}: rx {} tx {} missed {} rx_errors {} tx_errors {} rx_nombuf {}",
+            s.port.name(),
+            st.rx_packets,
+            st.tx_packets,
+            st.rx_missed,
+            st.rx_errors,
+            st.tx_errors,
+            st.rx_nombuf
+        );
+    }
 }
 
 fn print_summary(r: &RunReport) {

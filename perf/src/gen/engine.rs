@@ -110,6 +110,8 @@ pub struct Engine {
     rx_state: Vec<StreamState>,
     rx_dst: Vec<SocketAddr>,
     rx_port: Vec<u8>,
+    /// Whether any stream sends SRTP.
+    any_tx_srtp: bool,
     /// Compare where packets arrive with where they should.
     pub check_addresses: bool,
     ssrc_base: u32,
@@ -136,6 +138,7 @@ impl Engine {
             rx_state: Vec::new(),
             rx_dst: Vec::new(),
             rx_port: Vec::new(),
+            any_tx_srtp: false,
             check_addresses: true,
             ssrc_base,
             trial: 0,
@@ -199,6 +202,7 @@ impl Engine {
         let mut spec = s.spec;
         spec.srtp_overhead = tx_ctx.as_ref().map_or(0, |c| c.srtp_overhead());
         self.tx.push(s.tx_port, &spec);
+        self.any_tx_srtp |= tx_ctx.is_some();
         self.tx_ctx.push(tx_ctx);
         self.tx_state.push(StreamState::new());
         self.rx.push(StreamRx::default());
@@ -207,6 +211,19 @@ impl Engine {
         self.rx_dst.push(s.rx_dst);
         self.rx_port.push(s.rx_port);
         Ok(())
+    }
+
+    /// Forgets every stream (for calls set up again).
+    pub fn clear_streams(&mut self) {
+        self.tx = TxStreams::new(256);
+        self.tx_ctx.clear();
+        self.tx_state.clear();
+        self.rx.clear();
+        self.rx_ctx.clear();
+        self.rx_state.clear();
+        self.rx_dst.clear();
+        self.rx_port.clear();
+        self.any_tx_srtp = false;
     }
 
     /// Streams.
@@ -276,6 +293,9 @@ impl Engine {
             let gap = Duration::from_secs_f64(1.0 / rate.max(1.0));
             let mut next = Instant::now();
             for &i in &waiting {
+                // Poll at least once per packet: behind schedule too, or what
+                // comes back would pile up unread.
+                self.poll_all(eal::rdtsc());
                 while Instant::now() < next {
                     self.poll_all(eal::rdtsc());
                 }
@@ -463,7 +483,7 @@ impl Engine {
         let from = slots.unprotected;
         let to = out.len();
         slots.unprotected = to;
-        if from == to || !self.tx_ctx.iter().any(Option::is_some) {
+        if from == to || !self.any_tx_srtp {
             return;
         }
         let Engine { tx, tx_ctx, tx_state, .. } = self;

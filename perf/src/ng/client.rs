@@ -82,10 +82,15 @@ impl Client {
         let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("literal");
         let sock = UdpSocket::bind(bind)?;
         sock.connect(server)?;
+        // rtpengine answers a known cookie from its cache, so cookies must
+        // never repeat, not even across clients of one process.
+        static CLIENTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = CLIENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let t = std::time::UNIX_EPOCH.elapsed().map(|d| d.as_millis() % 1_000_000).unwrap_or(0);
         Ok(Client {
             sock,
             server,
-            prefix: format!("{}_", std::process::id()),
+            prefix: format!("{}.{t}.{n}_", std::process::id()),
             next: 0,
             retransmit: Duration::from_millis(500),
             attempts: 5,

@@ -19,9 +19,9 @@ use crate::session::{Keys, Session};
 pub struct Target {
     /// The API, e.g. `http://127.0.0.1:7070`.
     pub url: String,
-    /// The node's interfaces for leg a and leg b, each with the VLAN its
-    /// frames carry; sessions take them round-robin.
-    pub interfaces: [Vec<(String, Option<u16>)>; 2],
+    /// The node's interfaces for leg a and leg b; sessions take them
+    /// round-robin.
+    pub interfaces: [Vec<Interface>; 2],
     /// The sessions' media timeout, seconds (long enough for the setup of
     /// every session and the whole run).
     pub media_timeout: u32,
@@ -29,6 +29,35 @@ pub struct Target {
     pub concurrency: usize,
     /// How long to wait for the API to answer at all.
     pub connect_timeout: Duration,
+}
+
+/// A node interface as the generator reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    /// Its name in the node's configuration.
+    pub name: String,
+    /// The 802.1Q tag of its frames.
+    pub vlan: Option<u16>,
+    /// The generator port it is reached by (default: 0 for leg a, 1 for leg b).
+    pub port: Option<u8>,
+}
+
+impl Interface {
+    /// Parses `NAME[:VLAN][@PORT]`.
+    pub fn parse(s: &str) -> anyhow::Result<Interface> {
+        let (rest, port) = match s.split_once('@') {
+            Some((r, p)) => (r, Some(p.parse().with_context(|| format!("port index in {s:?}"))?)),
+            None => (s, None),
+        };
+        let (name, vlan) = match rest.split_once(':') {
+            Some((n, v)) => (n, Some(v.parse().with_context(|| format!("VLAN in {s:?}"))?)),
+            None => (rest, None),
+        };
+        if name.is_empty() {
+            bail!("interface {s:?} has no name");
+        }
+        Ok(Interface { name: name.to_string(), vlan, port })
+    }
 }
 
 async fn connect(url: &str, timeout: Duration) -> anyhow::Result<MediaRelayClient<Channel>> {
@@ -71,7 +100,7 @@ pub fn request(target: &Target, plan: &Plan, s: u32) -> anyhow::Result<pb::Creat
     let mut legs = Vec::new();
     for (j, label) in ["a", "b"].into_iter().enumerate() {
         let ifaces = &target.interfaces[j];
-        let (iface, _) = &ifaces[s as usize % ifaces.len()];
+        let iface = &ifaces[s as usize % ifaces.len()].name;
         let (send, recv) = plan.keys(s, j);
         let ep = plan.endpoints[j].endpoint(s);
         legs.push(pb::LegSpec {
@@ -121,8 +150,12 @@ pub fn create(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Session>> {
                     let mut legs = Vec::new();
                     for (j, l) in reply.legs.iter().enumerate() {
                         let ifaces = &target.interfaces[j];
-                        let (_, vlan) = ifaces[s as usize % ifaces.len()];
-                        legs.push(plan.leg(s, j, addr(&l.local)?, vlan));
+                        let iface = &ifaces[s as usize % ifaces.len()];
+                        let mut leg = plan.leg(s, j, addr(&l.local)?, iface.vlan);
+                        if let Some(p) = iface.port {
+                            leg.side = p;
+                        }
+                        legs.push(leg);
                     }
                     let legs: [_; 2] = legs.try_into().expect("two legs");
                     out.push((s, Session { id: req.session_id, legs }));
@@ -234,7 +267,10 @@ mod tests {
         };
         let target = Target {
             url: "http://127.0.0.1:7070".into(),
-            interfaces: [vec![("pub0".into(), Some(100)), ("pub1".into(), Some(101))], vec![("priv".into(), None)]],
+            interfaces: [
+                vec![Interface::parse("pub0:100").unwrap(), Interface::parse("pub1:101@2").unwrap()],
+                vec![Interface::parse("priv").unwrap()],
+            ],
             media_timeout: 600,
             concurrency: 4,
             connect_timeout: Duration::from_secs(1),
@@ -248,5 +284,17 @@ mod tests {
         assert_eq!((inb.suite.as_str(), inb.master_key.len(), inb.master_salt.len()), ("AEAD_AES_128_GCM", 16, 12));
         assert_ne!(r.legs[0].srtp_outbound.as_ref().unwrap().master_key, inb.master_key);
         assert!(r.legs[1].srtp_inbound.is_none() && r.legs[1].srtp_outbound.is_none());
+    }
+
+    #[test]
+    fn interface_specs() {
+        assert_eq!(Interface::parse("pub").unwrap(), Interface { name: "pub".into(), vlan: None, port: None });
+        assert_eq!(
+            Interface::parse("pub:7@3").unwrap(),
+            Interface { name: "pub".into(), vlan: Some(7), port: Some(3) }
+        );
+        assert_eq!(Interface::parse("pub@3").unwrap(), Interface { name: "pub".into(), vlan: None, port: Some(3) });
+        assert!(Interface::parse(":7").is_err());
+        assert!(Interface::parse("pub:x").is_err());
     }
 }
