@@ -47,8 +47,12 @@ struct Args {
     // Ports.
     /// DPDK port of side a (callers), then of side b (callees); one port
     /// plays both sides. More ports: interfaces name theirs (`@PORT`).
-    #[arg(long = "port", required = true, num_args = 1)]
+    #[arg(long = "port", num_args = 1, required_unless_present = "setup_only")]
     ports: Vec<String>,
+    /// Only set the calls up (no DPDK, no media), keep them, and write them
+    /// to --save-sessions (or stdout): for other generators (TRex, pktgen).
+    #[arg(long)]
+    setup_only: bool,
     /// Our addresses on side a, comma-separated: the relay's gateways there
     /// (we answer ARP for them and for the endpoints we play); the first is
     /// the source of our ARP requests.
@@ -125,6 +129,10 @@ struct Args {
     /// Write the sessions to this JSON file once set up.
     #[arg(long)]
     save_sessions: Option<PathBuf>,
+    /// If the relay refuses SRTP keys (a node without SRTP), run the calls
+    /// as plain RTP instead of failing.
+    #[arg(long)]
+    srtp_fallback: bool,
     /// Seed of SRTP keys and SSRCs.
     #[arg(long, default_value_t = 0x6d66_7764)]
     seed: u64,
@@ -213,11 +221,14 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.ports.is_empty() || args.ports.len() > 16 {
-        bail!("give one to 16 --port");
-    }
     if args.sessions == 0 {
         bail!("--sessions must be at least 1");
+    }
+    if args.setup_only {
+        return setup_only(&args);
+    }
+    if args.ports.is_empty() || args.ports.len() > 16 {
+        bail!("give one to 16 --port");
     }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -252,36 +263,16 @@ fn interfaces(list: &[String]) -> anyhow::Result<Vec<mediafwd::Interface>> {
     list.iter().map(|s| mediafwd::Interface::parse(s)).collect()
 }
 
-fn run(args: &Args, stop: Arc<AtomicBool>) -> anyhow::Result<RunReport> {
-    if eal::current_lcore().is_none() {
-        bail!("the main thread has no lcore id; give the EAL an lcore (e.g. --lcores=0@0)");
-    }
-    let pool = Mempool::create("rtpgen", 32_767, 256, 2176, -1)?;
-    let mut sides = Vec::new();
-    for (i, name) in args.ports.iter().enumerate() {
-        let o = port::open(name, &pool, args.desc)?;
-        // Even ports are on side a, odd ones on side b; each answers for
-        // every address of ours (they are the relay's gateways).
-        let addrs = if i % 2 == 0 { &args.addr_a } else { &args.addr_b };
-        let addr = *addrs.first().context("--addr-a/--addr-b: at least one address")?;
-        let owned: HashSet<Ipv4Addr> = args.addr_a.iter().chain(&args.addr_b).copied().collect();
-        eprintln!("rtpgen: port {name} mac {}, answering ARP for {addr}", fmt_mac(o.mac));
-        sides.push(Side { port: o.port, rx: o.rx, tx: o.tx, mac: o.mac, addr, owned });
-    }
-    let ports: Vec<_> = sides.iter().map(|s| s.port).collect();
-    port::wait_links(&ports, Duration::from_secs_f64(args.link_timeout))?;
-    let ssrc_base = (session::splitmix64(&mut args.seed.clone()) as u32) & 0xfff0_0000;
-    let mut engine = Engine::new(sides, pool, ssrc_base);
-    engine.set_stop(stop);
-    engine.check_addresses = !args.loopback;
-
+/// The calls the command line asks for, where they are set up, and how
+/// that is said in the report and the log.
+fn calls(args: &Args) -> anyhow::Result<(Calls, &'static str, &'static str)> {
     let plan = Plan {
         sessions: args.sessions,
         endpoints: [
             EndpointPlan { base: args.endpoints_a, hosts: args.hosts, first_port: 20_000 },
             EndpointPlan { base: args.endpoints_b, hosts: args.hosts, first_port: 20_000 },
         ],
-        sides: [0, if args.ports.len() == 2 { 1 } else { 0 }],
+        sides: [0, if args.ports.len() == 1 { 0 } else { 1 }],
         srtp: [suite(&args.srtp_a)?, suite(&args.srtp_b)?],
         seed: args.seed,
         id_prefix: format!("rtpgen-{}-{}", std::process::id(), std::time::UNIX_EPOCH.elapsed()?.as_secs() % 100_000),
@@ -319,7 +310,55 @@ fn run(args: &Args, stop: Arc<AtomicBool>) -> anyhow::Result<RunReport> {
         bail!("--loopback sends frames back unchanged: SRTP needs a relay");
     }
 
-    let mut calls = Calls { plan, api: api_target, ng: ng_target, sessions: Vec::new(), generation: 0 };
+    Ok((Calls { plan, api: api_target, ng: ng_target, sessions: Vec::new(), generation: 0 }, relay, how))
+}
+
+/// `--setup-only`: the calls are set up (and kept) without DPDK, and
+/// written to --save-sessions, for generators that read them (TRex, pktgen).
+fn setup_only(args: &Args) -> anyhow::Result<()> {
+    let (calls, _, how) = calls(args)?;
+    eprintln!("rtpgen: setting {} sessions up through {how} (and keeping them)", args.sessions);
+    let t0 = Instant::now();
+    let sessions = if let Some(t) = &calls.api {
+        mediafwd::create(t, &calls.plan)?
+    } else if let Some(t) = &calls.ng {
+        rtpengine::create(t, &calls.plan)?
+    } else {
+        bail!("--setup-only needs --api or --ng");
+    };
+    eprintln!("rtpgen: {} sessions set up in {:.2} s", sessions.len(), t0.elapsed().as_secs_f64());
+    let json = serde_json::to_string_pretty(&sessions)?;
+    match &args.save_sessions {
+        Some(path) => std::fs::write(path, json)?,
+        None => println!("{json}"),
+    }
+    Ok(())
+}
+
+fn run(args: &Args, stop: Arc<AtomicBool>) -> anyhow::Result<RunReport> {
+    if eal::current_lcore().is_none() {
+        bail!("the main thread has no lcore id; give the EAL an lcore (e.g. --lcores=0@0)");
+    }
+    let pool = Mempool::create("rtpgen", 32_767, 256, 2176, -1)?;
+    let mut sides = Vec::new();
+    for (i, name) in args.ports.iter().enumerate() {
+        let o = port::open(name, &pool, args.desc)?;
+        // Even ports are on side a, odd ones on side b; each answers for
+        // every address of ours (they are the relay's gateways).
+        let addrs = if i % 2 == 0 { &args.addr_a } else { &args.addr_b };
+        let addr = *addrs.first().context("--addr-a/--addr-b: at least one address")?;
+        let owned: HashSet<Ipv4Addr> = args.addr_a.iter().chain(&args.addr_b).copied().collect();
+        eprintln!("rtpgen: port {name} mac {}, answering ARP for {addr}", fmt_mac(o.mac));
+        sides.push(Side { port: o.port, rx: o.rx, tx: o.tx, mac: o.mac, addr, owned });
+    }
+    let ports: Vec<_> = sides.iter().map(|s| s.port).collect();
+    port::wait_links(&ports, Duration::from_secs_f64(args.link_timeout))?;
+    let ssrc_base = (session::splitmix64(&mut args.seed.clone()) as u32) & 0xfff0_0000;
+    let mut engine = Engine::new(sides, pool, ssrc_base);
+    engine.set_stop(stop);
+    engine.check_addresses = !args.loopback;
+
+    let (mut calls, relay, how) = calls(args)?;
     eprintln!("rtpgen: setting {} sessions up through {how}", args.sessions);
     let result = calls.setup(args, &mut engine).and_then(|setup_seconds| {
         if let Some(path) = &args.save_sessions {
@@ -355,29 +394,47 @@ impl Calls {
         }
         self.generation += 1;
         let t0 = Instant::now();
+        match self.create(args, engine, &plan) {
+            Err(e)
+                if args.srtp_fallback
+                    && plan.srtp.iter().any(Option::is_some)
+                    && format!("{e:#}").contains("SRTP is not available") =>
+            {
+                eprintln!("rtpgen: the relay refuses SRTP keys (SRTP is not available on it): the calls run plain RTP");
+                self.plan.srtp = [None, None];
+                plan.srtp = [None, None];
+                self.create(args, engine, &plan)?;
+            }
+            r => r?,
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        session::validate(&self.sessions, args.ports.len())?;
+        eprintln!("rtpgen: {} sessions set up in {secs:.2} s", self.sessions.len());
+        streams(args, engine, &self.sessions)?;
+        Ok(secs)
+    }
+
+    /// Creates the calls of `plan`.
+    fn create(&mut self, args: &Args, engine: &mut Engine, plan: &Plan) -> anyhow::Result<()> {
         let (api, ng) = (&self.api, &self.ng);
         let sessions: Vec<Session> = std::thread::scope(|scope| {
             let h = scope.spawn(|| -> anyhow::Result<Vec<Session>> {
                 if let Some(t) = api {
-                    mediafwd::create(t, &plan)
+                    mediafwd::create(t, plan)
                 } else if let Some(t) = ng {
-                    rtpengine::create(t, &plan)
+                    rtpengine::create(t, plan)
                 } else if let Some(path) = &args.sessions_file {
                     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
                     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
                 } else {
-                    Ok(setup::loopback::sessions(&plan))
+                    Ok(setup::loopback::sessions(plan))
                 }
             });
             engine.serve_until(|| h.is_finished());
             h.join().expect("setup thread")
         })?;
-        let secs = t0.elapsed().as_secs_f64();
         self.sessions = sessions;
-        session::validate(&self.sessions, args.ports.len())?;
-        eprintln!("rtpgen: {} sessions set up in {secs:.2} s", self.sessions.len());
-        streams(args, engine, &self.sessions)?;
-        Ok(secs)
+        Ok(())
     }
 
     /// Takes the calls down (unless --keep-sessions); mediafwd's account of them.
@@ -502,7 +559,7 @@ fn measure(
         sessions: sessions.len() as u32,
         streams: nstreams as u64,
         direction: args.direction,
-        srtp: [args.srtp_a.clone(), args.srtp_b.clone()],
+        srtp: calls.plan.srtp.map(|s| s.map(|s| s.sdes_name().to_string())),
         frame_bytes,
         ptime_ms: args.ptime,
         setup_seconds,

@@ -61,7 +61,14 @@ fn transport(suite: Option<Suite>) -> &'static str {
 /// Sets `plan`'s calls up; returns them with rtpengine's addresses and keys.
 pub fn create(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Session>> {
     let mut client = Client::new(target.ng)?;
-    client.call(Value::dict([("command", "ping".into())])).context("ng ping")?;
+    // rtpengine may still be starting: ping until it answers (20 s at most).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while let Err(e) = client.call(Value::dict([("command", "ping".into())])) {
+        if std::time::Instant::now() > deadline {
+            return Err(e).context("ng ping");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let dirs = target.interfaces.as_ref().map(|[a, b]| [a.as_str(), b.as_str()]);
     let ptime = 20;
     let mut offers = Vec::new();
