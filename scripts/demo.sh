@@ -7,7 +7,7 @@
 #           gRPC client    c0 <===== veth =====> c1  API 198.18.255.2:7070
 #
 # Installs what is missing, builds, creates the two namespaces, starts
-# mediafwd (af_xdp on its veths, ordinary memory), sets the calls up over
+# mediafwd (af_packet on its veths, ordinary memory), sets the calls up over
 # gRPC (leg a SRTP AES_CM_128_HMAC_SHA1_80, leg b plain RTP; plain RTP on
 # both legs when the node refuses SRTP keys), streams G.711 both ways for
 # DEMO_SECONDS (20) with a progress line, prints a report and removes
@@ -46,7 +46,11 @@ cleanup() {
 	done
 	topo_down
 	rm -rf "$DIR" "/var/run/dpdk/mfw-$TAG-node" "/var/run/dpdk/mfw-$TAG-gen"
-	if [ "$rc" != 0 ] && [ "$rc" != 130 ]; then echo "demo failed (exit $rc)" >&2; fi
+	case "$rc" in
+	0) echo "done: the namespaces, their veths and mediafwd are gone" ;;
+	130 | 143) echo "interrupted: the namespaces, their veths and mediafwd are gone" >&2 ;;
+	*) echo "demo failed (exit $rc); the namespaces, their veths and mediafwd are gone" >&2 ;;
+	esac
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -74,13 +78,13 @@ metrics_listen = "$TOPO_CTL_RELAY:9100"
 
 [[interface]]
 name = "public"
-device = "net_af_xdp0,iface=a1"
+device = "net_af_packet0,iface=a1,framecnt=4096"
 addresses = ["198.18.0.1/24"]
 gateway4 = "198.18.0.2"
 
 [[interface]]
 name = "private"
-device = "net_af_xdp1,iface=b1"
+device = "net_af_packet1,iface=b1,framecnt=4096"
 addresses = ["198.19.0.1/24"]
 gateway4 = "198.19.0.2"
 EOF
@@ -103,11 +107,10 @@ ip netns exec "$TOPO_GEN" chrt -r 10 "$BIN/rtpgen" \
 	--api "http://$TOPO_CTL_RELAY:7070" --metrics "$TOPO_CTL_RELAY:9100" \
 	--sessions "$CALLS" --direction both --duration "$SECONDS_OF_MEDIA" \
 	--srtp-a AES_CM_128_HMAC_SHA1_80 --srtp-fallback --desc 4096 \
-	--port net_af_xdp0 --port net_af_xdp1 -- \
+	--port net_af_packet0 --port net_af_packet1 -- \
 	--lcores=0@0 --no-pci --no-huge -m 512 --no-shconf --no-telemetry --log-level=warning \
-	--file-prefix="mfw-$TAG-gen" --vdev=net_af_xdp0,iface=a0 --vdev=net_af_xdp1,iface=b0 &
+	--file-prefix="mfw-$TAG-gen" --vdev=net_af_packet0,iface=a0,framecnt=4096 --vdev=net_af_packet1,iface=b0,framecnt=4096 &
 GEN=$!
 PIDS+=("$GEN")
 wait "$GEN"
 echo
-echo "tearing down: mediafwd, the namespaces and their veths"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages mediafwd needs that are missing; does nothing
 # when everything is there. Run as root (make does this for you).
+# --bench: also what perf/bench compares mediafwd with (rtpengine).
 set -euo pipefail
 
 packages=(
@@ -17,7 +18,13 @@ packages=(
   # The ng end-to-end tests run the real SIP tier: Kamailio (with its
   # rtpengine module) between sipp callers and callees.
   kamailio sip-tester
+  # The pktgen-dpdk profile is checked with the Lua compiler.
+  lua5.4
 )
+if [[ "${1:-}" == --bench ]]; then
+  # perf/bench relays the same calls through rtpengine (userspace mode).
+  packages+=(rtpengine-daemon)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -39,6 +46,10 @@ if ((${#missing[@]})); then
   # run their own Kamailio, so the service freshly installed here is stopped.
   if [[ " ${missing[*]} " == *" kamailio "* ]] && command -v systemctl >/dev/null; then
     systemctl disable --now kamailio.service >/dev/null 2>&1 || true
+  fi
+  # Likewise rtpengine's: perf/bench runs its own.
+  if [[ " ${missing[*]} " == *" rtpengine-daemon "* ]] && command -v systemctl >/dev/null; then
+    systemctl disable --now rtpengine-daemon.service >/dev/null 2>&1 || true
   fi
 fi
 

@@ -230,8 +230,11 @@ fn main() -> anyhow::Result<()> {
     if args.ports.is_empty() || args.ports.len() > 16 {
         bail!("give one to 16 --port");
     }
+    // The first signal ends the run early (the calls are still taken down);
+    // a second one exits at once.
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())?;
         signal_hook::flag::register(sig, stop.clone())?;
     }
     let eal = Eal::init(&args.eal).context("EAL init (check the arguments after --)")?;
@@ -715,15 +718,17 @@ fn print_ports(engine: &Engine) {
 
 fn print_summary(r: &RunReport) {
     let calls = r.sessions;
+    let legs = match (&r.srtp[0], &r.srtp[1]) {
+        (None, None) => "plain RTP".to_string(),
+        (a, b) => format!(
+            "leg a {}, leg b {}",
+            a.as_deref().map_or("plain RTP".to_string(), |s| format!("SRTP {s}")),
+            b.as_deref().map_or("plain RTP".to_string(), |s| format!("SRTP {s}"))
+        ),
+    };
     println!(
-        "rtpgen: {calls} calls through {} ({} streams, {}{})",
-        r.relay,
-        r.streams,
-        match (&r.srtp[0], &r.srtp[1]) {
-            (None, None) => "plain RTP".to_string(),
-            (a, b) => format!("leg a {}, leg b {}", a.as_deref().unwrap_or("RTP"), b.as_deref().unwrap_or("RTP")),
-        },
-        if r.frame_bytes > 0 { format!(", {}-byte frames", r.frame_bytes) } else { String::new() }
+        "rtpgen: {calls} calls through {}: {} G.711 streams ({} ms, {}-byte RTP frames), {legs}",
+        r.relay, r.streams, r.ptime_ms, r.frame_bytes
     );
     if let Some(t) = r.throughput_pps {
         println!(

@@ -190,7 +190,8 @@ pub struct NodeReport {
 /// and adds up their final statistics.
 pub fn finish(target: &Target, sessions: &[Session], delete: bool) -> anyhow::Result<NodeReport> {
     runtime()?.block_on(async {
-        let mut client = connect(&target.url, target.connect_timeout).await?;
+        // The node may be gone (stopped with us): do not wait long for it.
+        let mut client = connect(&target.url, target.connect_timeout.min(Duration::from_secs(3))).await?;
         let mut report = NodeReport::default();
         let stats = client.get_node_stats(pb::GetNodeStatsRequest {}).await?.into_inner();
         for w in &stats.workers {
