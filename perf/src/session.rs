@@ -93,7 +93,7 @@ impl Keys {
 }
 
 fn hex(s: &str) -> anyhow::Result<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         bail!("hex {s:?} has an odd length");
     }
     (0..s.len())

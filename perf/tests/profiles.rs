@@ -29,7 +29,10 @@ fn trex_profile_compiles_and_builds_one_stream_per_call() {
     run(Command::new("python3").args(["-c", &compile]), "python3 py_compile");
     let _ = std::fs::remove_file(&cfile);
     let out = run(
-        Command::new("python3").arg("-B").arg(profiles().join("stubs/check_trex.py")).env("PYTHONDONTWRITEBYTECODE", "1"),
+        Command::new("python3")
+            .arg("-B")
+            .arg(profiles().join("stubs/check_trex.py"))
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
         "the TRex profile against the stand-in trex_stl_lib",
     );
     assert!(out.contains("trex profile ok"), "{out}");

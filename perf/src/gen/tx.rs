@@ -255,7 +255,7 @@ pub(crate) mod tests {
             let mut out = [0u8; 256];
             let mut first = None;
             for k in 0..70_000u32 {
-                let p = Probe { trial: k / 1000, sent_tsc: 0xfedc_ba98_7654_3210 ^ u64::from(k) * 7919 };
+                let p = Probe { trial: k / 1000, sent_tsc: 0xfedc_ba98_7654_3210 ^ (u64::from(k) * 7919) };
                 let len = t.write_next(i, &mut out, p);
                 assert_eq!(len, t.meta[i].wire_len());
                 // Checking each packet fully is slow; check a spread of them.

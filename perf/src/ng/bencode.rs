@@ -197,11 +197,7 @@ impl Parser<'_> {
             && text != "-0"
             && !(text.len() > 1 && text.starts_with('0'))
             && !text.starts_with("-0");
-        let n = text
-            .parse()
-            .ok()
-            .filter(|_| ok_form)
-            .ok_or_else(|| DecodeError::Syntax { at: start, what: "bad integer" })?;
+        let n = text.parse().ok().filter(|_| ok_form).ok_or(DecodeError::Syntax { at: start, what: "bad integer" })?;
         self.pos += 1;
         Ok(n)
     }

@@ -38,7 +38,7 @@ impl Plan {
     /// and what it receives with (distinct, so no relay passes SRTP through).
     pub fn keys(&self, s: u32, leg: usize) -> (Option<Keys>, Option<Keys>) {
         let Some(suite) = self.srtp[leg] else { return (None, None) };
-        let seed = self.seed ^ (u64::from(s) << 8) ^ (leg as u64) << 4;
+        let seed = self.seed ^ (u64::from(s) << 8) ^ ((leg as u64) << 4);
         (Some(Keys::derive(suite, seed)), Some(Keys::derive(suite, seed ^ 1)))
     }
 
