@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use mediafwd_dataplane::flow::{Command, Event as DpEvent};
-use mediafwd_ffi::eal;
+use mediafwd_dataplane::node::Tsc;
 use mediafwd_proto::v1 as pb;
 use tokio::sync::{broadcast, oneshot};
 use tonic::Status;
@@ -183,7 +183,7 @@ impl Control {
             stop,
             started: Instant::now(),
             started_unix: unix_now(),
-            tsc_hz: eal::tsc_hz(),
+            tsc_hz: Tsc::hz(),
             tally,
             watch: Watch { last: Vec::new(), limits: Default::default() },
             retiring: Vec::new(),
@@ -392,7 +392,7 @@ impl Control {
     }
 
     fn view(&self, s: &Session) -> pb::Session {
-        let now_tsc = eal::rdtsc();
+        let now_tsc = Tsc::now();
         convert::session_view(s, self.node.sessions.interfaces(), |l| {
             let rtp = self.node.dataplane.flow_stats(l.flow_ids.0);
             let rtcp = self.node.dataplane.flow_stats(l.flow_ids.1);
@@ -433,14 +433,14 @@ impl Control {
         let now = Instant::now();
         let ports = self
             .node
-            .ports
-            .values()
+            .io
+            .ports()
             .map(|p| {
-                let s = p.port.stats().unwrap_or_default();
+                let s = p.stats();
                 pb::PortStats {
-                    port_id: p.port.id() as u32,
-                    device: p.port.name(),
-                    driver: p.info.driver.clone(),
+                    port_id: p.id as u32,
+                    device: p.device.clone(),
+                    driver: p.driver.clone(),
                     rx_packets: s.rx_packets,
                     tx_packets: s.tx_packets,
                     rx_bytes: s.rx_bytes,
@@ -531,7 +531,7 @@ impl Control {
     /// Ends sessions idle (neither media nor a change) past their media
     /// timeout, or older than their lifetime.
     fn expire_sessions(&mut self) {
-        let now_tsc = eal::rdtsc();
+        let now_tsc = Tsc::now();
         let mut ended = Vec::new();
         for s in self.node.sessions.sessions() {
             let last = s

@@ -3,9 +3,9 @@
 
 use std::time::Instant;
 
+use mediafwd_dataplane::node::dpdk_version;
 use mediafwd_dataplane::slowpath::NeighborState;
 use mediafwd_dataplane::stats::{DropReason, WorkerStats};
-use mediafwd_ffi::eal;
 use mediafwd_proto::v1 as pb;
 
 use super::{Control, END_REASONS};
@@ -20,15 +20,15 @@ impl Control {
         let now = Instant::now();
         let ports = self
             .node
-            .ports
-            .values()
+            .io
+            .ports()
             .map(|p| PortSample {
-                id: p.port.id(),
-                device: p.port.name(),
-                driver: p.info.driver.clone(),
-                link_up: p.port.link_up(),
-                stats: p.port.stats().unwrap_or_default(),
-                xstats: p.port.xstats().unwrap_or_default(),
+                id: p.id,
+                device: p.device.clone(),
+                driver: p.driver.clone(),
+                link_up: p.link_up(),
+                stats: p.stats(),
+                xstats: p.xstats(),
             })
             .collect();
         let workers = self
@@ -81,7 +81,7 @@ impl Control {
             .collect();
         NodeSnapshot {
             version: env!("CARGO_PKG_VERSION").to_string(),
-            dpdk_version: eal::version(),
+            dpdk_version: dpdk_version(),
             start_time_seconds: self.started_unix,
             uptime_seconds: self.started.elapsed().as_secs_f64(),
             tsc_hz: self.tsc_hz,
@@ -126,8 +126,7 @@ impl Control {
         for (key, n, what) in checks {
             self.watch.check(key.to_string(), n, what);
         }
-        let ports: Vec<_> =
-            self.node.ports.values().map(|p| (p.port.id(), p.port.stats().unwrap_or_default())).collect();
+        let ports: Vec<_> = self.node.io.ports().map(|p| (p.id, p.stats())).collect();
         for (id, s) in ports {
             self.watch.check(
                 format!("port{id}.rx_missed"),

@@ -3,8 +3,8 @@
 //! series per session), rendered as exposition text.
 
 use mediafwd_dataplane::slowpath::{Reason, SlowPathStats};
+use mediafwd_dataplane::stats::PortStats;
 use mediafwd_dataplane::stats::{DropReason, WorkerStats};
-use mediafwd_ffi::port::PortStats;
 
 use super::text::{Exposition, Kind};
 

@@ -48,7 +48,7 @@ impl FlowIndex {
     /// Starts loading the slot where the search for `key` begins.
     #[inline(always)]
     pub fn prefetch(&self, key: &FlowKey) {
-        mediafwd_ffi::prefetch(&self.slots[self.home(key)]);
+        crate::prefetch::prefetch(&self.slots[self.home(key)]);
     }
 
     /// The value of `key`.

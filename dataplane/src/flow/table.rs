@@ -160,7 +160,7 @@ impl FlowTable {
     pub fn prefetch_entry(&self, id: u32, lines: usize) {
         let e = &self.entries[id as usize] as *const FlowEntry as *const u8;
         for l in 0..lines {
-            mediafwd_ffi::prefetch(e.wrapping_add(l * 64));
+            crate::prefetch::prefetch(e.wrapping_add(l * 64));
         }
     }
 

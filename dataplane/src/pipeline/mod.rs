@@ -130,7 +130,7 @@ impl Pipeline<'_> {
                 ids[i] = self.table.find(&u.key);
                 if let Some(id) = ids[i] {
                     self.table.prefetch_entry(id, ENTRY_LINES);
-                    mediafwd_ffi::prefetch(self.flow_stats.slot(id));
+                    crate::prefetch::prefetch(self.flow_stats.slot(id));
                 }
             }
         }

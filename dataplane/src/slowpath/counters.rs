@@ -90,6 +90,8 @@ impl SlowPathStats {
     }
 }
 
+// The counting side is used by the I/O edge (`service`, feature `dpdk`).
+#[cfg_attr(not(feature = "dpdk"), allow(dead_code))]
 impl SlowPathCounters {
     /// Counts `n` drops for `reason`.
     pub(crate) fn drop_n(&self, reason: Reason, n: u64) {

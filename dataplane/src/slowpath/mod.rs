@@ -30,6 +30,7 @@
 //!   VLANs) is counted by reason in [`SlowPathCounters`] and dropped.
 
 pub mod arp;
+pub mod config;
 pub mod counters;
 pub mod dispatch;
 pub mod icmp;
@@ -37,16 +38,19 @@ pub mod interface;
 pub mod nd;
 pub mod neighbor;
 pub mod ratelimit;
+#[cfg(feature = "dpdk")]
 pub mod service;
 pub mod verdict;
 
 #[cfg(test)]
 mod test_frames;
 
+pub use config::{ResolveError, SlowPathConfig, SlowPathError};
 pub use counters::{SlowPathCounters, SlowPathStats};
 pub use dispatch::{find_interface, handle_frame};
 pub use interface::{port_context, Interface, Ipv4Net, Ipv6Net, ParseNetError};
 pub use neighbor::{Full, Learned, NeighborConfig, NeighborInfo, NeighborState, NeighborTable, Probe};
 pub use ratelimit::TokenBucket;
-pub use service::{ResolveError, SlowPath, SlowPathConfig, SlowPathError};
+#[cfg(feature = "dpdk")]
+pub use service::SlowPath;
 pub use verdict::{Handled, Learn, Message, Reason, Verdict};

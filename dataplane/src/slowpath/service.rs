@@ -10,10 +10,11 @@ use std::time::Instant;
 
 use mediafwd_ffi::{Burst, Mbuf, Mempool, Ring, BURST_SIZE};
 
+use super::config::{ResolveError, SlowPathConfig, SlowPathError};
 use super::counters::{SlowPathCounters, SlowPathStats};
 use super::dispatch::handle_frame;
 use super::interface::Interface;
-use super::neighbor::{Full, Learned, NeighborConfig, NeighborTable};
+use super::neighbor::{Learned, NeighborTable};
 use super::ratelimit::TokenBucket;
 use super::verdict::{Reason, Verdict};
 use super::{arp, nd};
@@ -24,70 +25,6 @@ use crate::stats::counters::add;
 const PORT_INVALID: u16 = u16::MAX;
 /// Room for any frame the slow path originates.
 const FRAME_ROOM: usize = 128;
-
-/// How the slow path runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SlowPathConfig {
-    /// Neighbor table size and timers.
-    pub neighbors: NeighborConfig,
-    /// Echo replies per second per interface.
-    pub echo_rate: u32,
-    /// Echo replies an interface may send at once.
-    pub echo_burst: u32,
-    /// Bursts taken from each ring per poll at most, so that one busy
-    /// worker does not starve the others or the timers.
-    pub bursts_per_ring: usize,
-}
-
-impl Default for SlowPathConfig {
-    fn default() -> Self {
-        SlowPathConfig { neighbors: NeighborConfig::default(), echo_rate: 1000, echo_burst: 100, bursts_per_ring: 4 }
-    }
-}
-
-/// The interfaces and queues given to [`SlowPath::new`] do not fit together.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SlowPathError {
-    /// Two interfaces on one port and VLAN.
-    #[error(
-        "interfaces {first:?} and {second:?} are both on port {port_id}, VLAN {vlan:?}; give each one its own VLAN"
-    )]
-    DuplicateInterface {
-        /// First interface's name.
-        first: String,
-        /// Second interface's name.
-        second: String,
-        /// Port.
-        port_id: u16,
-        /// VLAN.
-        vlan: Option<u16>,
-    },
-    /// Interfaces on one port with different MACs.
-    #[error("interfaces on port {port_id} have different MACs; every interface of a port uses the port's MAC")]
-    MacMismatch {
-        /// Port.
-        port_id: u16,
-    },
-}
-
-/// A next hop could not be had.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ResolveError {
-    /// No interface with this index.
-    #[error("no interface {0}")]
-    UnknownInterface(usize),
-    /// The destination is neither on link nor has a gateway of its family.
-    #[error("no route to {dst} on interface {iface:?}: not on its subnets and no gateway for the family")]
-    NoRoute {
-        /// The destination.
-        dst: IpAddr,
-        /// Interface name.
-        iface: String,
-    },
-    /// Every next-hop id is in use.
-    #[error(transparent)]
-    Full(#[from] Full),
-}
 
 /// ARP, Neighbor Discovery and ping for mediafwd's addresses, on a control
 /// core. Call [`SlowPath::poll`] in a loop; send the commands it returns

@@ -418,6 +418,7 @@ pub struct FlowStats {
 
 impl FlowCounters {
     /// Zeroes the slot for a new flow.
+    #[cfg_attr(not(feature = "dpdk"), allow(dead_code))] // used by the worker
     pub(crate) fn reset(&self) {
         for c in [
             &self.packets,
