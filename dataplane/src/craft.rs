@@ -4,7 +4,7 @@
 use core::net::{IpAddr, SocketAddr};
 
 use crate::wire::ethernet::{self, ethertype, MacAddr};
-use crate::wire::{ipv4, ipv6, protocol, rtp, udp};
+use crate::wire::{arp, ipv4, ipv6, protocol, rtp, udp};
 
 /// The addressing of a UDP frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,4 +90,78 @@ pub fn rtp_packet(
     rtp::Repr { marker: false, payload_type, sequence_number: seq, timestamp, ssrc }.emit(buf);
     buf[rtp::HEADER_LEN..rtp::HEADER_LEN + payload_len].fill(fill);
     rtp::HEADER_LEN + payload_len
+}
+
+/// The reply a host with `mac` sends to `request`, when `request` is an ARP
+/// request (untagged or VLAN-tagged): what a peer on the wire answers the
+/// node's next-hop resolution with. `None` for any other frame.
+pub fn arp_reply(request: &[u8], mac: MacAddr) -> Option<Vec<u8>> {
+    let eth = ethernet::Frame::new_checked(request).ok()?;
+    if eth.ethertype() != ethertype::ARP {
+        return None;
+    }
+    let req = arp::Repr::parse(&arp::Packet::new_checked(eth.payload()).ok()?).ok()?;
+    if req.operation != arp::op::REQUEST {
+        return None;
+    }
+    let mut out = vec![0u8; eth.header_len() + arp::LEN];
+    let l2 = ethernet::emit_header(&mut out, req.sender_mac, mac, eth.vlan_id(), ethertype::ARP);
+    arp::Repr {
+        operation: arp::op::REPLY,
+        sender_mac: mac,
+        sender_ip: req.target_ip,
+        target_mac: req.sender_mac,
+        target_ip: req.sender_ip,
+    }
+    .emit(&mut out[l2..]);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::net::Ipv4Addr;
+
+    #[test]
+    fn an_arp_request_gets_the_reply_a_peer_would_send() {
+        let (node, peer) = (MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]));
+        let (node_ip, peer_ip) = (Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 0, 2));
+        for vlan in [None, Some(7)] {
+            let mut req = [0u8; 64];
+            let l2 = ethernet::emit_header(&mut req, MacAddr([0xff; 6]), node, vlan, ethertype::ARP);
+            arp::Repr {
+                operation: arp::op::REQUEST,
+                sender_mac: node,
+                sender_ip: node_ip,
+                target_mac: MacAddr::default(),
+                target_ip: peer_ip,
+            }
+            .emit(&mut req[l2..]);
+            let reply = arp_reply(&req[..l2 + arp::LEN], peer).unwrap();
+            let eth = ethernet::Frame::new_checked(&reply[..]).unwrap();
+            assert_eq!((eth.dst_addr(), eth.src_addr(), eth.vlan_id()), (node, peer, vlan));
+            let r = arp::Repr::parse(&arp::Packet::new_checked(eth.payload()).unwrap()).unwrap();
+            assert_eq!(
+                r,
+                arp::Repr {
+                    operation: arp::op::REPLY,
+                    sender_mac: peer,
+                    sender_ip: peer_ip,
+                    target_mac: node,
+                    target_ip: node_ip
+                }
+            );
+            assert_eq!(arp_reply(&reply, node), None, "a reply is not answered");
+        }
+        let mut udp = [0u8; 64];
+        let n = UdpFrame {
+            src_mac: peer,
+            dst_mac: node,
+            vlan: None,
+            src: "198.18.0.2:5000".parse().unwrap(),
+            dst: "198.18.0.1:6000".parse().unwrap(),
+        }
+        .emit(&mut udp, &[0; 8]);
+        assert_eq!(arp_reply(&udp[..n], peer), None);
+    }
 }
