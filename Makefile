@@ -2,7 +2,8 @@
 #   make demo   1,000 calls set up over gRPC and relayed through mediafwd for
 #               20 seconds, between two network namespaces; a report, then
 #               everything it made is removed (scripts/demo.sh)
-#   make test   the whole suite (formatting, lints, unit, property and DPDK tests)
+#   make test   the whole suite (formatting, lints, unit, property and DPDK tests,
+#               and the packet logic built without DPDK)
 # Both install missing Debian packages (as root); what is already there is
 # left alone.
 
@@ -29,9 +30,11 @@ fmt:
 lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p mediafwd-dataplane --no-default-features --all-targets -- -D warnings
 
 test: lint
 	$(CARGO) test --workspace
+	$(CARGO) test -p mediafwd-dataplane --no-default-features --lib
 
 # Reserves 2 MiB hugepages and mounts hugetlbfs, unless already done.
 hugepages: deps

@@ -1,6 +1,8 @@
 //! mediafwd's control plane: configuration, sessions, the node process that
-//! starts DPDK, the ports and the workers and serves the slow path, and its
-//! two front-ends: the gRPC API and rtpengine's ng protocol.
+//! starts the dataplane's node (DPDK, the ports, the workers) from its
+//! configuration file and serves the slow path, and its two front-ends: the
+//! gRPC API and rtpengine's ng protocol. It knows DPDK only through the
+//! dataplane's Rust types.
 
 pub mod api;
 pub mod config;

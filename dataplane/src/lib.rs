@@ -8,11 +8,13 @@
 //! Its one hardware hint, [`prefetch`], goes through `core::arch`.
 //!
 //! The default feature `dpdk` adds the I/O side, built on `mediafwd-ffi`:
-//! [`worker`] moves mbufs between queues, [`engine`] launches the workers
-//! and gives the control side its handle, [`slowpath::SlowPath`] is the
-//! slow path's edge on a control core, and [`node`] owns the DPDK
-//! lifecycle (EAL, ports, mempool, lcores, rings, port statistics, the TSC
-//! clock, teardown) and offers in-memory ring ports for tests.
+//! `worker` moves mbufs between queues, `engine` launches the workers and
+//! gives the control side its handle, `slowpath::SlowPath` is the slow
+//! path's edge on a control core, and `node` owns the DPDK lifecycle (EAL,
+//! ports, mempool, lcores, rings, port statistics, the TSC clock, teardown)
+//! and offers in-memory ring ports for tests. `unsafe` is in none of them:
+//! it lives in `mediafwd-ffi`, in [`prefetch`], and in the SHA-NI entry of
+//! [`srtp`].
 
 pub mod buf;
 pub mod classify;

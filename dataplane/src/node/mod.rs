@@ -91,8 +91,8 @@ pub enum NodeError {
         index: usize,
         /// Its name.
         name: String,
-        /// Its device.
-        device: Device,
+        /// Its device, as written.
+        device: String,
         /// DPDK's answer.
         source: DpdkError,
     },
@@ -199,7 +199,7 @@ impl Node {
                 _ => Port::by_name(iface.device.name()).map_err(|source| NodeError::NoSuchPort {
                     index: idx,
                     name: iface.name.clone(),
-                    device: iface.device.clone(),
+                    device: iface.device.to_string(),
                     source,
                 })?,
             };

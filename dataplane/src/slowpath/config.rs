@@ -1,6 +1,6 @@
 //! How the slow path is set up, and what can go wrong setting it up or
 //! resolving a next hop: plain data, shared by the I/O edge
-//! ([`service`](super::service)) and its callers.
+//! (`service`) and its callers.
 
 use core::net::IpAddr;
 
@@ -26,7 +26,7 @@ impl Default for SlowPathConfig {
     }
 }
 
-/// The interfaces and queues given to [`SlowPath::new`] do not fit together.
+/// The interfaces and queues given to `SlowPath::new` do not fit together.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SlowPathError {
     /// Two interfaces on one port and VLAN.

@@ -13,8 +13,9 @@
 //! ```
 //!
 //! - The workers classify ARP, ICMP and ICMPv6 as slow-path traffic and
-//!   hand it over through one ring each; [`SlowPath`] runs on a control
-//!   core, never a worker, and transmits on TX queues of its own.
+//!   hand it over through one ring each; `SlowPath` (in `service`, the
+//!   I/O edge, with the feature `dpdk`) runs on a control core, never a
+//!   worker, and hands what it sends to worker 0 through the inject ring.
 //! - The handlers ([`arp`], [`nd`], [`icmp`], routed by [`dispatch`]) are
 //!   pure: a frame in a byte buffer and the [`Interface`] it arrived on
 //!   in, a [`Verdict`] out (reply written in place, learn, or drop with a
@@ -22,8 +23,7 @@
 //! - The [`NeighborTable`] gives every next hop a stable id for the
 //!   workers' neighbor lookups, resolves and refreshes it, and turns every
 //!   change of its MAC into a [`Command::SetNeighbor`](crate::flow::Command)
-//!   that the caller, which owns the [`Dataplane`](crate::Dataplane),
-//!   sends to every worker.
+//!   that the caller, which owns the `Dataplane`, sends to every worker.
 //! - Echo replies are limited per interface by a [`TokenBucket`]; everything
 //!   the slow path does not serve (ICMP errors, router discovery,
 //!   redirects, other ICMP types, traffic for other addresses, unknown
