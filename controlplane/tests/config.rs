@@ -59,6 +59,19 @@ fn the_good_config_validates_with_defaults_filled_in() {
 }
 
 #[test]
+fn ring_devices_validate_and_need_no_eal_argument() {
+    let text = with("net_af_packet0,iface=mfw-pub", "ring:public").replace("0000:3b:02.0", "ring:private");
+    let v = Config::parse(&text).unwrap().validate().unwrap();
+    assert_eq!(v.interfaces[0].device, Device::ring("public").unwrap());
+    assert_eq!(v.interfaces[1].device.name(), "net_ring_private");
+    let args = mediafwd_controlplane::node::node_config(&v).eal_args();
+    assert!(!args.iter().any(|a| a.starts_with("--vdev") || a.starts_with("--allow")), "{args:?}");
+    assert!(args.contains(&"--no-pci".to_string()), "{args:?}");
+    let e = error_of(&with("net_af_packet0,iface=mfw-pub", "ring:no-dash"));
+    assert!(e.contains("interface[0].device") && e.contains("letters, digits or _"), "{e}");
+}
+
+#[test]
 fn the_shipped_example_validates() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/mediafwd.toml")).unwrap();
     let mut c = Config::parse(&text).unwrap();
