@@ -1,6 +1,8 @@
 //! The poll-mode worker: one per worker lcore. Burst in, prefetch,
 //! classify/look up/rewrite, burst out; control commands applied between
-//! bursts. The only place of the dataplane that touches mbufs and queues.
+//! bursts. The only code that polls RX queues and sends on TX queues
+//! (the slow path's `service` and the node's ring ports move mbufs through
+//! rings only).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
