@@ -8,11 +8,13 @@
 //!             --> control::Request::{Create, Update, Delete, Get, List, Stats}
 //! ```
 //!
-//! `bencode` and `message` read the wire format, `sdp` reads and rewrites
-//! session descriptions, `sdes` negotiates SRTP keys, `call` holds what a call
+//! `bencode` (the `mediafwd-bencode` crate, shared with perf's ng client) and
+//! `message` read the wire format, `sdp` reads and rewrites session
+//! descriptions, `sdes` negotiates SRTP keys, `call` holds what a call
 //! negotiated, `stats` writes rtpengine's statistics shapes. See docs/ng.md.
 
-pub mod bencode;
+pub use mediafwd_bencode as bencode;
+
 pub mod cache;
 pub mod call;
 pub mod commands;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use super::bencode::Value;
+use super::bencode::{self, Value};
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +44,7 @@ pub fn encode_message(cookie: &str, body: &Value) -> Vec<u8> {
 pub fn decode_message(datagram: &[u8]) -> Result<(&str, Value), NgError> {
     let sp = datagram.iter().position(|&b| b == b' ').ok_or_else(|| NgError::Malformed("no cookie".into()))?;
     let cookie = std::str::from_utf8(&datagram[..sp]).map_err(|_| NgError::Malformed("cookie is not text".into()))?;
-    let body = Value::decode(&datagram[sp + 1..]).map_err(|e| NgError::Malformed(e.to_string()))?;
+    let body = bencode::decode(&datagram[sp + 1..]).map_err(|e| NgError::Malformed(e.to_string()))?;
     Ok((cookie, body))
 }
 
@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn errors_carry_the_reason() {
-        let v = Value::decode(b"d6:result5:error12:error-reason12:Unknown calle").unwrap();
+        let v = bencode::decode(b"d6:result5:error12:error-reason12:Unknown calle").unwrap();
         let e = check_result("answer", v).unwrap_err();
         assert_eq!(e.to_string(), "rtpengine refused answer: Unknown call");
     }

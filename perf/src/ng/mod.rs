@@ -1,7 +1,7 @@
 //! A client of rtpengine's ng control protocol, enough to set calls up
 //! for a benchmark: offer, answer and delete, with the SDP they carry.
 
-pub mod bencode;
+pub use mediafwd_bencode as bencode;
 pub mod client;
 pub mod sdp;
 

@@ -1,5 +1,9 @@
-//! Bencode, the ng protocol's encoding: integers, byte strings, lists and
-//! dictionaries. The decoder is strict (no leading zeros, no `-0`, byte-string
+//! Bencode, the encoding of rtpengine's ng control protocol: integers `i42e`,
+//! byte strings `4:spam`, lists `l...e` and dictionaries `d...e`. mediafwd's
+//! ng listener reads requests with it; perf's ng client talks to rtpengine
+//! with it.
+//!
+//! The decoder is strict (no leading zeros, no `-0`, byte-string
 //! keys, no duplicate keys, nothing after the value) and bounded (nesting depth
 //! and item count), and returns an error for any input rather than panicking.
 //! Dictionary keys may arrive in any order: the ng protocol does not require
@@ -49,6 +53,16 @@ impl Value {
     /// A byte string from text.
     pub fn str(s: impl AsRef<str>) -> Value {
         Value::Bytes(s.as_ref().as_bytes().to_vec())
+    }
+
+    /// A dictionary from `(key, value)` pairs.
+    pub fn dict<K: AsRef<str>>(pairs: impl IntoIterator<Item = (K, Value)>) -> Value {
+        Value::Dict(pairs.into_iter().map(|(k, v)| (k.as_ref().as_bytes().to_vec(), v)).collect())
+    }
+
+    /// The value of `key`, if a dictionary that has it.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.as_dict().and_then(|d| d.get(key.as_bytes()))
     }
 
     /// The bytes, if a byte string.
@@ -185,9 +199,9 @@ impl From<u64> for Value {
     }
 }
 
-impl From<Vec<Value>> for Value {
-    fn from(l: Vec<Value>) -> Value {
-        Value::List(l)
+impl<V: Into<Value>> From<Vec<V>> for Value {
+    fn from(l: Vec<V>) -> Value {
+        Value::List(l.into_iter().map(Into::into).collect())
     }
 }
 
@@ -385,6 +399,9 @@ mod tests {
             "i1ei2e",
             "1:ab",
             "",
+            "l",
+            "d3:keye",
+            "-1:",
         ] {
             assert!(d(bad).is_err(), "{bad:?} accepted");
         }
@@ -396,6 +413,41 @@ mod tests {
             assert_eq!(d(cut), Err(DecodeError::Incomplete), "{cut:?}");
         }
         assert_eq!(decode_prefix(b"i1ei2e"), Ok((Value::Int(1), 3)));
+        assert_eq!(decode(b"i1ei2e"), Err(DecodeError::Invalid { at: 3, why: "data after the value" }));
+    }
+
+    #[test]
+    fn encodes_the_ng_offer_shape() {
+        let v = Value::dict([
+            ("command", "offer".into()),
+            ("call-id", "c1".into()),
+            ("from-tag", "t1".into()),
+            ("direction", vec!["pub", "priv"].into()),
+            ("sdp", "v=0\r\n".into()),
+        ]);
+        assert_eq!(
+            String::from_utf8(v.encode()).unwrap(),
+            "d7:call-id2:c17:command5:offer9:directionl3:pub4:prive8:from-tag2:t13:sdp5:v=0\r\ne"
+        );
+    }
+
+    #[test]
+    fn encodes_integers_and_empty_containers() {
+        assert_eq!(Value::Int(-42).encode(), b"i-42e");
+        assert_eq!(Value::Int(0).encode(), b"i0e");
+        assert_eq!(Value::from(u64::MAX).encode(), b"i9223372036854775807e");
+        assert_eq!(Value::List(vec![]).encode(), b"le");
+        assert_eq!(Value::dict(Vec::<(&str, Value)>::new()).encode(), b"de");
+        assert_eq!(Value::from("").encode(), b"0:");
+    }
+
+    #[test]
+    fn decodes_an_rtpengine_answer() {
+        let v = d("d6:result2:ok3:sdp8:v=0\r\nc=xe").unwrap();
+        assert_eq!(v.get("result").and_then(Value::as_str), Some("ok"));
+        assert_eq!(v.get("sdp").and_then(Value::as_str), Some("v=0\r\nc=x"));
+        assert_eq!(v.get("missing"), None);
+        assert_eq!(Value::Int(1).get("result"), None);
     }
 
     #[test]
