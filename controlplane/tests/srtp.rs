@@ -7,16 +7,14 @@
 #![allow(clippy::result_large_err)] // tonic::Status, the API's error type.
 
 mod common;
-#[path = "common/libsrtp.rs"]
-mod libsrtp;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use common::node::MediaFwd;
 use common::topology::{rtp, Topology, SERIAL};
-use libsrtp::LibSrtp;
 use mediafwd_dataplane::srtp::Suite;
+use mediafwd_libsrtp::{Profile, Session};
 use mediafwd_proto::v1 as pb;
 use pb::media_relay_client::MediaRelayClient;
 use tonic::transport::Channel;
@@ -41,6 +39,11 @@ fn sock(e: &Option<pb::Endpoint>) -> SocketAddr {
 
 fn rtcp_of(a: SocketAddr) -> SocketAddr {
     SocketAddr::new(a.ip(), a.port() + 1)
+}
+
+/// libsrtp's name for `suite`.
+fn profile(suite: Suite) -> Profile {
+    suite.to_string().parse().unwrap()
 }
 
 /// Key and salt of a test key, as libsrtp takes them.
@@ -201,13 +204,13 @@ fn an_srtp_caller_is_relayed_to_a_plain_callee_and_back_and_rekeys() {
         (topo.caller.udp_socket(p("198.18.0.2:5001")), topo.callee.udp_socket(p("198.19.0.2:6001")));
 
     // Caller -> callee: libsrtp protects, the callee gets the RTP in clear.
-    let mut caller_tx = LibSrtp::sender(in_suite, &key_salt(in_suite, 1));
+    let mut caller_tx = Session::sender(profile(in_suite), &key_salt(in_suite, 1));
     let mut seq = 100;
-    exchange(&node, &caller, a, &callee, b, 50, &mut seq, &mut |s| caller_tx.protect(&rtp(s)), &mut |got| {
+    exchange(&node, &caller, a, &callee, b, 50, &mut seq, &mut |s| caller_tx.protect(&rtp(s)).unwrap(), &mut |got| {
         assert_eq!(got, &expected_rtp(got)[..])
     });
     // Callee -> caller: plain RTP in, SRTP (GCM) out, which libsrtp unprotects.
-    let mut caller_rx = LibSrtp::receiver(out_suite, &key_salt(out_suite, 2));
+    let mut caller_rx = Session::receiver(profile(out_suite), &key_salt(out_suite, 2));
     let mut back = 7000;
     exchange(&node, &callee, b, &caller, a, 50, &mut back, &mut |s| rtp(s), &mut |got| {
         assert_eq!(got.len(), 172 + 16, "GCM tag");
@@ -224,7 +227,7 @@ fn an_srtp_caller_is_relayed_to_a_plain_callee_and_back_and_rekeys() {
         rtcp_of(b),
         5,
         &mut n,
-        &mut |i| caller_tx.protect_rtcp(&rtcp(i as u8)),
+        &mut |i| caller_tx.protect_rtcp(&rtcp(i as u8)).unwrap(),
         &mut |got| assert_eq!(got, &rtcp(got[8])[..]),
     );
     exchange(
@@ -265,8 +268,8 @@ fn an_srtp_caller_is_relayed_to_a_plain_callee_and_back_and_rekeys() {
         })
         .unwrap();
     assert_eq!(s.legs[0].srtp_inbound_suite, "AES_256_CM_HMAC_SHA1_80");
-    let mut caller_tx = LibSrtp::sender(Suite::Aes256CmHmacSha1_80, &key_salt(Suite::Aes256CmHmacSha1_80, 4));
-    exchange(&node, &caller, a, &callee, b, 20, &mut seq, &mut |s| caller_tx.protect(&rtp(s)), &mut |got| {
+    let mut caller_tx = Session::sender(profile(Suite::Aes256CmHmacSha1_80), &key_salt(Suite::Aes256CmHmacSha1_80, 4));
+    exchange(&node, &caller, a, &callee, b, 20, &mut seq, &mut |s| caller_tx.protect(&rtp(s)).unwrap(), &mut |got| {
         assert_eq!(got, &expected_rtp(got)[..])
     });
     let st = api.get("srtp-1").legs[0].stats.clone().unwrap();
@@ -286,17 +289,17 @@ fn srtp_to_srtp_with_other_keys_both_ways() {
     );
     let caller = topo.caller.udp_socket(p(CALLER));
     let callee = topo.callee.udp_socket(p(CALLEE));
-    let mut caller_tx = LibSrtp::sender(suites[0], &key_salt(suites[0], 1));
-    let mut callee_rx = LibSrtp::receiver(suites[1], &key_salt(suites[1], 2));
+    let mut caller_tx = Session::sender(profile(suites[0]), &key_salt(suites[0], 1));
+    let mut callee_rx = Session::receiver(profile(suites[1]), &key_salt(suites[1], 2));
     let mut seq = 1;
-    exchange(&node, &caller, a, &callee, b, 50, &mut seq, &mut |s| caller_tx.protect(&rtp(s)), &mut |got| {
+    exchange(&node, &caller, a, &callee, b, 50, &mut seq, &mut |s| caller_tx.protect(&rtp(s)).unwrap(), &mut |got| {
         let plain = callee_rx.unprotect(got).expect("the callee's keys");
         assert_eq!(plain, expected_rtp(&plain));
     });
-    let mut callee_tx = LibSrtp::sender(suites[2], &key_salt(suites[2], 3));
-    let mut caller_rx = LibSrtp::receiver(suites[3], &key_salt(suites[3], 4));
+    let mut callee_tx = Session::sender(profile(suites[2]), &key_salt(suites[2], 3));
+    let mut caller_rx = Session::receiver(profile(suites[3]), &key_salt(suites[3], 4));
     let mut seq = 60000;
-    exchange(&node, &callee, b, &caller, a, 50, &mut seq, &mut |s| callee_tx.protect(&rtp(s)), &mut |got| {
+    exchange(&node, &callee, b, &caller, a, 50, &mut seq, &mut |s| callee_tx.protect(&rtp(s)).unwrap(), &mut |got| {
         assert_eq!(got.len(), 172 + 4, "32-bit tag");
         let plain = caller_rx.unprotect(got).expect("the caller's keys");
         assert_eq!(plain, expected_rtp(&plain));
@@ -316,13 +319,13 @@ fn a_tampered_packet_is_counted_reported_and_not_forwarded() {
         .into_inner();
     let caller = topo.caller.udp_socket(p(CALLER));
     let callee = topo.callee.udp_socket(p(CALLEE));
-    let mut caller_tx = LibSrtp::sender(suite, &key_salt(suite, 5));
+    let mut caller_tx = Session::sender(profile(suite), &key_salt(suite, 5));
     let mut seq = 1;
-    exchange(&node, &caller, a, &callee, b, 10, &mut seq, &mut |s| caller_tx.protect(&rtp(s)), &mut |got| {
+    exchange(&node, &caller, a, &callee, b, 10, &mut seq, &mut |s| caller_tx.protect(&rtp(s)).unwrap(), &mut |got| {
         assert_eq!(got, &expected_rtp(got)[..])
     });
 
-    let mut forged = caller_tx.protect(&rtp(seq));
+    let mut forged = caller_tx.protect(&rtp(seq)).unwrap();
     forged[40] ^= 0x01;
     caller.send_to(&forged, a).unwrap();
     callee.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
@@ -348,7 +351,7 @@ fn a_tampered_packet_is_counted_reported_and_not_forwarded() {
     let workers = api.node_stats().workers;
     assert_eq!(workers.iter().map(|w| w.drops.get("srtp_auth").copied().unwrap_or(0)).sum::<u64>(), 1);
     // The stream goes on.
-    caller.send_to(&caller_tx.protect(&rtp(seq + 1)), a).unwrap();
+    caller.send_to(&caller_tx.protect(&rtp(seq + 1)).unwrap(), a).unwrap();
     callee.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let (n, _) = callee.recv_from(&mut buf).expect("the next genuine packet");
     assert_eq!(buf[..n], rtp(seq + 1)[..]);

@@ -7,6 +7,8 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
+use mediafwd_libsrtp as libsrtp;
+
 use mediafwd_dataplane::srtp::{
     protect_rtp_burst, unprotect_rtp_burst, BurstPacket, Context, MasterKey, Policy, SrtpError, StreamState, Suite,
 };
@@ -140,121 +142,18 @@ fn mediafwd(c: &mut Criterion) {
     bench_suite(c, Suite::AeadAes128Gcm, "aead_aes_128_gcm");
 }
 
-/// libsrtp 2's C API, the part the benchmark uses (`/usr/include/srtp2/srtp.h`).
-mod libsrtp {
-    use std::ffi::{c_int, c_uint, c_ulong, c_void};
-
-    #[repr(C)]
-    #[derive(Default)]
-    pub struct CryptoPolicy {
-        cipher_type: u32,
-        cipher_key_len: c_int,
-        auth_type: u32,
-        auth_key_len: c_int,
-        auth_tag_len: c_int,
-        sec_serv: c_int,
-    }
-
-    #[repr(C)]
-    pub struct Ssrc {
-        pub kind: c_int,
-        pub value: c_uint,
-    }
-
-    #[repr(C)]
-    pub struct Policy {
-        pub ssrc: Ssrc,
-        pub rtp: CryptoPolicy,
-        pub rtcp: CryptoPolicy,
-        pub key: *mut u8,
-        pub keys: *mut c_void,
-        pub num_master_keys: c_ulong,
-        pub deprecated_ekt: *mut c_void,
-        pub window_size: c_ulong,
-        pub allow_repeat_tx: c_int,
-        pub enc_xtn_hdr: *mut c_int,
-        pub enc_xtn_hdr_count: c_int,
-        pub next: *mut Policy,
-    }
-
-    #[link(name = "srtp2")]
-    extern "C" {
-        fn srtp_init() -> c_int;
-        fn srtp_create(session: *mut *mut c_void, policy: *const Policy) -> c_int;
-        fn srtp_dealloc(session: *mut c_void) -> c_int;
-        fn srtp_protect(ctx: *mut c_void, hdr: *mut c_void, len: *mut c_int) -> c_int;
-        fn srtp_unprotect(ctx: *mut c_void, hdr: *mut c_void, len: *mut c_int) -> c_int;
-        fn srtp_crypto_policy_set_rtp_default(p: *mut CryptoPolicy);
-    }
-
-    /// An AES_CM_128_HMAC_SHA1_80 session for one SSRC.
-    pub struct Session(*mut c_void);
-
-    impl Session {
-        pub fn new(key_salt: &[u8], ssrc: u32) -> Session {
-            static INIT: std::sync::Once = std::sync::Once::new();
-            // SAFETY: srtp_init takes no arguments and runs once per process.
-            INIT.call_once(|| assert_eq!(unsafe { srtp_init() }, 0));
-            let mut key = key_salt.to_vec();
-            let mut policy = Policy {
-                ssrc: Ssrc { kind: 1, value: ssrc },
-                rtp: CryptoPolicy::default(),
-                rtcp: CryptoPolicy::default(),
-                key: key.as_mut_ptr(),
-                keys: std::ptr::null_mut(),
-                num_master_keys: 0,
-                deprecated_ekt: std::ptr::null_mut(),
-                window_size: 128,
-                allow_repeat_tx: 1,
-                enc_xtn_hdr: std::ptr::null_mut(),
-                enc_xtn_hdr_count: 0,
-                next: std::ptr::null_mut(),
-            };
-            let mut session = std::ptr::null_mut();
-            // SAFETY: the setters write the policies they are given; `policy` and
-            // the key it points to are alive for srtp_create, which copies them.
-            unsafe {
-                srtp_crypto_policy_set_rtp_default(&mut policy.rtp);
-                srtp_crypto_policy_set_rtp_default(&mut policy.rtcp);
-                assert_eq!(srtp_create(&mut session, &policy), 0);
-            }
-            Session(session)
-        }
-
-        /// Protects `buf[..len]` in place; returns the new length.
-        pub fn protect(&self, buf: &mut [u8], len: usize) -> usize {
-            assert!(buf.len() >= len + 16 + 128, "libsrtp writes up to SRTP_MAX_TRAILER_LEN");
-            let mut n = len as c_int;
-            // SAFETY: `buf` has room for the packet and libsrtp's largest trailer.
-            let status = unsafe { srtp_protect(self.0, buf.as_mut_ptr().cast(), &mut n) };
-            assert_eq!(status, 0);
-            n as usize
-        }
-
-        /// Unprotects `buf[..len]` in place; returns the new length.
-        pub fn unprotect(&self, buf: &mut [u8], len: usize) -> usize {
-            let mut n = len as c_int;
-            // SAFETY: `buf[..len]` is the packet; libsrtp only shortens it.
-            let status = unsafe { srtp_unprotect(self.0, buf.as_mut_ptr().cast(), &mut n) };
-            assert_eq!(status, 0);
-            n as usize
-        }
-    }
-
-    impl Drop for Session {
-        fn drop(&mut self) {
-            // SAFETY: the session came from srtp_create and is freed once.
-            unsafe { srtp_dealloc(self.0) };
-        }
-    }
-}
-
 fn libsrtp(c: &mut Criterion) {
     let suite = Suite::AesCm128HmacSha1_80;
     let key = key_salt(suite, 0x11);
-    let tx = libsrtp::Session::new(&key, SSRC);
+    // One SSRC; the sender protects the same packets in every iteration.
+    let policy = libsrtp::Policy {
+        allow_repeat_tx: true,
+        ..libsrtp::Policy::new(libsrtp::Profile::AesCm128HmacSha1_80, libsrtp::Ssrc::Specific(SSRC), &key)
+    };
+    let session = || libsrtp::Session::new(&policy).expect("srtp_create");
+    let mut tx = session();
     let mut sealed = plain_burst();
-    let sealed_lens: Vec<usize> = sealed.iter_mut().map(|p| tx.protect(p, RTP_LEN)).collect();
+    let sealed_lens: Vec<usize> = sealed.iter_mut().map(|p| tx.protect_in_place(p, RTP_LEN).unwrap()).collect();
 
     let mut group = c.benchmark_group("srtp/libsrtp");
     group.throughput(Throughput::Elements(BURST as u64));
@@ -263,7 +162,7 @@ fn libsrtp(c: &mut Criterion) {
             plain_burst,
             |bufs| {
                 for buf in bufs.iter_mut() {
-                    tx.protect(buf, RTP_LEN);
+                    tx.protect_in_place(buf, RTP_LEN).unwrap();
                 }
             },
             BatchSize::PerIteration,
@@ -271,10 +170,10 @@ fn libsrtp(c: &mut Criterion) {
     });
     group.bench_function("unprotect/aes_cm_128_hmac_sha1_80", |b| {
         b.iter_batched_ref(
-            || (sealed.clone(), libsrtp::Session::new(&key, SSRC)),
+            || (sealed.clone(), session()),
             |(bufs, rx)| {
                 for (buf, &len) in bufs.iter_mut().zip(&sealed_lens) {
-                    rx.unprotect(buf, len);
+                    rx.unprotect_in_place(buf, len).unwrap();
                 }
             },
             BatchSize::PerIteration,
