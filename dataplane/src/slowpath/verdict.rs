@@ -3,99 +3,50 @@
 
 use core::net::IpAddr;
 
+use crate::stats::reasons::reasons;
 use crate::wire::ethernet::MacAddr;
 
-/// Why the slow path dropped a frame (or could not send one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Reason {
-    /// A header failed its length, layout or checksum checks.
-    Malformed,
-    /// Valid, but nothing the slow path serves: another EtherType or IP
-    /// protocol, an IPv4 fragment, an IPv6 extension header, an ARP
-    /// operation other than request and reply.
-    Unsupported,
-    /// No interface on the port carries the frame's VLAN (or untagged frames).
-    UnknownVlan,
-    /// The port the frame arrived on could not be told.
-    UnknownPort,
-    /// For an address that is not ours, or from a neighbor not tracked.
-    NotOurAddress,
-    /// A source no reply may go to (multicast, broadcast, unspecified).
-    BadSource,
-    /// Another station claims one of our addresses.
-    AddressConflict,
-    /// One of our own frames came back.
-    Looped,
-    /// A Neighbor Solicitation or Advertisement failing RFC 4861 §7.1.
-    BadNd,
-    /// An ICMP or ICMPv6 error message.
-    IcmpError,
-    /// Router solicitation or advertisement.
-    RouterDiscovery,
-    /// ICMP or ICMPv6 redirect.
-    Redirect,
-    /// Any other ICMP or ICMPv6 type (echo replies, MLD, timestamps...).
-    OtherIcmp,
-    /// An echo request over the interface's reply rate.
-    RateLimited,
-    /// The reply does not fit in the packet's buffer.
-    NoRoom,
-    /// A chained (multi-segment) mbuf.
-    MultiSegment,
-    /// The port's TX queue stayed full.
-    TxFull,
-    /// No mbuf for a frame the slow path originates.
-    NoMbuf,
-}
-
-impl Reason {
-    /// Number of reasons.
-    pub const COUNT: usize = 18;
-    /// Every reason, in counter order.
-    pub const ALL: [Reason; Self::COUNT] = [
-        Self::Malformed,
-        Self::Unsupported,
-        Self::UnknownVlan,
-        Self::UnknownPort,
-        Self::NotOurAddress,
-        Self::BadSource,
-        Self::AddressConflict,
-        Self::Looped,
-        Self::BadNd,
-        Self::IcmpError,
-        Self::RouterDiscovery,
-        Self::Redirect,
-        Self::OtherIcmp,
-        Self::RateLimited,
-        Self::NoRoom,
-        Self::MultiSegment,
-        Self::TxFull,
-        Self::NoMbuf,
-    ];
-
-    /// The name used in statistics and metrics labels.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Malformed => "malformed",
-            Self::Unsupported => "unsupported",
-            Self::UnknownVlan => "unknown_vlan",
-            Self::UnknownPort => "unknown_port",
-            Self::NotOurAddress => "not_our_address",
-            Self::BadSource => "bad_source",
-            Self::AddressConflict => "address_conflict",
-            Self::Looped => "looped",
-            Self::BadNd => "bad_nd",
-            Self::IcmpError => "icmp_error",
-            Self::RouterDiscovery => "router_discovery",
-            Self::Redirect => "redirect",
-            Self::OtherIcmp => "other_icmp",
-            Self::RateLimited => "rate_limited",
-            Self::NoRoom => "no_room",
-            Self::MultiSegment => "multi_segment",
-            Self::TxFull => "tx_full",
-            Self::NoMbuf => "no_mbuf",
-        }
+reasons! {
+    /// Why the slow path dropped a frame (or could not send one).
+    pub enum Reason {
+        /// A header failed its length, layout or checksum checks.
+        Malformed = "malformed",
+        /// Valid, but nothing the slow path serves: another EtherType or IP
+        /// protocol, an IPv4 fragment, an IPv6 extension header, an ARP
+        /// operation other than request and reply.
+        Unsupported = "unsupported",
+        /// No interface on the port carries the frame's VLAN (or untagged frames).
+        UnknownVlan = "unknown_vlan",
+        /// The port the frame arrived on could not be told.
+        UnknownPort = "unknown_port",
+        /// For an address that is not ours, or from a neighbor not tracked.
+        NotOurAddress = "not_our_address",
+        /// A source no reply may go to (multicast, broadcast, unspecified).
+        BadSource = "bad_source",
+        /// Another station claims one of our addresses.
+        AddressConflict = "address_conflict",
+        /// One of our own frames came back.
+        Looped = "looped",
+        /// A Neighbor Solicitation or Advertisement failing RFC 4861 §7.1.
+        BadNd = "bad_nd",
+        /// An ICMP or ICMPv6 error message.
+        IcmpError = "icmp_error",
+        /// Router solicitation or advertisement.
+        RouterDiscovery = "router_discovery",
+        /// ICMP or ICMPv6 redirect.
+        Redirect = "redirect",
+        /// Any other ICMP or ICMPv6 type (echo replies, MLD, timestamps...).
+        OtherIcmp = "other_icmp",
+        /// An echo request over the interface's reply rate.
+        RateLimited = "rate_limited",
+        /// The reply does not fit in the packet's buffer.
+        NoRoom = "no_room",
+        /// A chained (multi-segment) mbuf.
+        MultiSegment = "multi_segment",
+        /// The port's TX queue stayed full.
+        TxFull = "tx_full",
+        /// No mbuf for a frame the slow path originates.
+        NoMbuf = "no_mbuf",
     }
 }
 

@@ -2,8 +2,11 @@
 //! them, and the ports' own counters.
 
 pub mod counters;
+pub mod drops;
 pub mod port;
+pub(crate) mod reasons;
 pub mod rtp;
 
-pub use counters::{DropReason, FlowCounters, FlowDrop, FlowStats, FlowStatsArray, WorkerCounters, WorkerStats};
+pub use counters::{FlowCounters, FlowStats, FlowStatsArray, WorkerCounters, WorkerStats};
+pub use drops::{DropReason, FlowDrop};
 pub use port::PortStats;
