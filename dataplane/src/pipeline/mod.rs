@@ -45,6 +45,15 @@ pub enum Verdict {
     Drop(DropReason),
 }
 
+/// What the relay pass did with a packet.
+enum Relayed {
+    /// Finished: what to do with it.
+    Done(Verdict),
+    /// Checked and left to the SRTP pass at the end of the burst, which
+    /// writes its verdict.
+    ToSrtpPass,
+}
+
 /// The per-worker state a packet is processed against.
 pub struct Pipeline<'a> {
     /// This worker's id (for events).
@@ -138,7 +147,11 @@ impl Pipeline<'_> {
         let mut deferred: Option<srtp::Burst> = None;
         for (i, pkt) in pkts.iter_mut().enumerate() {
             verdicts[i] = match (&classes[i], ids[i]) {
-                (Class::Udp(u), Some(id)) => self.relay(pkt, u, id, (&mut deferred, i), on_event),
+                (Class::Udp(u), Some(id)) => match self.relay(pkt, u, id, (&mut deferred, i), on_event) {
+                    Relayed::Done(v) => v,
+                    // The SRTP pass below writes its verdict.
+                    Relayed::ToSrtpPass => continue,
+                },
                 (Class::Udp(_), None) => Verdict::Drop(DropReason::UnknownFlow),
                 (Class::SlowPath, _) => Verdict::SlowPath,
                 (Class::Drop(r), _) => Verdict::Drop(*r),
@@ -160,13 +173,13 @@ impl Pipeline<'_> {
         id: u32,
         (deferred, i): (&mut Option<srtp::Burst>, usize),
         on_event: &mut impl FnMut(Event),
-    ) -> Verdict {
+    ) -> Relayed {
         let u = *u;
         let (entry, store) = self.table.entry_and_srtp(id);
         let flow = entry.flow;
         let slot = self.flow_stats.slot(flow.id);
         slot.last_tsc.store(self.now_tsc, std::sync::atomic::Ordering::Relaxed);
-        let drop = |r: DropReason| Verdict::Drop(count_drop(slot, r));
+        let drop = |r: DropReason| Relayed::Done(Verdict::Drop(count_drop(slot, r)));
         if flow.ingress.vlan != u.vlan {
             return drop(DropReason::WrongVlan);
         }
@@ -185,8 +198,7 @@ impl Pipeline<'_> {
                 d.settle(admitted.and_then(|latched| self.route(&u, &flow, media.is_rtcp, latched, on_event)));
             }
             deferred.get_or_insert_with(srtp::Burst::new).push(i, d);
-            // Settled by the SRTP pass.
-            return Verdict::Drop(DropReason::SrtpMalformed);
+            return Relayed::ToSrtpPass;
         }
 
         let latched = match admit(entry, &u, media, slot, self.now_us) {
@@ -207,7 +219,7 @@ impl Pipeline<'_> {
             return drop(r);
         }
         count_relayed(slot, u.udp_len - udp::HEADER_LEN, media.is_rtcp);
-        Verdict::Forward { port_id: eg.port_id }
+        Relayed::Done(Verdict::Forward { port_id: eg.port_id })
     }
 
     /// The source check and the RTP statistics of a packet that passed its
