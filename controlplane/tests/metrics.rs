@@ -11,8 +11,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::node::MediaFwd;
+use common::prometheus::{parse, sum, value, Sample};
 use common::topology::{stream, Topology, SERIAL};
-use mediafwd_controlplane::metrics::text::{parse, sum, value, Sample};
 use mediafwd_proto::v1 as pb;
 use pb::media_relay_client::MediaRelayClient;
 use tonic_health::pb::health_client::HealthClient;

@@ -4,5 +4,6 @@
 pub mod node;
 pub mod netns;
 pub mod ng_client;
+pub mod prometheus;
 pub mod sip;
 pub mod topology;
