@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use mediafwd_controlplane::api;
-use mediafwd_controlplane::config::{Config, Validated};
+use mediafwd_controlplane::config::{allowed_cpus, cores_from, Config, Validated};
 use mediafwd_controlplane::control::{Control, Serving};
 use mediafwd_controlplane::ng;
 use mediafwd_controlplane::node::Node;
@@ -20,7 +20,9 @@ struct Args {
     /// The configuration file (TOML; see docs/configuration.md).
     #[arg(short, long, value_name = "FILE", default_value = "/etc/mediafwd/mediafwd.toml")]
     config: PathBuf,
-    /// Validate FILE and exit: 0 when valid, 1 with the field at fault otherwise.
+    /// Validate FILE and exit: 0 when valid, 1 with the field at fault
+    /// otherwise. What this host does not offer (cores outside this process's
+    /// affinity) is reported as a warning: the node would refuse to start here.
     #[arg(long, value_name = "FILE", conflicts_with = "config")]
     check_config: Option<PathBuf>,
     /// Override node.worker_cores (comma-separated CPU ids).
@@ -67,8 +69,7 @@ fn load(path: &std::path::Path, args: &Args) -> anyhow::Result<Validated> {
         config.node.control_cores = c.clone();
     }
     if args.cores_from_affinity {
-        let (control, workers) =
-            mediafwd_controlplane::config::cores_from(&mediafwd_controlplane::config::allowed_cpus())?;
+        let (control, workers) = cores_from(&allowed_cpus())?;
         config.node.control_cores = control;
         config.node.worker_cores = workers;
     }
@@ -88,6 +89,9 @@ fn load(path: &std::path::Path, args: &Args) -> anyhow::Result<Validated> {
 fn run(args: Args) -> anyhow::Result<()> {
     if let Some(path) = &args.check_config {
         let v = load(path, &args).with_context(|| format!("{} is not valid", path.display()))?;
+        for m in v.host_mismatches(&allowed_cpus()) {
+            eprintln!("mediafwd: warning: {m}; the node would refuse to start on this host");
+        }
         println!(
             "{}: valid ({} interfaces, {} workers, {} static sessions)",
             path.display(),
@@ -98,6 +102,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = load(&args.config, &args).with_context(|| format!("in {}", args.config.display()))?;
+    if let Some(m) = config.host_mismatches(&allowed_cpus()).into_iter().next() {
+        return Err(m).with_context(|| format!("in {}", args.config.display()));
+    }
     mediafwd_controlplane::logging::init(&config.raw.node.log_format);
 
     let stop = Arc::new(AtomicBool::new(false));

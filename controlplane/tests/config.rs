@@ -58,6 +58,8 @@ fn the_good_config_validates_with_defaults_filled_in() {
     assert_eq!((v.raw.ng.listen.as_str(), v.raw.ng.tcp, v.raw.ng.delete_delay), ("127.0.0.1:22222", true, 0));
 }
 
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/mediafwd.toml");
+
 #[test]
 fn ring_devices_validate_and_need_no_eal_argument() {
     let text = with("net_af_packet0,iface=mfw-pub", "ring:public").replace("0000:3b:02.0", "ring:private");
@@ -73,12 +75,15 @@ fn ring_devices_validate_and_need_no_eal_argument() {
 
 #[test]
 fn the_shipped_example_validates() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/mediafwd.toml")).unwrap();
-    let mut c = Config::parse(&text).unwrap();
-    // The example names the cores of a larger host.
-    c.node.worker_cores = vec![1];
-    c.node.control_cores = vec![0];
-    c.validate().unwrap();
+    let v = Config::parse(&std::fs::read_to_string(EXAMPLE).unwrap()).unwrap().validate().unwrap();
+    // It names the cores of a larger host: a host with fewer is told, not refused.
+    assert_eq!(
+        (v.raw.node.control_cores.as_slice(), v.raw.node.worker_cores.as_slice()),
+        (&[1][..], &[2, 3, 4, 5][..])
+    );
+    assert_eq!(v.host_mismatches(&[0, 1, 2, 3, 4, 5, 6, 7]), vec![]);
+    let on_two_cores: Vec<String> = v.host_mismatches(&[0, 1]).iter().map(|e| e.to_string()).collect();
+    assert_eq!(on_two_cores, ["node.worker_cores: CPUs 2-5 are not available to this process (it may run on 0-1)"]);
 }
 
 #[test]
@@ -86,7 +91,6 @@ fn bad_configs_fail_naming_the_field() {
     let cases = [
         (with("device = \"0000:3b:02.0\"", "device = \"eth0\""), "interface[1].device"),
         (with("worker_cores = [1]", "worker_cores = [0]"), "node.worker_cores"),
-        (with("worker_cores = [1]", "worker_cores = [999]"), "node.worker_cores"),
         (with("worker_cores = [1]", "worker_cores = []"), "node.worker_cores"),
         (with("addresses = [\"198.19.0.1/24\"]", "addresses = []"), "interface[1].addresses"),
         (with("addresses = [\"198.19.0.1/24\"]", "addresses = [\"198.19.0.1\"]"), "interface[1].addresses[0]"),
@@ -148,9 +152,55 @@ fn cores_come_from_the_affinity_mask() {
 }
 
 #[test]
-fn a_cpu_outside_the_affinity_mask_is_refused_naming_the_allowed_ones() {
-    let e = error_of(&with("worker_cores = [1]", "worker_cores = [999]"));
-    assert!(e.contains("not available to this process") && e.contains("may run on 0"), "{e}");
+fn a_cpu_this_host_does_not_offer_is_a_host_mismatch_naming_the_allowed_ones() {
+    let text = with("worker_cores = [1]", "worker_cores = [999, 3, 2]")
+        .replace("control_cores = [0]", "control_cores = [0, 1]");
+    // The file is valid: what it says holds on a host with those CPUs.
+    let v = Config::parse(&text).unwrap().validate().unwrap();
+    assert_eq!(v.host_mismatches(&[0, 1, 2, 3, 999]), vec![]);
+    let e: Vec<String> = v.host_mismatches(&[0, 2, 3]).iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        e,
+        [
+            "node.worker_cores: CPU 999 is not available to this process (it may run on 0,2-3)",
+            "node.control_cores: CPU 1 is not available to this process (it may run on 0,2-3)",
+        ]
+    );
+    let e = v.host_mismatches(&[0]);
+    assert_eq!(e[0].message, "CPUs 2-3,999 are not available to this process (it may run on 0)");
+    // Listing a CPU twice is a fault of the file, on any host.
+    let twice = with("worker_cores = [1]", "worker_cores = [1, 1]");
+    assert_eq!(error_of(&twice), "node.worker_cores: CPU 1 is listed twice");
+}
+
+/// Runs the `mediafwd` binary with `args`: (exit code, stdout, stderr).
+fn mediafwd(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mediafwd")).args(args).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn check_config_warns_about_this_host_and_starting_refuses() {
+    // No host has CPU 4095 to give this process.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mediafwd.toml");
+    std::fs::write(&path, with("worker_cores = [1]", "worker_cores = [4095]")).unwrap();
+    let path = path.to_str().unwrap();
+
+    let (code, out, err) = mediafwd(&["--check-config", path]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("valid (2 interfaces, 1 workers"), "{out}");
+    assert!(err.contains("warning: node.worker_cores: CPU 4095 is not available to this process"), "{err}");
+
+    let (code, out, err) = mediafwd(&["--config", path]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(err.contains("node.worker_cores: CPU 4095 is not available to this process"), "{err}");
+
+    // The shipped example validates here, with or without a warning.
+    let (code, out, err) = mediafwd(&["--check-config", EXAMPLE]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let has = |cpu: &usize| mediafwd_controlplane::config::allowed_cpus().contains(cpu);
+    assert_eq!(err.contains("warning: node.worker_cores"), ![2, 3, 4, 5].iter().all(has), "{err}");
 }
 
 #[test]

@@ -1,8 +1,11 @@
 //! The configuration file: one TOML schema, every field with a default or a
 //! clear error naming it. `docs/configuration.md` documents each field and
-//! `examples/mediafwd.toml` is an annotated example.
+//! `examples/mediafwd.toml` is an annotated example. [`Config::validate`]
+//! checks what the file says, on any host; `host` checks what this host
+//! offers (reported by `--check-config`, refused when the node starts).
 
 mod device;
+mod host;
 mod net;
 mod ports;
 
@@ -13,6 +16,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use device::{expand_env, Device};
+pub use host::{allowed_cpus, cores_from, cpu_list};
 pub use net::IpNet;
 pub use ports::PortRange;
 
@@ -409,7 +413,6 @@ impl Config {
 
     fn validate_node(&self) -> Result<(), ConfigError> {
         let n = &self.node;
-        let allowed = allowed_cpus();
         if n.worker_cores.is_empty() {
             return Err(ConfigError::new("node.worker_cores", "at least one worker core is required"));
         }
@@ -419,12 +422,6 @@ impl Config {
         for (field, cores) in [("node.worker_cores", &n.worker_cores), ("node.control_cores", &n.control_cores)] {
             let mut seen = HashSet::new();
             for &c in cores {
-                if !allowed.contains(&c) {
-                    return Err(ConfigError::new(
-                        field,
-                        format!("CPU {c} is not available to this process (it may run on {})", cpu_list(&allowed)),
-                    ));
-                }
                 if !seen.insert(c) {
                     return Err(ConfigError::new(field, format!("CPU {c} is listed twice")));
                 }
@@ -551,55 +548,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// The CPUs this process may run on (its affinity: a container's cpuset,
-/// systemd's CPUAffinity=, taskset), sorted.
-pub fn allowed_cpus() -> Vec<usize> {
-    match core_affinity::get_core_ids() {
-        Some(ids) if !ids.is_empty() => {
-            let mut v: Vec<usize> = ids.into_iter().map(|c| c.id).collect();
-            v.sort_unstable();
-            v
-        }
-        _ => (0..std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).collect(),
-    }
-}
-
-/// A CPU list in the kernel's notation: `0-3,8,10-11`.
-pub fn cpu_list(cpus: &[usize]) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < cpus.len() {
-        let mut j = i;
-        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
-            j += 1;
-        }
-        out.push(if j > i { format!("{}-{}", cpus[i], cpus[j]) } else { cpus[i].to_string() });
-        i = j + 1;
-    }
-    out.join(",")
-}
-
-/// Control and worker cores from the CPUs this process may run on: the
-/// first for the control side, the others for workers. For containers
-/// given exclusive CPUs (the kubelet's static CPU manager), whose numbers
-/// are known only at start.
-pub fn cores_from(allowed: &[usize]) -> Result<(Vec<usize>, Vec<usize>), ConfigError> {
-    let mut cpus = allowed.to_vec();
-    cpus.sort_unstable();
-    cpus.dedup();
-    if cpus.len() < 2 {
-        return Err(ConfigError::new(
-            "--cores-from-affinity",
-            format!(
-                "{} CPU available ({}): one control core and at least one worker core are needed",
-                cpus.len(),
-                cpu_list(&cpus)
-            ),
-        ));
-    }
-    Ok((vec![cpus[0]], cpus[1..].to_vec()))
 }
 
 fn parse_gateway(g: &Option<String>, field: &str, addrs: &[IpNet], v4: bool) -> Result<Option<IpAddr>, ConfigError> {
