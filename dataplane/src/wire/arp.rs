@@ -39,26 +39,15 @@ fn ipv4(b: &[u8]) -> Ipv4Addr {
     Ipv4Addr::new(b[0], b[1], b[2], b[3])
 }
 
-/// A view of an Ethernet/IPv4 ARP packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view of an Ethernet/IPv4 ARP packet.
+    pub struct Packet;
+    /// Wraps `buffer` after checking it holds [`LEN`] bytes and describes
+    /// Ethernet (htype 1, hlen 6) and IPv4 (ptype 0x0800, plen 4).
+    fn new_checked;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps `buffer` without validation; getters may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wraps `buffer` after checking it holds [`LEN`] bytes and describes
-    /// Ethernet (htype 1, hlen 6) and IPv4 (ptype 0x0800, plen 4).
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Validates the buffer as [`Packet::new_checked`] does.
     pub fn check_len(&self) -> Result<()> {
         let b = self.buffer.as_ref();
@@ -73,11 +62,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(WireError::Unsupported);
         }
         Ok(())
-    }
-
-    /// Returns the underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Operation code, see [`op`].
@@ -139,12 +123,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets the target protocol address.
     pub fn set_target_protocol_addr(&mut self, addr: Ipv4Addr) {
         self.buffer.as_mut()[field::TPA].copy_from_slice(&addr.octets());
-    }
-}
-
-impl<T: AsRef<[u8]>> AsRef<[u8]> for Packet<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
     }
 }
 

@@ -123,26 +123,15 @@ mod field {
     pub const INNER_ETHERTYPE: Range<usize> = 16..18;
 }
 
-/// A view of an Ethernet II frame, optionally 802.1Q tagged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Frame<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view of an Ethernet II frame, optionally 802.1Q tagged.
+    pub struct Frame;
+    /// Wraps `buffer` after checking it holds a full header: 14 bytes, or 18
+    /// with an 802.1Q tag. A second tag is [`WireError::Unsupported`].
+    fn new_checked;
 }
 
 impl<T: AsRef<[u8]>> Frame<T> {
-    /// Wraps `buffer` without validation; getters may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Frame<T> {
-        Frame { buffer }
-    }
-
-    /// Wraps `buffer` after checking it holds a full header: 14 bytes, or 18
-    /// with an 802.1Q tag. A second tag is [`WireError::Unsupported`].
-    pub fn new_checked(buffer: T) -> Result<Frame<T>> {
-        let frame = Self::new_unchecked(buffer);
-        frame.check_len()?;
-        Ok(frame)
-    }
-
     /// Validates the buffer as [`Frame::new_checked`] does.
     pub fn check_len(&self) -> Result<()> {
         let b = self.buffer.as_ref();
@@ -158,11 +147,6 @@ impl<T: AsRef<[u8]>> Frame<T> {
             },
             _ => Ok(()),
         }
-    }
-
-    /// Returns the underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     fn is_tagged(&self) -> bool {
@@ -238,12 +222,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let start = self.header_len();
         &mut self.buffer.as_mut()[start..]
-    }
-}
-
-impl<T: AsRef<[u8]>> AsRef<[u8]> for Frame<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
     }
 }
 

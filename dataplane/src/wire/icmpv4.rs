@@ -1,6 +1,6 @@
 //! ICMP for IPv4 (RFC 792): echo, and the headers of error messages.
 
-use super::{checksum, get_u16, set_u16, Result, WireError};
+use super::{checksum, Result, WireError};
 
 /// Length of the ICMP header: type, code, checksum and four bytes whose
 /// meaning depends on the type (echo identifier and sequence number).
@@ -27,26 +27,15 @@ mod field {
     pub const ECHO_SEQ: Range<usize> = 6..8;
 }
 
-/// A view of an ICMP message; the buffer is the whole message (the IPv4
-/// payload), since the checksum covers all of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view of an ICMP message; the buffer is the whole message (the IPv4
+    /// payload), since the checksum covers all of it.
+    pub struct Packet;
+    /// Wraps `buffer` after checking it holds the 8-byte header.
+    fn new_checked;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps `buffer` without validation; getters may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wraps `buffer` after checking it holds the 8-byte header.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Validates the buffer as [`Packet::new_checked`] does.
     pub fn check_len(&self) -> Result<()> {
         if self.buffer.as_ref().len() < HEADER_LEN {
@@ -55,35 +44,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ok(())
     }
 
-    /// Returns the underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    /// Message type, see [`msg_type`].
-    pub fn msg_type(&self) -> u8 {
-        self.buffer.as_ref()[field::TYPE]
-    }
-
-    /// Message code.
-    pub fn code(&self) -> u8 {
-        self.buffer.as_ref()[field::CODE]
-    }
-
-    /// Checksum field.
-    pub fn checksum(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::CHECKSUM)
-    }
-
-    /// Identifier of an echo request or reply.
-    pub fn echo_ident(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::ECHO_IDENT)
-    }
-
-    /// Sequence number of an echo request or reply.
-    pub fn echo_seq(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::ECHO_SEQ)
-    }
+    icmp_fields!(get);
 
     /// The bytes after the 8-byte header: echo data, or the offending
     /// datagram's header of an error message.
@@ -98,30 +59,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    /// Sets the message type; the checksum is not updated.
-    pub fn set_msg_type(&mut self, msg_type: u8) {
-        self.buffer.as_mut()[field::TYPE] = msg_type;
-    }
-
-    /// Sets the code; the checksum is not updated.
-    pub fn set_code(&mut self, code: u8) {
-        self.buffer.as_mut()[field::CODE] = code;
-    }
-
-    /// Sets the checksum field.
-    pub fn set_checksum(&mut self, checksum: u16) {
-        set_u16(self.buffer.as_mut(), field::CHECKSUM, checksum);
-    }
-
-    /// Sets the echo identifier; the checksum is not updated.
-    pub fn set_echo_ident(&mut self, ident: u16) {
-        set_u16(self.buffer.as_mut(), field::ECHO_IDENT, ident);
-    }
-
-    /// Sets the echo sequence number; the checksum is not updated.
-    pub fn set_echo_seq(&mut self, seq: u16) {
-        set_u16(self.buffer.as_mut(), field::ECHO_SEQ, seq);
-    }
+    icmp_fields!(set);
 
     /// The bytes after the 8-byte header, mutably.
     pub fn payload_mut(&mut self) -> &mut [u8] {
@@ -133,12 +71,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.set_checksum(0);
         let check = checksum::finish(checksum::sum(self.buffer.as_ref()));
         self.set_checksum(check);
-    }
-}
-
-impl<T: AsRef<[u8]>> AsRef<[u8]> for Packet<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
     }
 }
 

@@ -7,7 +7,7 @@
 use core::net::Ipv6Addr;
 
 use super::ethernet::MacAddr;
-use super::{checksum, get_u16, protocol, set_u16, Result, WireError};
+use super::{checksum, protocol, Result, WireError};
 
 mod nd;
 
@@ -61,28 +61,17 @@ fn nd_options_start(msg_type: u8) -> Option<usize> {
     }
 }
 
-/// A view of an ICMPv6 message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
-}
-
-impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps `buffer` without validation; getters may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
+view! {
+    /// A view of an ICMPv6 message.
+    pub struct Packet;
     /// Wraps `buffer` after checking it is long enough for its type: 4
     /// bytes, 8 for echo, the fixed part of a Neighbor Discovery message
     /// (24 for NS/NA), whose options must each have a nonzero length that
     /// fits (RFC 4861 §4.6).
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
+    fn new_checked;
+}
 
+impl<T: AsRef<[u8]>> Packet<T> {
     /// Validates the buffer as [`Packet::new_checked`] does.
     pub fn check_len(&self) -> Result<()> {
         let b = self.buffer.as_ref();
@@ -100,41 +89,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         }
     }
 
-    /// Returns the underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    /// Message type, see [`msg_type`].
-    pub fn msg_type(&self) -> u8 {
-        self.buffer.as_ref()[field::TYPE]
-    }
-
-    /// Message code.
-    pub fn code(&self) -> u8 {
-        self.buffer.as_ref()[field::CODE]
-    }
-
-    /// Checksum field.
-    pub fn checksum(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::CHECKSUM)
-    }
-
-    /// Identifier of an echo request or reply.
-    ///
-    /// # Panics
-    /// On a message shorter than 8 bytes, which a checked echo is not.
-    pub fn echo_ident(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::ECHO_IDENT)
-    }
-
-    /// Sequence number of an echo request or reply.
-    ///
-    /// # Panics
-    /// On a message shorter than 8 bytes, which a checked echo is not.
-    pub fn echo_seq(&self) -> u16 {
-        get_u16(self.buffer.as_ref(), field::ECHO_SEQ)
-    }
+    icmp_fields!(get);
 
     /// The bytes after the first eight: echo data, or as much of the
     /// invoking packet as an error message carries. Empty when shorter.
@@ -155,30 +110,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    /// Sets the message type; the checksum is not updated.
-    pub fn set_msg_type(&mut self, msg_type: u8) {
-        self.buffer.as_mut()[field::TYPE] = msg_type;
-    }
-
-    /// Sets the code; the checksum is not updated.
-    pub fn set_code(&mut self, code: u8) {
-        self.buffer.as_mut()[field::CODE] = code;
-    }
-
-    /// Sets the checksum field.
-    pub fn set_checksum(&mut self, checksum: u16) {
-        set_u16(self.buffer.as_mut(), field::CHECKSUM, checksum);
-    }
-
-    /// Sets the echo identifier; the checksum is not updated.
-    pub fn set_echo_ident(&mut self, ident: u16) {
-        set_u16(self.buffer.as_mut(), field::ECHO_IDENT, ident);
-    }
-
-    /// Sets the echo sequence number; the checksum is not updated.
-    pub fn set_echo_seq(&mut self, seq: u16) {
-        set_u16(self.buffer.as_mut(), field::ECHO_SEQ, seq);
-    }
+    icmp_fields!(set);
 
     /// The bytes after the first eight, mutably. Empty when shorter.
     pub fn payload_mut(&mut self) -> &mut [u8] {
@@ -191,12 +123,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.set_checksum(0);
         let check = checksum::finish(self.full_sum(src, dst));
         self.set_checksum(check);
-    }
-}
-
-impl<T: AsRef<[u8]>> AsRef<[u8]> for Packet<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
     }
 }
 

@@ -11,6 +11,116 @@
 //! fields and `emit` writes them. Nothing here allocates, touches DPDK or
 //! uses `unsafe`; the module only needs `core`.
 
+/// Declares a view `$name<T: AsRef<[u8]>>` over a buffer, with what every
+/// view has: `new_unchecked`, `new_checked` (which runs the view's own
+/// `check_len`, documented by the doc comment given), `into_inner` and
+/// `AsRef<[u8]>`. The getters, setters and `check_len` follow in the view's
+/// own `impl` blocks.
+macro_rules! view {
+    (
+        $(#[$doc:meta])*
+        pub struct $name:ident;
+        $(#[$checked_doc:meta])*
+        fn new_checked;
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $name<T: AsRef<[u8]>> {
+            buffer: T,
+        }
+
+        impl<T: AsRef<[u8]>> $name<T> {
+            /// Wraps `buffer` without validation; getters may panic on a short buffer.
+            pub const fn new_unchecked(buffer: T) -> $name<T> {
+                $name { buffer }
+            }
+
+            $(#[$checked_doc])*
+            pub fn new_checked(buffer: T) -> $crate::wire::Result<$name<T>> {
+                let view = Self::new_unchecked(buffer);
+                view.check_len()?;
+                Ok(view)
+            }
+
+            /// Returns the underlying buffer.
+            pub fn into_inner(self) -> T {
+                self.buffer
+            }
+        }
+
+        impl<T: AsRef<[u8]>> AsRef<[u8]> for $name<T> {
+            fn as_ref(&self) -> &[u8] {
+                self.buffer.as_ref()
+            }
+        }
+    };
+}
+
+/// The header fields ICMP (RFC 792) and ICMPv6 (RFC 4443 §2.1, §4) share:
+/// type, code, checksum, and an echo's identifier and sequence number, at
+/// the calling module's `field` offsets. `get` for the getters, `set` for
+/// the setters (which leave the checksum alone).
+macro_rules! icmp_fields {
+    (get) => {
+        /// Message type, see [`msg_type`].
+        pub fn msg_type(&self) -> u8 {
+            self.buffer.as_ref()[field::TYPE]
+        }
+
+        /// Message code.
+        pub fn code(&self) -> u8 {
+            self.buffer.as_ref()[field::CODE]
+        }
+
+        /// Checksum field.
+        pub fn checksum(&self) -> u16 {
+            $crate::wire::get_u16(self.buffer.as_ref(), field::CHECKSUM)
+        }
+
+        /// Identifier of an echo request or reply.
+        ///
+        /// # Panics
+        /// On a message shorter than 8 bytes, which a checked echo is not.
+        pub fn echo_ident(&self) -> u16 {
+            $crate::wire::get_u16(self.buffer.as_ref(), field::ECHO_IDENT)
+        }
+
+        /// Sequence number of an echo request or reply.
+        ///
+        /// # Panics
+        /// On a message shorter than 8 bytes, which a checked echo is not.
+        pub fn echo_seq(&self) -> u16 {
+            $crate::wire::get_u16(self.buffer.as_ref(), field::ECHO_SEQ)
+        }
+    };
+    (set) => {
+        /// Sets the message type; the checksum is not updated.
+        pub fn set_msg_type(&mut self, msg_type: u8) {
+            self.buffer.as_mut()[field::TYPE] = msg_type;
+        }
+
+        /// Sets the code; the checksum is not updated.
+        pub fn set_code(&mut self, code: u8) {
+            self.buffer.as_mut()[field::CODE] = code;
+        }
+
+        /// Sets the checksum field.
+        pub fn set_checksum(&mut self, checksum: u16) {
+            $crate::wire::set_u16(self.buffer.as_mut(), field::CHECKSUM, checksum);
+        }
+
+        /// Sets the echo identifier; the checksum is not updated.
+        pub fn set_echo_ident(&mut self, ident: u16) {
+            $crate::wire::set_u16(self.buffer.as_mut(), field::ECHO_IDENT, ident);
+        }
+
+        /// Sets the echo sequence number; the checksum is not updated.
+        pub fn set_echo_seq(&mut self, seq: u16) {
+            $crate::wire::set_u16(self.buffer.as_mut(), field::ECHO_SEQ, seq);
+        }
+    };
+}
+
 pub mod arp;
 pub mod checksum;
 pub mod ethernet;

@@ -65,26 +65,15 @@ pub struct SenderInfo {
     pub octet_count: u32,
 }
 
-/// A view of the first RTCP packet of a compound packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view of the first RTCP packet of a compound packet.
+    pub struct Packet;
+    /// Wraps `buffer` after checking the version and that the first
+    /// packet's length field, `(length + 1) * 4` bytes, fits.
+    fn new_checked;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps `buffer` without validation; getters may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wraps `buffer` after checking the version and that the first
-    /// packet's length field, `(length + 1) * 4` bytes, fits.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Validates the buffer as [`Packet::new_checked`] does.
     pub fn check_len(&self) -> Result<()> {
         let len = self.buffer.as_ref().len();
@@ -98,11 +87,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(WireError::BadLength);
         }
         Ok(())
-    }
-
-    /// Returns the underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// The version field (2 once checked).
@@ -180,12 +164,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets the SSRC after the common header.
     pub fn set_sender_ssrc(&mut self, ssrc: u32) {
         set_u32(self.buffer.as_mut(), field::SSRC, ssrc);
-    }
-}
-
-impl<T: AsRef<[u8]>> AsRef<[u8]> for Packet<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
     }
 }
 

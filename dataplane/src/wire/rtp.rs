@@ -20,26 +20,15 @@ mod field {
     pub const EXT_LENGTH: Range<usize> = 2..4;
 }
 
-/// A view of an RTP packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view of an RTP packet.
+    pub struct Packet;
+    /// Wraps `buffer` after checking the version, that CSRCs and extension
+    /// fit, and that a padding count lies within the payload (RFC 3550 §5.1).
+    fn new_checked;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps `buffer` without validation; getters may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wraps `buffer` after checking the version, that CSRCs and extension
-    /// fit, and that a padding count lies within the payload (RFC 3550 §5.1).
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Validates the buffer as [`Packet::new_checked`] does.
     pub fn check_len(&self) -> Result<()> {
         let b = self.buffer.as_ref();
@@ -67,11 +56,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             }
         }
         Ok(())
-    }
-
-    /// Returns the underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// The version field (2 once checked).
@@ -208,12 +192,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let range = self.payload_range();
         &mut self.buffer.as_mut()[range]
-    }
-}
-
-impl<T: AsRef<[u8]>> AsRef<[u8]> for Packet<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
     }
 }
 

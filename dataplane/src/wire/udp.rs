@@ -25,26 +25,15 @@ fn on_wire(check: u16) -> u16 {
     }
 }
 
-/// A view of a UDP datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Datagram<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view of a UDP datagram.
+    pub struct Datagram;
+    /// Wraps `buffer` after checking the length field covers the header and
+    /// fits in the buffer. Bytes beyond the length field are ignored.
+    fn new_checked;
 }
 
 impl<T: AsRef<[u8]>> Datagram<T> {
-    /// Wraps `buffer` without validation; getters may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Datagram<T> {
-        Datagram { buffer }
-    }
-
-    /// Wraps `buffer` after checking the length field covers the header and
-    /// fits in the buffer. Bytes beyond the length field are ignored.
-    pub fn new_checked(buffer: T) -> Result<Datagram<T>> {
-        let datagram = Self::new_unchecked(buffer);
-        datagram.check_len()?;
-        Ok(datagram)
-    }
-
     /// Validates the buffer as [`Datagram::new_checked`] does.
     pub fn check_len(&self) -> Result<()> {
         let len = self.buffer.as_ref().len();
@@ -56,11 +45,6 @@ impl<T: AsRef<[u8]>> Datagram<T> {
             return Err(WireError::BadLength);
         }
         Ok(())
-    }
-
-    /// Returns the underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Source port.
@@ -159,12 +143,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Datagram<T> {
         self.set_checksum(0);
         let check = checksum::finish(self.full_sum_v6(src, dst));
         self.set_checksum(on_wire(check));
-    }
-}
-
-impl<T: AsRef<[u8]>> AsRef<[u8]> for Datagram<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
     }
 }
 
