@@ -46,6 +46,28 @@ fn l2_of(frame: &[u8], ether_type: u16) -> Result<(usize, MacAddr), Handled> {
     Ok((eth.header_len(), eth.src_addr()))
 }
 
+/// Whether an echo request from `eth_src` may be answered: not one of our
+/// own frames come back, from a unicast sender, within the rate.
+fn may_answer(eth_src: MacAddr, iface: &Interface, limit: &mut TokenBucket, now: Instant) -> Result<(), Reason> {
+    if eth_src == iface.mac {
+        return Err(Reason::Looped);
+    }
+    if !eth_src.is_unicast() {
+        return Err(Reason::BadSource);
+    }
+    if !limit.try_take(now) {
+        return Err(Reason::RateLimited);
+    }
+    Ok(())
+}
+
+/// Addresses the frame in `buf` from us back to `eth_src`.
+fn back_to_sender(buf: &mut [u8], eth_src: MacAddr, iface: &Interface) {
+    let mut eth = ethernet::Frame::new_unchecked(buf);
+    eth.set_dst_addr(eth_src);
+    eth.set_src_addr(iface.mac);
+}
+
 /// Handles the IPv4 ICMP frame at `buf[..len]`, received on `iface`. An
 /// echo request to one of our addresses becomes the echo reply in place
 /// (addresses swapped, back to the frame's source MAC, same VLAN, data
@@ -88,19 +110,11 @@ pub fn handle_v4(buf: &mut [u8], len: usize, iface: &Interface, limit: &mut Toke
     {
         return drop(Reason::BadSource);
     }
-    if eth_src == iface.mac {
-        return drop(Reason::Looped);
-    }
-    if !eth_src.is_unicast() {
-        return drop(Reason::BadSource);
-    }
-    if !limit.try_take(now) {
-        return drop(Reason::RateLimited);
+    if let Err(reason) = may_answer(eth_src, iface, limit, now) {
+        return drop(reason);
     }
     let ip_len = usize::from(ip.total_len());
-    let mut eth = ethernet::Frame::new_unchecked(&mut buf[..]);
-    eth.set_dst_addr(eth_src);
-    eth.set_src_addr(iface.mac);
+    back_to_sender(buf, eth_src, iface);
     let mut ip = ipv4::Packet::new_unchecked(&mut buf[l2..l2 + ip_len]);
     ip.set_src_addr(dst);
     ip.set_dst_addr(src);
@@ -150,19 +164,11 @@ pub fn handle_v6(buf: &mut [u8], len: usize, iface: &Interface, limit: &mut Toke
     if src.is_multicast() || src.is_unspecified() || iface.owns(IpAddr::V6(src)) {
         return drop(Reason::BadSource);
     }
-    if eth_src == iface.mac {
-        return drop(Reason::Looped);
-    }
-    if !eth_src.is_unicast() {
-        return drop(Reason::BadSource);
-    }
-    if !limit.try_take(now) {
-        return drop(Reason::RateLimited);
+    if let Err(reason) = may_answer(eth_src, iface, limit, now) {
+        return drop(reason);
     }
     let ip_len = ipv6::HEADER_LEN + usize::from(ip.payload_len());
-    let mut eth = ethernet::Frame::new_unchecked(&mut buf[..]);
-    eth.set_dst_addr(eth_src);
-    eth.set_src_addr(iface.mac);
+    back_to_sender(buf, eth_src, iface);
     let mut ip = ipv6::Packet::new_unchecked(&mut buf[l2..l2 + ip_len]);
     ip.set_src_addr(dst);
     ip.set_dst_addr(src);
