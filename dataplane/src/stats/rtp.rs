@@ -24,21 +24,27 @@ pub struct RtpStream {
 }
 
 impl RtpStream {
+    /// A stream (re)started by its first packet (RFC 3550 A.1 `init_seq`).
+    #[inline]
+    fn start(ssrc: u32, seq: u16, transit: u32) -> RtpStream {
+        RtpStream {
+            ssrc,
+            started: true,
+            max_seq: seq,
+            base_seq: seq as u32,
+            bad_seq: u32::MAX,
+            received: 1,
+            transit,
+            ..RtpStream::default()
+        }
+    }
+
     /// Accounts one packet: its SSRC, sequence number and RTP timestamp,
     /// and its arrival time in the stream's timestamp units.
     #[inline]
     pub fn update(&mut self, ssrc: u32, seq: u16, timestamp: u32, arrival: u32) {
         if !self.started || ssrc != self.ssrc {
-            *self = RtpStream {
-                ssrc,
-                started: true,
-                max_seq: seq,
-                base_seq: seq as u32,
-                bad_seq: u32::MAX,
-                received: 1,
-                transit: arrival.wrapping_sub(timestamp),
-                ..RtpStream::default()
-            };
+            *self = RtpStream::start(ssrc, seq, arrival.wrapping_sub(timestamp));
             return;
         }
         let delta = seq.wrapping_sub(self.max_seq);
@@ -50,16 +56,7 @@ impl RtpStream {
         } else if delta <= u16::MAX - MAX_MISORDER {
             // A large jump: restart if the next packet confirms it.
             if seq as u32 == self.bad_seq {
-                *self = RtpStream {
-                    ssrc,
-                    started: true,
-                    max_seq: seq,
-                    base_seq: seq as u32,
-                    bad_seq: u32::MAX,
-                    received: 1,
-                    transit: arrival.wrapping_sub(timestamp),
-                    ..RtpStream::default()
-                };
+                *self = RtpStream::start(ssrc, seq, arrival.wrapping_sub(timestamp));
                 return;
             }
             self.bad_seq = (seq as u32 + 1) & 0xffff;
