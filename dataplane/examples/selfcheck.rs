@@ -111,28 +111,12 @@ fn main() {
             next += 1;
         }
         sent += rings[0].0.enqueue_burst(&mut burst) as u64;
-        let mut out = Burst::new();
-        while rings[1].1.dequeue_burst(&mut out) > 0 {
-            for m in out.drain() {
-                received += 1;
-                if !relayed_correctly(m.data(), macs[1], &frames) {
-                    bad += 1;
-                }
-            }
-        }
+        collect(&rings[1].1, macs[1], &frames, &mut received, &mut bad);
     }
     sent -= burst.len() as u64;
     drop(burst);
     std::thread::sleep(Duration::from_millis(50));
-    let mut out = Burst::new();
-    while rings[1].1.dequeue_burst(&mut out) > 0 {
-        for m in out.drain() {
-            received += 1;
-            if !relayed_correctly(m.data(), macs[1], &frames) {
-                bad += 1;
-            }
-        }
-    }
+    collect(&rings[1].1, macs[1], &frames, &mut received, &mut bad);
     let secs = start.elapsed().as_secs_f64();
     let w = dp.worker_stats()[0].clone();
     let busy = w.busy_cycles as f64 / w.total_cycles.max(1) as f64;
@@ -161,6 +145,26 @@ fn main() {
 
 fn addr(net: u8, host: u8, port: u16) -> SocketAddr {
     SocketAddr::from(([198, net, host / 200, 1 + host % 200], port))
+}
+
+/// Takes every packet the worker relayed into `ring`: `received` counts
+/// them, `bad` those not rewritten as expected.
+fn collect(
+    ring: &Ring,
+    src_mac: MacAddr,
+    frames: &[(Vec<u8>, SocketAddr, SocketAddr)],
+    received: &mut u64,
+    bad: &mut u64,
+) {
+    let mut out = Burst::new();
+    while ring.dequeue_burst(&mut out) > 0 {
+        for m in out.drain() {
+            *received += 1;
+            if !relayed_correctly(m.data(), src_mac, frames) {
+                *bad += 1;
+            }
+        }
+    }
 }
 
 fn relayed_correctly(data: &[u8], src_mac: MacAddr, frames: &[(Vec<u8>, SocketAddr, SocketAddr)]) -> bool {

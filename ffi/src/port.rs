@@ -188,23 +188,15 @@ impl Port {
             // SAFETY: the PMD's static driver name.
             unsafe { CStr::from_ptr(info.driver_name) }.to_string_lossy().into_owned()
         };
-        if conf.rx_queues == 0 || conf.rx_queues > info.max_rx_queues {
-            return Err(DpdkError::InvalidArgument {
-                what: "rx queues",
-                reason: format!(
-                    "{} requested, port {} ({driver}) offers 1..={}",
-                    conf.rx_queues, self.id, info.max_rx_queues
-                ),
-            });
-        }
-        if conf.tx_queues == 0 || conf.tx_queues > info.max_tx_queues {
-            return Err(DpdkError::InvalidArgument {
-                what: "tx queues",
-                reason: format!(
-                    "{} requested, port {} ({driver}) offers 1..={}",
-                    conf.tx_queues, self.id, info.max_tx_queues
-                ),
-            });
+        for (what, requested, max) in
+            [("rx queues", conf.rx_queues, info.max_rx_queues), ("tx queues", conf.tx_queues, info.max_tx_queues)]
+        {
+            if requested == 0 || requested > max {
+                return Err(DpdkError::InvalidArgument {
+                    what,
+                    reason: format!("{requested} requested, port {} ({driver}) offers 1..={max}", self.id),
+                });
+            }
         }
         let mut eth_conf = sys::rte_eth_conf::default();
         let wanted = RSS_IPV4 | RSS_NONFRAG_IPV4_UDP | RSS_IPV6 | RSS_NONFRAG_IPV6_UDP;

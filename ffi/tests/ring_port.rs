@@ -22,6 +22,13 @@ fn ring_port_round_trip_and_lcore_launch() {
     assert!(port.name().ends_with("ffi_ring0"), "{}", port.name());
     assert_eq!(Port::by_name(&port.name()).unwrap(), port);
     assert!(Port::by_name("no_such_port").is_err());
+    for (conf, refused) in [
+        (PortConfig { rx_queues: 0, ..PortConfig::default() }, "invalid rx queues: 0 requested"),
+        (PortConfig { tx_queues: 2, ..PortConfig::default() }, "invalid tx queues: 2 requested"),
+    ] {
+        let e = port.configure(&conf, &pool).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.starts_with(refused) && e.contains("offers 1..=1"), "{e}");
+    }
     let (info, mut rxq, mut txq) = port.configure(&PortConfig::default(), &pool).unwrap();
     assert_eq!(info.driver, "net_ring");
     port.start().unwrap();
