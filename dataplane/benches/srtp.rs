@@ -148,7 +148,7 @@ fn libsrtp(c: &mut Criterion) {
     // One SSRC; the sender protects the same packets in every iteration.
     let policy = libsrtp::Policy {
         allow_repeat_tx: true,
-        ..libsrtp::Policy::new(libsrtp::Profile::AesCm128HmacSha1_80, libsrtp::Ssrc::Specific(SSRC), &key)
+        ..libsrtp::Policy::new(suite.to_string().parse().unwrap(), libsrtp::Ssrc::Specific(SSRC), &key)
     };
     let session = || libsrtp::Session::new(&policy).expect("srtp_create");
     let mut tx = session();

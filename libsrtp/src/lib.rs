@@ -22,102 +22,65 @@ use std::sync::Once;
 /// (tag and MKI) and the SRTCP index.
 pub const MAX_TRAILER: usize = 16 + 128 + 4;
 
-/// The SRTP crypto suites libsrtp and mediafwd both know, by their SDES
-/// names (RFC 4568, RFC 6188, RFC 7714); SRTCP keeps an 80-bit tag under the
-/// `_32` suites (RFC 4568 §6.2.2) and its encryption under the NULL cipher
-/// (RFC 4568 §6.3.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Profile {
-    /// `AES_CM_128_HMAC_SHA1_80`
-    AesCm128HmacSha1_80,
-    /// `AES_CM_128_HMAC_SHA1_32`
-    AesCm128HmacSha1_32,
-    /// `AES_192_CM_HMAC_SHA1_80`
-    Aes192CmHmacSha1_80,
-    /// `AES_192_CM_HMAC_SHA1_32`
-    Aes192CmHmacSha1_32,
-    /// `AES_256_CM_HMAC_SHA1_80`
-    Aes256CmHmacSha1_80,
-    /// `AES_256_CM_HMAC_SHA1_32`
-    Aes256CmHmacSha1_32,
-    /// `AEAD_AES_128_GCM`
-    AeadAes128Gcm,
-    /// `AEAD_AES_256_GCM`
-    AeadAes256Gcm,
-    /// `NULL_HMAC_SHA1_80`: SRTP unencrypted, authenticated.
-    NullHmacSha1_80,
+/// A libsrtp profile: its SDES name, bytes of master key and salt, and the
+/// setters of its SRTP and SRTCP crypto policies.
+struct Row {
+    name: &'static str,
+    key_salt_len: usize,
+    rtp: sys::PolicySetter,
+    rtcp: sys::PolicySetter,
 }
+
+/// The suites libsrtp offers that mediafwd knows (RFC 4568, RFC 6188,
+/// RFC 7714). SRTCP keeps an 80-bit tag under the `_32` suites (RFC 4568
+/// §6.2.2) and its encryption under the NULL cipher (RFC 4568 §6.3.2).
+const PROFILES: [Row; 9] = {
+    use sys::*;
+    const fn row(name: &'static str, key_salt_len: usize, rtp: PolicySetter, rtcp: PolicySetter) -> Row {
+        Row { name, key_salt_len, rtp, rtcp }
+    }
+    let (cm128, cm128_32) = (srtp_crypto_policy_set_rtp_default, srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32);
+    let (cm192, cm192_32) =
+        (srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80, srtp_crypto_policy_set_aes_cm_192_hmac_sha1_32);
+    let (cm256, cm256_32) =
+        (srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80, srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32);
+    let (gcm128, gcm256) = (srtp_crypto_policy_set_aes_gcm_128_16_auth, srtp_crypto_policy_set_aes_gcm_256_16_auth);
+    [
+        row("AES_CM_128_HMAC_SHA1_80", 16 + 14, cm128, cm128),
+        row("AES_CM_128_HMAC_SHA1_32", 16 + 14, cm128_32, cm128),
+        row("AES_192_CM_HMAC_SHA1_80", 24 + 14, cm192, cm192),
+        row("AES_192_CM_HMAC_SHA1_32", 24 + 14, cm192_32, cm192),
+        row("AES_256_CM_HMAC_SHA1_80", 32 + 14, cm256, cm256),
+        row("AES_256_CM_HMAC_SHA1_32", 32 + 14, cm256_32, cm256),
+        row("AEAD_AES_128_GCM", 16 + 12, gcm128, gcm128),
+        row("AEAD_AES_256_GCM", 32 + 12, gcm256, gcm256),
+        row("NULL_HMAC_SHA1_80", 16 + 14, srtp_crypto_policy_set_null_cipher_hmac_sha1_80, cm128),
+    ]
+};
+
+/// A crypto suite libsrtp offers, by its SDES name:
+/// `"AEAD_AES_128_GCM".parse::<Profile>()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Profile(usize);
 
 impl Profile {
     /// Every profile.
-    pub const ALL: [Profile; 9] = [
-        Profile::AesCm128HmacSha1_80,
-        Profile::AesCm128HmacSha1_32,
-        Profile::Aes192CmHmacSha1_80,
-        Profile::Aes192CmHmacSha1_32,
-        Profile::Aes256CmHmacSha1_80,
-        Profile::Aes256CmHmacSha1_32,
-        Profile::AeadAes128Gcm,
-        Profile::AeadAes256Gcm,
-        Profile::NullHmacSha1_80,
-    ];
+    pub fn all() -> impl Iterator<Item = Profile> {
+        (0..PROFILES.len()).map(Profile)
+    }
 
-    /// Bytes of master key and salt.
-    pub const fn key_salt_len(self) -> usize {
-        match self {
-            Profile::AesCm128HmacSha1_80 | Profile::AesCm128HmacSha1_32 | Profile::NullHmacSha1_80 => 16 + 14,
-            Profile::Aes192CmHmacSha1_80 | Profile::Aes192CmHmacSha1_32 => 24 + 14,
-            Profile::Aes256CmHmacSha1_80 | Profile::Aes256CmHmacSha1_32 => 32 + 14,
-            Profile::AeadAes128Gcm => 16 + 12,
-            Profile::AeadAes256Gcm => 32 + 12,
-        }
+    fn row(self) -> &'static Row {
+        &PROFILES[self.0]
     }
 
     /// The SDES name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Profile::AesCm128HmacSha1_80 => "AES_CM_128_HMAC_SHA1_80",
-            Profile::AesCm128HmacSha1_32 => "AES_CM_128_HMAC_SHA1_32",
-            Profile::Aes192CmHmacSha1_80 => "AES_192_CM_HMAC_SHA1_80",
-            Profile::Aes192CmHmacSha1_32 => "AES_192_CM_HMAC_SHA1_32",
-            Profile::Aes256CmHmacSha1_80 => "AES_256_CM_HMAC_SHA1_80",
-            Profile::Aes256CmHmacSha1_32 => "AES_256_CM_HMAC_SHA1_32",
-            Profile::AeadAes128Gcm => "AEAD_AES_128_GCM",
-            Profile::AeadAes256Gcm => "AEAD_AES_256_GCM",
-            Profile::NullHmacSha1_80 => "NULL_HMAC_SHA1_80",
-        }
+    pub fn name(self) -> &'static str {
+        self.row().name
     }
 
-    /// libsrtp's setters of the SRTP and the SRTCP crypto policy.
-    fn setters(self) -> (sys::PolicySetter, sys::PolicySetter) {
-        use sys::*;
-        match self {
-            Profile::AesCm128HmacSha1_80 => (srtp_crypto_policy_set_rtp_default, srtp_crypto_policy_set_rtp_default),
-            Profile::AesCm128HmacSha1_32 => {
-                (srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32, srtp_crypto_policy_set_rtp_default)
-            }
-            Profile::Aes192CmHmacSha1_80 => {
-                (srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80, srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80)
-            }
-            Profile::Aes192CmHmacSha1_32 => {
-                (srtp_crypto_policy_set_aes_cm_192_hmac_sha1_32, srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80)
-            }
-            Profile::Aes256CmHmacSha1_80 => {
-                (srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80, srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80)
-            }
-            Profile::Aes256CmHmacSha1_32 => {
-                (srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32, srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80)
-            }
-            Profile::AeadAes128Gcm => {
-                (srtp_crypto_policy_set_aes_gcm_128_16_auth, srtp_crypto_policy_set_aes_gcm_128_16_auth)
-            }
-            Profile::AeadAes256Gcm => {
-                (srtp_crypto_policy_set_aes_gcm_256_16_auth, srtp_crypto_policy_set_aes_gcm_256_16_auth)
-            }
-            Profile::NullHmacSha1_80 => {
-                (srtp_crypto_policy_set_null_cipher_hmac_sha1_80, srtp_crypto_policy_set_rtp_default)
-            }
-        }
+    /// Bytes of master key and salt.
+    pub fn key_salt_len(self) -> usize {
+        self.row().key_salt_len
     }
 }
 
@@ -131,7 +94,7 @@ impl FromStr for Profile {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Profile, String> {
-        Profile::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| format!("{s} is not a suite libsrtp knows"))
+        Profile::all().find(|p| p.name() == s).ok_or_else(|| format!("{s} is not a suite libsrtp offers here"))
     }
 }
 
@@ -255,7 +218,7 @@ impl Session {
             Ssrc::AnyInbound => (sys::SSRC_ANY_INBOUND, 0),
             Ssrc::AnyOutbound => (sys::SSRC_ANY_OUTBOUND, 0),
         };
-        let (rtp, rtcp) = policy.profile.setters();
+        let Row { rtp, rtcp, .. } = *policy.profile.row();
         let mut p = sys::Policy {
             ssrc: sys::Ssrc { kind, value },
             rtp: sys::CryptoPolicy::default(),
@@ -386,6 +349,10 @@ impl Drop for Session {
 mod tests {
     use super::*;
 
+    fn p(name: &str) -> Profile {
+        name.parse().unwrap()
+    }
+
     fn rtp(seq: u16) -> Vec<u8> {
         let mut p = vec![0x80, 0x00];
         p.extend_from_slice(&seq.to_be_bytes());
@@ -396,7 +363,8 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for p in Profile::ALL {
+        assert_eq!(Profile::all().count(), 9);
+        for p in Profile::all() {
             assert_eq!(p.to_string().parse::<Profile>(), Ok(p));
         }
         assert!("AES_CM_128_HMAC_SHA1_81".parse::<Profile>().is_err());
@@ -405,7 +373,7 @@ mod tests {
     #[test]
     fn a_sender_and_a_receiver_agree_and_refuse_replays_and_forgeries() {
         let key: Vec<u8> = (0..30).collect();
-        for profile in [Profile::AesCm128HmacSha1_80, Profile::AesCm128HmacSha1_32] {
+        for profile in [p("AES_CM_128_HMAC_SHA1_80"), p("AES_CM_128_HMAC_SHA1_32")] {
             let (mut tx, mut rx) = (Session::sender(profile, &key), Session::receiver(profile, &key));
             let sealed = tx.protect(&rtp(1)).unwrap();
             assert_ne!(sealed[12..172], rtp(1)[12..], "{profile}: encrypted");
@@ -420,7 +388,7 @@ mod tests {
     #[test]
     fn keys_with_mkis_are_chosen_by_index() {
         let keys = |mki: u8| ((0..30).map(|b| b ^ mki).collect::<Vec<u8>>(), vec![0, mki]);
-        let policy = |ssrc| Policy::with_mkis(Profile::AesCm128HmacSha1_80, ssrc, [keys(1), keys(2)]);
+        let policy = |ssrc| Policy::with_mkis(p("AES_CM_128_HMAC_SHA1_80"), ssrc, [keys(1), keys(2)]);
         let mut tx = Session::new(&policy(Ssrc::Specific(0x1234_5678))).unwrap();
         let mut rx = Session::new(&policy(Ssrc::AnyInbound)).unwrap();
         let sealed = tx.use_key(1).protect(&rtp(7)).unwrap();
@@ -431,12 +399,12 @@ mod tests {
     #[test]
     #[should_panic(expected = "30 bytes of key and salt")]
     fn a_key_of_the_wrong_length_is_refused() {
-        let _ = Session::sender(Profile::AesCm128HmacSha1_80, &[0; 16]);
+        let _ = Session::sender(p("AES_CM_128_HMAC_SHA1_80"), &[0; 16]);
     }
 
     #[test]
     fn a_sender_may_be_allowed_to_protect_an_index_again() {
-        let once = Policy::new(Profile::AeadAes128Gcm, Ssrc::AnyOutbound, &[7; 28]);
+        let once = Policy::new(p("AEAD_AES_128_GCM"), Ssrc::AnyOutbound, &[7; 28]);
         let mut tx = Session::new(&once).unwrap();
         let sealed = tx.protect(&rtp(3)).unwrap();
         assert!(tx.protect(&rtp(3)).unwrap_err().is_replay());
