@@ -11,6 +11,8 @@ packages=(
   libclang-dev clang
   # Network namespaces and veth pairs for the end-to-end tests.
   iproute2 iputils-ping ethtool python3
+  # SRTP's crypto engine: Intel's multi-buffer library (AES-CTR, HMAC-SHA1, AES-GCM).
+  libipsec-mb-dev
   # SRTP interoperability tests run against libsrtp.
   libsrtp2-dev
   # The gRPC API is compiled with protoc.
