@@ -1,23 +1,17 @@
-//! SRTP over a burst of packets, several packets per step.
-//!
-//! Packets are taken [`MAX_LANES`] at a time through the steps of `rtp.rs`: all of
-//! them are checked and get their counter blocks, then all go through the cipher
-//! (by then the counter blocks written a few packets earlier have left the store
-//! queue, and the cipher's wide loads of them do not wait), then
-//! the HMACs of those that need one are computed side by side in interleaved SHA-1
-//! lanes ([`super::hmac::hmac_sha1_lanes`]), then they are finished in order (tag
-//! written, or tag checked and the stream updated). Packets may belong to different
-//! contexts and streams, several to the same stream; results are those of
-//! processing them one by one in order.
+//! SRTP over a burst of packets: each step of `rtp.rs` runs over every packet
+//! before the next, so that the engine gets all the burst's AES-CM payloads in
+//! one call and all its HMAC-SHA1 messages in another (ipsec-mb runs them side
+//! by side in vector lanes). Packets may belong to different contexts and
+//! streams, several to the same stream; results are those of processing them
+//! one by one in order. The work is done with the calling thread's engine
+//! state (one ipsec-mb manager per worker thread); nothing is allocated.
 
 use core::ops::IndexMut;
 
-use super::aes_cm::Counters;
 use super::context::Context;
+use super::engine::{with_crypto, Crypto, CtrOp, MacOp, MAC_LEN, MAX_OPS};
 use super::error::SrtpError;
-use super::hmac::{hmac_sha1_lanes, HmacInput};
 use super::rtp::Pending;
-use super::sha1_multi::MAX_LANES;
 use super::stream::StreamState;
 
 /// One packet of a burst.
@@ -40,7 +34,12 @@ pub fn protect_rtp_burst<S>(packets: &mut [BurstPacket<'_>], streams: &mut S, re
 where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
-    run(packets, streams, results, Direction::Protect);
+    assert!(results.len() >= packets.len(), "one result per packet");
+    with_crypto(|c| {
+        for (packets, results) in packets.chunks_mut(MAX_OPS).zip(results.chunks_mut(MAX_OPS)) {
+            protect(c, packets, streams, results);
+        }
+    });
 }
 
 /// [`Context::unprotect_rtp`] for every packet; `results[i]` receives packet
@@ -52,113 +51,103 @@ pub fn unprotect_rtp_burst<S>(
 ) where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
-    run(packets, streams, results, Direction::Unprotect);
+    assert!(results.len() >= packets.len(), "one result per packet");
+    with_crypto(|c| {
+        for (packets, results) in packets.chunks_mut(MAX_OPS).zip(results.chunks_mut(MAX_OPS)) {
+            unprotect(c, packets, streams, results);
+        }
+    });
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Direction {
-    Protect,
-    Unprotect,
-}
+type Pendings = [Option<Pending>; MAX_OPS];
 
-/// Packets taken through the steps together.
-struct Group {
-    /// Packet index in the burst and its pending state.
-    pending: [(usize, Pending); MAX_LANES],
-    counters: [Counters; MAX_LANES],
-    len: usize,
-}
-
-fn run<S>(
-    packets: &mut [BurstPacket<'_>],
-    streams: &mut S,
-    results: &mut [Result<usize, SrtpError>],
-    direction: Direction,
-) where
+fn protect<S>(c: &mut Crypto, packets: &mut [BurstPacket<'_>], streams: &mut S, results: &mut [Result<usize, SrtpError>])
+where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
-    assert!(results.len() >= packets.len(), "one result per packet");
-    let mut group = Group {
-        pending: [(0, Pending::EMPTY); MAX_LANES],
-        counters: core::array::from_fn(|_| Counters::new()),
-        len: 0,
-    };
-    for i in 0..packets.len() {
-        let p = &mut packets[i];
-        let counters = &mut group.counters[group.len];
-        let begun = match direction {
-            Direction::Protect => p.ctx.protect_rtp_begin(&mut streams[p.stream], p.buf, p.len, counters),
-            Direction::Unprotect => p.ctx.unprotect_rtp_begin(&streams[p.stream], p.buf, p.len, counters),
-        };
-        match begun {
-            Ok(pending) => {
-                group.pending[group.len] = (i, pending);
-                group.len += 1;
-                if group.len == MAX_LANES {
-                    finish_group(packets, streams, results, &mut group, direction);
-                }
-            }
+    let mut pending: Pendings = [None; MAX_OPS];
+    for (i, p) in packets.iter_mut().enumerate() {
+        match p.ctx.protect_rtp_begin(&mut streams[p.stream], p.buf, p.len) {
+            Ok(q) => pending[i] = Some(q),
             Err(e) => results[i] = Err(e),
         }
     }
-    finish_group(packets, streams, results, &mut group, direction);
+    // Encrypt: AES-CM payloads in one engine call, GCM packets one by one.
+    let mut ctr: [Option<CtrOp<'_>>; MAX_OPS] = [const { None }; MAX_OPS];
+    for ((p, q), op) in packets.iter_mut().zip(&pending).zip(&mut ctr) {
+        let Some(q) = q else { continue };
+        if p.ctx.suite().is_aead() {
+            p.ctx.protect_rtp_seal(c, q, p.buf);
+        } else {
+            *op = p.ctx.rtp_ctr(q, p.buf);
+        }
+    }
+    c.ctr(&mut ctr);
+    drop(ctr);
+    // Authenticate the ciphertext.
+    let macs = macs(c, packets, &mut pending, false);
+    for (i, (p, q)) in packets.iter_mut().zip(&pending).enumerate() {
+        let Some(q) = q else { continue };
+        results[i] = Ok(p.ctx.protect_rtp_finish(q, p.buf, macs[i].as_ref()));
+    }
 }
 
-/// Runs the cipher, MAC and finishing steps over the group, then empties it.
-fn finish_group<S>(
+fn unprotect<S>(
+    c: &mut Crypto,
     packets: &mut [BurstPacket<'_>],
     streams: &mut S,
     results: &mut [Result<usize, SrtpError>],
-    group: &mut Group,
-    direction: Direction,
 ) where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
-    let queued = &group.pending[..group.len];
-    group.len = 0;
-    // Cipher step; AEAD packets are done after it.
-    let mut macs_needed = [0usize; MAX_LANES];
-    let mut n = 0;
-    for (k, (i, pending)) in queued.iter().enumerate() {
-        let p = &mut packets[*i];
-        let counters = &mut group.counters[k];
-        let aead = p.ctx.suite().is_aead();
-        match (direction, aead) {
-            (Direction::Protect, _) => {
-                p.ctx.protect_rtp_crypt(pending, p.buf, counters);
-                if aead {
-                    results[*i] = Ok(pending.new_len());
-                }
-            }
-            (Direction::Unprotect, true) => {
-                results[*i] = p.ctx.unprotect_rtp_open(&mut streams[p.stream], pending, p.buf, counters);
-            }
-            (Direction::Unprotect, false) => {}
-        }
-        if !aead {
-            macs_needed[n] = k;
-            n += 1;
+    let mut pending: Pendings = [None; MAX_OPS];
+    for (i, p) in packets.iter_mut().enumerate() {
+        match p.ctx.unprotect_rtp_begin(&streams[p.stream], p.buf, p.len) {
+            Ok(q) => pending[i] = Some(q),
+            Err(e) => results[i] = Err(e),
         }
     }
-    if n == 0 {
-        return;
-    }
-
-    let inputs: [HmacInput<'_>; MAX_LANES] = core::array::from_fn(|j| {
-        let (i, pending) = &queued[macs_needed[j.min(n - 1)]];
-        let p = &packets[*i];
-        p.ctx.rtp_auth_input(pending, p.buf)
-    });
-    let macs = hmac_sha1_lanes(&inputs[..n]);
-
-    for (&k, mac) in macs_needed[..n].iter().zip(&macs) {
-        let (i, pending) = &queued[k];
-        let p = &mut packets[*i];
-        results[*i] = match direction {
-            Direction::Protect => Ok(p.ctx.protect_rtp_finish(pending, p.buf, mac)),
-            Direction::Unprotect => {
-                p.ctx.unprotect_rtp_finish(&mut streams[p.stream], pending, p.buf, mac, &mut group.counters[k])
+    // Verify every tag before any payload is decrypted; the stream moves in
+    // packet order as each one authenticates.
+    let macs = macs(c, packets, &mut pending, true);
+    for (i, (p, q)) in packets.iter_mut().zip(&mut pending).enumerate() {
+        let Some(pq) = q else { continue };
+        let stream = &mut streams[p.stream];
+        results[i] = match &macs[i] {
+            Some(mac) => p.ctx.unprotect_rtp_verify(stream, pq, p.buf, mac),
+            None => {
+                let r = p.ctx.unprotect_rtp_open(c, stream, pq, p.buf);
+                // Done: no AES-CM step.
+                *q = None;
+                r
             }
         };
+        if results[i].is_err() {
+            *q = None;
+        }
     }
+    let mut ctr: [Option<CtrOp<'_>>; MAX_OPS] = [const { None }; MAX_OPS];
+    for ((p, q), op) in packets.iter_mut().zip(&pending).zip(&mut ctr) {
+        if let Some(q) = q {
+            *op = p.ctx.rtp_ctr(q, p.buf);
+        }
+    }
+    c.ctr(&mut ctr);
+}
+
+/// The MACs of the pending HMAC packets, computed in one engine call.
+fn macs(
+    c: &mut Crypto,
+    packets: &mut [BurstPacket<'_>],
+    pending: &mut Pendings,
+    keep: bool,
+) -> [Option<[u8; MAC_LEN]>; MAX_OPS] {
+    let mut ops: [Option<MacOp<'_>>; MAX_OPS] = [const { None }; MAX_OPS];
+    for ((p, q), op) in packets.iter_mut().zip(pending.iter_mut()).zip(&mut ops) {
+        if let Some(q) = q {
+            *op = p.ctx.rtp_mac(q, p.buf, keep);
+        }
+    }
+    c.mac(&mut ops);
+    ops.map(|op| op.map(|op| op.mac))
 }

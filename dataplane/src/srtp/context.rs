@@ -3,10 +3,8 @@
 
 use core::fmt;
 
-use super::aes_cm::AesKey;
+use super::engine::{self, AuthKey, Crypto, CtrKey, EngineKind, GcmKey};
 use super::error::{PolicyError, SrtpError};
-use super::gcm::GcmKey;
-use super::hmac::HmacSha1Key;
 use super::kdf::{self, Kdf};
 use super::policy::{MasterKey, Policy};
 use super::suite::{Suite, Transform};
@@ -18,6 +16,7 @@ use super::suite::{Suite, Transform};
 #[derive(Clone)]
 pub struct Context {
     pub(crate) suite: Suite,
+    pub(crate) engine: EngineKind,
     pub(crate) keys: Vec<KeySlot>,
     pub(crate) tx_key: usize,
     pub(crate) mki_len: usize,
@@ -40,7 +39,7 @@ pub(crate) struct KeySlot {
 pub(crate) struct SessionCrypto {
     pub cipher: SessionCipher,
     /// HMAC-SHA1 key; `None` for AEAD.
-    pub auth: Option<HmacSha1Key>,
+    pub auth: Option<AuthKey>,
     /// The session salt as the IV's base: `k_s * 2^16` for AES-CM (RFC 3711
     /// §4.1.1), the 96-bit salt for GCM (RFC 7714 §8.1).
     pub salt: u128,
@@ -49,14 +48,14 @@ pub(crate) struct SessionCrypto {
 #[derive(Clone)]
 pub(crate) enum SessionCipher {
     Null,
-    AesCm(AesKey),
+    AesCm(CtrKey),
     AesGcm(GcmKey),
 }
 
 impl SessionCrypto {
     /// Derives the session keys for `transform` with labels `enc`, `auth`, `salt`
     /// (RFC 3711 §4.3.1).
-    fn derive(kdf: &Kdf, suite: Suite, transform: Transform, labels: [u8; 3]) -> Self {
+    fn derive(c: &Crypto, engine: EngineKind, kdf: &Kdf, suite: Suite, transform: Transform, labels: [u8; 3]) -> Self {
         let [enc_label, auth_label, salt_label] = labels;
         let mut key = [0u8; 32];
         let key = &mut key[..suite.master_key_len()];
@@ -70,17 +69,19 @@ impl SessionCrypto {
         let auth = (transform != Transform::AesGcm).then(|| {
             let mut auth_key = [0u8; kdf::AUTH_KEY_LEN];
             kdf.derive(auth_label, &mut auth_key);
-            HmacSha1Key::new(&auth_key)
+            let key = c.auth_key(engine, &auth_key);
+            auth_key.fill(0);
+            key
         });
         let cipher = match transform {
             Transform::NullHmac => SessionCipher::Null,
             Transform::AesCmHmac => {
                 kdf.derive(enc_label, key);
-                SessionCipher::AesCm(AesKey::new(key))
+                SessionCipher::AesCm(c.ctr_key(engine, key))
             }
             Transform::AesGcm => {
                 kdf.derive(enc_label, key);
-                SessionCipher::AesGcm(GcmKey::new(key))
+                SessionCipher::AesGcm(c.gcm_key(engine, key))
             }
         };
         key.fill(0);
@@ -89,7 +90,7 @@ impl SessionCrypto {
 }
 
 impl KeySlot {
-    fn new(suite: Suite, master: &MasterKey) -> Self {
+    fn new(c: &Crypto, engine: EngineKind, suite: Suite, master: &MasterKey) -> Self {
         let kdf = Kdf::new(master.key(), master.salt());
         let mut mki = [0u8; 4];
         if let Some(m) = master.mki {
@@ -99,12 +100,16 @@ impl KeySlot {
         KeySlot {
             mki,
             srtp: SessionCrypto::derive(
+                c,
+                engine,
                 &kdf,
                 suite,
                 suite.srtp_transform(),
                 [kdf::LABEL_SRTP_ENCRYPTION, kdf::LABEL_SRTP_AUTH, kdf::LABEL_SRTP_SALT],
             ),
             srtcp: SessionCrypto::derive(
+                c,
+                engine,
                 &kdf,
                 suite,
                 suite.srtcp_transform(),
@@ -118,12 +123,26 @@ impl KeySlot {
 
 impl Context {
     /// Derives the session keys of every master key in `policy` (RFC 3711 §4.3,
-    /// key derivation rate 0) and expands them.
+    /// key derivation rate 0) and prepares them for the process's engine
+    /// ([`engine::current`]).
     pub fn new(policy: &Policy) -> Result<Context, PolicyError> {
+        Self::with_engine(policy, engine::current())
+    }
+
+    /// [`Context::new`] for a given engine, which must be available here
+    /// ([`EngineKind::available`]).
+    ///
+    /// # Panics
+    /// If `engine` is ipsec-mb and the library does not run on this CPU or build.
+    pub fn with_engine(policy: &Policy, engine: EngineKind) -> Result<Context, PolicyError> {
         let mki_len = policy.check()?;
+        let keys = engine::with_crypto(|c| {
+            policy.master_keys.iter().map(|k| KeySlot::new(c, engine, policy.suite, k)).collect()
+        });
         Ok(Context {
             suite: policy.suite,
-            keys: policy.master_keys.iter().map(|k| KeySlot::new(policy.suite, k)).collect(),
+            engine,
+            keys,
             tx_key: policy.tx_key,
             mki_len,
             window: u64::from(policy.window_size),
@@ -133,6 +152,11 @@ impl Context {
     /// The context's suite.
     pub fn suite(&self) -> Suite {
         self.suite
+    }
+
+    /// The engine the context's keys are prepared for.
+    pub fn engine(&self) -> EngineKind {
+        self.engine
     }
 
     /// Bytes `protect_rtp` appends: MKI and SRTP tag (RFC 3711 §3.1, RFC 7714 §8.1).
@@ -164,6 +188,7 @@ impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
             .field("suite", &self.suite)
+            .field("engine", &self.engine)
             .field("master_keys", &self.keys.len())
             .field("tx_key", &self.tx_key)
             .field("mki_len", &self.mki_len)

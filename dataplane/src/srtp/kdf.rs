@@ -1,7 +1,8 @@
 //! SRTP key derivation (RFC 3711 §4.3) with the AES-CM PRF and key derivation
-//! rate 0: session keys are derived once per master key.
+//! rate 0: session keys are derived once per master key, with the portable
+//! engine's AES whatever engine then uses them.
 
-use super::aes_cm::AesKey;
+use super::engine::portable::AesKey;
 
 /// Key derivation labels (RFC 3711 §4.3.1, §4.3.2).
 pub(crate) const LABEL_SRTP_ENCRYPTION: u8 = 0x00;
@@ -39,7 +40,7 @@ impl Kdf {
         x[..14].copy_from_slice(&self.salt);
         x[7] ^= label;
         out.fill(0);
-        self.prf.apply_keystream(u128::from_be_bytes(x), out);
+        self.prf.apply_keystream(&x, out);
     }
 }
 

@@ -3,12 +3,11 @@
 //! SRTCP always encrypts on protect (E flag set); unprotect also accepts packets a
 //! peer sent with the E flag clear, authenticated but in clear (RFC 3711 §3.4).
 
-use super::aes_cm::{aes_cm_iv, Counters};
 use super::context::{Context, SessionCipher};
+use super::engine::{tag_matches, with_crypto, CtrOp, MacOp, GCM_TAG_LEN, MAC_LEN};
 use super::error::SrtpError;
-use super::gcm::{self, GCM_TAG_LEN};
 use super::header::{rtcp_ssrc, RTCP_HEADER_LEN};
-use super::hmac::{hmac_sha1, HmacInput};
+use super::iv::{aes_cm_iv, gcm_srtcp_iv};
 use super::stream::StreamState;
 
 /// The E flag of the SRTCP trailer word.
@@ -40,13 +39,14 @@ impl Context {
         let trailer = (E_FLAG | index).to_be_bytes();
         let mki = &keys.mki[..self.mki_len];
         let crypto = &keys.srtcp;
-        match &crypto.cipher {
-            SessionCipher::AesGcm(gcm) => {
+        with_crypto(|c| match &crypto.cipher {
+            SessionCipher::AesGcm(key) => {
                 // RFC 7714 §9.2: AAD = header || E || index.
-                let mut counters = Counters::new();
-                gcm::prepare(&mut counters, gcm::srtcp_iv(crypto.salt, ssrc, index), len - RTCP_HEADER_LEN);
-                let (header, rest) = buf.split_at_mut(RTCP_HEADER_LEN);
-                let tag = gcm.seal(&mut counters, (header, &trailer), &mut rest[..len - RTCP_HEADER_LEN]);
+                let mut aad = [0u8; RTCP_HEADER_LEN + TRAILER_LEN];
+                aad[..RTCP_HEADER_LEN].copy_from_slice(&buf[..RTCP_HEADER_LEN]);
+                aad[RTCP_HEADER_LEN..].copy_from_slice(&trailer);
+                let iv = gcm_srtcp_iv(crypto.salt, ssrc, index);
+                let tag = c.gcm_seal(key, &iv, &aad, &mut buf[RTCP_HEADER_LEN..len]);
                 let mut at = len;
                 for part in [&tag[..], &trailer, mki] {
                     buf[at..at + part.len()].copy_from_slice(part);
@@ -54,21 +54,20 @@ impl Context {
                 }
             }
             cipher => {
-                if let SessionCipher::AesCm(aes) = cipher {
+                if let SessionCipher::AesCm(key) = cipher {
                     let iv = aes_cm_iv(crypto.salt, ssrc, u64::from(index));
-                    aes.apply_keystream(iv, &mut buf[RTCP_HEADER_LEN..len]);
+                    c.ctr(&mut [Some(CtrOp { key, iv, data: &mut buf[RTCP_HEADER_LEN..len] })]);
                 }
                 buf[len..len + TRAILER_LEN].copy_from_slice(&trailer);
-                buf[len + TRAILER_LEN..len + TRAILER_LEN + mki.len()].copy_from_slice(mki);
-                let mac = hmac_sha1(HmacInput {
-                    key: crypto.auth.as_ref().expect("HMAC suites have an auth key"),
-                    msg: &buf[..len + TRAILER_LEN],
-                    roc: None,
-                });
+                let auth = crypto.auth.as_ref().expect("HMAC suites have an auth key");
+                let mut op = [Some(MacOp { key: auth, msg: &buf[..len + TRAILER_LEN], mac: [0; MAC_LEN] })];
+                c.mac(&mut op);
+                let mac = op[0].as_ref().expect("one op").mac;
                 let tag_at = len + TRAILER_LEN + mki.len();
-                mac.write_tag(&mut buf[tag_at..new_len]);
+                buf[len + TRAILER_LEN..tag_at].copy_from_slice(mki);
+                buf[tag_at..new_len].copy_from_slice(&mac[..new_len - tag_at]);
             }
-        }
+        });
         Ok(new_len)
     }
 
@@ -100,44 +99,48 @@ impl Context {
         }
 
         let crypto = &keys.srtcp;
-        let new_len = match &crypto.cipher {
-            SessionCipher::AesGcm(gcm) => {
+        let new_len = with_crypto(|c| match &crypto.cipher {
+            SessionCipher::AesGcm(key) => {
                 let tag_at = trailer_at - GCM_TAG_LEN;
-                let iv = gcm::srtcp_iv(crypto.salt, ssrc, index);
-                let mut counters = Counters::new();
+                let iv = gcm_srtcp_iv(crypto.salt, ssrc, index);
                 let opened = if encrypted {
-                    gcm::prepare(&mut counters, iv, tag_at - RTCP_HEADER_LEN);
-                    let (head, rest) = buf.split_at_mut(RTCP_HEADER_LEN);
-                    let (body, tag) = rest[..trailer_at - RTCP_HEADER_LEN].split_at_mut(tag_at - RTCP_HEADER_LEN);
-                    gcm.open(&mut counters, (head, &trailer), body, tag)
+                    let mut aad = [0u8; RTCP_HEADER_LEN + TRAILER_LEN];
+                    aad[..RTCP_HEADER_LEN].copy_from_slice(&buf[..RTCP_HEADER_LEN]);
+                    aad[RTCP_HEADER_LEN..].copy_from_slice(&trailer);
+                    let (body, tag) = buf[RTCP_HEADER_LEN..trailer_at].split_at_mut(tag_at - RTCP_HEADER_LEN);
+                    c.gcm_open(key, &iv, &aad, body, tag)
                 } else {
                     // RFC 7714 §9.2: unencrypted SRTCP authenticates the whole
-                    // packet as AAD.
-                    gcm::prepare(&mut counters, iv, 0);
-                    gcm.open(&mut counters, (&buf[..tag_at], &trailer), &mut [], &buf[tag_at..trailer_at])
+                    // packet and the trailer as AAD. The trailer is moved over
+                    // the tag to make them one piece, and put back on failure.
+                    let tag: [u8; GCM_TAG_LEN] = buf[tag_at..trailer_at].try_into().expect("16 bytes");
+                    buf[tag_at..tag_at + TRAILER_LEN].copy_from_slice(&trailer);
+                    let ok = c.gcm_open(key, &iv, &buf[..tag_at + TRAILER_LEN], &mut [], &tag);
+                    if !ok {
+                        buf[tag_at..trailer_at].copy_from_slice(&tag);
+                    }
+                    ok
                 };
                 if !opened {
                     return Err(SrtpError::AuthFailed);
                 }
-                tag_at
+                Ok(tag_at)
             }
             cipher => {
-                let mac = hmac_sha1(HmacInput {
-                    key: crypto.auth.as_ref().expect("HMAC suites have an auth key"),
-                    msg: &buf[..mki_at],
-                    roc: None,
-                });
-                let tag_at = len - tag_len;
-                if !mac.matches(&buf[tag_at..len]) {
+                let auth = crypto.auth.as_ref().expect("HMAC suites have an auth key");
+                let mut op = [Some(MacOp { key: auth, msg: &buf[..mki_at], mac: [0; MAC_LEN] })];
+                c.mac(&mut op);
+                let mac = op[0].as_ref().expect("one op").mac;
+                if !tag_matches(&mac, &buf[len - tag_len..len]) {
                     return Err(SrtpError::AuthFailed);
                 }
-                if let (true, SessionCipher::AesCm(aes)) = (encrypted, cipher) {
+                if let (true, SessionCipher::AesCm(key)) = (encrypted, cipher) {
                     let iv = aes_cm_iv(crypto.salt, ssrc, u64::from(index));
-                    aes.apply_keystream(iv, &mut buf[RTCP_HEADER_LEN..trailer_at]);
+                    c.ctr(&mut [Some(CtrOp { key, iv, data: &mut buf[RTCP_HEADER_LEN..trailer_at] })]);
                 }
-                trailer_at
+                Ok(trailer_at)
             }
-        };
+        })?;
         stream.srtcp.accept(u64::from(index));
         stream.srtcp_packets[slot] += 1;
         Ok(new_len)

@@ -1,19 +1,28 @@
-//! SRTP packet processing (RFC 3711 §3.3, RFC 7714 §8).
+//! SRTP packet processing (RFC 3711 §3.3, RFC 7714 §8), as steps a burst runs
+//! over all its packets before the next ([`super::burst`]):
 //!
-//! Each direction is split into steps so that a burst can run every step over
-//! several packets before the next ([`super::burst`]): `*_begin` checks the packet,
-//! settles its index and prepares its counter blocks; then the cipher pass
-//! (`protect_rtp_crypt`, or `unprotect_rtp_open` for AEAD, which finishes the
-//! packet); then, for HMAC suites, the MAC and `*_finish`. A single packet runs the
-//! same steps back to back.
+//! ```text
+//! protect    begin (index, checks) -> AES-CM of the payloads -> HMAC-SHA1s -> finish (MKI, tag)
+//!            begin -> AES-GCM seal (tag)                               -> finish (MKI)
+//! unprotect  begin (MKI, index, replay) -> HMAC-SHA1s -> verify (tag, stream) -> AES-CM of the payloads
+//!            begin -> AES-GCM open (verify, then decrypt) -> stream
+//! ```
+//!
+//! HMAC-SHA1 authenticates `packet || ROC` (RFC 3711 §4.2): the engines take one
+//! contiguous message, so the ROC is written over the four bytes after the
+//! packet (the MKI and tag's place, or tailroom) for the MAC and the bytes are
+//! then put back or overwritten. A single packet is a burst of one.
 
-use super::aes_cm::{aes_cm_iv, Counters};
+use super::burst::{protect_rtp_burst, unprotect_rtp_burst, BurstPacket};
 use super::context::{Context, SessionCipher};
+use super::engine::{tag_matches, Crypto, CtrOp, MacOp, GCM_TAG_LEN, MAC_LEN};
 use super::error::SrtpError;
-use super::gcm::{self, GCM_TAG_LEN};
 use super::header::RtpHeader;
-use super::hmac::{hmac_sha1, HmacInput, Mac};
+use super::iv::{aes_cm_iv, gcm_srtp_iv};
 use super::stream::StreamState;
+
+/// Bytes of the ROC appended to the authenticated portion (RFC 3711 §4.2).
+const ROC_LEN: usize = 4;
 
 /// A packet between its first step and its last.
 #[derive(Debug, Clone, Copy)]
@@ -21,25 +30,18 @@ pub(crate) struct Pending {
     /// Master key slot.
     slot: usize,
     index: u64,
-    /// The encrypted portion, `buf[payload_at..payload_end]`; HMAC suites
-    /// authenticate `buf[..payload_end]` then the ROC (RFC 3711 §4.2).
+    ssrc: u32,
+    /// The encrypted portion, `buf[payload_at..payload_end]`.
     payload_at: usize,
     payload_end: usize,
     /// Where the tag is written or read.
     tag_at: usize,
+    /// Where the MKI is written.
+    mki_at: usize,
     /// Packet length once done.
     new_len: usize,
-}
-
-impl Pending {
-    /// A placeholder for fixed-size queues.
-    pub(crate) const EMPTY: Pending =
-        Pending { slot: 0, index: 0, payload_at: 0, payload_end: 0, tag_at: 0, new_len: 0 };
-
-    /// Packet length once done.
-    pub(crate) fn new_len(&self) -> usize {
-        self.new_len
-    }
+    /// The packet's bytes under the ROC while the MAC is computed (unprotect).
+    saved: [u8; ROC_LEN],
 }
 
 impl Context {
@@ -50,14 +52,13 @@ impl Context {
     /// Refuses an index already protected on this stream ([`SrtpError::Replayed`]):
     /// protecting it again would reuse its keystream.
     pub fn protect_rtp(&self, stream: &mut StreamState, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
-        let mut counters = Counters::new();
-        let p = self.protect_rtp_begin(stream, buf, len, &mut counters)?;
-        self.protect_rtp_crypt(&p, buf, &mut counters);
-        if self.suite.is_aead() {
-            return Ok(p.new_len);
-        }
-        let mac = hmac_sha1(self.rtp_auth_input(&p, buf));
-        Ok(self.protect_rtp_finish(&p, buf, &mac))
+        let mut result = [Ok(0)];
+        protect_rtp_burst(
+            &mut [BurstPacket { ctx: self, stream: 0, buf, len }],
+            core::slice::from_mut(stream),
+            &mut result,
+        );
+        result[0]
     }
 
     /// Unprotects the SRTP packet `buf[..len]` in place (RFC 3711 §3.3): selects
@@ -65,24 +66,22 @@ impl Context {
     /// decrypts, and returns the RTP packet length. The stream's ROC and replay
     /// window move only once the packet authenticated.
     pub fn unprotect_rtp(&self, stream: &mut StreamState, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
-        let mut counters = Counters::new();
-        let p = self.unprotect_rtp_begin(stream, buf, len, &mut counters)?;
-        if self.suite.is_aead() {
-            return self.unprotect_rtp_open(stream, &p, buf, &mut counters);
-        }
-        let mac = hmac_sha1(self.rtp_auth_input(&p, buf));
-        self.unprotect_rtp_finish(stream, &p, buf, &mac, &mut counters)
+        let mut result = [Ok(0)];
+        unprotect_rtp_burst(
+            &mut [BurstPacket { ctx: self, stream: 0, buf, len }],
+            core::slice::from_mut(stream),
+            &mut result,
+        );
+        result[0]
     }
 
-    /// Checks the packet, takes its index, writes the MKI and prepares the
-    /// counter blocks.
+    /// Checks the packet and takes its index.
     #[inline]
     pub(crate) fn protect_rtp_begin(
         &self,
         stream: &mut StreamState,
-        buf: &mut [u8],
+        buf: &[u8],
         len: usize,
-        counters: &mut Counters,
     ) -> Result<Pending, SrtpError> {
         let new_len = len + self.srtp_overhead();
         if new_len > buf.len() {
@@ -97,71 +96,77 @@ impl Context {
         stream.srtp.check(index, self.window)?;
         stream.srtp.accept(index);
         stream.srtp_packets[slot] += 1;
-
-        let crypto = &keys.srtp;
-        let payload = len - header.len;
         // RFC 3711 §3.1: payload | MKI | tag. RFC 7714 §8.1: payload | tag | MKI.
-        let (mki_at, tag_at) = match &crypto.cipher {
-            SessionCipher::AesGcm(_) => {
-                gcm::prepare(counters, gcm::srtp_iv(crypto.salt, header.ssrc, index), payload);
-                (len + GCM_TAG_LEN, len)
-            }
-            SessionCipher::AesCm(_) => {
-                counters.prepare(aes_cm_iv(crypto.salt, header.ssrc, index), false, payload);
-                (len, len + self.mki_len)
-            }
-            SessionCipher::Null => (len, len + self.mki_len),
-        };
+        let (mki_at, tag_at) = if self.suite.is_aead() { (len + GCM_TAG_LEN, len) } else { (len, len + self.mki_len) };
+        Ok(Pending {
+            slot,
+            index,
+            ssrc: header.ssrc,
+            payload_at: header.len,
+            payload_end: len,
+            tag_at,
+            mki_at,
+            new_len,
+            saved: [0; ROC_LEN],
+        })
+    }
+
+    /// The AES-CM operation on the payload, for AES-CM suites.
+    #[inline]
+    pub(crate) fn rtp_ctr<'a>(&'a self, p: &Pending, buf: &'a mut [u8]) -> Option<CtrOp<'a>> {
+        let crypto = &self.keys[p.slot].srtp;
+        match &crypto.cipher {
+            SessionCipher::AesCm(key) => Some(CtrOp {
+                key,
+                iv: aes_cm_iv(crypto.salt, p.ssrc, p.index),
+                data: &mut buf[p.payload_at..p.payload_end],
+            }),
+            _ => None,
+        }
+    }
+
+    /// The HMAC operation over `packet || ROC`, for HMAC suites: writes the
+    /// ROC after the packet, keeping the bytes it covers in `p` if `keep`.
+    #[inline]
+    pub(crate) fn rtp_mac<'a>(&'a self, p: &mut Pending, buf: &'a mut [u8], keep: bool) -> Option<MacOp<'a>> {
+        let key = self.keys[p.slot].srtp.auth.as_ref()?;
+        let roc = &mut buf[p.payload_end..p.payload_end + ROC_LEN];
+        if keep {
+            p.saved.copy_from_slice(roc);
+        }
+        roc.copy_from_slice(&((p.index >> 16) as u32).to_be_bytes());
+        Some(MacOp { key, msg: &buf[..p.payload_end + ROC_LEN], mac: [0; MAC_LEN] })
+    }
+
+    /// AEAD: encrypts the payload and writes the tag; the header is the AAD
+    /// (RFC 7714 §8.2).
+    #[inline]
+    pub(crate) fn protect_rtp_seal(&self, c: &mut Crypto, p: &Pending, buf: &mut [u8]) {
+        let crypto = &self.keys[p.slot].srtp;
+        let SessionCipher::AesGcm(key) = &crypto.cipher else { unreachable!("AEAD suites have a GCM key") };
+        let iv = gcm_srtp_iv(crypto.salt, p.ssrc, p.index);
+        let (aad, rest) = buf.split_at_mut(p.payload_at);
+        let tag = c.gcm_seal(key, &iv, aad, &mut rest[..p.payload_end - p.payload_at]);
+        buf[p.tag_at..p.tag_at + GCM_TAG_LEN].copy_from_slice(&tag);
+    }
+
+    /// Writes the MKI and, for HMAC suites, the tag (over the ROC).
+    #[inline]
+    pub(crate) fn protect_rtp_finish(&self, p: &Pending, buf: &mut [u8], mac: Option<&[u8; MAC_LEN]>) -> usize {
+        if let Some(mac) = mac {
+            let tag_len = self.suite.srtp_tag_len();
+            buf[p.tag_at..p.tag_at + tag_len].copy_from_slice(&mac[..tag_len]);
+        }
         if self.mki_len > 0 {
-            buf[mki_at..mki_at + self.mki_len].copy_from_slice(&keys.mki[..self.mki_len]);
+            buf[p.mki_at..p.mki_at + self.mki_len].copy_from_slice(&self.keys[p.slot].mki[..self.mki_len]);
         }
-        Ok(Pending { slot, index, payload_at: header.len, payload_end: len, tag_at, new_len })
-    }
-
-    /// Encrypts the payload; for AEAD also writes the tag, which finishes it.
-    #[inline]
-    pub(crate) fn protect_rtp_crypt(&self, p: &Pending, buf: &mut [u8], counters: &mut Counters) {
-        match &self.keys[p.slot].srtp.cipher {
-            SessionCipher::AesGcm(gcm) => {
-                // RFC 7714 §8.2: the header is the AAD.
-                let (aad, rest) = buf.split_at_mut(p.payload_at);
-                let tag = gcm.seal(counters, (aad, &[]), &mut rest[..p.payload_end - p.payload_at]);
-                buf[p.tag_at..p.tag_at + GCM_TAG_LEN].copy_from_slice(&tag);
-            }
-            SessionCipher::AesCm(aes) => {
-                aes.apply_counters(counters, &mut buf[p.payload_at..p.payload_end]);
-            }
-            SessionCipher::Null => {}
-        }
-    }
-
-    /// Writes the HMAC tag.
-    #[inline]
-    pub(crate) fn protect_rtp_finish(&self, p: &Pending, buf: &mut [u8], mac: &Mac) -> usize {
-        mac.write_tag(&mut buf[p.tag_at..p.tag_at + self.suite.srtp_tag_len()]);
         p.new_len
     }
 
-    /// The HMAC input of a pending packet: `packet || ROC` (RFC 3711 §4.2).
+    /// Checks the packet, selects the key by MKI and estimates the index
+    /// against the replay window. Changes nothing.
     #[inline]
-    pub(crate) fn rtp_auth_input<'a>(&'a self, p: &Pending, buf: &'a [u8]) -> HmacInput<'a> {
-        HmacInput {
-            key: self.keys[p.slot].srtp.auth.as_ref().expect("HMAC suites have an auth key"),
-            msg: &buf[..p.payload_end],
-            roc: Some((p.index >> 16) as u32),
-        }
-    }
-
-    /// Checks the packet, selects the key by MKI, estimates the index against
-    /// the replay window and prepares the counter blocks. Changes nothing.
-    #[inline]
-    pub(crate) fn unprotect_rtp_begin(
-        &self,
-        stream: &StreamState,
-        buf: &[u8],
-        len: usize,
-        counters: &mut Counters,
-    ) -> Result<Pending, SrtpError> {
+    pub(crate) fn unprotect_rtp_begin(&self, stream: &StreamState, buf: &[u8], len: usize) -> Result<Pending, SrtpError> {
         if len > buf.len() {
             return Err(SrtpError::BufferTooSmall);
         }
@@ -180,60 +185,57 @@ impl Context {
         }
         let index = stream.estimate_srtp_index(header.seq)?;
         stream.srtp.check(index, self.window)?;
-
-        let crypto = &keys.srtp;
         let payload_end = len - trailer;
-        let payload = payload_end - header.len;
-        match &crypto.cipher {
-            SessionCipher::AesGcm(_) => {
-                gcm::prepare(counters, gcm::srtp_iv(crypto.salt, header.ssrc, index), payload);
-            }
-            SessionCipher::AesCm(_) => counters.prepare(aes_cm_iv(crypto.salt, header.ssrc, index), false, payload),
-            SessionCipher::Null => {}
-        }
-        Ok(Pending { slot, index, payload_at: header.len, payload_end, tag_at, new_len: payload_end })
+        Ok(Pending {
+            slot,
+            index,
+            ssrc: header.ssrc,
+            payload_at: header.len,
+            payload_end,
+            tag_at,
+            mki_at,
+            new_len: payload_end,
+            saved: [0; ROC_LEN],
+        })
     }
 
-    /// AEAD: verifies and decrypts, then updates the stream.
+    /// HMAC suites: puts back the bytes under the ROC, verifies the tag against
+    /// `mac`, then updates the stream. The payload is decrypted afterwards
+    /// ([`Context::rtp_ctr`]).
     #[inline]
-    pub(crate) fn unprotect_rtp_open(
+    pub(crate) fn unprotect_rtp_verify(
         &self,
         stream: &mut StreamState,
         p: &Pending,
         buf: &mut [u8],
-        counters: &mut Counters,
+        mac: &[u8; MAC_LEN],
     ) -> Result<usize, SrtpError> {
-        self.recheck(stream, p)?;
-        let SessionCipher::AesGcm(gcm) = &self.keys[p.slot].srtp.cipher else {
-            unreachable!("AEAD suites have a GCM key");
-        };
-        let (aad, rest) = buf.split_at_mut(p.payload_at);
-        let (ciphertext, tag) =
-            rest[..p.tag_at + GCM_TAG_LEN - p.payload_at].split_at_mut(p.payload_end - p.payload_at);
-        if !gcm.open(counters, (aad, &[]), ciphertext, tag) {
+        buf[p.payload_end..p.payload_end + ROC_LEN].copy_from_slice(&p.saved);
+        if !tag_matches(mac, &buf[p.tag_at..p.tag_at + self.suite.srtp_tag_len()]) {
             return Err(SrtpError::AuthFailed);
         }
+        self.recheck(stream, p)?;
         Ok(self.accept(stream, p))
     }
 
-    /// HMAC suites: verifies the tag against `mac`, then updates the stream and
-    /// decrypts.
+    /// AEAD: verifies, decrypts, then updates the stream.
     #[inline]
-    pub(crate) fn unprotect_rtp_finish(
+    pub(crate) fn unprotect_rtp_open(
         &self,
+        c: &mut Crypto,
         stream: &mut StreamState,
         p: &Pending,
         buf: &mut [u8],
-        mac: &Mac,
-        counters: &mut Counters,
     ) -> Result<usize, SrtpError> {
-        let tag_len = self.suite.srtp_tag_len();
-        if !mac.matches(&buf[p.tag_at..p.tag_at + tag_len]) {
-            return Err(SrtpError::AuthFailed);
-        }
         self.recheck(stream, p)?;
-        if let SessionCipher::AesCm(aes) = &self.keys[p.slot].srtp.cipher {
-            aes.apply_counters(counters, &mut buf[p.payload_at..p.payload_end]);
+        let crypto = &self.keys[p.slot].srtp;
+        let SessionCipher::AesGcm(key) = &crypto.cipher else { unreachable!("AEAD suites have a GCM key") };
+        let iv = gcm_srtp_iv(crypto.salt, p.ssrc, p.index);
+        let (aad, rest) = buf.split_at_mut(p.payload_at);
+        let (ciphertext, tag) =
+            rest[..p.tag_at + GCM_TAG_LEN - p.payload_at].split_at_mut(p.payload_end - p.payload_at);
+        if !c.gcm_open(key, &iv, aad, ciphertext, tag) {
+            return Err(SrtpError::AuthFailed);
         }
         Ok(self.accept(stream, p))
     }

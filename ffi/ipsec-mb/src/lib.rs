@@ -462,6 +462,7 @@ impl Drop for HmacSha1Key {
 }
 
 /// An AES-GCM key with its precomputed hash key powers.
+#[derive(Clone)]
 #[repr(C, align(64))]
 pub struct GcmKey {
     data: sys::gcm_key_data,
@@ -519,6 +520,52 @@ impl<'a> Job<'a> {
         raw.hash_alg = sys::IMB_AUTH_HMAC_SHA_1;
         raw.chain_order = sys::IMB_ORDER_HASH_CIPHER;
         Job { raw, _borrows: PhantomData }
+    }
+}
+
+/// Up to `N` jobs gathered on the stack for one submission, with no
+/// placeholder jobs built for the unused places.
+pub struct Batch<'a, const N: usize> {
+    jobs: [MaybeUninit<Job<'a>>; N],
+    len: usize,
+}
+
+impl<'a, const N: usize> Batch<'a, N> {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Batch { jobs: [const { MaybeUninit::uninit() }; N], len: 0 }
+    }
+
+    /// Adds a job.
+    ///
+    /// # Panics
+    /// When the batch already holds `N` jobs.
+    pub fn push(&mut self, job: Job<'a>) {
+        self.jobs[self.len].write(job);
+        self.len += 1;
+    }
+
+    /// Jobs in the batch.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the batch holds no job.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The jobs pushed so far, for submission.
+    pub fn as_mut_slice(&mut self) -> &mut [Job<'a>] {
+        // SAFETY: the first `len` places were written by `push`; MaybeUninit<Job>
+        // has Job's layout.
+        unsafe { core::slice::from_raw_parts_mut(self.jobs.as_mut_ptr().cast(), self.len) }
+    }
+}
+
+impl<const N: usize> Default for Batch<'_, N> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -1,0 +1,51 @@
+//! The ipsec-mb engine: a burst's AES-CTR jobs in one cipher burst per key
+//! size, its HMAC-SHA1 jobs in one hash burst; the library runs them side by
+//! side in vector lanes.
+
+use mediafwd_ipsec_mb::{Batch, Job, Manager};
+
+use super::{AuthKey, CtrKey, CtrOp, MacOp, MAX_OPS};
+
+/// `ipsec-mb 1.3.0 (avx512, sha-ni)`.
+pub(super) fn describe(mgr: &Manager) -> String {
+    let sha = if mgr.has_sha_ni() { ", sha-ni" } else { "" };
+    format!("ipsec-mb {} ({}{sha})", mediafwd_ipsec_mb::version(), mgr.arch())
+}
+
+/// Runs the ops with ipsec-mb keys: one cipher burst per AES key size present.
+pub(super) fn ctr(mgr: &mut Manager, ops: &mut [Option<CtrOp<'_>>]) {
+    for chunk in ops.chunks_mut(MAX_OPS) {
+        let mut sizes = [false; 3];
+        for op in chunk.iter().flatten() {
+            if let CtrKey::IpsecMb(k) = op.key {
+                sizes[(k.len() - 16) / 8] = true;
+            }
+        }
+        for (i, _) in sizes.iter().enumerate().filter(|(_, &s)| s) {
+            let key_len = 16 + 8 * i;
+            let mut jobs = Batch::<MAX_OPS>::new();
+            for op in chunk.iter_mut().flatten() {
+                if let CtrKey::IpsecMb(k) = op.key {
+                    // The library refuses empty messages; they need no keystream.
+                    if k.len() == key_len && !op.data.is_empty() {
+                        jobs.push(Job::aes_ctr(k, &op.iv, op.data));
+                    }
+                }
+            }
+            mgr.cipher_burst(jobs.as_mut_slice(), key_len).expect("AES-CTR jobs built from checked keys run");
+        }
+    }
+}
+
+/// Runs the ops with ipsec-mb keys in hash bursts.
+pub(super) fn mac(mgr: &mut Manager, ops: &mut [Option<MacOp<'_>>]) {
+    for chunk in ops.chunks_mut(MAX_OPS) {
+        let mut jobs = Batch::<MAX_OPS>::new();
+        for op in chunk.iter_mut().flatten() {
+            if let AuthKey::IpsecMb(k) = op.key {
+                jobs.push(Job::hmac_sha1(k, op.msg, &mut op.mac));
+            }
+        }
+        mgr.hash_burst(jobs.as_mut_slice()).expect("HMAC-SHA1 jobs built from checked keys run");
+    }
+}
