@@ -495,6 +495,8 @@ impl Control {
             draining: self.drain.is_some(),
             drain_reason: self.drain.as_ref().map(|d| d.reason.clone()).unwrap_or_default(),
             uptime_seconds: self.started.elapsed().as_secs_f64(),
+            srtp_engine: mediafwd_dataplane::srtp::engine::current().name().to_string(),
+            srtp_engine_detail: mediafwd_dataplane::srtp::engine::describe(mediafwd_dataplane::srtp::engine::current()),
         }
     }
 

@@ -85,6 +85,12 @@ pub fn node_config(config: &Validated) -> NodeConfig {
 impl Node {
     /// Starts the dataplane's node and programs static sessions.
     pub fn start(config: &Validated) -> anyhow::Result<Node> {
+        let wanted = match config.raw.dataplane.srtp_engine.as_str() {
+            "auto" => None,
+            name => Some(name.parse().context("dataplane.srtp_engine")?),
+        };
+        let engine = mediafwd_dataplane::srtp::engine::select(wanted).context("choosing the SRTP crypto engine")?;
+        tracing::info!(engine = %engine, detail = %mediafwd_dataplane::srtp::engine::describe(engine), "SRTP crypto engine");
         let dp::Node { dataplane, slow, io } = match dp::Node::start(&node_config(config)) {
             Err(e @ NodeError::Eal(_)) => {
                 return Err(

@@ -71,6 +71,8 @@ fn snapshot() -> NodeSnapshot {
     NodeSnapshot {
         version: "0.1.0".into(),
         dpdk_version: "DPDK 22.11.11".into(),
+        srtp_engine: "ipsec-mb".into(),
+        srtp_engine_detail: "ipsec-mb 1.3.0 (avx512, sha-ni)".into(),
         start_time_seconds: 1.7e9,
         uptime_seconds: 12.5,
         tsc_hz: 1000,
@@ -129,6 +131,7 @@ fn the_node_renders_as_valid_exposition_text() {
     assert_eq!(v("mediafwd_slowpath_dropped_packets_total", &[("reason", Reason::RateLimited.name())]), 4.0);
     assert_eq!(v("mediafwd_draining", &[]), 1.0);
     assert_eq!(v("mediafwd_build_info", &[("version", "0.1.0")]), 1.0);
+    assert_eq!(v("mediafwd_srtp_engine_info", &[("engine", "ipsec-mb")]), 1.0);
 }
 
 #[test]

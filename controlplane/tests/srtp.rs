@@ -2,7 +2,8 @@
 //! in two namespaces whose SRTP is done by libsrtp. An SRTP caller relayed to a
 //! plain RTP callee and back (RTP and RTCP), a rekey through UpdateLeg, SRTP to
 //! SRTP with other keys and suites both ways, and a tampered packet counted,
-//! reported and not forwarded.
+//! reported and not forwarded. Each runs once per SRTP crypto engine the
+//! build and CPU have (`dataplane.srtp_engine`), checked in the node stats.
 
 #![allow(clippy::result_large_err)] // tonic::Status, the API's error type.
 
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::node::MediaFwd;
 use common::topology::{rtp, Topology, SERIAL};
-use mediafwd_dataplane::srtp::Suite;
+use mediafwd_dataplane::srtp::{EngineKind, Suite};
 use mediafwd_libsrtp::{Profile, Session};
 use mediafwd_proto::v1 as pb;
 use pb::media_relay_client::MediaRelayClient;
@@ -132,12 +133,31 @@ fn request(
     }
 }
 
-fn setup(tag: &str) -> (std::sync::MutexGuard<'static, ()>, Topology, MediaFwd, Api) {
+fn setup(tag: &str, engine: EngineKind) -> (std::sync::MutexGuard<'static, ()>, Topology, MediaFwd, Api) {
     let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let topo = Topology::new(tag, None);
-    let node = MediaFwd::start(&topo.config(None, ""));
-    let api = Api::connect(&node);
+    let topo = Topology::new(&format!("{tag}{}", &engine.name()[..1]), None);
+    let node = MediaFwd::start(&topo.config(None, &format!("[dataplane]\nsrtp_engine = \"{engine}\"\n")));
+    let mut api = Api::connect(&node);
+    assert_eq!(api.node_stats().srtp_engine, engine.name());
     (serial, topo, node, api)
+}
+
+/// A test per engine this build and CPU have.
+macro_rules! per_engine {
+    ($($name:ident,)*) => {$(
+        #[test]
+        fn $name() {
+            for engine in EngineKind::available() {
+                cases::$name(engine);
+            }
+        }
+    )*};
+}
+
+per_engine! {
+    an_srtp_caller_is_relayed_to_a_plain_callee_and_back_and_rekeys,
+    srtp_to_srtp_with_other_keys_both_ways,
+    a_tampered_packet_is_counted_reported_and_not_forwarded,
 }
 
 /// Sends `make(seq)` for rising `seq` from `tx` to `to` until something
@@ -186,174 +206,220 @@ fn expected_rtp(packet: &[u8]) -> Vec<u8> {
     rtp(u16::from_be_bytes([packet[2], packet[3]]))
 }
 
-#[test]
-fn an_srtp_caller_is_relayed_to_a_plain_callee_and_back_and_rekeys() {
-    let (_serial, topo, node, mut api) = setup("sp");
-    let (in_suite, out_suite) = (Suite::AesCm128HmacSha1_80, Suite::AeadAes128Gcm);
-    let s = api.create(request("srtp-1", (Some(params(in_suite, 1)), Some(params(out_suite, 2))), (None, None)));
-    let s = s.unwrap();
-    assert_eq!(
-        (s.legs[0].srtp_inbound_suite.as_str(), s.legs[0].srtp_outbound_suite.as_str()),
-        ("AES_CM_128_HMAC_SHA1_80", "AEAD_AES_128_GCM")
-    );
-    assert_eq!((s.legs[1].srtp_inbound_suite.as_str(), s.legs[1].srtp_outbound_suite.as_str()), ("", ""));
-    let (a, b) = (sock(&s.legs[0].local), sock(&s.legs[1].local));
-    let caller = topo.caller.udp_socket(p(CALLER));
-    let callee = topo.callee.udp_socket(p(CALLEE));
-    let (caller_rtcp, callee_rtcp) =
-        (topo.caller.udp_socket(p("198.18.0.2:5001")), topo.callee.udp_socket(p("198.19.0.2:6001")));
+mod cases {
+    use super::*;
 
-    // Caller -> callee: libsrtp protects, the callee gets the RTP in clear.
-    let mut caller_tx = Session::sender(profile(in_suite), &key_salt(in_suite, 1));
-    let mut seq = 100;
-    exchange(&node, &caller, a, &callee, b, 50, &mut seq, &mut |s| caller_tx.protect(&rtp(s)).unwrap(), &mut |got| {
-        assert_eq!(got, &expected_rtp(got)[..])
-    });
-    // Callee -> caller: plain RTP in, SRTP (GCM) out, which libsrtp unprotects.
-    let mut caller_rx = Session::receiver(profile(out_suite), &key_salt(out_suite, 2));
-    let mut back = 7000;
-    exchange(&node, &callee, b, &caller, a, 50, &mut back, &mut |s| rtp(s), &mut |got| {
-        assert_eq!(got.len(), 172 + 16, "GCM tag");
-        let plain = caller_rx.unprotect(got).expect("libsrtp unprotects what mediafwd protected");
-        assert_eq!(plain, expected_rtp(&plain));
-    });
-    // RTCP both ways on the RTCP ports.
-    let mut n = 0u16;
-    exchange(
-        &node,
-        &caller_rtcp,
-        rtcp_of(a),
-        &callee_rtcp,
-        rtcp_of(b),
-        5,
-        &mut n,
-        &mut |i| caller_tx.protect_rtcp(&rtcp(i as u8)).unwrap(),
-        &mut |got| assert_eq!(got, &rtcp(got[8])[..]),
-    );
-    exchange(
-        &node,
-        &callee_rtcp,
-        rtcp_of(b),
-        &caller_rtcp,
-        rtcp_of(a),
-        5,
-        &mut n,
-        &mut |i| rtcp(i as u8),
-        &mut |got| {
-            let plain = caller_rx.unprotect_rtcp(got).expect("libsrtp unprotects mediafwd's SRTCP");
-            assert_eq!(plain, rtcp(plain[8]));
-        },
-    );
+    pub(super) fn an_srtp_caller_is_relayed_to_a_plain_callee_and_back_and_rekeys(engine: EngineKind) {
+        let (_serial, topo, node, mut api) = setup("sp", engine);
+        let (in_suite, out_suite) = (Suite::AesCm128HmacSha1_80, Suite::AeadAes128Gcm);
+        let s = api.create(request("srtp-1", (Some(params(in_suite, 1)), Some(params(out_suite, 2))), (None, None)));
+        let s = s.unwrap();
+        assert_eq!(
+            (s.legs[0].srtp_inbound_suite.as_str(), s.legs[0].srtp_outbound_suite.as_str()),
+            ("AES_CM_128_HMAC_SHA1_80", "AEAD_AES_128_GCM")
+        );
+        assert_eq!((s.legs[1].srtp_inbound_suite.as_str(), s.legs[1].srtp_outbound_suite.as_str()), ("", ""));
+        let (a, b) = (sock(&s.legs[0].local), sock(&s.legs[1].local));
+        let caller = topo.caller.udp_socket(p(CALLER));
+        let callee = topo.callee.udp_socket(p(CALLEE));
+        let (caller_rtcp, callee_rtcp) =
+            (topo.caller.udp_socket(p("198.18.0.2:5001")), topo.callee.udp_socket(p("198.19.0.2:6001")));
 
-    // A bad key is refused naming the field, and the session stays as it was.
-    let mut bad = params(in_suite, 3);
-    bad.master_salt.pop();
-    let e = api
-        .update(pb::UpdateLegRequest {
-            session_id: "srtp-1".into(),
-            leg: "caller".into(),
-            srtp_inbound: Some(bad),
-            ..Default::default()
-        })
-        .unwrap_err();
-    assert_eq!(e.code(), Code::InvalidArgument);
-    assert!(e.message().starts_with("srtp_inbound.master_salt"), "{}", e.message());
-    // Rekey: the caller's next packets use the new key, and the stream goes on.
-    let s = api
-        .update(pb::UpdateLegRequest {
-            session_id: "srtp-1".into(),
-            leg: "caller".into(),
-            srtp_inbound: Some(params(Suite::Aes256CmHmacSha1_80, 4)),
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(s.legs[0].srtp_inbound_suite, "AES_256_CM_HMAC_SHA1_80");
-    let mut caller_tx = Session::sender(profile(Suite::Aes256CmHmacSha1_80), &key_salt(Suite::Aes256CmHmacSha1_80, 4));
-    exchange(&node, &caller, a, &callee, b, 20, &mut seq, &mut |s| caller_tx.protect(&rtp(s)).unwrap(), &mut |got| {
-        assert_eq!(got, &expected_rtp(got)[..])
-    });
-    let st = api.get("srtp-1").legs[0].stats.clone().unwrap();
-    assert!(st.packets >= 75, "{st:?}");
-    assert!(node.stop().success());
-}
+        // Caller -> callee: libsrtp protects, the callee gets the RTP in clear.
+        let mut caller_tx = Session::sender(profile(in_suite), &key_salt(in_suite, 1));
+        let mut seq = 100;
+        exchange(
+            &node,
+            &caller,
+            a,
+            &callee,
+            b,
+            50,
+            &mut seq,
+            &mut |s| caller_tx.protect(&rtp(s)).unwrap(),
+            &mut |got| assert_eq!(got, &expected_rtp(got)[..]),
+        );
+        // Callee -> caller: plain RTP in, SRTP (GCM) out, which libsrtp unprotects.
+        let mut caller_rx = Session::receiver(profile(out_suite), &key_salt(out_suite, 2));
+        let mut back = 7000;
+        exchange(&node, &callee, b, &caller, a, 50, &mut back, &mut |s| rtp(s), &mut |got| {
+            assert_eq!(got.len(), 172 + 16, "GCM tag");
+            let plain = caller_rx.unprotect(got).expect("libsrtp unprotects what mediafwd protected");
+            assert_eq!(plain, expected_rtp(&plain));
+        });
+        // RTCP both ways on the RTCP ports.
+        let mut n = 0u16;
+        exchange(
+            &node,
+            &caller_rtcp,
+            rtcp_of(a),
+            &callee_rtcp,
+            rtcp_of(b),
+            5,
+            &mut n,
+            &mut |i| caller_tx.protect_rtcp(&rtcp(i as u8)).unwrap(),
+            &mut |got| assert_eq!(got, &rtcp(got[8])[..]),
+        );
+        exchange(
+            &node,
+            &callee_rtcp,
+            rtcp_of(b),
+            &caller_rtcp,
+            rtcp_of(a),
+            5,
+            &mut n,
+            &mut |i| rtcp(i as u8),
+            &mut |got| {
+                let plain = caller_rx.unprotect_rtcp(got).expect("libsrtp unprotects mediafwd's SRTCP");
+                assert_eq!(plain, rtcp(plain[8]));
+            },
+        );
 
-#[test]
-fn srtp_to_srtp_with_other_keys_both_ways() {
-    let (_serial, topo, node, mut api) = setup("ss");
-    let suites =
-        [Suite::AesCm128HmacSha1_80, Suite::AeadAes256Gcm, Suite::Aes256CmHmacSha1_32, Suite::AesCm128HmacSha1_32];
-    let (a, b) = api.call(
-        "srtp-2",
-        (Some(params(suites[0], 1)), Some(params(suites[3], 4))),
-        (Some(params(suites[2], 3)), Some(params(suites[1], 2))),
-    );
-    let caller = topo.caller.udp_socket(p(CALLER));
-    let callee = topo.callee.udp_socket(p(CALLEE));
-    let mut caller_tx = Session::sender(profile(suites[0]), &key_salt(suites[0], 1));
-    let mut callee_rx = Session::receiver(profile(suites[1]), &key_salt(suites[1], 2));
-    let mut seq = 1;
-    exchange(&node, &caller, a, &callee, b, 50, &mut seq, &mut |s| caller_tx.protect(&rtp(s)).unwrap(), &mut |got| {
-        let plain = callee_rx.unprotect(got).expect("the callee's keys");
-        assert_eq!(plain, expected_rtp(&plain));
-    });
-    let mut callee_tx = Session::sender(profile(suites[2]), &key_salt(suites[2], 3));
-    let mut caller_rx = Session::receiver(profile(suites[3]), &key_salt(suites[3], 4));
-    let mut seq = 60000;
-    exchange(&node, &callee, b, &caller, a, 50, &mut seq, &mut |s| callee_tx.protect(&rtp(s)).unwrap(), &mut |got| {
-        assert_eq!(got.len(), 172 + 4, "32-bit tag");
-        let plain = caller_rx.unprotect(got).expect("the caller's keys");
-        assert_eq!(plain, expected_rtp(&plain));
-    });
-    assert!(node.stop().success());
-}
-
-#[test]
-fn a_tampered_packet_is_counted_reported_and_not_forwarded() {
-    let (_serial, topo, node, mut api) = setup("st");
-    let suite = Suite::AesCm128HmacSha1_80;
-    let (a, b) = api.call("srtp-3", (Some(params(suite, 5)), None), (None, None));
-    let mut events = api
-        .rt
-        .block_on(api.client.watch_events(pb::WatchEventsRequest { session_id: "srtp-3".into() }))
-        .unwrap()
-        .into_inner();
-    let caller = topo.caller.udp_socket(p(CALLER));
-    let callee = topo.callee.udp_socket(p(CALLEE));
-    let mut caller_tx = Session::sender(profile(suite), &key_salt(suite, 5));
-    let mut seq = 1;
-    exchange(&node, &caller, a, &callee, b, 10, &mut seq, &mut |s| caller_tx.protect(&rtp(s)).unwrap(), &mut |got| {
-        assert_eq!(got, &expected_rtp(got)[..])
-    });
-
-    let mut forged = caller_tx.protect(&rtp(seq)).unwrap();
-    forged[40] ^= 0x01;
-    caller.send_to(&forged, a).unwrap();
-    callee.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
-    let mut buf = [0u8; 2048];
-    assert!(callee.recv_from(&mut buf).is_err(), "a tampered packet was forwarded");
-
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let report = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
+        // A bad key is refused naming the field, and the session stays as it was.
+        let mut bad = params(in_suite, 3);
+        bad.master_salt.pop();
         let e = api
-            .rt
-            .block_on(async { tokio::time::timeout(left, events.message()).await })
-            .expect("an SrtpAuthFailures event in time")
-            .unwrap()
+            .update(pb::UpdateLegRequest {
+                session_id: "srtp-1".into(),
+                leg: "caller".into(),
+                srtp_inbound: Some(bad),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument);
+        assert!(e.message().starts_with("srtp_inbound.master_salt"), "{}", e.message());
+        // Rekey: the caller's next packets use the new key, and the stream goes on.
+        let s = api
+            .update(pb::UpdateLegRequest {
+                session_id: "srtp-1".into(),
+                leg: "caller".into(),
+                srtp_inbound: Some(params(Suite::Aes256CmHmacSha1_80, 4)),
+                ..Default::default()
+            })
             .unwrap();
-        if let Some(pb::event::Kind::SrtpAuthFailures(f)) = e.kind {
-            break f;
-        }
-    };
-    assert_eq!((report.leg.as_str(), report.count), ("caller", 1));
-    let st = api.get("srtp-3").legs[0].stats.clone().unwrap();
-    assert_eq!(st.drops.get("srtp_auth"), Some(&1), "{st:?}");
-    let workers = api.node_stats().workers;
-    assert_eq!(workers.iter().map(|w| w.drops.get("srtp_auth").copied().unwrap_or(0)).sum::<u64>(), 1);
-    // The stream goes on.
-    caller.send_to(&caller_tx.protect(&rtp(seq + 1)).unwrap(), a).unwrap();
-    callee.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    let (n, _) = callee.recv_from(&mut buf).expect("the next genuine packet");
-    assert_eq!(buf[..n], rtp(seq + 1)[..]);
-    assert!(node.stop().success());
+        assert_eq!(s.legs[0].srtp_inbound_suite, "AES_256_CM_HMAC_SHA1_80");
+        let mut caller_tx =
+            Session::sender(profile(Suite::Aes256CmHmacSha1_80), &key_salt(Suite::Aes256CmHmacSha1_80, 4));
+        exchange(
+            &node,
+            &caller,
+            a,
+            &callee,
+            b,
+            20,
+            &mut seq,
+            &mut |s| caller_tx.protect(&rtp(s)).unwrap(),
+            &mut |got| assert_eq!(got, &expected_rtp(got)[..]),
+        );
+        let st = api.get("srtp-1").legs[0].stats.clone().unwrap();
+        assert!(st.packets >= 75, "{st:?}");
+        assert!(node.stop().success());
+    }
+
+    pub(super) fn srtp_to_srtp_with_other_keys_both_ways(engine: EngineKind) {
+        let (_serial, topo, node, mut api) = setup("ss", engine);
+        let suites =
+            [Suite::AesCm128HmacSha1_80, Suite::AeadAes256Gcm, Suite::Aes256CmHmacSha1_32, Suite::AesCm128HmacSha1_32];
+        let (a, b) = api.call(
+            "srtp-2",
+            (Some(params(suites[0], 1)), Some(params(suites[3], 4))),
+            (Some(params(suites[2], 3)), Some(params(suites[1], 2))),
+        );
+        let caller = topo.caller.udp_socket(p(CALLER));
+        let callee = topo.callee.udp_socket(p(CALLEE));
+        let mut caller_tx = Session::sender(profile(suites[0]), &key_salt(suites[0], 1));
+        let mut callee_rx = Session::receiver(profile(suites[1]), &key_salt(suites[1], 2));
+        let mut seq = 1;
+        exchange(
+            &node,
+            &caller,
+            a,
+            &callee,
+            b,
+            50,
+            &mut seq,
+            &mut |s| caller_tx.protect(&rtp(s)).unwrap(),
+            &mut |got| {
+                let plain = callee_rx.unprotect(got).expect("the callee's keys");
+                assert_eq!(plain, expected_rtp(&plain));
+            },
+        );
+        let mut callee_tx = Session::sender(profile(suites[2]), &key_salt(suites[2], 3));
+        let mut caller_rx = Session::receiver(profile(suites[3]), &key_salt(suites[3], 4));
+        let mut seq = 60000;
+        exchange(
+            &node,
+            &callee,
+            b,
+            &caller,
+            a,
+            50,
+            &mut seq,
+            &mut |s| callee_tx.protect(&rtp(s)).unwrap(),
+            &mut |got| {
+                assert_eq!(got.len(), 172 + 4, "32-bit tag");
+                let plain = caller_rx.unprotect(got).expect("the caller's keys");
+                assert_eq!(plain, expected_rtp(&plain));
+            },
+        );
+        assert!(node.stop().success());
+    }
+
+    pub(super) fn a_tampered_packet_is_counted_reported_and_not_forwarded(engine: EngineKind) {
+        let (_serial, topo, node, mut api) = setup("st", engine);
+        let suite = Suite::AesCm128HmacSha1_80;
+        let (a, b) = api.call("srtp-3", (Some(params(suite, 5)), None), (None, None));
+        let mut events = api
+            .rt
+            .block_on(api.client.watch_events(pb::WatchEventsRequest { session_id: "srtp-3".into() }))
+            .unwrap()
+            .into_inner();
+        let caller = topo.caller.udp_socket(p(CALLER));
+        let callee = topo.callee.udp_socket(p(CALLEE));
+        let mut caller_tx = Session::sender(profile(suite), &key_salt(suite, 5));
+        let mut seq = 1;
+        exchange(
+            &node,
+            &caller,
+            a,
+            &callee,
+            b,
+            10,
+            &mut seq,
+            &mut |s| caller_tx.protect(&rtp(s)).unwrap(),
+            &mut |got| assert_eq!(got, &expected_rtp(got)[..]),
+        );
+
+        let mut forged = caller_tx.protect(&rtp(seq)).unwrap();
+        forged[40] ^= 0x01;
+        caller.send_to(&forged, a).unwrap();
+        callee.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        let mut buf = [0u8; 2048];
+        assert!(callee.recv_from(&mut buf).is_err(), "a tampered packet was forwarded");
+
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let report = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let e = api
+                .rt
+                .block_on(async { tokio::time::timeout(left, events.message()).await })
+                .expect("an SrtpAuthFailures event in time")
+                .unwrap()
+                .unwrap();
+            if let Some(pb::event::Kind::SrtpAuthFailures(f)) = e.kind {
+                break f;
+            }
+        };
+        assert_eq!((report.leg.as_str(), report.count), ("caller", 1));
+        let st = api.get("srtp-3").legs[0].stats.clone().unwrap();
+        assert_eq!(st.drops.get("srtp_auth"), Some(&1), "{st:?}");
+        let workers = api.node_stats().workers;
+        assert_eq!(workers.iter().map(|w| w.drops.get("srtp_auth").copied().unwrap_or(0)).sum::<u64>(), 1);
+        // The stream goes on.
+        caller.send_to(&caller_tx.protect(&rtp(seq + 1)).unwrap(), a).unwrap();
+        callee.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let (n, _) = callee.recv_from(&mut buf).expect("the next genuine packet");
+        assert_eq!(buf[..n], rtp(seq + 1)[..]);
+        assert!(node.stop().success());
+    }
 }

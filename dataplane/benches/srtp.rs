@@ -3,14 +3,22 @@
 //! Each iteration gets fresh packets and fresh stream state, prepared outside the
 //! timed part.
 //!
-//! `cargo bench --bench srtp`; needs libsrtp2 (Debian: `libsrtp2-dev`).
+//! Ids: `srtp/{protect,unprotect,transcrypt}/<suite>` with the process's engine
+//! (ipsec-mb where it runs); `srtp/burst32/...` with ipsec-mb and
+//! `srtp/burst32/portable/...` with the portable engine, on the same packets;
+//! `srtp/libsrtp/...` for libsrtp. Each iteration is one 32-packet burst
+//! (`Throughput::Elements(32)`).
+//!
+//! `cargo bench -p mediafwd-dataplane --bench srtp`; needs libsrtp2 (Debian:
+//! `libsrtp2-dev`).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 use mediafwd_libsrtp as libsrtp;
 
 use mediafwd_dataplane::srtp::{
-    protect_rtp_burst, unprotect_rtp_burst, BurstPacket, Context, MasterKey, Policy, SrtpError, StreamState, Suite,
+    protect_rtp_burst, unprotect_rtp_burst, BurstPacket, Context, EngineKind, MasterKey, Policy, SrtpError,
+    StreamState, Suite,
 };
 
 const BURST: usize = 32;
@@ -38,9 +46,9 @@ fn key_salt(suite: Suite, fill: u8) -> Vec<u8> {
     (0..suite.master_key_len() + suite.master_salt_len()).map(|i| fill ^ i as u8).collect()
 }
 
-fn context(suite: Suite, fill: u8) -> Context {
+fn context(suite: Suite, fill: u8, engine: EngineKind) -> Context {
     let key = MasterKey::from_key_salt(suite, &key_salt(suite, fill)).unwrap();
-    Context::new(&Policy::new(suite, key)).unwrap()
+    Context::with_engine(&Policy::new(suite, key), engine).unwrap()
 }
 
 fn plain_burst() -> Bufs {
@@ -98,31 +106,35 @@ fn lens_of(results: &[Result<usize, SrtpError>; BURST]) -> [usize; BURST] {
     results.map(|r| r.expect("packet processed"))
 }
 
-fn bench_suite(c: &mut Criterion, suite: Suite, id: &str) {
-    let ctx = context(suite, 0x11);
+fn bench_suite(c: &mut Criterion, group_name: &str, engine: EngineKind, suite: Suite, id: &str, ops: &[&str]) {
+    let ctx = context(suite, 0x11, engine);
     let plain_lens = [RTP_LEN; BURST];
     let mut sealed = plain_burst();
     let sealed_lens = lens_of(&protect_all(&ctx, &mut StreamState::new(), &mut sealed, &plain_lens));
 
-    let mut group = c.benchmark_group("srtp");
+    let mut group = c.benchmark_group(group_name);
     group.throughput(Throughput::Elements(BURST as u64));
-    group.bench_function(format!("protect/{id}"), |b| {
-        b.iter_batched_ref(
-            || (plain_burst(), StreamState::new()),
-            |(bufs, stream)| protect_all(&ctx, stream, bufs, &plain_lens),
-            BatchSize::PerIteration,
-        )
-    });
-    group.bench_function(format!("unprotect/{id}"), |b| {
-        b.iter_batched_ref(
-            || (sealed.clone(), StreamState::new()),
-            |(bufs, stream)| unprotect_all(&ctx, stream, bufs, &sealed_lens),
-            BatchSize::PerIteration,
-        )
-    });
-    if suite == Suite::AesCm128HmacSha1_80 {
+    if ops.contains(&"protect") {
+        group.bench_function(format!("protect/{id}"), |b| {
+            b.iter_batched_ref(
+                || (plain_burst(), StreamState::new()),
+                |(bufs, stream)| protect_all(&ctx, stream, bufs, &plain_lens),
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    if ops.contains(&"unprotect") {
+        group.bench_function(format!("unprotect/{id}"), |b| {
+            b.iter_batched_ref(
+                || (sealed.clone(), StreamState::new()),
+                |(bufs, stream)| unprotect_all(&ctx, stream, bufs, &sealed_lens),
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    if ops.contains(&"transcrypt") {
         // A relay leg: unprotect with the caller's keys, protect with the callee's.
-        let out = context(suite, 0x22);
+        let out = context(suite, 0x22, engine);
         group.bench_function(format!("transcrypt/{id}"), |b| {
             b.iter_batched_ref(
                 || (sealed.clone(), StreamState::new(), StreamState::new()),
@@ -137,9 +149,23 @@ fn bench_suite(c: &mut Criterion, suite: Suite, id: &str) {
     group.finish();
 }
 
+const CM80: &str = "aes_cm_128_hmac_sha1_80";
+const GCM128: &str = "aead_aes_128_gcm";
+
 fn mediafwd(c: &mut Criterion) {
-    bench_suite(c, Suite::AesCm128HmacSha1_80, "aes_cm_128_hmac_sha1_80");
-    bench_suite(c, Suite::AeadAes128Gcm, "aead_aes_128_gcm");
+    let engine = mediafwd_dataplane::srtp::engine::current();
+    eprintln!("SRTP engine: {}", mediafwd_dataplane::srtp::engine::describe(engine));
+    bench_suite(c, "srtp", engine, Suite::AesCm128HmacSha1_80, CM80, &["protect", "unprotect", "transcrypt"]);
+    bench_suite(c, "srtp", engine, Suite::AeadAes128Gcm, GCM128, &["protect", "unprotect"]);
+}
+
+fn burst32(c: &mut Criterion) {
+    let available = EngineKind::available();
+    let engines = [(EngineKind::IpsecMb, "srtp/burst32"), (EngineKind::Portable, "srtp/burst32/portable")];
+    for (engine, group) in engines.into_iter().filter(|(e, _)| available.contains(e)) {
+        bench_suite(c, group, engine, Suite::AesCm128HmacSha1_80, CM80, &["protect", "unprotect", "transcrypt"]);
+        bench_suite(c, group, engine, Suite::AeadAes128Gcm, GCM128, &["protect"]);
+    }
 }
 
 fn libsrtp(c: &mut Criterion) {
@@ -179,8 +205,22 @@ fn libsrtp(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+    // A relay leg, as above: the caller's session in, the callee's out.
+    let out_key = key_salt(suite, 0x22);
+    group.bench_function("transcrypt/aes_cm_128_hmac_sha1_80", |b| {
+        b.iter_batched_ref(
+            || (sealed.clone(), libsrtp::Session::new(&key, SSRC), libsrtp::Session::new(&out_key, SSRC)),
+            |(bufs, rx, tx)| {
+                for (buf, &len) in bufs.iter_mut().zip(&sealed_lens) {
+                    let n = rx.unprotect(buf, len);
+                    tx.protect(buf, n);
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
     group.finish();
 }
 
-criterion_group!(benches, mediafwd, libsrtp);
+criterion_group!(benches, mediafwd, burst32, libsrtp);
 criterion_main!(benches);

@@ -2,7 +2,8 @@
 //! 2.5, built against NSS): for every suite both implement, packets protected by
 //! one are unprotected by the other, RTP and RTCP, across a sequence number wrap
 //! (ROC 0 -> 1), with two master keys told apart by their MKI; replayed and
-//! tampered packets are refused by both.
+//! tampered packets are refused by both. Every test runs on each crypto engine
+//! this build and CPU have.
 //!
 //! Two libsrtp 2.5 limitations shape the test:
 //! - AES-192: libsrtp's built-in KDF (used unless built with OpenSSL's KDF) runs
@@ -13,7 +14,7 @@
 //!   SRTP tag length (4) from the end instead of the SRTCP tag length (10), so it
 //!   cannot unprotect them; that direction runs without MKI for those suites.
 
-use mediafwd_dataplane::srtp::{Context, MasterKey, Mki, Policy, SrtpError, StreamState, Suite};
+use mediafwd_dataplane::srtp::{Context, EngineKind, MasterKey, Mki, Policy, SrtpError, StreamState, Suite};
 use mediafwd_libsrtp::{Policy as LibPolicy, Profile, Session, Ssrc, Status};
 
 const SSRC: u32 = 0x0bad_cafe;
@@ -41,7 +42,7 @@ fn libsrtp(suite: Suite, outbound: bool, mki: bool) -> Session {
 }
 
 /// mediafwd's context with the same two master keys; `tx_key` protects.
-fn context(suite: Suite, tx_key: usize) -> Context {
+fn context(suite: Suite, tx_key: usize, engine: EngineKind) -> Context {
     let master_keys = (0..2)
         .map(|i| {
             MasterKey::from_key_salt(suite, &key_salt(suite, i as u8))
@@ -49,13 +50,13 @@ fn context(suite: Suite, tx_key: usize) -> Context {
                 .with_mki(Mki::new(u64::from(MKIS[i]), 2).unwrap())
         })
         .collect();
-    Context::new(&Policy { suite, master_keys, tx_key, window_size: 128 }).unwrap()
+    Context::with_engine(&Policy { suite, master_keys, tx_key, window_size: 128 }, engine).unwrap()
 }
 
 /// mediafwd's context with the first master key only, no MKI.
-fn context_without_mki(suite: Suite) -> Context {
+fn context_without_mki(suite: Suite, engine: EngineKind) -> Context {
     let key = MasterKey::from_key_salt(suite, &key_salt(suite, 0)).unwrap();
-    Context::new(&Policy::new(suite, key)).unwrap()
+    Context::with_engine(&Policy::new(suite, key), engine).unwrap()
 }
 
 fn rtp(seq: u16) -> Vec<u8> {
@@ -84,9 +85,9 @@ fn tampered(packet: &[u8]) -> Vec<u8> {
     p
 }
 
-fn libsrtp_to_mediafwd(suite: Suite) {
+fn libsrtp_to_mediafwd(suite: Suite, engine: EngineKind) {
     let mut tx = libsrtp(suite, true, true);
-    let rx = [context(suite, 0), context(suite, 1)];
+    let rx = [context(suite, 0, engine), context(suite, 1, engine)];
     let mut stream = StreamState::new();
     for (n, &seq) in SEQS.iter().enumerate() {
         let plain = rtp(seq);
@@ -94,12 +95,16 @@ fn libsrtp_to_mediafwd(suite: Suite) {
         // A tampered copy fails and changes nothing.
         let mut forged = tampered(&sealed);
         let len = forged.len();
-        assert_eq!(rx[0].unprotect_rtp(&mut stream, &mut forged, len), Err(SrtpError::AuthFailed), "{suite}");
+        assert_eq!(rx[0].unprotect_rtp(&mut stream, &mut forged, len), Err(SrtpError::AuthFailed), "{suite} {engine}");
         let mut buf = sealed.clone();
         let len = rx[n % 2].unprotect_rtp(&mut stream, &mut buf, sealed.len()).expect("mediafwd unprotect");
-        assert_eq!(buf[..len], plain[..], "{suite} seq {seq}");
+        assert_eq!(buf[..len], plain[..], "{suite} {engine} seq {seq}");
         let mut again = sealed.clone();
-        assert_eq!(rx[0].unprotect_rtp(&mut stream, &mut again, sealed.len()), Err(SrtpError::Replayed), "{suite}");
+        assert_eq!(
+            rx[0].unprotect_rtp(&mut stream, &mut again, sealed.len()),
+            Err(SrtpError::Replayed),
+            "{suite} {engine}"
+        );
     }
     assert_eq!(stream.roc(), 1);
 
@@ -108,17 +113,21 @@ fn libsrtp_to_mediafwd(suite: Suite) {
         let sealed = tx.use_key(u32::from(n % 2)).protect_rtcp(&plain).expect("libsrtp protect_rtcp");
         let mut forged = tampered(&sealed);
         let len = forged.len();
-        assert_eq!(rx[0].unprotect_rtcp(&mut stream, &mut forged, len), Err(SrtpError::AuthFailed), "{suite}");
+        assert_eq!(rx[0].unprotect_rtcp(&mut stream, &mut forged, len), Err(SrtpError::AuthFailed), "{suite} {engine}");
         let mut buf = sealed.clone();
         let len = rx[0].unprotect_rtcp(&mut stream, &mut buf, sealed.len()).expect("mediafwd unprotect_rtcp");
-        assert_eq!(buf[..len], plain[..], "{suite} rtcp {n}");
+        assert_eq!(buf[..len], plain[..], "{suite} {engine} rtcp {n}");
         let mut again = sealed.clone();
-        assert_eq!(rx[1].unprotect_rtcp(&mut stream, &mut again, sealed.len()), Err(SrtpError::Replayed), "{suite}");
+        assert_eq!(
+            rx[1].unprotect_rtcp(&mut stream, &mut again, sealed.len()),
+            Err(SrtpError::Replayed),
+            "{suite} {engine}"
+        );
     }
 }
 
-fn mediafwd_to_libsrtp(suite: Suite) {
-    let tx = [context(suite, 0), context(suite, 1)];
+fn mediafwd_to_libsrtp(suite: Suite, engine: EngineKind) {
+    let tx = [context(suite, 0, engine), context(suite, 1, engine)];
     let mut rx = libsrtp(suite, false, true);
     let mut stream = StreamState::new();
     for (n, &seq) in SEQS.iter().enumerate() {
@@ -126,16 +135,16 @@ fn mediafwd_to_libsrtp(suite: Suite) {
         let mut sealed = plain.clone();
         sealed.resize(plain.len() + tx[0].srtp_overhead(), 0);
         tx[n % 2].protect_rtp(&mut stream, &mut sealed, plain.len()).expect("mediafwd protect");
-        assert_eq!(rx.unprotect(&tampered(&sealed)), Err(Status::AUTH_FAIL), "{suite}");
-        assert_eq!(rx.unprotect(&sealed).expect("libsrtp unprotect"), plain, "{suite} seq {seq}");
+        assert_eq!(rx.unprotect(&tampered(&sealed)), Err(Status::AUTH_FAIL), "{suite} {engine}");
+        assert_eq!(rx.unprotect(&sealed).expect("libsrtp unprotect"), plain, "{suite} {engine} seq {seq}");
         let replay = rx.unprotect(&sealed);
-        assert!(matches!(replay, Err(s) if s.is_replay()), "{suite}: {replay:?}");
+        assert!(matches!(replay, Err(s) if s.is_replay()), "{suite} {engine}: {replay:?}");
     }
 
     // libsrtp cannot find the MKI of SRTCP packets of the `_32` suites.
     let short_tag = suite.srtp_tag_len() == 4;
     let (tx, mut rx) = if short_tag {
-        let single = context_without_mki(suite);
+        let single = context_without_mki(suite, engine);
         ([single.clone(), single], libsrtp(suite, false, false))
     } else {
         (tx, rx)
@@ -145,10 +154,10 @@ fn mediafwd_to_libsrtp(suite: Suite) {
         let mut sealed = plain.clone();
         sealed.resize(plain.len() + tx[0].srtcp_overhead(), 0);
         tx[usize::from(n % 2)].protect_rtcp(&mut stream, &mut sealed, plain.len()).expect("mediafwd protect_rtcp");
-        assert_eq!(rx.unprotect_rtcp(&tampered(&sealed)), Err(Status::AUTH_FAIL), "{suite}");
-        assert_eq!(rx.unprotect_rtcp(&sealed).expect("libsrtp unprotect_rtcp"), plain, "{suite} rtcp {n}");
+        assert_eq!(rx.unprotect_rtcp(&tampered(&sealed)), Err(Status::AUTH_FAIL), "{suite} {engine}");
+        assert_eq!(rx.unprotect_rtcp(&sealed).expect("libsrtp unprotect_rtcp"), plain, "{suite} {engine} rtcp {n}");
         let replay = rx.unprotect_rtcp(&sealed);
-        assert!(matches!(replay, Err(s) if s.is_replay()), "{suite}: {replay:?}");
+        assert!(matches!(replay, Err(s) if s.is_replay()), "{suite} {engine}: {replay:?}");
     }
 }
 
@@ -159,12 +168,16 @@ macro_rules! interop {
 
             #[test]
             fn libsrtp_protects_mediafwd_unprotects() {
-                libsrtp_to_mediafwd($suite);
+                for engine in EngineKind::available() {
+                    libsrtp_to_mediafwd($suite, engine);
+                }
             }
 
             #[test]
             fn mediafwd_protects_libsrtp_unprotects() {
-                mediafwd_to_libsrtp($suite);
+                for engine in EngineKind::available() {
+                    mediafwd_to_libsrtp($suite, engine);
+                }
             }
         }
     )*};
@@ -185,19 +198,22 @@ interop! {
 /// test fails, libsrtp was fixed: move AES-192 into `interop!`.
 #[test]
 fn aes_192_libsrtp_derives_other_session_keys() {
-    for suite in [Suite::Aes192CmHmacSha1_80, Suite::Aes192CmHmacSha1_32] {
+    for (suite, engine) in [Suite::Aes192CmHmacSha1_80, Suite::Aes192CmHmacSha1_32]
+        .into_iter()
+        .flat_map(|s| EngineKind::available().into_iter().map(move |e| (s, e)))
+    {
         let mut tx = libsrtp(suite, true, true);
         let sealed = tx.protect(&rtp(1)).expect("libsrtp protect");
         let mut buf = sealed.clone();
-        let ours = context(suite, 0).unprotect_rtp(&mut StreamState::new(), &mut buf, sealed.len());
-        assert_eq!(ours, Err(SrtpError::AuthFailed), "{suite}");
+        let ours = context(suite, 0, engine).unprotect_rtp(&mut StreamState::new(), &mut buf, sealed.len());
+        assert_eq!(ours, Err(SrtpError::AuthFailed), "{suite} {engine}");
 
         let plain = rtp(1);
         let mut sealed = plain.clone();
-        let ctx = context(suite, 0);
+        let ctx = context(suite, 0, engine);
         sealed.resize(plain.len() + ctx.srtp_overhead(), 0);
         ctx.protect_rtp(&mut StreamState::new(), &mut sealed, plain.len()).unwrap();
         let mut rx = libsrtp(suite, false, true);
-        assert_eq!(rx.unprotect(&sealed), Err(Status::AUTH_FAIL), "{suite}");
+        assert_eq!(rx.unprotect(&sealed), Err(Status::AUTH_FAIL), "{suite} {engine}");
     }
 }

@@ -118,6 +118,9 @@ pub struct DataplaneSection {
     pub tx_desc: u16,
     /// Slow-path ring slots per worker.
     pub slow_path_ring: u32,
+    /// SRTP crypto engine: `auto` (ipsec-mb where it runs, else portable),
+    /// `ipsec-mb` or `portable`.
+    pub srtp_engine: String,
 }
 
 impl Default for DataplaneSection {
@@ -130,6 +133,7 @@ impl Default for DataplaneSection {
             rx_desc: 1024,
             tx_desc: 1024,
             slow_path_ring: 1024,
+            srtp_engine: "auto".to_string(),
         }
     }
 }
@@ -545,6 +549,9 @@ impl Config {
         }
         if !d.slow_path_ring.is_power_of_two() || d.slow_path_ring < 64 {
             return Err(ConfigError::new("dataplane.slow_path_ring", "a power of two, at least 64"));
+        }
+        if d.srtp_engine != "auto" && d.srtp_engine.parse::<mediafwd_dataplane::srtp::EngineKind>().is_err() {
+            return Err(ConfigError::new("dataplane.srtp_engine", "\"auto\", \"ipsec-mb\" or \"portable\""));
         }
         Ok(())
     }

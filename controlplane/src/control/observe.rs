@@ -82,6 +82,8 @@ impl Control {
         NodeSnapshot {
             version: env!("CARGO_PKG_VERSION").to_string(),
             dpdk_version: dpdk_version(),
+            srtp_engine: mediafwd_dataplane::srtp::engine::current().name().to_string(),
+            srtp_engine_detail: mediafwd_dataplane::srtp::engine::describe(mediafwd_dataplane::srtp::engine::current()),
             start_time_seconds: self.started_unix,
             uptime_seconds: self.started.elapsed().as_secs_f64(),
             tsc_hz: self.tsc_hz,

@@ -56,6 +56,10 @@ pub struct NodeSnapshot {
     pub version: String,
     /// DPDK's version.
     pub dpdk_version: String,
+    /// The SRTP crypto engine in use (`ipsec-mb` or `portable`).
+    pub srtp_engine: String,
+    /// What the engine runs on, such as `ipsec-mb 1.3.0 (avx512, sha-ni)`.
+    pub srtp_engine_detail: String,
     /// Unix time the node started, seconds.
     pub start_time_seconds: f64,
     /// Seconds since the node started.
@@ -131,6 +135,8 @@ fn build(s: &NodeSnapshot, e: &mut Exposition) {
         &[("version", &s.version), ("dpdk_version", &s.dpdk_version)],
         1,
     );
+    e.family("mediafwd_srtp_engine_info", Kind::Gauge, "The SRTP crypto engine in use and what it runs on (always 1).")
+        .int("mediafwd_srtp_engine_info", &[("engine", &s.srtp_engine), ("detail", &s.srtp_engine_detail)], 1);
     e.family("mediafwd_start_time_seconds", Kind::Gauge, "When the node started, Unix time.").float(
         "mediafwd_start_time_seconds",
         &[],

@@ -61,8 +61,12 @@ pub fn unprotect_rtp_burst<S>(
 
 type Pendings = [Option<Pending>; MAX_OPS];
 
-fn protect<S>(c: &mut Crypto, packets: &mut [BurstPacket<'_>], streams: &mut S, results: &mut [Result<usize, SrtpError>])
-where
+fn protect<S>(
+    c: &mut Crypto,
+    packets: &mut [BurstPacket<'_>],
+    streams: &mut S,
+    results: &mut [Result<usize, SrtpError>],
+) where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
     let mut pending: Pendings = [None; MAX_OPS];

@@ -166,7 +166,12 @@ impl Context {
     /// Checks the packet, selects the key by MKI and estimates the index
     /// against the replay window. Changes nothing.
     #[inline]
-    pub(crate) fn unprotect_rtp_begin(&self, stream: &StreamState, buf: &[u8], len: usize) -> Result<Pending, SrtpError> {
+    pub(crate) fn unprotect_rtp_begin(
+        &self,
+        stream: &StreamState,
+        buf: &[u8],
+        len: usize,
+    ) -> Result<Pending, SrtpError> {
         if len > buf.len() {
             return Err(SrtpError::BufferTooSmall);
         }

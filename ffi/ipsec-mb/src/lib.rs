@@ -364,7 +364,14 @@ impl Manager {
         self.gcm(key, false, iv, aad, data)
     }
 
-    fn gcm(&mut self, key: &GcmKey, seal: bool, iv: &[u8; GCM_IV_LEN], aad: &[u8], data: &mut [u8]) -> [u8; GCM_TAG_LEN] {
+    fn gcm(
+        &mut self,
+        key: &GcmKey,
+        seal: bool,
+        iv: &[u8; GCM_IV_LEN],
+        aad: &[u8],
+        data: &mut [u8],
+    ) -> [u8; GCM_TAG_LEN] {
         assert_eq!(key.arch, self.arch, "a GCM key prepared for another code path");
         let m = self.raw();
         let f = match (key.len, seal) {
@@ -610,20 +617,16 @@ mod tests {
         let k1 = mgr.hmac_sha1_key(&[0x0b; 20]);
         let k2 = mgr.hmac_sha1_key(b"Jefe");
         let (mut t1, mut t2) = ([0u8; 12], [0u8; 12]);
-        let mut jobs = [
-            Job::hmac_sha1(&k1, b"Hi There", &mut t1),
-            Job::hmac_sha1(&k2, b"what do ya want for nothing?", &mut t2),
-        ];
+        let mut jobs =
+            [Job::hmac_sha1(&k1, b"Hi There", &mut t1), Job::hmac_sha1(&k2, b"what do ya want for nothing?", &mut t2)];
         mgr.hash_burst(&mut jobs).unwrap();
         drop(jobs);
         assert_eq!(t1[..], hex("b617318655057264e28bc0b6")[..]);
         assert_eq!(t2[..], hex("effcdf6ae5eb2fa2d27416d5")[..]);
 
         let (mut t1, mut t2) = ([0u8; 12], [0u8; 12]);
-        let mut jobs = [
-            Job::hmac_sha1(&k2, b"what do ya want for nothing?", &mut t2),
-            Job::hmac_sha1(&k1, b"Hi There", &mut t1),
-        ];
+        let mut jobs =
+            [Job::hmac_sha1(&k2, b"what do ya want for nothing?", &mut t2), Job::hmac_sha1(&k1, b"Hi There", &mut t1)];
         mgr.submit_burst(&mut jobs).unwrap();
         drop(jobs);
         assert_eq!(t1[..], hex("b617318655057264e28bc0b6")[..]);

@@ -8,9 +8,9 @@ use aes::cipher::{
 use aes::{Aes128Enc, Aes192Enc, Aes256Enc};
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
-use hmac::{Hmac, Mac};
 use ctr::flavors::Ctr128BE;
 use ctr::CtrCore;
+use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
 use super::{AES_BLOCK, GCM_IV_LEN, GCM_TAG_LEN, MAC_LEN};
