@@ -114,14 +114,47 @@ impl Manager {
     /// Allocates a manager and initialises it for the best code path the CPU
     /// supports. Refuses a CPU without AES-NI ([`Error::NoAesNi`]).
     pub fn new() -> Result<Manager, Error> {
+        Self::init(None)
+    }
+
+    /// Allocates a manager for the code path `arch` (SSE, AVX2 or AVX-512),
+    /// which the CPU must support. SSE is the path whose HMAC-SHA1 runs on the
+    /// SHA extensions where the CPU has them (measured slower than AVX-512's
+    /// 16 lanes for 32-packet bursts; see docs/performance.md).
+    pub fn with_arch(arch: Arch) -> Result<Manager, Error> {
+        Self::init(Some(arch))
+    }
+
+    fn init(want: Option<Arch>) -> Result<Manager, Error> {
+        if let Some(a @ (Arch::NoAesNi | Arch::Avx)) = want {
+            return Err(Error::Library { code: -1, message: format!("mediafwd makes no {a} manager") });
+        }
         // SAFETY: flags 0 asks for the default manager; the result is checked
         // for NULL before use.
         let raw = unsafe { sys::alloc_mb_mgr(0) };
         let mgr = NonNull::new(raw).ok_or(Error::Alloc)?;
         let mut arch = sys::IMB_ARCH::IMB_ARCH_NONE;
         // SAFETY: `mgr` was just allocated by alloc_mb_mgr and is not shared;
-        // `arch` is a valid out-pointer.
-        unsafe { sys::init_mb_mgr_auto(mgr.as_ptr(), &mut arch) };
+        // `arch` is a valid out-pointer. The library checks the CPU's features
+        // for the path asked for and reports a mismatch through imb_get_errno.
+        unsafe {
+            match want {
+                None => sys::init_mb_mgr_auto(mgr.as_ptr(), &mut arch),
+                Some(Arch::Sse) => {
+                    sys::init_mb_mgr_sse(mgr.as_ptr());
+                    arch = sys::IMB_ARCH::IMB_ARCH_SSE;
+                }
+                Some(Arch::Avx2) => {
+                    sys::init_mb_mgr_avx2(mgr.as_ptr());
+                    arch = sys::IMB_ARCH::IMB_ARCH_AVX2;
+                }
+                Some(Arch::Avx512) => {
+                    sys::init_mb_mgr_avx512(mgr.as_ptr());
+                    arch = sys::IMB_ARCH::IMB_ARCH_AVX512;
+                }
+                Some(_) => unreachable!("refused above"),
+            }
+        }
         let manager = Manager {
             mgr,
             arch: match arch {
@@ -631,6 +664,32 @@ mod tests {
         drop(jobs);
         assert_eq!(t1[..], hex("b617318655057264e28bc0b6")[..]);
         assert_eq!(t2[..], hex("effcdf6ae5eb2fa2d27416d5")[..]);
+    }
+
+    /// Every code path this CPU has gives the same HMAC-SHA1 and AES-CTR
+    /// output, with pads and keys prepared on the best path.
+    #[test]
+    fn code_paths_agree() {
+        let best = Manager::new().unwrap();
+        let key = best.hmac_sha1_key(&[7; 20]);
+        let aes = best.aes_key(&[9; 16]);
+        let iv = [3u8; 16];
+        let msg: Vec<u8> = (0..180).map(|i| i as u8).collect();
+        let mut outputs = Vec::new();
+        for arch in [Arch::Sse, Arch::Avx2, Arch::Avx512] {
+            let Ok(mut mgr) = Manager::with_arch(arch) else { continue };
+            let mut tag = [0u8; 12];
+            let mut data = msg.clone();
+            mgr.hash_burst(&mut [Job::hmac_sha1(&key, &msg, &mut tag)]).unwrap();
+            mgr.cipher_burst(&mut [Job::aes_ctr(&aes, &iv, &mut data)], 16).unwrap();
+            outputs.push((arch, tag, data));
+        }
+        assert!(!outputs.is_empty());
+        assert!(
+            outputs.windows(2).all(|w| (w[0].1, &w[0].2) == (w[1].1, &w[1].2)),
+            "{:?}",
+            outputs.iter().map(|o| o.0).collect::<Vec<_>>()
+        );
     }
 
     /// NIST GCM test case 4 (AES-128, 60-byte plaintext, 20-byte AAD), sealed
