@@ -140,8 +140,8 @@ impl Node {
                     latch: LatchSetting::parse(&l.latch).expect("validated").0,
                     strict_source: l.strict_source,
                     clock_rate: 8000,
-                    srtp_inbound: None,
-                    srtp_outbound: None,
+                    srtp_inbound: l.srtp_inbound.as_ref().map(|k| k.policy("srtp_inbound")).transpose()?,
+                    srtp_outbound: l.srtp_outbound.as_ref().map(|k| k.policy("srtp_outbound")).transpose()?,
                 });
             }
             let legs: [LegRequest; 2] = legs.try_into().expect("validated: two legs");

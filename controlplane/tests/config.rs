@@ -30,6 +30,32 @@ legs = [
 ]
 "#;
 
+/// SRTP keys on the first static leg, as the API's SrtpParams in hex.
+const SRTP_LEG: &str = r#"remote = "198.18.0.2:5000" }"#;
+
+fn srtp_good() -> String {
+    GOOD.replacen(
+        SRTP_LEG,
+        r#"remote = "198.18.0.2:5000", srtp_inbound = { suite = "AES_CM_128_HMAC_SHA1_80", master_key = "000102030405060708090a0b0c0d0e0f", master_salt = "0123456789aabbccddeeff001122" } }"#,
+        1,
+    )
+}
+
+#[test]
+fn static_legs_take_srtp_keys() {
+    let v = Config::parse(&srtp_good()).unwrap().validate().unwrap();
+    let leg = &v.raw.static_sessions[0].legs[0];
+    let keys = leg.srtp_inbound.as_ref().unwrap();
+    assert_eq!(keys.policy("x").unwrap().suite.sdes_name(), "AES_CM_128_HMAC_SHA1_80");
+    assert!(leg.srtp_outbound.is_none());
+}
+
+fn srtp_with(from: &str, to: &str) -> String {
+    let good = srtp_good();
+    assert!(good.contains(from), "{from}");
+    good.replacen(from, to, 1)
+}
+
 fn error_of(text: &str) -> String {
     match Config::parse(text).and_then(|c| c.validate()) {
         Ok(_) => panic!("accepted:\n{text}"),
@@ -108,6 +134,12 @@ fn bad_configs_fail_naming_the_field() {
         ),
         (with("latch = \"once\"", "latch = \"sometimes\""), "static_session[0].legs[1].latch"),
         (with("remote = \"198.18.0.2:5000\"", "remote = \"198.18.0.2\""), "static_session[0].legs[0].remote"),
+        (srtp_with("AES_CM_128_HMAC_SHA1_80", "AES_CM_64"), "static_session[0].legs[0].srtp_inbound.suite"),
+        (srtp_with("0e0f\"", "0e0\""), "static_session[0].legs[0].srtp_inbound.master_key"),
+        (srtp_with("0e0f\"", "0e\""), "static_session[0].legs[0].srtp_inbound.master_key"),
+        (srtp_with("001122\"", "0011\""), "static_session[0].legs[0].srtp_inbound.master_salt"),
+        (srtp_with("001122\"", "001122\", mki = \"0102030405\""), "static_session[0].legs[0].srtp_inbound.mki"),
+        (srtp_with("srtp_inbound", "srtp_in"), "line"),
         (with("[node]", "[node]\nworkers = 3"), "line"),
         (with("hugepages = false", "hugepages = \"no\""), "line"),
         (with("[node]", "[ng]\nlisten = \"localhost:22222\"\n[node]"), "ng.listen"),

@@ -158,6 +158,7 @@ per_engine! {
     an_srtp_caller_is_relayed_to_a_plain_callee_and_back_and_rekeys,
     srtp_to_srtp_with_other_keys_both_ways,
     a_tampered_packet_is_counted_reported_and_not_forwarded,
+    a_static_session_takes_srtp_keys,
 }
 
 /// Sends `make(seq)` for rising `seq` from `tx` to `to` until something
@@ -420,6 +421,48 @@ mod cases {
         callee.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         let (n, _) = callee.recv_from(&mut buf).expect("the next genuine packet");
         assert_eq!(buf[..n], rtp(seq + 1)[..]);
+        assert!(node.stop().success());
+    }
+
+    /// A static session from the config file with SRTP on the caller's leg:
+    /// libsrtp's packets from the caller reach the plain callee in clear, and
+    /// the callee's come back protected with the caller's other key.
+    pub(super) fn a_static_session_takes_srtp_keys(engine: EngineKind) {
+        let suites = [Suite::AesCm128HmacSha1_80, Suite::AeadAes128Gcm];
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let keys = |suite: Suite, fill: u8| {
+            let ks = key_salt(suite, fill);
+            let (k, s) = ks.split_at(suite.master_key_len());
+            format!(
+                "{{ suite = \"{}\", master_key = \"{}\", master_salt = \"{}\" }}",
+                suite.sdes_name(),
+                hex(k),
+                hex(s)
+            )
+        };
+        let sessions = format!(
+            "[[static_session]]\nid = \"static-srtp\"\nlegs = [\n  {{ interface = \"public\", local_port = 30000, remote = \"{CALLER}\", srtp_inbound = {}, srtp_outbound = {} }},\n  {{ interface = \"private\", local_port = 30000, remote = \"{CALLEE}\" }},\n]\n[dataplane]\nsrtp_engine = \"{engine}\"\n",
+            keys(suites[0], 7),
+            keys(suites[1], 8),
+        );
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let topo = Topology::new(&format!("sk{}", &engine.name()[..1]), None);
+        let node = MediaFwd::start(&topo.config(None, &sessions));
+        let a = p("198.18.0.1:30000");
+        let b = p("198.19.0.1:30000");
+        let caller = topo.caller.udp_socket(p(CALLER));
+        let callee = topo.callee.udp_socket(p(CALLEE));
+        let mut caller_tx = LibSrtp::sender(suites[0], &key_salt(suites[0], 7));
+        let mut caller_rx = LibSrtp::receiver(suites[1], &key_salt(suites[1], 8));
+        let mut seq = 1;
+        exchange(&node, &caller, a, &callee, b, 30, &mut seq, &mut |s| caller_tx.protect(&rtp(s)), &mut |got| {
+            assert_eq!(got, &expected_rtp(got)[..])
+        });
+        let mut seq = 500;
+        exchange(&node, &callee, b, &caller, a, 30, &mut seq, &mut |s| rtp(s), &mut |got| {
+            let plain = caller_rx.unprotect(got).expect("the caller's outbound keys");
+            assert_eq!(plain, expected_rtp(&plain));
+        });
         assert!(node.stop().success());
     }
 }

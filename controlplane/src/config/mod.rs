@@ -291,6 +291,64 @@ pub struct StaticLeg {
     /// Drop packets from other sources than the remote.
     #[serde(default)]
     pub strict_source: bool,
+    /// SRTP keys of what the endpoint sends us (unprotected here); none: plain RTP.
+    #[serde(default)]
+    pub srtp_inbound: Option<StaticSrtp>,
+    /// SRTP keys of what we send the endpoint (protected here); none: plain RTP.
+    #[serde(default)]
+    pub srtp_outbound: Option<StaticSrtp>,
+}
+
+/// The SRTP keys of one direction of a static leg: the API's `SrtpParams`,
+/// with the byte fields in hex.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StaticSrtp {
+    /// RFC 4568 suite name, such as `"AES_CM_128_HMAC_SHA1_80"`.
+    pub suite: String,
+    /// Master key, hex.
+    pub master_key: String,
+    /// Master salt, hex.
+    pub master_salt: String,
+    /// Master key identifier, hex; empty: none.
+    #[serde(default)]
+    pub mki: String,
+    /// Key lifetime in packets; 0: the suite's maximum.
+    #[serde(default)]
+    pub lifetime: u64,
+}
+
+impl StaticSrtp {
+    /// The policy these keys make, checked as the API checks its
+    /// `SrtpParams`; errors name the field under `field`.
+    pub fn policy(&self, field: &str) -> Result<mediafwd_dataplane::srtp::Policy, ConfigError> {
+        let bytes = |name: &str, s: &str| {
+            hex_bytes(s).ok_or_else(|| ConfigError::new(format!("{field}.{name}"), format!("{s:?} is not hex")))
+        };
+        let params = mediafwd_proto::v1::SrtpParams {
+            suite: self.suite.clone(),
+            master_key: bytes("master_key", &self.master_key)?,
+            master_salt: bytes("master_salt", &self.master_salt)?,
+            mki: bytes("mki", &self.mki)?,
+            lifetime: self.lifetime,
+        };
+        match crate::api::convert::srtp(field, &Some(params)) {
+            Ok(Some(policy)) => Ok(policy),
+            Ok(None) => Err(ConfigError::new(format!("{field}.suite"), "required")),
+            Err(status) => {
+                let (f, m) = status.message().split_once(": ").unwrap_or((field, status.message()));
+                Err(ConfigError::new(f, m))
+            }
+        }
+    }
+}
+
+/// Bytes from hex digits.
+fn hex_bytes(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
 fn default_latch() -> String {
@@ -656,6 +714,11 @@ impl Validated {
                     ));
                 }
                 crate::session::LatchSetting::parse(&leg.latch).map_err(|m| ConfigError::new(at("latch"), m))?;
+                for (name, keys) in [("srtp_inbound", &leg.srtp_inbound), ("srtp_outbound", &leg.srtp_outbound)] {
+                    if let Some(k) = keys {
+                        k.policy(&at(name))?;
+                    }
+                }
             }
         }
         Ok(())
