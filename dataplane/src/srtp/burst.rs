@@ -77,17 +77,18 @@ fn protect<S>(
         }
     }
     // Encrypt: AES-CM payloads in one engine call, GCM packets one by one.
-    let mut ctr: [Option<CtrOp<'_>>; MAX_OPS] = [const { None }; MAX_OPS];
-    for ((p, q), op) in packets.iter_mut().zip(&pending).zip(&mut ctr) {
-        let Some(q) = q else { continue };
-        if p.ctx.suite().is_aead() {
-            p.ctx.protect_rtp_seal(c, q, p.buf);
-        } else {
-            *op = p.ctx.rtp_ctr(q, p.buf);
+    {
+        let mut ctr: [Option<CtrOp<'_>>; MAX_OPS] = [const { None }; MAX_OPS];
+        for ((p, q), op) in packets.iter_mut().zip(&pending).zip(&mut ctr) {
+            let Some(q) = q else { continue };
+            if p.ctx.suite().is_aead() {
+                p.ctx.protect_rtp_seal(c, q, p.buf);
+            } else {
+                *op = p.ctx.rtp_ctr(q, p.buf);
+            }
         }
+        c.ctr(&mut ctr);
     }
-    c.ctr(&mut ctr);
-    drop(ctr);
     // Authenticate the ciphertext.
     let macs = macs(c, packets, &mut pending, false);
     for (i, (p, q)) in packets.iter_mut().zip(&pending).enumerate() {

@@ -528,37 +528,41 @@ impl<'a> Job<'a> {
     /// AES-CTR over `data` in place, from the 16-byte initial counter block
     /// `iv` (the library increments it per block).
     pub fn aes_ctr(key: &'a AesKey, iv: &'a [u8; AES_BLOCK], data: &'a mut [u8]) -> Job<'a> {
-        let mut raw = sys::IMB_JOB::default();
-        raw.enc_keys = key.enc.as_ptr().cast();
-        raw.dec_keys = key.enc.as_ptr().cast();
-        raw.key_len_in_bytes = key.len;
+        let mut raw = sys::IMB_JOB {
+            enc_keys: key.enc.as_ptr().cast(),
+            dec_keys: key.enc.as_ptr().cast(),
+            key_len_in_bytes: key.len,
+            iv: iv.as_ptr(),
+            iv_len_in_bytes: AES_BLOCK as u64,
+            cipher_mode: sys::IMB_CIPHER_CNTR,
+            cipher_direction: sys::IMB_DIR_ENCRYPT,
+            hash_alg: sys::IMB_AUTH_NULL,
+            chain_order: sys::IMB_ORDER_CIPHER_HASH,
+            ..Default::default()
+        };
         raw.__bindgen_anon_1.src = data.as_ptr();
         raw.__bindgen_anon_2.dst = data.as_mut_ptr();
         raw.__bindgen_anon_3.cipher_start_src_offset_in_bytes = 0;
         raw.__bindgen_anon_4.msg_len_to_cipher_in_bytes = data.len() as u64;
-        raw.iv = iv.as_ptr();
-        raw.iv_len_in_bytes = AES_BLOCK as u64;
-        raw.cipher_mode = sys::IMB_CIPHER_CNTR;
-        raw.cipher_direction = sys::IMB_DIR_ENCRYPT;
-        raw.hash_alg = sys::IMB_AUTH_NULL;
-        raw.chain_order = sys::IMB_ORDER_CIPHER_HASH;
         Job { raw, _borrows: PhantomData }
     }
 
     /// HMAC-SHA1 of `msg`; the first 12 bytes of the MAC go to `tag`.
     pub fn hmac_sha1(key: &'a HmacSha1Key, msg: &'a [u8], tag: &'a mut [u8; HMAC_SHA1_TAG_LEN]) -> Job<'a> {
-        let mut raw = sys::IMB_JOB::default();
+        let mut raw = sys::IMB_JOB {
+            hash_start_src_offset_in_bytes: 0,
+            auth_tag_output: tag.as_mut_ptr(),
+            auth_tag_output_len_in_bytes: HMAC_SHA1_TAG_LEN as u64,
+            cipher_mode: sys::IMB_CIPHER_NULL,
+            cipher_direction: sys::IMB_DIR_ENCRYPT,
+            hash_alg: sys::IMB_AUTH_HMAC_SHA_1,
+            chain_order: sys::IMB_ORDER_HASH_CIPHER,
+            ..Default::default()
+        };
         raw.__bindgen_anon_1.src = msg.as_ptr();
-        raw.hash_start_src_offset_in_bytes = 0;
         raw.__bindgen_anon_5.msg_len_to_hash_in_bytes = msg.len() as u64;
-        raw.auth_tag_output = tag.as_mut_ptr();
-        raw.auth_tag_output_len_in_bytes = HMAC_SHA1_TAG_LEN as u64;
         raw.u.HMAC._hashed_auth_key_xor_ipad = key.ipad.as_ptr();
         raw.u.HMAC._hashed_auth_key_xor_opad = key.opad.as_ptr();
-        raw.cipher_mode = sys::IMB_CIPHER_NULL;
-        raw.cipher_direction = sys::IMB_DIR_ENCRYPT;
-        raw.hash_alg = sys::IMB_AUTH_HMAC_SHA_1;
-        raw.chain_order = sys::IMB_ORDER_HASH_CIPHER;
         Job { raw, _borrows: PhantomData }
     }
 }
@@ -638,7 +642,6 @@ mod tests {
         let mut other = data.clone();
         let mut jobs = [Job::aes_ctr(&key, &iv, &mut data), Job::aes_ctr(&key, &iv, &mut other[..20])];
         mgr.cipher_burst(&mut jobs, 16).unwrap();
-        drop(jobs);
         assert_eq!(data, hex("874d6191b620e3261bef6864990db6ce 9806f66b7970fdff8617187bb9fffdff"));
         assert_eq!(other[..20], data[..20]);
     }
@@ -653,7 +656,6 @@ mod tests {
         let mut jobs =
             [Job::hmac_sha1(&k1, b"Hi There", &mut t1), Job::hmac_sha1(&k2, b"what do ya want for nothing?", &mut t2)];
         mgr.hash_burst(&mut jobs).unwrap();
-        drop(jobs);
         assert_eq!(t1[..], hex("b617318655057264e28bc0b6")[..]);
         assert_eq!(t2[..], hex("effcdf6ae5eb2fa2d27416d5")[..]);
 
@@ -661,7 +663,6 @@ mod tests {
         let mut jobs =
             [Job::hmac_sha1(&k2, b"what do ya want for nothing?", &mut t2), Job::hmac_sha1(&k1, b"Hi There", &mut t1)];
         mgr.submit_burst(&mut jobs).unwrap();
-        drop(jobs);
         assert_eq!(t1[..], hex("b617318655057264e28bc0b6")[..]);
         assert_eq!(t2[..], hex("effcdf6ae5eb2fa2d27416d5")[..]);
     }

@@ -200,7 +200,7 @@ impl Crypto {
         match kind {
             #[cfg(feature = "ipsec-mb")]
             EngineKind::IpsecMb => CtrKey::IpsecMb(Box::new(self.manager().aes_key(key))),
-            _ => CtrKey::Portable(portable::AesKey::new(key)),
+            _ => CtrKey::Portable(Box::new(portable::AesKey::new(key))),
         }
     }
 
@@ -238,6 +238,8 @@ impl Crypto {
             ipsec_mb::ctr(self.manager_mut(), ops);
         }
         for op in ops.iter_mut().flatten() {
+            // Irrefutable in a build without ipsec-mb.
+            #[allow(irrefutable_let_patterns)]
             if let CtrKey::Portable(k) = op.key {
                 k.apply_keystream(&op.iv, op.data);
             }
@@ -252,6 +254,7 @@ impl Crypto {
             ipsec_mb::mac(self.manager_mut(), ops);
         }
         for op in ops.iter_mut().flatten() {
+            #[allow(irrefutable_let_patterns)]
             if let AuthKey::Portable(k) = op.key {
                 op.mac = k.mac(op.msg);
             }
@@ -306,7 +309,7 @@ impl Crypto {
 pub(crate) enum CtrKey {
     #[cfg(feature = "ipsec-mb")]
     IpsecMb(Box<mediafwd_ipsec_mb::AesKey>),
-    Portable(portable::AesKey),
+    Portable(Box<portable::AesKey>),
 }
 
 /// An HMAC-SHA1 session key, its pads pre-hashed for its engine.

@@ -73,6 +73,8 @@ impl HmacKey {
 }
 
 /// An AES-GCM key (RFC 7714 uses 128 and 256 bits).
+// Boxed whole where it is kept (`engine::GcmKey`).
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 pub(crate) enum GcmKey {
     Aes128(Aes128Gcm),
