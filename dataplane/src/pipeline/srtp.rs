@@ -2,9 +2,9 @@
 //! together once the first pass has seen every packet of the burst.
 //!
 //! ```text
-//! unprotect  SRTP with the burst transform (HMACs side by side), SRTCP one by one
+//! unprotect  SRTP, then SRTCP, each a burst through the crypto engine
 //! admit      authenticated packets only: source check, latching, RTP statistics, route
-//! protect    SRTP with the burst transform, SRTCP one by one
+//! protect    SRTP, then SRTCP, each a burst through the crypto engine
 //! rewrite    new headers around the new payload; count
 //! ```
 //!
@@ -24,7 +24,9 @@ use crate::classify::UdpPacket;
 use crate::flow::srtp::{Crypto, FlowSrtp, SlotFor, SrtpStore};
 use crate::flow::{Event, FlowEntry, FlowId};
 use crate::relay;
-use crate::srtp::{protect_rtp_burst, unprotect_rtp_burst, BurstPacket, Context, SrtpError};
+use crate::srtp::{
+    protect_rtcp_burst, protect_rtp_burst, unprotect_rtcp_burst, unprotect_rtp_burst, BurstPacket, Context, SrtpError,
+};
 use crate::stats::counters::FlowCounters;
 use crate::stats::DropReason;
 use crate::wire::udp;
@@ -194,8 +196,8 @@ impl Pipeline<'_> {
         }
     }
 
-    /// Runs one transform over every live packet that needs it: RTP through
-    /// the burst transform, RTCP one by one.
+    /// Runs one transform over every live packet that needs it: the SRTP
+    /// packets as one burst through the engine, then the SRTCP ones.
     fn transform(&mut self, burst: &mut Burst, pkts: &mut [PacketBuf<'_>], step: Step) {
         let store = self.table.srtp_mut();
         let (contexts, streams) = (&store.contexts, &mut store.streams);
@@ -204,44 +206,38 @@ impl Pipeline<'_> {
             Step::Protect => d.protect,
         };
 
-        // Which packet each burst slot holds.
-        let mut which = [0u8; MAX_BURST];
-        let mut n = 0;
-        let rtp = pkts.iter_mut().zip(&burst.items).enumerate().filter_map(|(i, (pkt, d))| {
-            let d = d.as_ref().filter(|d| d.live() && !d.media.is_rtcp)?;
-            let c = job(d)?;
-            which[n] = i as u8;
-            n += 1;
-            Some(BurstPacket {
-                ctx: context(contexts, c),
-                stream: c.stream as usize,
-                buf: payload(pkt, &d.u, step),
-                len: d.payload_len(),
-            })
-        });
-        let mut results = [Ok(0); MAX_BURST];
-        if let Some((mut packets, count)) = gather(rtp) {
-            match step {
-                Step::Unprotect => unprotect_rtp_burst(&mut packets[..count], streams, &mut results),
-                Step::Protect => protect_rtp_burst(&mut packets[..count], streams, &mut results),
+        // SRTP, then SRTCP: each kind's packets go through the engine together.
+        for rtcp in [false, true] {
+            // Which packet each burst slot holds.
+            let mut which = [0u8; MAX_BURST];
+            let mut n = 0;
+            let jobs = pkts.iter_mut().zip(&burst.items).enumerate().filter_map(|(i, (pkt, d))| {
+                let d = d.as_ref().filter(|d| d.live() && d.media.is_rtcp == rtcp)?;
+                let c = job(d)?;
+                which[n] = i as u8;
+                n += 1;
+                Some(BurstPacket {
+                    ctx: context(contexts, c),
+                    stream: c.stream as usize,
+                    buf: payload(pkt, &d.u, step),
+                    len: d.payload_len(),
+                })
+            });
+            let mut results = [Ok(0); MAX_BURST];
+            if let Some((mut packets, count)) = gather(jobs) {
+                let packets = &mut packets[..count];
+                match (step, rtcp) {
+                    (Step::Unprotect, false) => unprotect_rtp_burst(packets, streams, &mut results),
+                    (Step::Protect, false) => protect_rtp_burst(packets, streams, &mut results),
+                    (Step::Unprotect, true) => unprotect_rtcp_burst(packets, streams, &mut results),
+                    (Step::Protect, true) => protect_rtcp_burst(packets, streams, &mut results),
+                }
             }
-        }
-        for (k, r) in results[..n].iter().enumerate() {
-            if let Some(d) = burst.items[which[k] as usize].as_mut() {
-                d.transformed(*r);
+            for (k, r) in results[..n].iter().enumerate() {
+                if let Some(d) = burst.items[which[k] as usize].as_mut() {
+                    d.transformed(*r);
+                }
             }
-        }
-
-        for (pkt, d) in pkts.iter_mut().zip(burst.items.iter_mut()) {
-            let Some(d) = d.as_mut().filter(|d| d.live() && d.media.is_rtcp) else { continue };
-            let Some(c) = job(d) else { continue };
-            let (ctx, stream) = (context(contexts, c), &mut streams[c.stream as usize]);
-            let len = d.payload_len();
-            let r = match step {
-                Step::Unprotect => ctx.unprotect_rtcp(stream, payload(pkt, &d.u, step), len),
-                Step::Protect => ctx.protect_rtcp(stream, payload(pkt, &d.u, step), len),
-            };
-            d.transformed(r);
         }
     }
 

@@ -1,7 +1,7 @@
-//! SRTP over a burst of packets: each step of `rtp.rs` runs over every packet
-//! before the next, so that the engine gets all the burst's AES-CM payloads in
-//! one call and all its HMAC-SHA1 messages in another (ipsec-mb runs them side
-//! by side in vector lanes). Packets may belong to different contexts and
+//! SRTP and SRTCP over a burst of packets: each step of `rtp.rs` (`rtcp.rs`)
+//! runs over every packet before the next, so that the engine gets all the
+//! burst's AES-CM payloads in one call and all its HMAC-SHA1 messages in
+//! another (ipsec-mb runs them side by side in vector lanes). Packets may belong to different contexts and
 //! streams, several to the same stream; results are those of processing them
 //! one by one in order. The work is done with the calling thread's engine
 //! state (one ipsec-mb manager per worker thread); nothing is allocated.
@@ -11,6 +11,7 @@ use core::ops::IndexMut;
 use super::context::Context;
 use super::engine::{with_crypto, Crypto, CtrOp, MacOp, MAC_LEN, MAX_OPS};
 use super::error::SrtpError;
+use super::rtcp::RtcpPending;
 use super::rtp::Pending;
 use super::stream::StreamState;
 
@@ -34,12 +35,7 @@ pub fn protect_rtp_burst<S>(packets: &mut [BurstPacket<'_>], streams: &mut S, re
 where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
-    assert!(results.len() >= packets.len(), "one result per packet");
-    with_crypto(|c| {
-        for (packets, results) in packets.chunks_mut(MAX_OPS).zip(results.chunks_mut(MAX_OPS)) {
-            protect(c, packets, streams, results);
-        }
-    });
+    run::<Rtp, S>(packets, streams, results, protect::<Rtp, S>);
 }
 
 /// [`Context::unprotect_rtp`] for every packet; `results[i]` receives packet
@@ -51,17 +47,163 @@ pub fn unprotect_rtp_burst<S>(
 ) where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
+    run::<Rtp, S>(packets, streams, results, unprotect::<Rtp, S>);
+}
+
+/// [`Context::protect_rtcp`] for every packet; `results[i]` receives packet
+/// `i`'s new length or error. Panics if `results` is shorter than `packets`.
+pub fn protect_rtcp_burst<S>(packets: &mut [BurstPacket<'_>], streams: &mut S, results: &mut [Result<usize, SrtpError>])
+where
+    S: IndexMut<usize, Output = StreamState> + ?Sized,
+{
+    run::<Rtcp, S>(packets, streams, results, protect::<Rtcp, S>);
+}
+
+/// [`Context::unprotect_rtcp`] for every packet; `results[i]` receives packet
+/// `i`'s new length or error. Panics if `results` is shorter than `packets`.
+pub fn unprotect_rtcp_burst<S>(
+    packets: &mut [BurstPacket<'_>],
+    streams: &mut S,
+    results: &mut [Result<usize, SrtpError>],
+) where
+    S: IndexMut<usize, Output = StreamState> + ?Sized,
+{
+    run::<Rtcp, S>(packets, streams, results, unprotect::<Rtcp, S>);
+}
+
+type Step<S> = fn(&mut Crypto, &mut [BurstPacket<'_>], &mut S, &mut [Result<usize, SrtpError>]);
+
+fn run<K: Kind, S>(
+    packets: &mut [BurstPacket<'_>],
+    streams: &mut S,
+    results: &mut [Result<usize, SrtpError>],
+    step: Step<S>,
+) where
+    S: IndexMut<usize, Output = StreamState> + ?Sized,
+{
     assert!(results.len() >= packets.len(), "one result per packet");
     with_crypto(|c| {
         for (packets, results) in packets.chunks_mut(MAX_OPS).zip(results.chunks_mut(MAX_OPS)) {
-            unprotect(c, packets, streams, results);
+            step(c, packets, streams, results);
         }
     });
 }
 
-type Pendings = [Option<Pending>; MAX_OPS];
+/// The steps of one packet kind (SRTP or SRTCP), as `rtp.rs` and `rtcp.rs`
+/// define them.
+trait Kind {
+    type Pending: Copy;
+    fn protect_begin(
+        ctx: &Context,
+        s: &mut StreamState,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<Self::Pending, SrtpError>;
+    fn unprotect_begin(ctx: &Context, s: &StreamState, buf: &[u8], len: usize) -> Result<Self::Pending, SrtpError>;
+    fn ctr<'a>(ctx: &'a Context, p: &Self::Pending, buf: &'a mut [u8]) -> Option<CtrOp<'a>>;
+    fn mac<'a>(ctx: &'a Context, p: &mut Self::Pending, buf: &'a mut [u8], keep: bool) -> Option<MacOp<'a>>;
+    fn seal(ctx: &Context, c: &mut Crypto, p: &Self::Pending, buf: &mut [u8]);
+    fn finish(ctx: &Context, p: &Self::Pending, buf: &mut [u8], mac: Option<&[u8; MAC_LEN]>) -> usize;
+    fn verify(
+        ctx: &Context,
+        s: &mut StreamState,
+        p: &Self::Pending,
+        buf: &mut [u8],
+        mac: &[u8; MAC_LEN],
+    ) -> Result<usize, SrtpError>;
+    fn open(
+        ctx: &Context,
+        c: &mut Crypto,
+        s: &mut StreamState,
+        p: &Self::Pending,
+        buf: &mut [u8],
+    ) -> Result<usize, SrtpError>;
+}
 
-fn protect<S>(
+struct Rtp;
+struct Rtcp;
+
+impl Kind for Rtp {
+    type Pending = Pending;
+    fn protect_begin(ctx: &Context, s: &mut StreamState, buf: &mut [u8], len: usize) -> Result<Pending, SrtpError> {
+        ctx.protect_rtp_begin(s, buf, len)
+    }
+    fn unprotect_begin(ctx: &Context, s: &StreamState, buf: &[u8], len: usize) -> Result<Pending, SrtpError> {
+        ctx.unprotect_rtp_begin(s, buf, len)
+    }
+    fn ctr<'a>(ctx: &'a Context, p: &Pending, buf: &'a mut [u8]) -> Option<CtrOp<'a>> {
+        ctx.rtp_ctr(p, buf)
+    }
+    fn mac<'a>(ctx: &'a Context, p: &mut Pending, buf: &'a mut [u8], keep: bool) -> Option<MacOp<'a>> {
+        ctx.rtp_mac(p, buf, keep)
+    }
+    fn seal(ctx: &Context, c: &mut Crypto, p: &Pending, buf: &mut [u8]) {
+        ctx.protect_rtp_seal(c, p, buf)
+    }
+    fn finish(ctx: &Context, p: &Pending, buf: &mut [u8], mac: Option<&[u8; MAC_LEN]>) -> usize {
+        ctx.protect_rtp_finish(p, buf, mac)
+    }
+    fn verify(
+        ctx: &Context,
+        s: &mut StreamState,
+        p: &Pending,
+        buf: &mut [u8],
+        mac: &[u8; MAC_LEN],
+    ) -> Result<usize, SrtpError> {
+        ctx.unprotect_rtp_verify(s, p, buf, mac)
+    }
+    fn open(
+        ctx: &Context,
+        c: &mut Crypto,
+        s: &mut StreamState,
+        p: &Pending,
+        buf: &mut [u8],
+    ) -> Result<usize, SrtpError> {
+        ctx.unprotect_rtp_open(c, s, p, buf)
+    }
+}
+
+impl Kind for Rtcp {
+    type Pending = RtcpPending;
+    fn protect_begin(ctx: &Context, s: &mut StreamState, buf: &mut [u8], len: usize) -> Result<RtcpPending, SrtpError> {
+        ctx.protect_rtcp_begin(s, buf, len)
+    }
+    fn unprotect_begin(ctx: &Context, s: &StreamState, buf: &[u8], len: usize) -> Result<RtcpPending, SrtpError> {
+        ctx.unprotect_rtcp_begin(s, buf, len)
+    }
+    fn ctr<'a>(ctx: &'a Context, p: &RtcpPending, buf: &'a mut [u8]) -> Option<CtrOp<'a>> {
+        ctx.rtcp_ctr(p, buf)
+    }
+    fn mac<'a>(ctx: &'a Context, p: &mut RtcpPending, buf: &'a mut [u8], _keep: bool) -> Option<MacOp<'a>> {
+        ctx.rtcp_mac(p, buf)
+    }
+    fn seal(ctx: &Context, c: &mut Crypto, p: &RtcpPending, buf: &mut [u8]) {
+        ctx.protect_rtcp_seal(c, p, buf)
+    }
+    fn finish(ctx: &Context, p: &RtcpPending, buf: &mut [u8], mac: Option<&[u8; MAC_LEN]>) -> usize {
+        ctx.protect_rtcp_finish(p, buf, mac)
+    }
+    fn verify(
+        ctx: &Context,
+        s: &mut StreamState,
+        p: &RtcpPending,
+        buf: &mut [u8],
+        mac: &[u8; MAC_LEN],
+    ) -> Result<usize, SrtpError> {
+        ctx.unprotect_rtcp_verify(s, p, buf, mac)
+    }
+    fn open(
+        ctx: &Context,
+        c: &mut Crypto,
+        s: &mut StreamState,
+        p: &RtcpPending,
+        buf: &mut [u8],
+    ) -> Result<usize, SrtpError> {
+        ctx.unprotect_rtcp_open(c, s, p, buf)
+    }
+}
+
+fn protect<K: Kind, S>(
     c: &mut Crypto,
     packets: &mut [BurstPacket<'_>],
     streams: &mut S,
@@ -69,9 +211,9 @@ fn protect<S>(
 ) where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
-    let mut pending: Pendings = [None; MAX_OPS];
+    let mut pending: [Option<K::Pending>; MAX_OPS] = [None; MAX_OPS];
     for (i, p) in packets.iter_mut().enumerate() {
-        match p.ctx.protect_rtp_begin(&mut streams[p.stream], p.buf, p.len) {
+        match K::protect_begin(p.ctx, &mut streams[p.stream], p.buf, p.len) {
             Ok(q) => pending[i] = Some(q),
             Err(e) => results[i] = Err(e),
         }
@@ -82,22 +224,22 @@ fn protect<S>(
         for ((p, q), op) in packets.iter_mut().zip(&pending).zip(&mut ctr) {
             let Some(q) = q else { continue };
             if p.ctx.suite().is_aead() {
-                p.ctx.protect_rtp_seal(c, q, p.buf);
+                K::seal(p.ctx, c, q, p.buf);
             } else {
-                *op = p.ctx.rtp_ctr(q, p.buf);
+                *op = K::ctr(p.ctx, q, p.buf);
             }
         }
         c.ctr(&mut ctr);
     }
     // Authenticate the ciphertext.
-    let macs = macs(c, packets, &mut pending, false);
+    let macs = macs::<K>(c, packets, &mut pending, false);
     for (i, (p, q)) in packets.iter_mut().zip(&pending).enumerate() {
         let Some(q) = q else { continue };
-        results[i] = Ok(p.ctx.protect_rtp_finish(q, p.buf, macs[i].as_ref()));
+        results[i] = Ok(K::finish(p.ctx, q, p.buf, macs[i].as_ref()));
     }
 }
 
-fn unprotect<S>(
+fn unprotect<K: Kind, S>(
     c: &mut Crypto,
     packets: &mut [BurstPacket<'_>],
     streams: &mut S,
@@ -105,23 +247,23 @@ fn unprotect<S>(
 ) where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
-    let mut pending: Pendings = [None; MAX_OPS];
+    let mut pending: [Option<K::Pending>; MAX_OPS] = [None; MAX_OPS];
     for (i, p) in packets.iter_mut().enumerate() {
-        match p.ctx.unprotect_rtp_begin(&streams[p.stream], p.buf, p.len) {
+        match K::unprotect_begin(p.ctx, &streams[p.stream], p.buf, p.len) {
             Ok(q) => pending[i] = Some(q),
             Err(e) => results[i] = Err(e),
         }
     }
     // Verify every tag before any payload is decrypted; the stream moves in
     // packet order as each one authenticates.
-    let macs = macs(c, packets, &mut pending, true);
+    let macs = macs::<K>(c, packets, &mut pending, true);
     for (i, (p, q)) in packets.iter_mut().zip(&mut pending).enumerate() {
         let Some(pq) = q else { continue };
         let stream = &mut streams[p.stream];
         results[i] = match &macs[i] {
-            Some(mac) => p.ctx.unprotect_rtp_verify(stream, pq, p.buf, mac),
+            Some(mac) => K::verify(p.ctx, stream, pq, p.buf, mac),
             None => {
-                let r = p.ctx.unprotect_rtp_open(c, stream, pq, p.buf);
+                let r = K::open(p.ctx, c, stream, pq, p.buf);
                 // Done: no AES-CM step.
                 *q = None;
                 r
@@ -134,23 +276,23 @@ fn unprotect<S>(
     let mut ctr: [Option<CtrOp<'_>>; MAX_OPS] = [const { None }; MAX_OPS];
     for ((p, q), op) in packets.iter_mut().zip(&pending).zip(&mut ctr) {
         if let Some(q) = q {
-            *op = p.ctx.rtp_ctr(q, p.buf);
+            *op = K::ctr(p.ctx, q, p.buf);
         }
     }
     c.ctr(&mut ctr);
 }
 
 /// The MACs of the pending HMAC packets, computed in one engine call.
-fn macs(
+fn macs<K: Kind>(
     c: &mut Crypto,
     packets: &mut [BurstPacket<'_>],
-    pending: &mut Pendings,
+    pending: &mut [Option<K::Pending>; MAX_OPS],
     keep: bool,
 ) -> [Option<[u8; MAC_LEN]>; MAX_OPS] {
     let mut ops: [Option<MacOp<'_>>; MAX_OPS] = [const { None }; MAX_OPS];
     for ((p, q), op) in packets.iter_mut().zip(pending.iter_mut()).zip(&mut ops) {
         if let Some(q) = q {
-            *op = p.ctx.rtp_mac(q, p.buf, keep);
+            *op = K::mac(p.ctx, q, p.buf, keep);
         }
     }
     c.mac(&mut ops);

@@ -40,7 +40,7 @@ pub mod sdes;
 mod stream;
 mod suite;
 
-pub use burst::{protect_rtp_burst, unprotect_rtp_burst, BurstPacket};
+pub use burst::{protect_rtcp_burst, protect_rtp_burst, unprotect_rtcp_burst, unprotect_rtp_burst, BurstPacket};
 pub use context::Context;
 pub use engine::EngineKind;
 pub use error::{PolicyError, SrtpError};
