@@ -490,6 +490,9 @@ fn print_stats(s: &pb::NodeStats) {
         s.uptime_seconds,
         if s.draining { format!("DRAINING ({})", s.drain_reason) } else { "serving".into() }
     );
+    if !s.srtp_engine.is_empty() {
+        println!("srtp engine {}", s.srtp_engine_detail);
+    }
     println!(
         "\n{:<6} {:<28} {:<16} {:>12} {:>12} {:>10} {:>10}",
         "PORT", "DEVICE", "DRIVER", "RX", "TX", "MISSED", "ERRORS"
