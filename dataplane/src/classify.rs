@@ -184,3 +184,207 @@ fn classify_v6(l3: &[u8], l3_off: usize, port_id: u16, to_us: bool, vlan: Option
         udp_len: u.len() as usize,
     })
 }
+
+/// A frame of the common shape, decided from fixed offsets: to our MAC,
+/// untagged or one 802.1Q tag, IPv4 without options and not fragmented (its
+/// header checksum verified) or IPv6 with UDP as the next header, and a UDP
+/// datagram with a payload. Everything [`classify`] would say of such a
+/// frame follows from these fields; any other frame is left to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lean {
+    /// Our local address (the destination), as [`FlowKey::addr_bits`].
+    pub dst: u128,
+    /// The sender's address, the same way.
+    pub src: u128,
+    /// Our local UDP port.
+    pub dst_port: u16,
+    /// The sender's UDP port.
+    pub src_port: u16,
+    /// UDP length (header and payload).
+    pub udp_len: u16,
+    /// The VLAN it arrived on.
+    pub vlan: Option<u16>,
+    /// Offset of the IP header: 14, or 18 behind a tag.
+    pub l3_off: u8,
+    /// IPv4 or IPv6.
+    pub family: Family,
+}
+
+impl Lean {
+    /// Offset of the UDP header.
+    #[inline(always)]
+    pub fn udp_off(&self) -> usize {
+        self.l3_off as usize + if self.family == Family::V4 { ipv4::HEADER_LEN } else { ipv6::HEADER_LEN }
+    }
+
+    /// The sender as a socket address.
+    pub fn src_addr(&self) -> SocketAddr {
+        match self.family {
+            Family::V4 => SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(self.src as u32), self.src_port)),
+            Family::V6 => SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(self.src), self.src_port, 0, 0)),
+        }
+    }
+}
+
+#[inline(always)]
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+/// The common case of [`classify`] from fixed offsets, or `None` for any
+/// frame of another shape (which [`classify`] then decides).
+#[inline(always)]
+pub fn classify_lean(frame: &[u8], port: &PortContext, stripped_vlan: Option<u16>) -> Option<Lean> {
+    // The shortest frame of the shape: Ethernet, IPv4, UDP.
+    if frame.len() < ethernet::HEADER_LEN + ipv4::HEADER_LEN + udp::HEADER_LEN || frame[..6] != port.mac.0 {
+        return None;
+    }
+    let (l3, ty, vlan) = match be16(frame, 12) {
+        ethertype::VLAN => (ethernet::VLAN_HEADER_LEN, be16(frame, 16), Some(be16(frame, 14) & 0x0fff)),
+        ty => (ethernet::HEADER_LEN, ty, stripped_vlan.map(|tci| tci & 0x0fff)),
+    };
+    if !port.accepts(vlan) {
+        return None;
+    }
+    match ty {
+        ethertype::IPV4 => {
+            let h: &[u8; ipv4::HEADER_LEN + udp::HEADER_LEN] = frame.get(l3..l3 + 28)?.try_into().ok()?;
+            let total = be16(h, 2) as usize;
+            // Version 4 without options, not a fragment, UDP.
+            if h[0] != 0x45
+                || be16(h, 6) & 0x3fff != 0
+                || h[9] != ipv4::protocol::UDP
+                || total < h.len()
+                || l3 + total > frame.len()
+            {
+                return None;
+            }
+            let udp_len = be16(h, 24);
+            if (udp_len as usize) <= udp::HEADER_LEN || udp_len as usize > total - ipv4::HEADER_LEN {
+                return None;
+            }
+            let header: &[u8; ipv4::HEADER_LEN] = h[..ipv4::HEADER_LEN].try_into().expect("20 bytes");
+            if crate::wire::checksum::fold(sum_words(header)) != 0xffff {
+                return None;
+            }
+            Some(Lean {
+                dst: FlowKey::v4_bits(u32::from_be_bytes([h[16], h[17], h[18], h[19]])),
+                src: FlowKey::v4_bits(u32::from_be_bytes([h[12], h[13], h[14], h[15]])),
+                dst_port: be16(h, 22),
+                src_port: be16(h, 20),
+                udp_len,
+                vlan,
+                l3_off: l3 as u8,
+                family: Family::V4,
+            })
+        }
+        ethertype::IPV6 => {
+            let h: &[u8; ipv6::HEADER_LEN + udp::HEADER_LEN] = frame.get(l3..l3 + 48)?.try_into().ok()?;
+            let payload = be16(h, 4) as usize;
+            if h[0] >> 4 != 6 || h[6] != ipv4::protocol::UDP || l3 + ipv6::HEADER_LEN + payload > frame.len() {
+                return None;
+            }
+            let udp_len = be16(h, 44);
+            if (udp_len as usize) <= udp::HEADER_LEN || udp_len as usize > payload {
+                return None;
+            }
+            let addr = |at: usize| u128::from_be_bytes(h[at..at + 16].try_into().expect("16 bytes"));
+            Some(Lean {
+                dst: addr(24),
+                src: addr(8),
+                dst_port: be16(h, 42),
+                src_port: be16(h, 40),
+                udp_len,
+                vlan,
+                l3_off: l3 as u8,
+                family: Family::V6,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The sum of the 16-bit words of a fixed-size header.
+#[inline(always)]
+pub(crate) fn sum_words<const N: usize>(b: &[u8; N]) -> u32 {
+    let mut s = 0u32;
+    let mut i = 0;
+    while i + 1 < N {
+        s += u16::from_be_bytes([b[i], b[i + 1]]) as u32;
+        i += 2;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::craft::UdpFrame;
+    use proptest::prelude::*;
+
+    const OURS: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xa]);
+
+    fn addr(v6: bool, host: u8, port: u16) -> SocketAddr {
+        if v6 {
+            SocketAddr::from(([0x2001, 0xdb8, 0, 0, 0, 0, 0, host as u16], port))
+        } else {
+            SocketAddr::from(([198, 18, 0, host], port))
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+        /// The lean classifier takes every frame of the common shape, and
+        /// whatever it takes, mutated or truncated, the full classifier
+        /// classifies as the same UDP packet.
+        #[test]
+        fn the_lean_classifier_agrees_with_the_full_one(
+            v6 in any::<bool>(),
+            vlan in proptest::option::of(1u16..4095),
+            stripped in proptest::option::of(any::<u16>()),
+            payload in proptest::collection::vec(any::<u8>(), 1..64),
+            padding in 0usize..8,
+            edits in proptest::collection::vec(
+                (0usize..64, prop_oneof![any::<u8>(), Just(0u8), Just(0x20), Just(0x81), Just(0xff)]),
+                0..3,
+            ),
+            cut in proptest::option::of(0usize..120),
+            fix_checksum in any::<bool>(),
+        ) {
+            let f = UdpFrame { src_mac: MacAddr([2, 0, 0, 0, 1, 1]), dst_mac: OURS, vlan, src: addr(v6, 2, 5000), dst: addr(v6, 1, 30000) };
+            let mut frame = vec![0u8; f.header_len() + payload.len() + padding];
+            f.emit(&mut frame, &payload);
+            let port = PortContext::with_vlans(OURS, true, &[vlan.unwrap_or(7), stripped.unwrap_or(0) & 0xfff]);
+            if edits.is_empty() && cut.is_none() {
+                prop_assert!(classify_lean(&frame, &port, stripped).is_some());
+            }
+            for (at, b) in edits {
+                if at < frame.len() {
+                    frame[at] = b;
+                }
+            }
+            // Edits past a valid IPv4 header checksum, where there is one.
+            let l3 = if vlan.is_some() { 18 } else { 14 };
+            if fix_checksum && !v6 && frame.len() >= l3 + 20 {
+                frame[l3 + 10..l3 + 12].fill(0);
+                let c = crate::wire::checksum::finish(crate::wire::checksum::sum(&frame[l3..l3 + 20]));
+                frame[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
+            }
+            if let Some(c) = cut {
+                frame.truncate(c);
+            }
+            if let Some(l) = classify_lean(&frame, &port, stripped) {
+                let Class::Udp(u) = classify(&frame, 3, &port, stripped) else {
+                    return Err(TestCaseError::fail(format!("lean took a frame the full classifier did not: {l:?}")));
+                };
+                let key = match l.family {
+                    Family::V4 => FlowKey::v4(3, Ipv4Addr::from(l.dst as u32), l.dst_port),
+                    Family::V6 => FlowKey::v6(3, Ipv6Addr::from(l.dst), l.dst_port),
+                };
+                prop_assert_eq!(u.key, key);
+                prop_assert_eq!(u.src, l.src_addr());
+                prop_assert_eq!((u.vlan, u.family, u.l3_off, u.udp_off, u.udp_len), (l.vlan, l.family, l.l3_off as usize, l.udp_off(), l.udp_len as usize));
+            }
+        }
+    }
+}

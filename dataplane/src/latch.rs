@@ -21,12 +21,40 @@ pub enum SourceVerdict {
 pub struct LatchState {
     remote: Option<SocketAddr>,
     latched: bool,
+    /// The remote as the lean path compares it (see [`RemoteBits`]).
+    bits: RemoteBits,
+}
+
+/// A remote endpoint as numbers, compared with a packet's source without
+/// making a `SocketAddr`: the address as [`FlowKey::addr_bits`](crate::flow::FlowKey::addr_bits),
+/// the port, and the family (an IPv6 sender may use an IPv4-mapped address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RemoteBits {
+    /// The address, IPv4 mapped into IPv6.
+    pub addr: u128,
+    /// The UDP port.
+    pub port: u16,
+    /// IPv6; `None`: no remote.
+    pub v6: Option<bool>,
+}
+
+impl RemoteBits {
+    /// The numbers of `remote`.
+    pub fn of(remote: Option<SocketAddr>) -> Self {
+        match remote {
+            None => RemoteBits::default(),
+            Some(SocketAddr::V4(a)) => {
+                RemoteBits { addr: crate::flow::FlowKey::v4_bits(u32::from(*a.ip())), port: a.port(), v6: Some(false) }
+            }
+            Some(SocketAddr::V6(a)) => RemoteBits { addr: u128::from(*a.ip()), port: a.port(), v6: Some(true) },
+        }
+    }
 }
 
 impl LatchState {
     /// The state for a new flow: the configured remote, nothing learned.
     pub fn new(ingress: &Ingress) -> Self {
-        LatchState { remote: ingress.remote, latched: false }
+        LatchState { remote: ingress.remote, latched: false, bits: RemoteBits::of(ingress.remote) }
     }
 
     /// The remote in force.
@@ -38,8 +66,27 @@ impl LatchState {
     /// answer, a re-INVITE) replaces the learned one and re-arms latching.
     pub fn on_update(&mut self, old: &Ingress, new: &Ingress) {
         if old.remote != new.remote || old.latch != new.latch {
-            self.remote = new.remote;
+            self.set_remote(new.remote);
             self.latched = false;
+        }
+    }
+
+    fn set_remote(&mut self, remote: Option<SocketAddr>) {
+        self.remote = remote;
+        self.bits = RemoteBits::of(remote);
+    }
+
+    /// [`LatchState::check`] for the cases that change nothing: `Some(true)`
+    /// accept, `Some(false)` reject; `None` when the source is to be latched
+    /// (then [`LatchState::check`] decides). `src` as [`RemoteBits`].
+    #[inline(always)]
+    pub fn check_unchanged(&self, ingress: &Ingress, src: &RemoteBits) -> Option<bool> {
+        let matches = self.bits == *src;
+        match ingress.latch {
+            LatchMode::Off => Some(!(ingress.strict_source && self.bits.v6.is_some() && !matches)),
+            LatchMode::Once if self.latched => Some(matches || !ingress.strict_source),
+            LatchMode::Once => None,
+            LatchMode::Follow => matches.then_some(true),
         }
     }
 
@@ -60,7 +107,7 @@ impl LatchState {
                 if matches {
                     SourceVerdict::Accept
                 } else {
-                    self.remote = Some(src);
+                    self.set_remote(Some(src));
                     SourceVerdict::Latched(src)
                 }
             }
@@ -75,7 +122,7 @@ impl LatchState {
                 if matches {
                     SourceVerdict::Accept
                 } else {
-                    self.remote = Some(src);
+                    self.set_remote(Some(src));
                     SourceVerdict::Latched(src)
                 }
             }
@@ -139,6 +186,33 @@ mod tests {
         assert_eq!(s.check(&i, a("198.18.0.2:4001")), SourceVerdict::Latched(a("198.18.0.2:4001")));
         assert_eq!(s.check(&i, a("198.18.0.2:4001")), SourceVerdict::Accept);
         assert_eq!(s.check(&i, a("[2001:db8::5]:9")), SourceVerdict::Latched(a("[2001:db8::5]:9")));
+    }
+
+    proptest::proptest! {
+        /// Whenever the lean check decides, it decides as the full check,
+        /// which then changes nothing.
+        #[test]
+        fn the_unchanged_check_agrees_with_the_full_one(
+            remote in proptest::option::of(0usize..4),
+            src in 0usize..4,
+            mode in 0u8..3,
+            strict: bool,
+            warm in proptest::collection::vec(0usize..4, 0..3),
+        ) {
+            let addrs = ["198.18.0.2:4000", "198.18.0.2:4001", "[2001:db8::2]:4000", "[::ffff:198.18.0.2]:4000"].map(a);
+            let latch = [LatchMode::Off, LatchMode::Once, LatchMode::Follow][mode as usize];
+            let i = Ingress { vlan: None, remote: remote.map(|r| addrs[r]), latch, strict_source: strict };
+            let mut s = LatchState::new(&i);
+            for w in warm {
+                s.check(&i, addrs[w]);
+            }
+            let before = s;
+            if let Some(accept) = s.check_unchanged(&i, &RemoteBits::of(Some(addrs[src]))) {
+                let full = s.check(&i, addrs[src]);
+                proptest::prop_assert_eq!(full, if accept { SourceVerdict::Accept } else { SourceVerdict::Reject });
+                proptest::prop_assert_eq!(s, before);
+            }
+        }
     }
 
     #[test]

@@ -48,6 +48,19 @@ impl FlowKey {
         h ^ (h >> 29)
     }
 
+    /// The local address as a number, big-endian, IPv4 mapped: what the
+    /// direct index is keyed by.
+    #[inline(always)]
+    pub fn addr_bits(&self) -> u128 {
+        u128::from_be_bytes(self.addr)
+    }
+
+    /// [`FlowKey::addr_bits`] of an IPv4 address given as its big-endian number.
+    #[inline(always)]
+    pub const fn v4_bits(addr: u32) -> u128 {
+        0xffff_u128 << 32 | addr as u128
+    }
+
     /// The DPDK port.
     pub fn port_id(&self) -> u16 {
         self.port_id

@@ -7,6 +7,7 @@
 
 mod action;
 mod command;
+mod hashed;
 mod index;
 mod key;
 pub mod srtp;
@@ -14,7 +15,8 @@ mod table;
 
 pub use action::{Egress, Flow, FlowId, Ingress, LatchMode, Media};
 pub use command::{Command, Event, SequencedCommand};
-pub use index::FlowIndex;
+pub use hashed::HashedIndex;
+pub use index::{FlowIndex, MAX_ADDRESSES};
 pub use key::FlowKey;
 pub use srtp::{SrtpKeys, SrtpTransform, SSRCS_PER_FLOW};
 pub use table::{FlowEntry, FlowTable, TableError};

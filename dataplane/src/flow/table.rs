@@ -2,6 +2,7 @@ use super::index::FlowIndex;
 use super::srtp::{FlowSrtp, SrtpStore, SrtpTransform};
 use super::{Command, Flow, FlowKey};
 use crate::latch::LatchState;
+use crate::relay::Prebuilt;
 use crate::stats::rtp::RtpStream;
 use crate::wire::ethernet::MacAddr;
 
@@ -21,6 +22,8 @@ pub struct FlowEntry {
     pub latch: LatchState,
     /// The action, as last set by the control side.
     pub flow: Flow,
+    /// The headers of the action's egress, built from it.
+    pub egress: Prebuilt,
 }
 
 /// One worker's replica of the flow table and of the neighbor table.
@@ -107,7 +110,7 @@ impl FlowTable {
             Some(old) if old == id => {
                 let entry = &mut self.entries[id as usize];
                 entry.latch.on_update(&entry.flow.ingress, &flow.ingress);
-                entry.flow = *flow;
+                entry.set_flow(*flow);
             }
             existing => {
                 if existing.is_none() && self.index.len() >= self.entries.len() {
@@ -130,6 +133,31 @@ impl FlowTable {
     #[inline(always)]
     pub(crate) fn entry_and_srtp(&mut self, id: u32) -> (&mut FlowEntry, &mut SrtpStore) {
         (&mut self.entries[id as usize], &mut self.srtp)
+    }
+
+    /// The entry of flow `id`, and the neighbor table.
+    #[inline(always)]
+    pub(crate) fn entry_and_neighbors(&mut self, id: u32) -> (&mut FlowEntry, &[Option<MacAddr>]) {
+        (&mut self.entries[id as usize], &self.neighbors)
+    }
+
+    /// The direct index slot of our address `addr` (as [`FlowKey::addr_bits`])
+    /// on port `port_id`, if it has one.
+    #[inline(always)]
+    pub fn direct_slot(&self, port_id: u16, addr: u128) -> Option<u16> {
+        self.index.slot(port_id, addr)
+    }
+
+    /// Starts loading the flow id of UDP port `udp_port` in direct slot `slot`.
+    #[inline(always)]
+    pub fn prefetch_direct(&self, slot: u16, udp_port: u16) {
+        self.index.prefetch_at(slot, udp_port);
+    }
+
+    /// The flow id of UDP port `udp_port` in direct slot `slot`.
+    #[inline(always)]
+    pub fn find_direct(&self, slot: u16, udp_port: u16) -> Option<u32> {
+        self.index.at(slot, udp_port)
     }
 
     /// The worker's SRTP contexts and stream states.
@@ -190,7 +218,19 @@ impl FlowTable {
 
 impl FlowEntry {
     fn new(flow: Flow) -> Self {
-        FlowEntry { latch: LatchState::new(&flow.ingress), rtp: RtpStream::default(), srtp: None, flow }
+        FlowEntry {
+            latch: LatchState::new(&flow.ingress),
+            rtp: RtpStream::default(),
+            srtp: None,
+            flow,
+            egress: Prebuilt::new(&flow.egress),
+        }
+    }
+
+    /// Replaces the action (its egress headers with it), keeping the state.
+    pub fn set_flow(&mut self, flow: Flow) {
+        self.flow = flow;
+        self.egress = Prebuilt::new(&flow.egress);
     }
 }
 
@@ -201,6 +241,6 @@ mod tests {
     #[test]
     fn entries_are_cache_aligned_and_small() {
         assert_eq!(std::mem::align_of::<FlowEntry>(), 64);
-        assert!(std::mem::size_of::<FlowEntry>() <= 5 * 64, "{}", std::mem::size_of::<FlowEntry>());
+        assert!(std::mem::size_of::<FlowEntry>() <= 6 * 64, "{}", std::mem::size_of::<FlowEntry>());
     }
 }

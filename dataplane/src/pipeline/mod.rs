@@ -16,9 +16,9 @@ mod srtp;
 use core::net::SocketAddr;
 
 use crate::buf::PacketBuf;
-use crate::classify::{classify, Class, PortContext, UdpPacket};
+use crate::classify::{classify, classify_lean, Class, Family, Lean, PortContext, UdpPacket};
 use crate::flow::{Egress, Event, Flow, FlowEntry, FlowKey, FlowTable, Media};
-use crate::latch::SourceVerdict;
+use crate::latch::{RemoteBits, SourceVerdict};
 use crate::relay;
 use crate::stats::counters::{add, FlowCounters};
 use crate::stats::{DropReason, FlowStatsArray};
@@ -124,28 +124,56 @@ impl Pipeline<'_> {
         let (stripped_vlans, verdicts) = (&stripped_vlans[..n], &mut verdicts[..n]);
         let port = self.ports.get(rx_port as usize);
         let mut classes = [Class::Drop(DropReason::Runt); MAX_BURST];
+        // Frames of the common shape to one of our addresses, with its direct slot.
+        let mut leans: [Option<(Lean, u16)>; MAX_BURST] = [None; MAX_BURST];
         for i in 0..n {
-            classes[i] = match port {
-                Some(port) => classify(pkts[i].data(), rx_port, port, stripped_vlans[i]),
-                None => Class::Drop(DropReason::NotForUs),
+            let Some(port) = port else {
+                classes[i] = Class::Drop(DropReason::NotForUs);
+                continue;
             };
+            if let Some(l) = classify_lean(pkts[i].data(), port, stripped_vlans[i]) {
+                if let Some(slot) = self.table.direct_slot(rx_port, l.dst) {
+                    self.table.prefetch_direct(slot, l.dst_port);
+                    leans[i] = Some((l, slot));
+                    continue;
+                }
+            }
+            classes[i] = classify(pkts[i].data(), rx_port, port, stripped_vlans[i]);
             if let Class::Udp(u) = &classes[i] {
                 self.table.prefetch_key(&u.key);
             }
         }
         let mut ids = [None; MAX_BURST];
         for i in 0..n {
-            if let Class::Udp(u) = &classes[i] {
-                ids[i] = self.table.find(&u.key);
-                if let Some(id) = ids[i] {
-                    self.table.prefetch_entry(id, ENTRY_LINES);
-                    crate::prefetch::prefetch(self.flow_stats.slot(id));
-                }
+            ids[i] = match (&leans[i], &classes[i]) {
+                (Some((l, slot)), _) => self.table.find_direct(*slot, l.dst_port),
+                (None, Class::Udp(u)) => self.table.find(&u.key),
+                _ => None,
+            };
+            if let Some(id) = ids[i] {
+                self.table.prefetch_entry(id, ENTRY_LINES);
+                crate::prefetch::prefetch(self.flow_stats.slot(id));
             }
         }
         // Made at the first SRTP packet: a plain burst never pays for it.
         let mut deferred: Option<srtp::Burst> = None;
         for (i, pkt) in pkts.iter_mut().enumerate() {
+            if let (Some((l, _)), Some(port)) = (&leans[i], port) {
+                match ids[i] {
+                    Some(id) => {
+                        if let Some(v) = self.relay_lean(pkt, l, id) {
+                            verdicts[i] = v;
+                            continue;
+                        }
+                    }
+                    None => {
+                        verdicts[i] = Verdict::Drop(DropReason::UnknownFlow);
+                        continue;
+                    }
+                }
+                // A case the lean path leaves to the full one.
+                classes[i] = classify(pkt.data(), rx_port, port, stripped_vlans[i]);
+            }
             verdicts[i] = match (&classes[i], ids[i]) {
                 (Class::Udp(u), Some(id)) => match self.relay(pkt, u, id, (&mut deferred, i), on_event) {
                     Relayed::Done(v) => v,
@@ -160,6 +188,55 @@ impl Pipeline<'_> {
         if let Some(deferred) = deferred.as_mut() {
             self.srtp_pass(deferred, pkts, verdicts, on_event);
         }
+    }
+
+    /// The third pass for a lean-classified packet of flow `id`, when its
+    /// flow is plain RTP, the packet RTP, its source changes nothing (no
+    /// latching) and the flow has egress headers: the verdict, with the
+    /// drops and counts [`Pipeline::relay`] would make. `None`, before any
+    /// change to the flow's state: the full path decides.
+    #[inline(always)]
+    fn relay_lean(&mut self, pkt: &mut PacketBuf<'_>, l: &Lean, id: u32) -> Option<Verdict> {
+        let (entry, neighbors) = self.table.entry_and_neighbors(id);
+        if entry.srtp.is_some() {
+            return None;
+        }
+        let slot = self.flow_stats.slot(entry.flow.id);
+        slot.last_tsc.store(self.now_tsc, std::sync::atomic::Ordering::Relaxed);
+        let drop = |r: DropReason| Some(Verdict::Drop(count_drop(slot, r)));
+        if entry.flow.ingress.vlan != l.vlan {
+            return drop(DropReason::WrongVlan);
+        }
+        let udp_off = l.udp_off();
+        let payload = &pkt.data()[udp_off + udp::HEADER_LEN..udp_off + l.udp_len as usize];
+        let media = match read_media(&entry.flow, payload) {
+            Ok(m) if m.is_rtcp => return None,
+            Ok(m) => m,
+            Err(r) => return drop(r),
+        };
+        let eg = &entry.egress;
+        if !eg.is_some() || eg.needs_full_checksum(pkt.data(), l) {
+            return None;
+        }
+        let src = RemoteBits { addr: l.src, port: l.src_port, v6: Some(l.family == Family::V6) };
+        match entry.latch.check_unchanged(&entry.flow.ingress, &src) {
+            None => return None,
+            Some(false) => return drop(DropReason::SourceMismatch),
+            Some(true) => {}
+        }
+        if let Some((ssrc, seq, ts)) = media.rtp {
+            let arrival = (self.now_us.wrapping_mul(entry.flow.clock_rate as u64) / 1_000_000) as u32;
+            entry.rtp.update(ssrc, seq, ts, arrival);
+            slot.publish_rtp(&entry.rtp);
+        }
+        let Some(Some(dst_mac)) = neighbors.get(eg.next_hop as usize).copied() else {
+            return drop(DropReason::NeighborUnresolved);
+        };
+        if let Err(r) = eg.rewrite(pkt, l, dst_mac) {
+            return drop(r);
+        }
+        count_relayed(slot, l.udp_len as usize - udp::HEADER_LEN, false);
+        Some(Verdict::Forward { port_id: eg.port_id })
     }
 
     /// The third pass for a packet of flow `id`: everything for a plain
@@ -271,26 +348,28 @@ impl Pipeline<'_> {
     /// control side confirms it with an update of both flows.
     #[cold]
     fn follow_latch(&mut self, reverse: FlowKey, media: Media, remote: SocketAddr) {
-        let Some(rev) = self.table.get_mut(&reverse) else {
+        let Some(entry) = self.table.get_mut(&reverse) else {
             return;
         };
-        match (media, rev.flow.media) {
+        let mut rev = entry.flow;
+        match (media, rev.media) {
             // Our RTCP port latched; the peer multiplexes, so its RTCP egress follows.
             (Media::Rtcp, Media::Rtp { .. }) => {
-                if let Some(eg) = rev.flow.rtcp_egress.as_mut() {
+                if let Some(eg) = rev.rtcp_egress.as_mut() {
                     eg.dst = Some(remote);
                 }
             }
             (Media::Rtp { rtcp_mux }, _) => {
-                rev.flow.egress.dst = Some(remote);
+                rev.egress.dst = Some(remote);
                 if rtcp_mux {
-                    if let Some(eg) = rev.flow.rtcp_egress.as_mut() {
+                    if let Some(eg) = rev.rtcp_egress.as_mut() {
                         eg.dst = Some(remote);
                     }
                 }
             }
-            (Media::Rtcp, Media::Rtcp) => rev.flow.egress.dst = Some(remote),
+            (Media::Rtcp, Media::Rtcp) => rev.egress.dst = Some(remote),
         }
+        entry.set_flow(rev);
     }
 }
 

@@ -81,7 +81,7 @@ fn sum_words(block: &[u8]) -> (u64, &[u8]) {
 ///
 /// A nonzero sum folds to a nonzero value, so `0xFFFF` (not 0) is what an
 /// intact packet's full sum folds to.
-#[inline]
+#[inline(always)]
 pub fn fold(sum: u32) -> u16 {
     let s = (sum >> 16) + (sum & 0xFFFF);
     let s = (s >> 16) + (s & 0xFFFF);
@@ -91,7 +91,7 @@ pub fn fold(sum: u32) -> u16 {
 /// The checksum field value for a partial sum: `!fold(sum)` (RFC 1071 §1).
 ///
 /// Sum the region with its checksum field set to zero, then store this.
-#[inline]
+#[inline(always)]
 pub fn finish(sum: u32) -> u16 {
     !fold(sum)
 }
@@ -125,7 +125,7 @@ pub fn pseudo_header_v6(src: &Ipv6Addr, dst: &Ipv6Addr, next_header: u8, len: u3
 ///
 /// See the module docs for the UDP cases (0 stays 0; a result of 0 is sent
 /// as `0xFFFF`).
-#[inline]
+#[inline(always)]
 pub fn update16(check: u16, old: u16, new: u16) -> u16 {
     !fold(u32::from(!check) + u32::from(!old) + u32::from(new))
 }
@@ -149,7 +149,7 @@ pub fn update(check: u16, old: &[u8], new: &[u8]) -> u16 {
 /// moving from IPv4 to IPv6: pass [`pseudo_header_v4`] and
 /// [`pseudo_header_v6`] of the two pseudo-headers. See the module docs for
 /// the UDP cases.
-#[inline]
+#[inline(always)]
 pub fn update_sum(check: u16, old_sum: u32, new_sum: u32) -> u16 {
     !fold(u32::from(!check) + u32::from(!fold(old_sum)) + u32::from(fold(new_sum)))
 }

@@ -15,6 +15,9 @@ use crate::wire::ethernet::{self, ethertype, MacAddr};
 use crate::wire::ipv4::{self, protocol};
 use crate::wire::{checksum, ipv6, udp};
 
+mod prebuilt;
+pub use prebuilt::Prebuilt;
+
 /// TTL / hop limit of relayed packets: the relay is a UDP endpoint, so its
 /// packets start a new path.
 pub const TTL: u8 = 64;
