@@ -27,14 +27,14 @@ for id in "${ids[@]}"; do
         # Caller lines of the burst function carry its call counts: "(Nx)".
         /^ *[0-9,]+ .*< .*relay::process_burst/ { next }
         /< / { last_calls = $0; sub(/.*\(/, "", last_calls); sub(/x\).*/, "", last_calls); gsub(/,/, "", last_calls); calls += last_calls; next }
-        /\*  .*:relay::process_burst \[/ {
+        !found && /\*  .*:relay::process_burst \[/ {
             line = $0; sub(/\*  .*/, "", line); gsub(/\([^)]*\)/, "", line); gsub(/,/, "", line)
             n = split(line, f, /[ ]+/); k = 0
             for (i = 1; i <= n; i++) if (f[i] != "") val[++k] = (f[i] == "." ? 0 : f[i])
             # Events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw
             pk = calls * 32
             printf "%-18s %12d %10.1f %10.2f %10.2f\n", id, pk, val[1] / pk, (val[5] + val[6]) / pk, (val[8] + val[9]) / pk
-            found = 1; exit
+            found = 1; calls = 0
         }
         /^$/ { calls = 0 }
         END { if (!found) print id ": burst function not found" }'

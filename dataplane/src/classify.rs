@@ -5,6 +5,7 @@
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use crate::flow::FlowKey;
+use crate::latch::RemoteBits;
 use crate::stats::DropReason;
 use crate::wire::ethernet::{self, ethertype, MacAddr};
 use crate::wire::ipv4::{self, protocol};
@@ -192,10 +193,6 @@ fn classify_v6(l3: &[u8], l3_off: usize, port_id: u16, to_us: bool, vlan: Option
 /// frame follows from these fields; any other frame is left to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lean {
-    /// Our local address (the destination), as [`FlowKey::addr_bits`].
-    pub dst: u128,
-    /// The sender's address, the same way.
-    pub src: u128,
     /// Our local UDP port.
     pub dst_port: u16,
     /// The sender's UDP port.
@@ -217,11 +214,19 @@ impl Lean {
         self.l3_off as usize + if self.family == Family::V4 { ipv4::HEADER_LEN } else { ipv6::HEADER_LEN }
     }
 
-    /// The sender as a socket address.
-    pub fn src_addr(&self) -> SocketAddr {
+    /// The sender, read from `frame` (the frame it was classified from).
+    #[inline(always)]
+    pub fn src(&self, frame: &[u8]) -> RemoteBits {
+        let l3 = self.l3_off as usize;
         match self.family {
-            Family::V4 => SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(self.src as u32), self.src_port)),
-            Family::V6 => SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(self.src), self.src_port, 0, 0)),
+            Family::V4 => {
+                let a: [u8; 4] = frame[l3 + 12..l3 + 16].try_into().expect("4 bytes");
+                RemoteBits::v4(u32::from_be_bytes(a), self.src_port)
+            }
+            Family::V6 => {
+                let a: [u8; 16] = frame[l3 + 8..l3 + 24].try_into().expect("16 bytes");
+                RemoteBits::v6(u128::from_be_bytes(a), self.src_port)
+            }
         }
     }
 }
@@ -231,10 +236,11 @@ fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
-/// The common case of [`classify`] from fixed offsets, or `None` for any
+/// The common case of [`classify`] from fixed offsets, with our local
+/// address (the destination) as [`FlowKey::addr_bits`], or `None` for any
 /// frame of another shape (which [`classify`] then decides).
 #[inline(always)]
-pub fn classify_lean(frame: &[u8], port: &PortContext, stripped_vlan: Option<u16>) -> Option<Lean> {
+pub fn classify_lean(frame: &[u8], port: &PortContext, stripped_vlan: Option<u16>) -> Option<(Lean, u128)> {
     // The shortest frame of the shape: Ethernet, IPv4, UDP.
     if frame.len() < ethernet::HEADER_LEN + ipv4::HEADER_LEN + udp::HEADER_LEN || frame[..6] != port.mac.0 {
         return None;
@@ -267,16 +273,15 @@ pub fn classify_lean(frame: &[u8], port: &PortContext, stripped_vlan: Option<u16
             if crate::wire::checksum::fold(sum_words(header)) != 0xffff {
                 return None;
             }
-            Some(Lean {
-                dst: FlowKey::v4_bits(u32::from_be_bytes([h[16], h[17], h[18], h[19]])),
-                src: FlowKey::v4_bits(u32::from_be_bytes([h[12], h[13], h[14], h[15]])),
+            let lean = Lean {
                 dst_port: be16(h, 22),
                 src_port: be16(h, 20),
                 udp_len,
                 vlan,
                 l3_off: l3 as u8,
                 family: Family::V4,
-            })
+            };
+            Some((lean, FlowKey::v4_bits(u32::from_be_bytes([h[16], h[17], h[18], h[19]]))))
         }
         ethertype::IPV6 => {
             let h: &[u8; ipv6::HEADER_LEN + udp::HEADER_LEN] = frame.get(l3..l3 + 48)?.try_into().ok()?;
@@ -288,17 +293,15 @@ pub fn classify_lean(frame: &[u8], port: &PortContext, stripped_vlan: Option<u16
             if (udp_len as usize) <= udp::HEADER_LEN || udp_len as usize > payload {
                 return None;
             }
-            let addr = |at: usize| u128::from_be_bytes(h[at..at + 16].try_into().expect("16 bytes"));
-            Some(Lean {
-                dst: addr(24),
-                src: addr(8),
+            let lean = Lean {
                 dst_port: be16(h, 42),
                 src_port: be16(h, 40),
                 udp_len,
                 vlan,
                 l3_off: l3 as u8,
                 family: Family::V6,
-            })
+            };
+            Some((lean, u128::from_be_bytes(h[24..40].try_into().expect("16 bytes"))))
         }
         _ => None,
     }
@@ -373,16 +376,16 @@ mod tests {
             if let Some(c) = cut {
                 frame.truncate(c);
             }
-            if let Some(l) = classify_lean(&frame, &port, stripped) {
+            if let Some((l, dst)) = classify_lean(&frame, &port, stripped) {
                 let Class::Udp(u) = classify(&frame, 3, &port, stripped) else {
                     return Err(TestCaseError::fail(format!("lean took a frame the full classifier did not: {l:?}")));
                 };
                 let key = match l.family {
-                    Family::V4 => FlowKey::v4(3, Ipv4Addr::from(l.dst as u32), l.dst_port),
-                    Family::V6 => FlowKey::v6(3, Ipv6Addr::from(l.dst), l.dst_port),
+                    Family::V4 => FlowKey::v4(3, Ipv4Addr::from(dst as u32), l.dst_port),
+                    Family::V6 => FlowKey::v6(3, Ipv6Addr::from(dst), l.dst_port),
                 };
                 prop_assert_eq!(u.key, key);
-                prop_assert_eq!(u.src, l.src_addr());
+                prop_assert_eq!(RemoteBits::of(Some(u.src)), l.src(&frame));
                 prop_assert_eq!((u.vlan, u.family, u.l3_off, u.udp_off, u.udp_len), (l.vlan, l.family, l.l3_off as usize, l.udp_off(), l.udp_len as usize));
             }
         }

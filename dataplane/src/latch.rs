@@ -16,26 +16,31 @@ pub enum SourceVerdict {
     Reject,
 }
 
-/// The remote a flow currently believes in.
+/// The remote a flow currently believes in, in 24 bytes (a third of the
+/// flow entry's hot cache line), as the numbers a packet's source is
+/// compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LatchState {
-    remote: Option<SocketAddr>,
+    // A `RemoteBits` laid out flat, so that `latched` takes its padding.
+    hi: u64,
+    lo: u64,
+    port: u16,
+    family: u8,
     latched: bool,
-    /// The remote as the lean path compares it (see [`RemoteBits`]).
-    bits: RemoteBits,
 }
 
 /// A remote endpoint as numbers, compared with a packet's source without
-/// making a `SocketAddr`: the address as [`FlowKey::addr_bits`](crate::flow::FlowKey::addr_bits),
-/// the port, and the family (an IPv6 sender may use an IPv4-mapped address).
+/// making a `SocketAddr`: the address as [`FlowKey::addr_bits`](crate::flow::FlowKey::addr_bits)
+/// in two halves, the port, and the family (an IPv6 sender may use an
+/// IPv4-mapped address). The flow label and scope of an IPv6 remote are not
+/// kept: a received packet's source has neither.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RemoteBits {
-    /// The address, IPv4 mapped into IPv6.
-    pub addr: u128,
-    /// The UDP port.
-    pub port: u16,
-    /// IPv6; `None`: no remote.
-    pub v6: Option<bool>,
+    hi: u64,
+    lo: u64,
+    port: u16,
+    /// 0: none, 4: IPv4, 6: IPv6.
+    family: u8,
 }
 
 impl RemoteBits {
@@ -43,10 +48,31 @@ impl RemoteBits {
     pub fn of(remote: Option<SocketAddr>) -> Self {
         match remote {
             None => RemoteBits::default(),
-            Some(SocketAddr::V4(a)) => {
-                RemoteBits { addr: crate::flow::FlowKey::v4_bits(u32::from(*a.ip())), port: a.port(), v6: Some(false) }
-            }
-            Some(SocketAddr::V6(a)) => RemoteBits { addr: u128::from(*a.ip()), port: a.port(), v6: Some(true) },
+            Some(SocketAddr::V4(a)) => RemoteBits::v4(u32::from(*a.ip()), a.port()),
+            Some(SocketAddr::V6(a)) => RemoteBits::v6(u128::from(*a.ip()), a.port()),
+        }
+    }
+
+    /// An IPv4 endpoint (the address as a big-endian number).
+    #[inline(always)]
+    pub fn v4(addr: u32, port: u16) -> Self {
+        let bits = crate::flow::FlowKey::v4_bits(addr);
+        RemoteBits { hi: (bits >> 64) as u64, lo: bits as u64, port, family: 4 }
+    }
+
+    /// An IPv6 endpoint (the address as a big-endian number).
+    #[inline(always)]
+    pub fn v6(addr: u128, port: u16) -> Self {
+        RemoteBits { hi: (addr >> 64) as u64, lo: addr as u64, port, family: 6 }
+    }
+
+    /// The endpoint, if any.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        let bits = (self.hi as u128) << 64 | self.lo as u128;
+        match self.family {
+            4 => Some(SocketAddr::from((core::net::Ipv4Addr::from(bits as u32), self.port))),
+            6 => Some(SocketAddr::from((core::net::Ipv6Addr::from(bits), self.port))),
+            _ => None,
         }
     }
 }
@@ -54,12 +80,19 @@ impl RemoteBits {
 impl LatchState {
     /// The state for a new flow: the configured remote, nothing learned.
     pub fn new(ingress: &Ingress) -> Self {
-        LatchState { remote: ingress.remote, latched: false, bits: RemoteBits::of(ingress.remote) }
+        let mut s = LatchState { hi: 0, lo: 0, port: 0, family: 0, latched: false };
+        s.set_remote(ingress.remote);
+        s
     }
 
     /// The remote in force.
     pub fn remote(&self) -> Option<SocketAddr> {
-        self.remote
+        self.bits().addr()
+    }
+
+    #[inline(always)]
+    fn bits(&self) -> RemoteBits {
+        RemoteBits { hi: self.hi, lo: self.lo, port: self.port, family: self.family }
     }
 
     /// The control side changed the flow; a new configured remote (an SDP
@@ -72,19 +105,19 @@ impl LatchState {
     }
 
     fn set_remote(&mut self, remote: Option<SocketAddr>) {
-        self.remote = remote;
-        self.bits = RemoteBits::of(remote);
+        let b = RemoteBits::of(remote);
+        (self.hi, self.lo, self.port, self.family) = (b.hi, b.lo, b.port, b.family);
     }
 
     /// [`LatchState::check`] for the cases that change nothing: `Some(true)`
     /// accept, `Some(false)` reject; `None` when the source is to be latched
     /// (then [`LatchState::check`] decides). `src` as [`RemoteBits`].
     #[inline(always)]
-    pub fn check_unchanged(&self, ingress: &Ingress, src: &RemoteBits) -> Option<bool> {
-        let matches = self.bits == *src;
-        match ingress.latch {
-            LatchMode::Off => Some(!(ingress.strict_source && self.bits.v6.is_some() && !matches)),
-            LatchMode::Once if self.latched => Some(matches || !ingress.strict_source),
+    pub fn check_unchanged(&self, mode: LatchMode, strict_source: bool, src: &RemoteBits) -> Option<bool> {
+        let matches = self.bits() == *src;
+        match mode {
+            LatchMode::Off => Some(!(strict_source && self.family != 0 && !matches)),
+            LatchMode::Once if self.latched => Some(matches || !strict_source),
             LatchMode::Once => None,
             LatchMode::Follow => matches.then_some(true),
         }
@@ -93,10 +126,10 @@ impl LatchState {
     /// Judges the source `src` of a received packet.
     #[inline]
     pub fn check(&mut self, ingress: &Ingress, src: SocketAddr) -> SourceVerdict {
-        let matches = self.remote == Some(src);
+        let matches = self.bits() == RemoteBits::of(Some(src));
         match ingress.latch {
             LatchMode::Off => {
-                if ingress.strict_source && self.remote.is_some() && !matches {
+                if ingress.strict_source && self.family != 0 && !matches {
                     SourceVerdict::Reject
                 } else {
                     SourceVerdict::Accept
@@ -207,7 +240,7 @@ mod tests {
                 s.check(&i, addrs[w]);
             }
             let before = s;
-            if let Some(accept) = s.check_unchanged(&i, &RemoteBits::of(Some(addrs[src]))) {
+            if let Some(accept) = s.check_unchanged(i.latch, i.strict_source, &RemoteBits::of(Some(addrs[src]))) {
                 let full = s.check(&i, addrs[src]);
                 proptest::prop_assert_eq!(full, if accept { SourceVerdict::Accept } else { SourceVerdict::Reject });
                 proptest::prop_assert_eq!(s, before);

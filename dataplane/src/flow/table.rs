@@ -1,29 +1,50 @@
 use super::index::FlowIndex;
 use super::srtp::{FlowSrtp, SrtpStore, SrtpTransform};
-use super::{Command, Flow, FlowKey};
+use super::{Command, Flow, FlowKey, LatchMode, Media};
 use crate::latch::LatchState;
 use crate::relay::Prebuilt;
 use crate::stats::rtp::RtpStream;
 use crate::wire::ethernet::MacAddr;
 
-/// A flow with the state its worker keeps for it. Laid out hot fields
-/// first (8-byte aligned ones before 4-byte aligned ones, so no padding)
-/// and cache-line aligned: a relayed packet touches the first four lines
-/// (state, then the action's ingress and egress); the RTCP egress of
-/// rtcp-mux flows and the reverse key come last.
+/// A flow with the state its worker keeps for it, cache-line aligned. A
+/// packet of the lean path writes the first line (latch and RTP state) and
+/// reads the second (what it checks of the action, and the egress headers:
+/// an IPv4 egress ends in it, an IPv6 one in the third line); the action as
+/// the control side set it, read by the full path, comes after.
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 pub struct FlowEntry {
-    /// Sequence/jitter accounting of the RTP stream (RFC 3550 A.1, A.8).
-    pub rtp: RtpStream,
-    /// Where the flow's SRTP contexts and stream states are, if it transforms.
-    pub srtp: Option<Box<FlowSrtp>>,
     /// The remote learned from the traffic.
     pub latch: LatchState,
-    /// The action, as last set by the control side.
-    pub flow: Flow,
+    /// Sequence/jitter accounting of the RTP stream (RFC 3550 A.1, A.8).
+    pub rtp: RtpStream,
+    /// What the lean path checks, derived from the action.
+    pub lean: LeanFlow,
     /// The headers of the action's egress, built from it.
     pub egress: Prebuilt,
+    /// Where the flow's SRTP contexts and stream states are, if it transforms.
+    pub srtp: Option<Box<FlowSrtp>>,
+    /// The action, as last set by the control side.
+    pub flow: Flow,
+}
+
+/// What the lean path checks of a flow's action, beside its egress headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+pub struct LeanFlow {
+    /// The VLAN the packets must arrive on.
+    pub vlan: Option<u16>,
+    /// RTP clock rate.
+    pub clock_rate: u32,
+    /// A plain RTP flow (no SRTP transform) with egress headers: the lean
+    /// path may relay its RTP packets.
+    pub plain_rtp: bool,
+    /// RTCP may arrive multiplexed on the port (it takes the full path).
+    pub rtcp_mux: bool,
+    /// Latching.
+    pub latch: LatchMode,
+    /// Strict source.
+    pub strict_source: bool,
 }
 
 /// One worker's replica of the flow table and of the neighbor table.
@@ -90,7 +111,9 @@ impl FlowTable {
             Command::UpsertSrtp { key, flow, srtp } => self.upsert(key, flow, srtp)?,
             Command::Remove { key } => {
                 if let Some(id) = self.index.remove(key) {
-                    self.srtp.release(&mut self.entries[id as usize].srtp);
+                    let entry = &mut self.entries[id as usize];
+                    self.srtp.release(&mut entry.srtp);
+                    entry.derive();
                 }
             }
             &Command::SetNeighbor { id, mac } => {
@@ -125,7 +148,9 @@ impl FlowTable {
                 self.index.insert(*key, id);
             }
         }
-        self.srtp.install(&mut self.entries[id as usize].srtp, srtp);
+        let entry = &mut self.entries[id as usize];
+        self.srtp.install(&mut entry.srtp, srtp);
+        entry.derive();
         Ok(())
     }
 
@@ -218,19 +243,47 @@ impl FlowTable {
 
 impl FlowEntry {
     fn new(flow: Flow) -> Self {
-        FlowEntry {
+        let mut e = FlowEntry {
             latch: LatchState::new(&flow.ingress),
             rtp: RtpStream::default(),
+            lean: LeanFlow {
+                vlan: None,
+                clock_rate: 0,
+                plain_rtp: false,
+                rtcp_mux: false,
+                latch: LatchMode::Off,
+                strict_source: false,
+            },
+            egress: Prebuilt::NONE,
             srtp: None,
             flow,
-            egress: Prebuilt::new(&flow.egress),
-        }
+        };
+        e.derive();
+        e
     }
 
     /// Replaces the action (its egress headers with it), keeping the state.
     pub fn set_flow(&mut self, flow: Flow) {
         self.flow = flow;
-        self.egress = Prebuilt::new(&flow.egress);
+        self.derive();
+    }
+
+    /// Derives what the lean path reads from the action and the transform.
+    fn derive(&mut self) {
+        let f = &self.flow;
+        self.egress = Prebuilt::new(&f.egress);
+        let (rtp, rtcp_mux) = match f.media {
+            Media::Rtp { rtcp_mux } => (true, rtcp_mux),
+            Media::Rtcp => (false, false),
+        };
+        self.lean = LeanFlow {
+            vlan: f.ingress.vlan,
+            clock_rate: f.clock_rate,
+            plain_rtp: rtp && self.srtp.is_none() && self.egress.is_some(),
+            rtcp_mux,
+            latch: f.ingress.latch,
+            strict_source: f.ingress.strict_source,
+        };
     }
 }
 
@@ -241,6 +294,9 @@ mod tests {
     #[test]
     fn entries_are_cache_aligned_and_small() {
         assert_eq!(std::mem::align_of::<FlowEntry>(), 64);
-        assert!(std::mem::size_of::<FlowEntry>() <= 6 * 64, "{}", std::mem::size_of::<FlowEntry>());
+        // The lean path's state in the first line, its checks in the second.
+        assert_eq!(std::mem::offset_of!(FlowEntry, lean), 64);
+        assert!(std::mem::offset_of!(FlowEntry, egress) + 48 <= 128);
+        assert!(std::mem::size_of::<FlowEntry>() <= 7 * 64, "{}", std::mem::size_of::<FlowEntry>());
     }
 }

@@ -262,7 +262,7 @@ mod tests {
                 }
             }
             let port = PortContext::with_vlans(OURS, true, &vlan_in.into_iter().collect::<Vec<_>>());
-            let lean = classify_lean(&frame, &port, None).expect("the common shape");
+            let (lean, _) = classify_lean(&frame, &port, None).expect("the common shape");
             let Class::Udp(u) = classify(&frame, 0, &port, None) else { panic!("not UDP") };
             let eg = Egress {
                 port_id: 1,
