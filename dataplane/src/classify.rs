@@ -269,8 +269,8 @@ pub fn classify_lean(frame: &[u8], port: &PortContext, stripped_vlan: Option<u16
             if (udp_len as usize) <= udp::HEADER_LEN || udp_len as usize > total - ipv4::HEADER_LEN {
                 return None;
             }
-            let header: &[u8; ipv4::HEADER_LEN] = h[..ipv4::HEADER_LEN].try_into().expect("20 bytes");
-            if crate::wire::checksum::fold(sum_words(header)) != 0xffff {
+            let word = |i: usize| u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]) as u64;
+            if crate::wire::checksum::fold64(word(0) + word(4) + word(8) + word(12) + word(16)) != 0xffff {
                 return None;
             }
             let lean = Lean {

@@ -158,11 +158,12 @@ impl Pipeline<'_> {
         }
         // Made at the first SRTP packet: a plain burst never pays for it.
         let mut deferred: Option<srtp::Burst> = None;
+        let mut clock = BurstClock::new(self.now_us);
         for (i, pkt) in pkts.iter_mut().enumerate() {
             if let (Some((l, _)), Some(port)) = (&leans[i], port) {
                 match ids[i] {
                     Some(id) => {
-                        if let Some(v) = self.relay_lean(pkt, l, id) {
+                        if let Some(v) = self.relay_lean(pkt, l, id, &mut clock) {
                             verdicts[i] = v;
                             continue;
                         }
@@ -197,7 +198,7 @@ impl Pipeline<'_> {
     /// drops and counts [`Pipeline::relay`] would make. `None`, before any
     /// change to the flow's state: the full path decides.
     #[inline(always)]
-    fn relay_lean(&mut self, pkt: &mut PacketBuf<'_>, l: &Lean, id: u32) -> Option<Verdict> {
+    fn relay_lean(&mut self, pkt: &mut PacketBuf<'_>, l: &Lean, id: u32, clock: &mut BurstClock) -> Option<Verdict> {
         let (entry, neighbors) = self.table.entry_and_neighbors(id);
         let lean = &entry.lean;
         if !lean.plain_rtp {
@@ -227,8 +228,7 @@ impl Pipeline<'_> {
             Some(false) => return drop(DropReason::SourceMismatch),
             Some(true) => {}
         }
-        let arrival = (self.now_us.wrapping_mul(lean.clock_rate as u64) / 1_000_000) as u32;
-        entry.rtp.update(rtp.ssrc(), rtp.sequence_number(), rtp.timestamp(), arrival);
+        entry.rtp.update(rtp.ssrc(), rtp.sequence_number(), rtp.timestamp(), clock.arrival(lean.clock_rate));
         slot.publish_rtp(&entry.rtp);
         let Some(Some(dst_mac)) = neighbors.get(eg.next_hop as usize).copied() else {
             return drop(DropReason::NeighborUnresolved);
@@ -374,6 +374,35 @@ impl Pipeline<'_> {
     }
 }
 
+/// The burst's arrival time in RTP timestamp units, computed once per burst
+/// and clock rate (the flows of a burst mostly share one: 8 kHz for G.711).
+struct BurstClock {
+    now_us: u64,
+    rate: u32,
+    arrival: u32,
+}
+
+impl BurstClock {
+    fn new(now_us: u64) -> Self {
+        BurstClock { now_us, rate: 0, arrival: 0 }
+    }
+
+    #[inline(always)]
+    fn arrival(&mut self, rate: u32) -> u32 {
+        if rate != self.rate {
+            self.rate = rate;
+            self.arrival = arrival(self.now_us, rate);
+        }
+        self.arrival
+    }
+}
+
+/// `now_us` in the units of an RTP clock of `rate` Hz.
+#[inline(always)]
+fn arrival(now_us: u64, rate: u32) -> u32 {
+    (now_us.wrapping_mul(rate as u64) / 1_000_000) as u32
+}
+
 /// Whether the payload is the RTP or RTCP the flow carries, and what of it the
 /// relay reads. SRTP and SRTCP keep these headers in clear (RFC 3711 §3.1, §3.4).
 #[inline(always)]
@@ -407,8 +436,7 @@ fn admit(
         SourceVerdict::Latched(remote) => Some(remote),
     };
     if let Some((ssrc, seq, ts)) = media.rtp {
-        let arrival = (now_us.wrapping_mul(entry.flow.clock_rate as u64) / 1_000_000) as u32;
-        entry.rtp.update(ssrc, seq, ts, arrival);
+        entry.rtp.update(ssrc, seq, ts, arrival(now_us, entry.flow.clock_rate));
         slot.publish_rtp(&entry.rtp);
     }
     Ok(latched)

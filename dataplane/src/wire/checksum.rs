@@ -88,6 +88,17 @@ pub fn fold(sum: u32) -> u16 {
     s as u16
 }
 
+/// [`fold`] for a 64-bit partial sum, such as a sum of 32-bit words (the
+/// one's complement sum does not depend on the byte order the words are
+/// added in, so a header read as native 32-bit words verifies as well).
+#[inline(always)]
+pub fn fold64(sum: u64) -> u16 {
+    let s = (sum & 0xFFFF_FFFF) + (sum >> 32);
+    let s = (s & 0xFFFF) + (s >> 16);
+    let s = (s & 0xFFFF) + (s >> 16);
+    ((s & 0xFFFF) + (s >> 16)) as u16
+}
+
 /// The checksum field value for a partial sum: `!fold(sum)` (RFC 1071 §1).
 ///
 /// Sum the region with its checksum field set to zero, then store this.
@@ -151,7 +162,10 @@ pub fn update(check: u16, old: &[u8], new: &[u8]) -> u16 {
 /// the UDP cases.
 #[inline(always)]
 pub fn update_sum(check: u16, old_sum: u32, new_sum: u32) -> u16 {
-    !fold(u32::from(!check) + u32::from(!fold(old_sum)) + u32::from(fold(new_sum)))
+    // ~m is -m modulo 0xFFFF; 0xFFFF << 32 (a multiple of it) keeps the
+    // difference positive, and a positive sum folds to the same nonzero
+    // representative as Eq. 3's.
+    !fold64(u64::from(!check) + u64::from(new_sum) + (0xFFFF_u64 << 32) - u64::from(old_sum))
 }
 
 #[cfg(test)]
