@@ -225,6 +225,14 @@ echo "| forwarder | offered Mpps | forwarded Mpps | loss % | ring full % | cycle
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 row "testpmd io" "$LOG/gen-testpmd.json" "${TP_CPP:-0}" "${TP_MHZ:-0}" 0
 row "mediafwd" "$LOG/gen-mediafwd.json" "${MF_CPP:-0}" "$(awk -v h="${MF_HZ:-0}" 'BEGIN{print h/1e6}')" "$TP_FWD"
+# One line per forwarder, for scripts.
+forward() { # name gen-json cycles/packet
+	awk -v name="$1" -v n="$SESSIONS" -v off="$(json "$2" offered_mpps)" -v fwd="$(json "$2" received_mpps)" -v cpp="$3" \
+		'BEGIN { printf "forward: sessions=%d forwarder=%s offered_mpps=%.3f forwarded_mpps=%.3f cycles_per_packet=%.0f\n", n, name, off, fwd, cpp }'
+}
+echo
+forward testpmd "$LOG/gen-testpmd.json" "${TP_CPP:-0}"
+forward mediafwd "$LOG/gen-mediafwd.json" "${MF_CPP:-0}"
 awk -v a="${TP_CPP:-0}" -v b="${MF_CPP:-0}" 'BEGIN { if (a > 0 && b > 0) printf "\nper-packet cost ratio testpmd/mediafwd (1-core capacity ratio mediafwd/testpmd): %.2f\n", a / b }'
 echo
 echo "ring full %: share of the sending time the forwarder's ring was full (high: the forwarder is the bottleneck;"
