@@ -19,10 +19,11 @@ use super::FlowKey;
 const EMPTY: u32 = u32::MAX;
 const NO_SLOT: u16 = u16::MAX;
 
-/// (port, address) pairs with a direct slot, at most; 256 KiB each.
-pub const MAX_ADDRESSES: usize = 64;
+/// (port, address) pairs with a direct slot, at most; 256 KiB each, made
+/// when first used. A million sessions take about 32 addresses a leg.
+pub const MAX_ADDRESSES: usize = 256;
 /// Buckets of the address map: a power of two, at least twice [`MAX_ADDRESSES`].
-const ADDR_BUCKETS: usize = 256;
+const ADDR_BUCKETS: usize = 512;
 const _: () = assert!(ADDR_BUCKETS.is_power_of_two() && ADDR_BUCKETS >= 2 * MAX_ADDRESSES);
 
 /// Flow ids of one address, by UDP port.
