@@ -203,6 +203,8 @@ pub struct Lean {
     pub vlan: Option<u16>,
     /// Offset of the IP header: 14, or 18 behind a tag.
     pub l3_off: u8,
+    /// Offset of the UDP header.
+    pub udp_off: u8,
     /// IPv4 or IPv6.
     pub family: Family,
 }
@@ -211,7 +213,7 @@ impl Lean {
     /// Offset of the UDP header.
     #[inline(always)]
     pub fn udp_off(&self) -> usize {
-        self.l3_off as usize + if self.family == Family::V4 { ipv4::HEADER_LEN } else { ipv6::HEADER_LEN }
+        self.udp_off as usize
     }
 
     /// The sender, read from `frame` (the frame it was classified from).
@@ -279,6 +281,7 @@ pub fn classify_lean(frame: &[u8], port: &PortContext, stripped_vlan: Option<u16
                 udp_len,
                 vlan,
                 l3_off: l3 as u8,
+                udp_off: (l3 + ipv4::HEADER_LEN) as u8,
                 family: Family::V4,
             };
             Some((lean, FlowKey::v4_bits(u32::from_be_bytes([h[16], h[17], h[18], h[19]]))))
@@ -299,6 +302,7 @@ pub fn classify_lean(frame: &[u8], port: &PortContext, stripped_vlan: Option<u16
                 udp_len,
                 vlan,
                 l3_off: l3 as u8,
+                udp_off: (l3 + ipv6::HEADER_LEN) as u8,
                 family: Family::V6,
             };
             Some((lean, u128::from_be_bytes(h[24..40].try_into().expect("16 bytes"))))

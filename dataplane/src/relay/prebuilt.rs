@@ -13,7 +13,7 @@ use crate::buf::PacketBuf;
 use crate::classify::{sum_words, Family, Lean};
 use crate::flow::Egress;
 use crate::stats::DropReason;
-use crate::wire::checksum::{fold, update_sum};
+use crate::wire::checksum::{fold, fold64};
 use crate::wire::ethernet::{self, ethertype, MacAddr};
 use crate::wire::ipv4::{self, protocol};
 use crate::wire::{ipv6, udp};
@@ -26,10 +26,11 @@ const MAX_HEADERS: usize = ethernet::VLAN_HEADER_LEN + ipv6::HEADER_LEN;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(C)]
 pub struct Prebuilt {
-    /// Sum of the new source and destination address words.
-    addr_sum: u32,
-    /// `addr_sum` plus the new UDP ports.
-    udp_sum: u32,
+    /// Sum of the new source and destination addresses as native 32-bit
+    /// words (see [`patch`]).
+    addr_sum: u64,
+    /// `addr_sum` plus the new UDP ports, the same way.
+    udp_sum: u64,
     /// Index of the next hop in the neighbor table.
     pub next_hop: u32,
     /// The egress DPDK port.
@@ -76,21 +77,20 @@ impl Prebuilt {
                 h[10..12].fill(0);
                 let check = crate::wire::checksum::finish(sum_words(h));
                 h[10..12].copy_from_slice(&check.to_be_bytes());
-                (sum_words::<8>(h[12..20].try_into().expect("8 bytes")), ipv4::HEADER_LEN)
+                (ne_sum::<8>(h[12..20].try_into().expect("8 bytes")), ipv4::HEADER_LEN)
             }
             (IpAddr::V6(s), IpAddr::V6(d)) => {
                 let r =
                     ipv6::Repr { src_addr: s, dst_addr: d, next_header: protocol::UDP, payload_len: 0, hop_limit: TTL };
                 r.emit(l3);
-                let words: &[u8; 32] = l3[8..40].try_into().expect("32 bytes");
-                (sum_words(words), ipv6::HEADER_LEN)
+                (ne_sum::<32>(l3[8..40].try_into().expect("32 bytes")), ipv6::HEADER_LEN)
             }
             _ => return Prebuilt::NONE,
         };
         p.addr_sum = addr_sum;
         p.ports[..2].copy_from_slice(&eg.src.port().to_be_bytes());
         p.ports[2..].copy_from_slice(&dst.port().to_be_bytes());
-        p.udp_sum = addr_sum + eg.src.port() as u32 + dst.port() as u32;
+        p.udp_sum = addr_sum + u32::from_ne_bytes(p.ports) as u64;
         p.l2_len = l2 as u8;
         p.l3_len = l3_len as u8;
         p
@@ -139,11 +139,11 @@ impl Prebuilt {
         let (old_addr_sum, old_ttl) = match l.family {
             Family::V4 => {
                 let h: &[u8; 20] = buf[in_l3..in_l3 + 20].try_into().expect("20 bytes");
-                (sum_words::<8>(h[12..20].try_into().expect("8 bytes")), h[8])
+                (ne_sum::<8>(h[12..20].try_into().expect("8 bytes")), h[8])
             }
             Family::V6 => {
                 let h: &[u8; 40] = buf[in_l3..in_l3 + 40].try_into().expect("40 bytes");
-                (sum_words::<32>(h[8..40].try_into().expect("32 bytes")), h[7])
+                (ne_sum::<32>(h[8..40].try_into().expect("32 bytes")), h[7])
             }
         };
         let out_l3 = udp_at - l3_len;
@@ -153,12 +153,12 @@ impl Prebuilt {
                 // In place (no options, so the header does not move): addresses,
                 // TTL, and the header checksum patched for both.
                 let h: &mut [u8; 20] = (&mut buf[out_l3..out_l3 + 20]).try_into().expect("20 bytes");
-                let check = u16::from_be_bytes([h[10], h[11]]);
-                let old = old_addr_sum + u16::from_be_bytes([old_ttl, protocol::UDP]) as u32;
-                let new = self.addr_sum + u16::from_be_bytes([TTL, protocol::UDP]) as u32;
+                let check = u16::from_ne_bytes([h[10], h[11]]);
+                let old = old_addr_sum + u16::from_ne_bytes([old_ttl, protocol::UDP]) as u64;
+                let new = self.addr_sum + u16::from_ne_bytes([TTL, protocol::UDP]) as u64;
                 h[12..20].copy_from_slice(&tpl[12..20]);
                 h[8] = TTL;
-                h[10..12].copy_from_slice(&update_sum(check, old, new).to_be_bytes());
+                h[10..12].copy_from_slice(&patch(check, old, new).to_ne_bytes());
             }
             (Family::V6, false) => {
                 let h: &mut [u8; 40] = (&mut buf[out_l3..out_l3 + 40]).try_into().expect("40 bytes");
@@ -183,12 +183,12 @@ impl Prebuilt {
         // UDP: new ports; the checksum follows the addresses and ports (the
         // pseudo-header's protocol and length are the same on both sides).
         let u: &mut [u8; udp::HEADER_LEN] = (&mut buf[udp_at..udp_at + 8]).try_into().expect("8 bytes");
-        let check = u16::from_be_bytes([u[6], u[7]]);
-        let old_ports = u16::from_be_bytes([u[0], u[1]]) as u32 + u16::from_be_bytes([u[2], u[3]]) as u32;
+        let check = u16::from_ne_bytes([u[6], u[7]]);
+        let old_ports = u32::from_ne_bytes([u[0], u[1], u[2], u[3]]) as u64;
         u[..4].copy_from_slice(&self.ports);
         if check != 0 || !self.is_v4() {
-            let c = update_sum(check, old_addr_sum + old_ports, self.udp_sum);
-            u[6..8].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
+            let c = patch(check, old_addr_sum + old_ports, self.udp_sum);
+            u[6..8].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_ne_bytes());
         }
 
         let l2 = &mut buf[start..start + l2_len];
@@ -206,6 +206,31 @@ impl Prebuilt {
         let at = l.udp_off() + 6;
         !self.is_v4() && l.family == Family::V4 && frame[at] == 0 && frame[at + 1] == 0
     }
+}
+
+/// The sum of `b` as native-endian 32-bit words.
+#[inline(always)]
+fn ne_sum<const N: usize>(b: &[u8; N]) -> u64 {
+    let mut s = 0u64;
+    let mut i = 0;
+    while i + 4 <= N {
+        s += u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as u64;
+        i += 4;
+    }
+    s
+}
+
+/// RFC 1624 Eq. 3, `HC' = ~(~HC + ~m + m')`, on a checksum read in native
+/// byte order and the sums `old` (m) and `new` (m') of native 32-bit words:
+/// the one's complement sum is the same in either byte order, byte-swapped,
+/// and a 32-bit word is its two 16-bit halves modulo 0xFFFF. `~m` is `-m`
+/// modulo 0xFFFF; adding 0xFFFF << 40 (a multiple of it, above any `old`)
+/// keeps the difference positive, and a positive sum folds to the same
+/// nonzero representative as Eq. 3's, so the bytes written are those of
+/// [`crate::wire::checksum::update_sum`].
+#[inline(always)]
+fn patch(check: u16, old: u64, new: u64) -> u16 {
+    !fold64(u64::from(!check) + new + (0xFFFF_u64 << 40) - old)
 }
 
 #[cfg(test)]
