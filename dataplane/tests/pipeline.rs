@@ -653,3 +653,66 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The same over both legs (IPv4 in, IPv6 out with a VLAN; IPv6 in on a
+    /// VLAN, IPv4 out), every latching mode and strict source, with packets
+    /// from the remote, from another source (latching, or a drop), RTCP and
+    /// junk: the burst, the one-packet path and the full path alone (a
+    /// table without a direct index, so no lean path) agree packet by
+    /// packet, verdicts, bytes and flow counters.
+    #[test]
+    fn a_burst_over_every_path_is_processed_as_its_packets_one_by_one(
+        side in 0u16..2,
+        latch in prop_oneof![Just(LatchMode::Off), Just(LatchMode::Once), Just(LatchMode::Follow)],
+        strict in any::<bool>(),
+        vlan_b in proptest::option::of(1u16..4095),
+        picks in proptest::collection::vec((0u8..5, any::<u16>(), proptest::collection::vec(any::<u8>(), 0..40)), 1..=32),
+    ) {
+        let fixture = || Fixture::with("198.18.0.1:30000", "198.18.0.2:5000", "[2001:db8:2::1]:40000", "[2001:db8:2::2]:6000", vlan_b, latch, strict);
+        let (mut one, mut many, mut full) = (fixture(), fixture(), fixture());
+        // The reference takes the full path only: no direct index, so no lean path.
+        full.table = FlowTable::with_direct_addresses(64, 8, 0);
+        let (a_to_b, b_to_a) = full.flows(latch, strict, false);
+        full.table.apply(&Command::Upsert { key: full.key_a(), flow: a_to_b }).unwrap();
+        full.table.apply(&Command::Upsert { key: full.key_b(), flow: b_to_a }).unwrap();
+        full.table.apply(&Command::SetNeighbor { id: 0, mac: Some(CALLER_MAC) }).unwrap();
+        full.table.apply(&Command::SetNeighbor { id: 1, mac: Some(CALLEE_MAC) }).unwrap();
+        let (src_mac, dst_mac, vlan, remote, local, other) = if side == 0 {
+            (CALLER_MAC, MAC_A, None, one.caller, one.a_local, sa("198.18.0.9:7000"))
+        } else {
+            (CALLEE_MAC, MAC_B, vlan_b, one.callee, one.b_local, sa("[2001:db8:2::9]:7000"))
+        };
+        let frames: Vec<Vec<u8>> = picks
+            .iter()
+            .map(|(kind, seq, junk)| match kind {
+                0 => frame(src_mac, dst_mac, vlan, remote, local, &rtp(*seq)),
+                1 => frame(src_mac, dst_mac, vlan, other, local, &rtp(*seq)),
+                2 => frame(src_mac, dst_mac, vlan, remote, local, &[0x80, 200, 0, 1, 0, 0, 0, 7]),
+                3 => junk.clone(),
+                _ => frame(src_mac, dst_mac, vlan, remote, SocketAddr::new(local.ip(), 1), &rtp(*seq)),
+            })
+            .collect();
+        let expected: Vec<(Verdict, Vec<u8>)> = frames.iter().map(|f| {
+            let (v, out, _) = one.run(f, side, 0);
+            (v, out)
+        }).collect();
+        let reference: Vec<(Verdict, Vec<u8>)> = frames.iter().map(|f| {
+            let (v, out, _) = full.run(f, side, 0);
+            (v, out)
+        }).collect();
+        let got = many.run_burst(&frames, side);
+        for (i, (((ev, eo), (gv, go)), (rv, ro))) in expected.iter().zip(&got).zip(&reference).enumerate() {
+            prop_assert_eq!(ev, gv, "packet {}", i);
+            prop_assert_eq!(ev, rv, "packet {} (full path)", i);
+            if let Verdict::Forward { .. } = ev {
+                prop_assert_eq!(eo, go, "packet {}", i);
+                prop_assert_eq!(eo, ro, "packet {} (full path)", i);
+            }
+        }
+        for id in 0..2 {
+            prop_assert_eq!(one.stats.snapshot(id), many.stats.snapshot(id), "flow {}", id);
+            prop_assert_eq!(one.stats.snapshot(id), full.stats.snapshot(id), "flow {} (full path)", id);
+        }
+    }
+}

@@ -43,6 +43,8 @@ pub struct FlowIndex {
     overflow: Option<HashedIndex>,
     /// Capacity of the overflow index, when made.
     max: usize,
+    /// Addresses that get a direct slot.
+    direct: usize,
     len: usize,
 }
 
@@ -56,8 +58,15 @@ fn bucket_of(port_id: u16, addr: u128) -> usize {
 impl FlowIndex {
     /// An index for up to `max` keys.
     pub fn with_capacity(max: usize) -> Self {
+        Self::with_direct_addresses(max, MAX_ADDRESSES)
+    }
+
+    /// An index for up to `max` keys whose first `direct` addresses (at most
+    /// [`MAX_ADDRESSES`]) get a direct slot; 0: every key is hashed.
+    pub fn with_direct_addresses(max: usize, direct: usize) -> Self {
         let empty = AddrBucket { addr: 0, port_id: 0, slot: NO_SLOT };
-        FlowIndex { addrs: Box::new([empty; ADDR_BUCKETS]), slots: Vec::new(), overflow: None, max, len: 0 }
+        let direct = direct.min(MAX_ADDRESSES);
+        FlowIndex { addrs: Box::new([empty; ADDR_BUCKETS]), slots: Vec::new(), overflow: None, max, direct, len: 0 }
     }
 
     /// Keys held.
@@ -135,7 +144,7 @@ impl FlowIndex {
         if let Some(s) = self.slot(port_id, addr) {
             return Some(s);
         }
-        if self.slots.len() >= MAX_ADDRESSES {
+        if self.slots.len() >= self.direct {
             return None;
         }
         let slot = self.slots.len() as u16;

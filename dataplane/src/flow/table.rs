@@ -1,4 +1,4 @@
-use super::index::FlowIndex;
+use super::index::{FlowIndex, MAX_ADDRESSES};
 use super::srtp::{FlowSrtp, SrtpStore, SrtpTransform};
 use super::{Command, Flow, FlowKey, LatchMode, Media};
 use crate::latch::LatchState;
@@ -79,9 +79,16 @@ pub enum TableError {
 impl FlowTable {
     /// A table for flow ids `0..max_flows` and `max_next_hops` next hops.
     pub fn with_capacity(max_flows: usize, max_next_hops: usize) -> Self {
+        Self::with_direct_addresses(max_flows, max_next_hops, MAX_ADDRESSES)
+    }
+
+    /// [`FlowTable::with_capacity`] with a direct index slot for the first
+    /// `direct` local addresses only. With 0 every lookup is hashed and no
+    /// packet takes the lean path: the full path alone, as a reference.
+    pub fn with_direct_addresses(max_flows: usize, max_next_hops: usize, direct: usize) -> Self {
         let blank = FlowEntry::new(Flow::placeholder());
         FlowTable {
-            index: FlowIndex::with_capacity(max_flows),
+            index: FlowIndex::with_direct_addresses(max_flows, direct),
             entries: vec![blank; max_flows].into_boxed_slice(),
             neighbors: vec![None; max_next_hops],
             srtp: SrtpStore::new(),
