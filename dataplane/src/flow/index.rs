@@ -203,7 +203,7 @@ mod tests {
         let a = (n >> 8) % addrs;
         let port = (n % 3) as u16;
         let udp = (n & 0xff) as u16 * 2;
-        if a % 2 == 0 {
+        if a.is_multiple_of(2) {
             FlowKey::v4(port, Ipv4Addr::from(0xc612_0000 | a), udp)
         } else {
             FlowKey::v6(port, Ipv6Addr::from(0x2001_0db8_u128 << 96 | a as u128), udp)
