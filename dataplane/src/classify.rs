@@ -210,6 +210,10 @@ pub struct Lean {
 }
 
 impl Lean {
+    /// A placeholder in burst arrays.
+    pub const NONE: Lean =
+        Lean { dst_port: 0, src_port: 0, udp_len: 0, vlan: None, l3_off: 0, udp_off: 0, family: Family::V4 };
+
     /// Offset of the UDP header.
     #[inline(always)]
     pub fn udp_off(&self) -> usize {

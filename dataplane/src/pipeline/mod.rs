@@ -25,6 +25,9 @@ use crate::stats::{DropReason, FlowStatsArray};
 use crate::wire::ethernet::MacAddr;
 use crate::wire::{rtcp, rtp, udp};
 
+/// The first pass's mark of a packet the lean classifier did not take.
+const NOT_LEAN: u16 = u16::MAX;
+
 /// Packets one call of [`Pipeline::process_burst`] takes at most.
 pub const MAX_BURST: usize = 32;
 
@@ -127,7 +130,7 @@ impl Pipeline<'_> {
         let port = self.ports.get(rx_port as usize);
         let mut classes = [Class::Drop(DropReason::Runt); MAX_BURST];
         // Frames of the common shape to one of our addresses, with its direct slot.
-        let mut leans: [Option<(Lean, u16)>; MAX_BURST] = [None; MAX_BURST];
+        let mut leans = [(Lean::NONE, NOT_LEAN); MAX_BURST];
         for i in 0..n {
             let Some(port) = port else {
                 classes[i] = Class::Drop(DropReason::NotForUs);
@@ -136,7 +139,7 @@ impl Pipeline<'_> {
             if let Some((l, dst)) = classify_lean(pkts[i].data(), port, stripped_vlans[i]) {
                 if let Some(slot) = self.table.direct_slot(rx_port, dst) {
                     self.table.prefetch_direct(slot, l.dst_port);
-                    leans[i] = Some((l, slot));
+                    leans[i] = (l, slot);
                     continue;
                 }
             }
@@ -147,9 +150,10 @@ impl Pipeline<'_> {
         }
         let mut ids = [None; MAX_BURST];
         for i in 0..n {
-            ids[i] = match (&leans[i], &classes[i]) {
-                (Some((l, slot)), _) => self.table.find_direct(*slot, l.dst_port),
-                (None, Class::Udp(u)) => self.table.find(&u.key),
+            let (l, slot) = &leans[i];
+            ids[i] = match &classes[i] {
+                _ if *slot != NOT_LEAN => self.table.find_direct(*slot, l.dst_port),
+                Class::Udp(u) => self.table.find(&u.key),
                 _ => None,
             };
             if let Some(id) = ids[i] {
@@ -161,7 +165,8 @@ impl Pipeline<'_> {
         let mut deferred: Option<srtp::Burst> = None;
         let mut clock = BurstClock::new(self.now_us);
         for (i, pkt) in pkts.iter_mut().enumerate() {
-            if let (Some((l, _)), Some(port)) = (&leans[i], port) {
+            let (l, slot) = &leans[i];
+            if let (true, Some(port)) = (*slot != NOT_LEAN, port) {
                 match ids[i] {
                     Some(id) => {
                         if let Some(v) = self.relay_lean(pkt, l, id, &mut clock) {
