@@ -1,77 +1,37 @@
-//! The control loop: the one owner of the sessions, the slow path and the
-//! dataplane handle. API handlers send it requests and await replies, so
-//! every change is applied whole and in order, without locks; between
-//! requests it serves the slow path, the workers' events, media timeouts
-//! and draining.
-
-#![allow(clippy::result_large_err)] // tonic::Status, as in the API handlers.
+//! The control core: the one owner of the sessions, the slow path and the
+//! dataplane handle, speaking the session model only. Front-ends (the gRPC
+//! API in `api/`, rtpengine's ng protocol in `ng/`, `/metrics`) translate
+//! their wire requests into [`Request`]s, send them here and await the
+//! answer: a view of a session or the node ([`view`]) or an [`Error`] kind,
+//! which each front-end writes in its own wire form. Every change is applied
+//! whole and in order, without locks; between requests the loop serves the
+//! slow path, the workers' events, media timeouts and draining, and publishes
+//! [`Event`]s to whoever watches.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-
-use mediafwd_dataplane::srtp::Context;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use mediafwd_dataplane::flow::{Command, Event as DpEvent};
 use mediafwd_dataplane::node::Tsc;
-use mediafwd_proto::v1 as pb;
-use tokio::sync::{broadcast, oneshot};
-use tonic::Status;
+use mediafwd_dataplane::srtp::{Context, Policy};
+use tokio::sync::broadcast;
 
-use crate::api::convert;
 use crate::logging::{session_span, RateLimit};
 use crate::metrics::Exposition;
 use crate::node::{NeighborResolver, Node};
-use crate::session::{Resolver, Session, SessionError, SessionManager};
+use crate::session::{Resolver, Session, SessionManager};
 use crate::warn_limited;
 
+mod error;
 mod observe;
+pub mod request;
+pub mod view;
 
-/// The answer to a request.
-pub type Reply<T> = oneshot::Sender<Result<T, Status>>;
-
-/// What the API asks of the control loop.
-pub enum Request {
-    /// CreateSession.
-    Create(pb::CreateSessionRequest, Reply<pb::Session>),
-    /// UpdateLeg.
-    Update(Box<pb::UpdateLegRequest>, Reply<pb::Session>),
-    /// DeleteSession.
-    Delete(String, Reply<pb::Session>),
-    /// GetSession.
-    Get(String, Reply<pb::Session>),
-    /// ListSessions.
-    List(pb::ListSessionsRequest, Reply<pb::ListSessionsResponse>),
-    /// GetNodeStats.
-    Stats(Reply<pb::NodeStats>),
-    /// Drain.
-    Drain(pb::DrainRequest, Reply<pb::DrainResponse>),
-    /// The node's metrics, as Prometheus exposition text.
-    Metrics(Reply<String>),
-}
-
-/// Sends a request to the control loop and awaits its answer (from an async
-/// front-end: the gRPC API or the ng listener). A full queue or a stopping
-/// node is an error, never a wait.
-pub async fn ask<T>(control: &Sender<Request>, make: impl FnOnce(Reply<T>) -> Request) -> Result<T, Status> {
-    let (tx, rx) = oneshot::channel();
-    match control.try_send(make(tx)) {
-        Ok(()) => {}
-        Err(TrySendError::Full(_)) => {
-            static BUSY: std::sync::OnceLock<std::sync::Mutex<crate::logging::RateLimit>> = std::sync::OnceLock::new();
-            let limit =
-                BUSY.get_or_init(|| std::sync::Mutex::new(crate::logging::RateLimit::new(5, Duration::from_secs(60))));
-            warn_limited!(
-                limit.lock().unwrap_or_else(|e| e.into_inner()),
-                "the control plane's request queue is full; calls are refused with RESOURCE_EXHAUSTED"
-            );
-            return Err(Status::resource_exhausted("the control plane is busy; retry"));
-        }
-        Err(TrySendError::Disconnected(_)) => return Err(Status::unavailable("the node is stopping")),
-    }
-    rx.await.map_err(|_| Status::unavailable("the node is stopping"))?
-}
+pub use error::Error;
+pub use request::{ask, CreateSession, Drain, ListSessions, Reply, Request, UpdateLeg};
+pub use view::{EndReason, Event, EventKind, LegView, NodeStats, SessionPage, SessionState, SessionView};
 
 /// Changes of serving state the API side publishes (health service).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,19 +42,13 @@ pub enum Serving {
     NotServing,
 }
 
-struct Drain {
-    reason: String,
-    exit_when_empty: bool,
-}
-
-/// The loop's state.
 /// A session whose flows are leaving the workers; its final statistics are
 /// read (and the caller answered) once every worker has applied the removal.
 struct PendingEnd {
     seq: u64,
     session: Session,
-    reason: pb::EndReason,
-    reply: Option<Reply<pb::Session>>,
+    reason: EndReason,
+    reply: Option<Reply<SessionView>>,
     since: Instant,
 }
 
@@ -102,11 +56,12 @@ struct PendingEnd {
 /// statistics are read anyway.
 const END_GRACE: Duration = Duration::from_secs(1);
 
+/// The loop's state.
 pub struct Control {
     pending_ends: std::collections::VecDeque<PendingEnd>,
     node: Node,
     requests: Receiver<Request>,
-    events: broadcast::Sender<pb::Event>,
+    events: broadcast::Sender<Event>,
     serving: tokio::sync::watch::Sender<Serving>,
     drain: Option<Drain>,
     stop: Arc<AtomicBool>,
@@ -124,15 +79,10 @@ pub struct Control {
 #[derive(Default)]
 struct Tally {
     created: u64,
+    /// In [`EndReason::ALL`] order.
     ended: [u64; 3],
     latched: u64,
 }
-
-const END_REASONS: [(pb::EndReason, &str); 3] = [
-    (pb::EndReason::Deleted, "deleted"),
-    (pb::EndReason::MediaTimeout, "media_timeout"),
-    (pb::EndReason::MaxLifetime, "max_lifetime"),
-];
 
 /// Counters the loop watches for trouble, as last seen, and the limits on
 /// the warnings they cause (a fault that lasts logs a few lines a minute,
@@ -168,7 +118,7 @@ impl Control {
     pub fn new(
         node: Node,
         requests: Receiver<Request>,
-        events: broadcast::Sender<pb::Event>,
+        events: broadcast::Sender<Event>,
         serving: tokio::sync::watch::Sender<Serving>,
         stop: Arc<AtomicBool>,
     ) -> Self {
@@ -260,19 +210,19 @@ impl Control {
     fn handle(&mut self, r: Request) {
         match r {
             Request::Create(req, reply) => {
-                let _s = session_span(&req.session_id).entered();
-                let _ = reply.send(self.create(req));
+                let _s = session_span(&req.id).entered();
+                let _ = reply.send(self.create(*req));
             }
             Request::Update(req, reply) => {
                 let _s = session_span(&req.session_id).entered();
-                let _ = reply.send(self.update(req));
+                let _ = reply.send(self.update(*req));
             }
             Request::Delete(id, reply) => {
                 let _s = session_span(&id).entered();
-                if let Err(e) = self.end(&id, pb::EndReason::Deleted, Some(reply)) {
+                if let Err(e) = self.end(&id, EndReason::Deleted, Some(reply)) {
                     // `end` hands the reply back only on success; answer the error here.
-                    let (reply, status) = *e;
-                    let _ = reply.map(|r| r.send(Err(status)));
+                    let (reply, error) = *e;
+                    let _ = reply.map(|r| r.send(Err(error)));
                 }
             }
             Request::Get(id, reply) => {
@@ -281,7 +231,7 @@ impl Control {
                     .sessions
                     .get(&id)
                     .map(|s| self.view(s))
-                    .ok_or_else(|| Status::not_found(format!("no session {id:?}")));
+                    .ok_or_else(|| Error::NotFound(format!("no session {id:?}")));
                 let _ = reply.send(r);
             }
             Request::List(req, reply) => {
@@ -296,28 +246,28 @@ impl Control {
                 let _ = reply.send(Ok(e.finish()));
             }
             Request::Drain(req, reply) => {
-                self.drain = Some(Drain { reason: req.reason.clone(), exit_when_empty: req.exit_when_empty });
-                let _ = self.serving.send(Serving::NotServing);
                 tracing::info!(
                     reason = req.reason,
                     exit_when_empty = req.exit_when_empty,
                     sessions = self.node.sessions.len(),
                     "draining"
                 );
-                let _ = reply.send(Ok(pb::DrainResponse { sessions_remaining: self.node.sessions.len() as u32 }));
+                self.drain = Some(req);
+                let _ = self.serving.send(Serving::NotServing);
+                let _ = reply.send(Ok(self.node.sessions.len()));
             }
         }
     }
 
-    fn create(&mut self, req: pb::CreateSessionRequest) -> Result<pb::Session, Status> {
+    fn create(&mut self, req: CreateSession) -> Result<SessionView, Error> {
         if let Some(d) = &self.drain {
-            return Err(Status::unavailable(format!(
+            return Err(Error::Unavailable(format!(
                 "this node is draining ({}); create the session on another node",
                 d.reason
             )));
         }
         let (session, commands) =
-            create_session(&mut self.node.sessions, &req, &mut NeighborResolver(&mut self.node.slow), Instant::now())?;
+            create_session(&mut self.node.sessions, req, &mut NeighborResolver(&mut self.node.slow), Instant::now())?;
         if !commands.is_empty() {
             self.tally.created += 1;
             tracing::info!(a = %session.legs[0].local, b = %session.legs[1].local, "session created");
@@ -326,10 +276,10 @@ impl Control {
         Ok(self.view(&session))
     }
 
-    fn update(&mut self, req: Box<pb::UpdateLegRequest>) -> Result<pb::Session, Status> {
-        let (session, commands) =
-            update_leg(&mut self.node.sessions, &req, &mut NeighborResolver(&mut self.node.slow))?;
-        tracing::info!(leg = req.leg, "leg updated");
+    fn update(&mut self, req: UpdateLeg) -> Result<SessionView, Error> {
+        let leg = req.leg.clone();
+        let (session, commands) = update_leg(&mut self.node.sessions, req, &mut NeighborResolver(&mut self.node.slow))?;
+        tracing::info!(leg, "leg updated");
         self.send(commands);
         Ok(self.view(&session))
     }
@@ -341,12 +291,12 @@ impl Control {
     fn end(
         &mut self,
         id: &str,
-        reason: pb::EndReason,
-        reply: Option<Reply<pb::Session>>,
-    ) -> Result<(), Box<(Option<Reply<pb::Session>>, Status)>> {
+        reason: EndReason,
+        reply: Option<Reply<SessionView>>,
+    ) -> Result<(), Box<(Option<Reply<SessionView>>, Error)>> {
         let (session, commands) = match self.node.sessions.delete(id, Instant::now()) {
             Ok(r) => r,
-            Err(e) => return Err(Box::new((reply, status(e)))),
+            Err(e) => return Err(Box::new((reply, e.into()))),
         };
         let seq = self.send(commands);
         self.pending_ends.push_back(PendingEnd { seq, session, reason, reply, since: Instant::now() });
@@ -369,42 +319,38 @@ impl Control {
                 tracing::warn!("workers slow to remove flows; final statistics may be short");
             }
             let mut view = self.view(&session);
-            view.state = pb::SessionState::Ended as i32;
-            view.end_reason = reason as i32;
+            view.state = SessionState::Ended(reason);
             self.node.sessions.release_ids(&session);
-            if let Some(i) = END_REASONS.iter().position(|(r, _)| *r == reason) {
+            if let Some(i) = EndReason::ALL.iter().position(|r| *r == reason) {
                 self.tally.ended[i] += 1;
             }
-            tracing::info!(reason = ?reason, "session ended");
-            self.publish(
-                &session.id,
-                pb::event::Kind::SessionEnded(pb::SessionEnded { reason: reason as i32, session: Some(view.clone()) }),
-            );
+            tracing::info!(reason = reason.name(), "session ended");
+            self.publish(&session.id, EventKind::SessionEnded(Box::new(view.clone())));
             if let Some(r) = reply {
                 let _ = r.send(Ok(view));
             }
         }
     }
 
-    fn publish(&self, session_id: &str, kind: pb::event::Kind) {
+    fn publish(&self, session_id: &str, kind: EventKind) {
         // No watcher is not an error.
-        let _ = self.events.send(pb::Event { time: unix_now(), session_id: session_id.to_string(), kind: Some(kind) });
+        let _ = self.events.send(Event { time: unix_now(), session_id: session_id.to_string(), kind });
     }
 
-    fn view(&self, s: &Session) -> pb::Session {
+    fn view(&self, s: &Session) -> SessionView {
         let now_tsc = Tsc::now();
-        convert::session_view(s, self.node.sessions.interfaces(), |l| {
+        SessionView::of(s, self.node.sessions.interfaces(), |l| {
             let rtp = self.node.dataplane.flow_stats(l.flow_ids.0);
             let rtcp = self.node.dataplane.flow_stats(l.flow_ids.1);
-            convert::leg_stats(&rtp, &rtcp, now_tsc, self.tsc_hz, l.request.clock_rate)
+            view::LegStats::of(&rtp, &rtcp, now_tsc, self.tsc_hz, l.request.clock_rate)
         })
     }
 
-    fn list(&self, req: pb::ListSessionsRequest) -> Result<pb::ListSessionsResponse, Status> {
+    fn list(&self, req: ListSessions) -> Result<SessionPage, Error> {
         let size = match req.page_size {
             0 => 100,
             n if n <= 1000 => n as usize,
-            n => return Err(convert::invalid("page_size", format!("{n}: at most 1000"))),
+            n => return Err(Error::invalid("page_size", format!("{n}: at most 1000"))),
         };
         let mut matching: Vec<&Session> = self
             .node
@@ -422,34 +368,24 @@ impl Control {
             matching.into_iter().filter(|s| s.id.as_str() > req.page_token.as_str()).take(size + 1).collect();
         let more = page.len() > size;
         let page = &page[..page.len().min(size)];
-        Ok(pb::ListSessionsResponse {
+        Ok(SessionPage {
             sessions: page.iter().map(|s| self.view(s)).collect(),
             next_page_token: if more { page.last().map(|s| s.id.clone()).unwrap_or_default() } else { String::new() },
             total,
         })
     }
 
-    fn node_stats(&mut self) -> pb::NodeStats {
+    fn node_stats(&mut self) -> NodeStats {
         let now = Instant::now();
         let ports = self
             .node
             .io
             .ports()
-            .map(|p| {
-                let s = p.stats();
-                pb::PortStats {
-                    port_id: p.id as u32,
-                    device: p.device.clone(),
-                    driver: p.driver.clone(),
-                    rx_packets: s.rx_packets,
-                    tx_packets: s.tx_packets,
-                    rx_bytes: s.rx_bytes,
-                    tx_bytes: s.tx_bytes,
-                    rx_missed: s.rx_missed,
-                    rx_errors: s.rx_errors,
-                    tx_errors: s.tx_errors,
-                    rx_nombuf: s.rx_nombuf,
-                }
+            .map(|p| view::PortStats {
+                port_id: p.id,
+                device: p.device.clone(),
+                driver: p.driver.clone(),
+                counters: p.stats(),
             })
             .collect();
         let lcores = self.node.dataplane.lcores();
@@ -459,7 +395,7 @@ impl Control {
             .worker_stats()
             .iter()
             .enumerate()
-            .map(|(i, w)| pb::WorkerStats {
+            .map(|(i, w)| view::WorkerStats {
                 worker: i as u32,
                 lcore: lcores[i],
                 rx_packets: w.rx_packets,
@@ -468,7 +404,7 @@ impl Control {
                 drops: mediafwd_dataplane::stats::DropReason::ALL
                     .iter()
                     .filter(|r| w.dropped(**r) > 0)
-                    .map(|r| (r.name().to_string(), w.dropped(*r)))
+                    .map(|r| (r.name(), w.dropped(*r)))
                     .collect(),
             })
             .collect();
@@ -477,9 +413,9 @@ impl Control {
             .map(|i| {
                 let (in_use, free) = self.node.sessions.port_usage(i, now);
                 let info = &self.node.sessions.interfaces()[i];
-                pb::InterfaceStats {
+                view::InterfaceStats {
                     name: info.config.name.clone(),
-                    port_id: info.port_id as u32,
+                    port_id: info.port_id,
                     ports_in_use: in_use as u32,
                     ports_free: free as u32,
                     sessions: self.node.sessions.sessions().filter(|s| s.legs.iter().any(|l| l.iface == i)).count()
@@ -487,13 +423,12 @@ impl Control {
                 }
             })
             .collect();
-        pb::NodeStats {
+        NodeStats {
             ports,
             workers,
             interfaces,
             sessions: self.node.sessions.len() as u32,
-            draining: self.drain.is_some(),
-            drain_reason: self.drain.as_ref().map(|d| d.reason.clone()).unwrap_or_default(),
+            draining: self.drain.as_ref().map(|d| d.reason.clone()),
             uptime_seconds: self.started.elapsed().as_secs_f64(),
             srtp_engine: mediafwd_dataplane::srtp::engine::current().name().to_string(),
             srtp_engine_detail: mediafwd_dataplane::srtp::engine::describe(mediafwd_dataplane::srtp::engine::current()),
@@ -511,20 +446,14 @@ impl Control {
                         self.node.sessions.get(&id).map(|s| s.legs[leg].request.label.clone()).unwrap_or_default();
                     tracing::info!(leg = label, %remote, "latched");
                     self.send(commands);
-                    self.publish(
-                        &id,
-                        pb::event::Kind::Latched(pb::Latched {
-                            leg: label,
-                            remote: Some(convert::to_endpoint(remote)),
-                        }),
-                    );
+                    self.publish(&id, EventKind::Latched { leg: label, remote });
                 }
             }
             DpEvent::SrtpAuthFailures { key, count, .. } => {
                 let Some((s, leg)) = self.node.sessions.leg_of(&key) else { return };
                 let (id, label) = (s.id.clone(), s.legs[leg].request.label.clone());
                 tracing::warn!(session = id, leg = label, count, "SRTP authentication failures");
-                self.publish(&id, pb::event::Kind::SrtpAuthFailures(pb::SrtpAuthFailures { leg: label, count }));
+                self.publish(&id, EventKind::SrtpAuthFailures { leg: label, count });
             }
             DpEvent::NeighborMissing { next_hop, .. } => tracing::debug!(next_hop, "next hop unresolved"),
         }
@@ -551,15 +480,15 @@ impl Control {
                     .min(s.touched.elapsed())
             };
             if idle >= s.media_timeout {
-                ended.push((s.id.clone(), pb::EndReason::MediaTimeout, idle));
+                ended.push((s.id.clone(), EndReason::MediaTimeout, idle));
             } else if s.max_lifetime.is_some_and(|m| s.created.elapsed() >= m) {
-                ended.push((s.id.clone(), pb::EndReason::MaxLifetime, idle));
+                ended.push((s.id.clone(), EndReason::MaxLifetime, idle));
             }
         }
         for (id, reason, idle) in ended {
             let _s = session_span(&id).entered();
-            if reason == pb::EndReason::MediaTimeout {
-                self.publish(&id, pb::event::Kind::MediaTimeout(pb::MediaTimeout { idle_seconds: idle.as_secs_f64() }));
+            if reason == EndReason::MediaTimeout {
+                self.publish(&id, EventKind::MediaTimeout { idle_seconds: idle.as_secs_f64() });
             }
             let _ = self.end(&id, reason, None);
         }
@@ -575,86 +504,69 @@ impl Control {
     }
 }
 
-/// CreateSession on a node's sessions: checks the request, allocates the
-/// legs; the session and the dataplane commands that make it real.
+/// A session created on a node's sessions: the request checked, the legs
+/// allocated; the session and the dataplane commands that make it real.
 pub fn create_session(
     sessions: &mut SessionManager,
-    req: &pb::CreateSessionRequest,
+    req: CreateSession,
     resolver: &mut dyn Resolver,
     now: Instant,
-) -> Result<(Session, Vec<Command>), Status> {
-    if req.session_id.is_empty() {
-        return Err(convert::invalid("session_id", "required"));
+) -> Result<(Session, Vec<Command>), Error> {
+    if req.id.is_empty() {
+        return Err(Error::invalid("session_id", "required"));
     }
-    if req.legs.len() != 2 {
-        return Err(convert::invalid("legs", format!("exactly two legs, not {}", req.legs.len())));
+    for (i, l) in req.legs.iter().enumerate() {
+        check_srtp(&format!("legs[{i}].srtp_inbound"), l.srtp_inbound.as_ref())?;
+        check_srtp(&format!("legs[{i}].srtp_outbound"), l.srtp_outbound.as_ref())?;
     }
-    let legs = [convert::leg_request("legs[0]", &req.legs[0])?, convert::leg_request("legs[1]", &req.legs[1])?];
-    let timeout = (req.media_timeout_seconds > 0).then(|| Duration::from_secs(req.media_timeout_seconds as u64));
-    let lifetime = (req.max_lifetime_seconds > 0).then(|| Duration::from_secs(req.max_lifetime_seconds as u64));
-    sessions.create(&req.session_id, legs, timeout, lifetime, resolver, now).map_err(status)
+    Ok(sessions.create(&req.id, req.legs, req.media_timeout, req.max_lifetime, resolver, now)?)
 }
 
-/// UpdateLeg on a node's sessions: all of it or nothing.
+/// A leg changed on a node's sessions: all of it or nothing.
 pub fn update_leg(
     sessions: &mut SessionManager,
-    req: &pb::UpdateLegRequest,
+    req: UpdateLeg,
     resolver: &mut dyn Resolver,
-) -> Result<(Session, Vec<Command>), Status> {
-    let remote = req.remote.as_ref().map(|e| convert::endpoint("remote", e)).transpose()?;
-    let remote_rtcp = req.remote_rtcp.as_ref().map(|e| convert::endpoint("remote_rtcp", e)).transpose()?;
-    let latch = req.latch.map(|l| convert::latch("latch", l)).transpose()?;
-    // Present: set (an empty suite turns SRTP off); absent: kept.
-    let srtp_inbound =
-        req.srtp_inbound.is_some().then(|| convert::srtp("srtp_inbound", &req.srtp_inbound)).transpose()?;
-    let srtp_outbound =
-        req.srtp_outbound.is_some().then(|| convert::srtp("srtp_outbound", &req.srtp_outbound)).transpose()?;
-    sessions
-        .update_leg(
-            &req.session_id,
-            &req.leg,
-            |l, hold| {
-                if let Some(r) = remote {
-                    l.remote = Some(r);
-                }
-                if let Some(r) = remote_rtcp {
-                    l.remote_rtcp = Some(r);
-                }
-                if let Some(m) = req.rtcp_mux {
-                    l.rtcp_mux = m;
-                }
-                if let Some(m) = latch {
-                    l.latch = m;
-                }
-                if let Some(s) = req.strict_source {
-                    l.strict_source = s;
-                }
-                if let Some(h) = req.hold {
-                    *hold = h;
-                }
-                if let Some(label) = &req.label {
-                    l.label = label.clone();
-                }
-                if let Some(p) = srtp_inbound {
-                    l.srtp_inbound = p;
-                }
-                if let Some(p) = srtp_outbound {
-                    l.srtp_outbound = p;
-                }
-            },
-            resolver,
-        )
-        .map_err(status)
+) -> Result<(Session, Vec<Command>), Error> {
+    check_srtp("srtp_inbound", req.srtp_inbound.as_ref().and_then(Option::as_ref))?;
+    check_srtp("srtp_outbound", req.srtp_outbound.as_ref().and_then(Option::as_ref))?;
+    let UpdateLeg {
+        session_id,
+        leg,
+        remote,
+        remote_rtcp,
+        rtcp_mux,
+        latch,
+        strict_source,
+        hold,
+        label,
+        srtp_inbound,
+        srtp_outbound,
+    } = req;
+    let change = |l: &mut crate::session::LegRequest, held: &mut bool| {
+        l.remote = remote.or(l.remote);
+        l.remote_rtcp = remote_rtcp.or(l.remote_rtcp);
+        l.rtcp_mux = rtcp_mux.unwrap_or(l.rtcp_mux);
+        l.latch = latch.unwrap_or(l.latch);
+        l.strict_source = strict_source.unwrap_or(l.strict_source);
+        *held = hold.unwrap_or(*held);
+        if let Some(label) = label {
+            l.label = label;
+        }
+        if let Some(p) = srtp_inbound {
+            l.srtp_inbound = p;
+        }
+        if let Some(p) = srtp_outbound {
+            l.srtp_outbound = p;
+        }
+    };
+    Ok(sessions.update_leg(&session_id, &leg, change, resolver)?)
 }
 
-/// The answer of a session manager's refusal.
-pub fn status(e: SessionError) -> Status {
-    match e {
-        SessionError::Invalid { field, message } => {
-            convert::invalid(field.strip_prefix("leg.").unwrap_or(&field), message)
-        }
-        SessionError::Exists(_) => Status::already_exists(e.to_string()),
-        SessionError::NotFound(_) => Status::not_found(e.to_string()),
-        SessionError::Exhausted(_) => Status::resource_exhausted(e.to_string()),
+/// Checks that `policy` makes an SRTP context (what the workers are given).
+pub fn check_srtp(field: &str, policy: Option<&Policy>) -> Result<(), Error> {
+    match policy.map(Context::new) {
+        Some(Err(e)) => Err(Error::invalid(field, e)),
+        _ => Ok(()),
     }
 }

@@ -14,17 +14,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use mediafwd_controlplane::api::convert;
 use mediafwd_controlplane::config::{Config, Validated};
-use mediafwd_controlplane::control::{self, Request};
+use mediafwd_controlplane::control::view::{LegStats, NodeStats, SessionPage, SessionState, WorkerStats};
+use mediafwd_controlplane::control::{self, CreateSession, EndReason, Event, EventKind, Request, SessionView};
 use mediafwd_controlplane::ng::bencode::{self, Dict, Value};
 use mediafwd_controlplane::ng::sdp::Sdp;
 use mediafwd_controlplane::ng::{self, Engine};
-use mediafwd_controlplane::session::{IfaceInfo, Resolver, SessionManager};
+use mediafwd_controlplane::session::{IfaceInfo, LegRequest, Resolver, SessionManager};
+use mediafwd_dataplane::flow::LatchMode;
 use mediafwd_dataplane::srtp::sdes::CryptoAttribute;
-use mediafwd_dataplane::srtp::Suite;
+use mediafwd_dataplane::srtp::{Policy, Suite};
 use mediafwd_dataplane::wire::ethernet::MacAddr;
-use mediafwd_proto::v1 as pb;
 use proptest::prelude::*;
 use tokio::sync::broadcast;
 
@@ -60,37 +60,33 @@ impl Resolver for AnyHop {
 }
 
 /// SRTP keys a leg was given: (inbound, outbound).
-type Keys = (Option<pb::SrtpParams>, Option<pb::SrtpParams>);
+type Keys = (Option<Policy>, Option<Policy>);
 
 /// The control loop without a dataplane.
 struct Fake {
     sessions: SessionManager,
     draining: bool,
-    stats: pb::LegStats,
+    stats: LegStats,
     srtp: HashMap<(String, String), Keys>,
-    events: broadcast::Sender<pb::Event>,
+    events: broadcast::Sender<Event>,
     creates: usize,
     updates: usize,
 }
 
 impl Fake {
-    fn view(&self, s: &mediafwd_controlplane::session::Session) -> pb::Session {
-        convert::session_view(s, self.sessions.interfaces(), |_| self.stats.clone())
+    fn view(&self, s: &mediafwd_controlplane::session::Session) -> SessionView {
+        SessionView::of(s, self.sessions.interfaces(), |_| self.stats.clone())
     }
 
-    fn end(&mut self, id: &str, reason: pb::EndReason) -> Result<pb::Session, tonic::Status> {
-        let (s, _) = self.sessions.delete(id, Instant::now()).map_err(control::status)?;
+    fn end(&mut self, id: &str, reason: EndReason) -> Result<SessionView, control::Error> {
+        let (s, _) = self.sessions.delete(id, Instant::now())?;
         self.sessions.release_ids(&s);
         let mut v = self.view(&s);
-        v.state = pb::SessionState::Ended as i32;
-        v.end_reason = reason as i32;
-        let _ = self.events.send(pb::Event {
+        v.state = SessionState::Ended(reason);
+        let _ = self.events.send(Event {
             time: 0.0,
             session_id: id.into(),
-            kind: Some(pb::event::Kind::SessionEnded(pb::SessionEnded {
-                reason: reason as i32,
-                session: Some(v.clone()),
-            })),
+            kind: EventKind::SessionEnded(Box::new(v.clone())),
         });
         Ok(v)
     }
@@ -99,17 +95,17 @@ impl Fake {
         match r {
             Request::Create(mut req, tx) => {
                 if self.draining {
-                    let _ = tx.send(Err(tonic::Status::unavailable("this node is draining")));
+                    let _ = tx.send(Err(control::Error::Unavailable("this node is draining".into())));
                     return;
                 }
                 // SRTP is noted here and kept from the session logic, which
                 // refuses it until the workers speak it.
                 for l in &mut req.legs {
                     let keys = (l.srtp_inbound.take(), l.srtp_outbound.take());
-                    self.srtp.insert((req.session_id.clone(), l.label.clone()), keys);
+                    self.srtp.insert((req.id.clone(), l.label.clone()), keys);
                 }
                 self.creates += 1;
-                let r = control::create_session(&mut self.sessions, &req, &mut AnyHop, Instant::now())
+                let r = control::create_session(&mut self.sessions, *req, &mut AnyHop, Instant::now())
                     .map(|(s, _)| self.view(&s));
                 let _ = tx.send(r);
             }
@@ -118,24 +114,24 @@ impl Fake {
                 let key = (req.session_id.clone(), req.leg.clone());
                 let mut keys = self.srtp.remove(&key).unwrap_or_default();
                 if let Some(k) = req.srtp_inbound.take() {
-                    keys.0 = Some(k).filter(|k| !k.suite.is_empty());
+                    keys.0 = k;
                 }
                 if let Some(k) = req.srtp_outbound.take() {
-                    keys.1 = Some(k).filter(|k| !k.suite.is_empty());
+                    keys.1 = k;
                 }
                 self.srtp.insert((req.session_id.clone(), label), keys);
                 self.updates += 1;
-                let r = control::update_leg(&mut self.sessions, &req, &mut AnyHop).map(|(s, _)| self.view(&s));
+                let r = control::update_leg(&mut self.sessions, *req, &mut AnyHop).map(|(s, _)| self.view(&s));
                 let _ = tx.send(r);
             }
             // The ng front-end never asks for metrics.
             Request::Metrics(_) => {}
             Request::Delete(id, tx) => {
-                let r = self.end(&id, pb::EndReason::Deleted);
+                let r = self.end(&id, EndReason::Deleted);
                 let _ = tx.send(r);
             }
             Request::Get(id, tx) => {
-                let r = self.sessions.get(&id).map(|s| self.view(s)).ok_or_else(|| tonic::Status::not_found(id));
+                let r = self.sessions.get(&id).map(|s| self.view(s)).ok_or_else(|| control::Error::NotFound(id));
                 let _ = tx.send(r);
             }
             Request::List(req, tx) => {
@@ -146,23 +142,19 @@ impl Fake {
                     .take(req.page_size as usize)
                     .map(|id| self.view(self.sessions.get(id).unwrap()))
                     .collect();
-                let _ = tx.send(Ok(pb::ListSessionsResponse {
-                    sessions,
-                    next_page_token: String::new(),
-                    total: ids.len() as u32,
-                }));
+                let _ = tx.send(Ok(SessionPage { sessions, next_page_token: String::new(), total: ids.len() as u32 }));
             }
             Request::Stats(tx) => {
-                let _ = tx.send(Ok(pb::NodeStats {
+                let _ = tx.send(Ok(NodeStats {
                     sessions: self.sessions.len() as u32,
                     uptime_seconds: 10.0,
-                    workers: vec![pb::WorkerStats { tx_packets: 1000, ..Default::default() }],
+                    workers: vec![WorkerStats { tx_packets: 1000, ..Default::default() }],
                     ..Default::default()
                 }));
             }
             Request::Drain(_, tx) => {
                 self.draining = true;
-                let _ = tx.send(Ok(pb::DrainResponse { sessions_remaining: self.sessions.len() as u32 }));
+                let _ = tx.send(Ok(self.sessions.len()));
             }
         }
     }
@@ -172,7 +164,7 @@ fn validated() -> Validated {
     Config::parse(CONFIG).unwrap().validate().unwrap()
 }
 
-fn fake(events: broadcast::Sender<pb::Event>) -> (Arc<Mutex<Fake>>, Sender<Request>) {
+fn fake(events: broadcast::Sender<Event>) -> (Arc<Mutex<Fake>>, Sender<Request>) {
     let v = validated();
     let ifaces = v
         .interfaces
@@ -183,7 +175,7 @@ fn fake(events: broadcast::Sender<pb::Event>) -> (Arc<Mutex<Fake>>, Sender<Reque
     let fake = Arc::new(Mutex::new(Fake {
         sessions: SessionManager::new(ifaces, 1 << 14),
         draining: false,
-        stats: pb::LegStats::default(),
+        stats: LegStats::default(),
         srtp: HashMap::new(),
         events,
         creates: 0,
@@ -543,8 +535,8 @@ fn sdes_savp_caller_to_avp_callee() {
     // The caller's leg decrypts with the caller's key and encrypts with ours; the callee's is plain.
     let f = h.fake.lock().unwrap();
     let (inb, outb) = f.srtp[&("srtp-1".to_string(), "a".to_string())].clone();
-    assert_eq!(inb.as_ref().unwrap().suite, "AES_CM_128_HMAC_SHA1_80");
-    let key_salt = |p: &pb::SrtpParams| [p.master_key.clone(), p.master_salt.clone()].concat();
+    assert_eq!(inb.as_ref().unwrap().suite, Suite::AesCm128HmacSha1_80);
+    let key_salt = |p: &Policy| p.master_keys[0].key_salt().to_vec();
     assert_eq!(key_salt(inb.as_ref().unwrap()), offered.keys[0].key_salt());
     assert_eq!(key_salt(outb.as_ref().unwrap()), ours.keys[0].key_salt());
     assert!(f.srtp.get(&("srtp-1".to_string(), "b".to_string())).is_none_or(|k| k.0.is_none() && k.1.is_none()));
@@ -573,8 +565,8 @@ fn sdes_avp_caller_to_savp_callee_and_savp_on_both_sides() {
     {
         let f = h.fake.lock().unwrap();
         let (inb, outb) = f.srtp[&("srtp-2".to_string(), "b".to_string())].clone();
-        assert_eq!(inb.unwrap().suite, offered[1].suite.sdes_name());
-        assert_eq!(outb.unwrap().master_key, offered[1].keys[0].key());
+        assert_eq!(inb.unwrap().suite, offered[1].suite);
+        assert_eq!(outb.unwrap().master_keys[0].key(), offered[1].keys[0].key());
     }
     // An answer whose a=crypto matches nothing offered is an error.
     let bad = callee_sdp(26000, &format!("{}\r\n", crypto_line(9, Suite::AesCm128HmacSha1_80)))
@@ -626,11 +618,11 @@ fn query_and_delete_report_rtpengine_totals() {
     let mut h = Harness::new();
     h.ask(&kamailio_offer("q", "a", &caller_sdp(16000, "")));
     h.ask(&kamailio_answer("q", "a", "b", &callee_sdp(26000, "")));
-    h.fake.lock().unwrap().stats = pb::LegStats {
+    h.fake.lock().unwrap().stats = LegStats {
         packets: 105,
         bytes: 18_000,
         rtcp_packets: 5,
-        drops: [("source_mismatch".to_string(), 2)].into(),
+        drops: vec![("source_mismatch", 2)],
         idle_seconds: Some(0.5),
         ..Default::default()
     };
@@ -668,16 +660,29 @@ fn query_and_delete_report_rtpengine_totals() {
 #[test]
 fn a_session_of_the_grpc_api_can_be_queried() {
     let mut h = Harness::new();
-    let req = pb::CreateSessionRequest {
-        session_id: "grpc-1".into(),
-        legs: vec![
-            pb::LegSpec { label: "x".into(), interface: "public".into(), ..Default::default() },
-            pb::LegSpec { label: "y".into(), interface: "private".into(), ..Default::default() },
-        ],
-        ..Default::default()
+    let leg = |label: &str, interface: &str| LegRequest {
+        label: label.into(),
+        interface: interface.into(),
+        local_port: None,
+        local_address: None,
+        prefer_v6: false,
+        remote: None,
+        remote_rtcp: None,
+        rtcp_mux: false,
+        latch: LatchMode::Off,
+        strict_source: false,
+        clock_rate: 8000,
+        srtp_inbound: None,
+        srtp_outbound: None,
+    };
+    let req = CreateSession {
+        id: "grpc-1".into(),
+        legs: [leg("x", "public"), leg("y", "private")],
+        media_timeout: None,
+        max_lifetime: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    rt.block_on(control::ask(&h.control, |tx| Request::Create(req, tx))).unwrap();
+    rt.block_on(control::ask(&h.control, |tx| Request::Create(Box::new(req), tx))).unwrap();
     let d = h.ask(&[("command", s("query")), ("call-id", s("grpc-1"))]);
     assert_eq!(result(&d), "ok", "{}", Value::Dict(d.clone()));
     assert_eq!(text(&d, "tags.x.in dialogue with"), "y");
@@ -719,7 +724,7 @@ fn draining_answers_load_limit_for_new_calls_only() {
     let mut h = Harness::new();
     h.ask(&kamailio_offer("before", "a", &caller_sdp(16000, "")));
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    rt.block_on(control::ask(&h.control, |tx| Request::Drain(pb::DrainRequest::default(), tx))).unwrap();
+    rt.block_on(control::ask(&h.control, |tx| Request::Drain(control::Drain::default(), tx))).unwrap();
     let d = h.ask(&kamailio_offer("after", "a", &caller_sdp(16002, "")));
     assert_eq!(result(&d), "error");
     assert_eq!(text(&d, "error-reason"), "Parallel session limit reached", "what Kamailio fails over on");
@@ -738,7 +743,7 @@ fn draining_answers_load_limit_for_new_calls_only() {
 fn a_call_whose_session_timed_out_is_forgotten() {
     let mut h = Harness::new();
     h.ask(&kamailio_offer("t", "a", &caller_sdp(16000, "")));
-    h.fake.lock().unwrap().end("t", pb::EndReason::MediaTimeout).unwrap();
+    h.fake.lock().unwrap().end("t", EndReason::MediaTimeout).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let d = h.ask(&kamailio_answer("t", "a", "b", &callee_sdp(26000, "")));
@@ -823,7 +828,7 @@ fn lost_session_events_are_made_up_for() {
     ask(&mut engine, &kamailio_offer("kept", "a", &caller_sdp(16002, "")));
     ask(&mut engine, &kamailio_answer("kept", "a", "b", &callee_sdp(26002, "")));
     // The session ends; nobody hears of it.
-    fake.lock().unwrap().end("lost", pb::EndReason::MediaTimeout).unwrap();
+    fake.lock().unwrap().end("lost", EndReason::MediaTimeout).unwrap();
     assert_eq!(engine.calls(), 2);
     rt.block_on(engine.reconcile());
     assert_eq!(engine.calls(), 1);

@@ -1,26 +1,38 @@
-//! Between the protobuf API and the session model: requests are checked
-//! here (a bad field answers INVALID_ARGUMENT naming it), views of sessions
-//! are built here.
+//! Between the protobuf API and the control core: requests are read into
+//! the core's domain requests here (a bad field is an [`Error::Invalid`]
+//! naming it), the core's views and events are written as protobuf messages,
+//! and its error kinds as gRPC status codes.
 
 use std::net::{IpAddr, SocketAddr};
 
 use mediafwd_dataplane::flow::LatchMode;
 use mediafwd_dataplane::srtp::{
-    Context, MasterKey, Mki, Policy, PolicyError, Suite, DEFAULT_SRTCP_LIFETIME, DEFAULT_SRTP_LIFETIME,
+    MasterKey, Mki, Policy, PolicyError, Suite, DEFAULT_SRTCP_LIFETIME, DEFAULT_SRTP_LIFETIME,
 };
-use mediafwd_dataplane::stats::{FlowDrop, FlowStats};
 use mediafwd_proto::v1 as pb;
 use tonic::Status;
 
-use crate::session::{IfaceInfo, Leg, LegRequest, Session};
+use crate::control::view::{self, EndReason, EventKind, LegView, SessionState, SessionView};
+use crate::control::{self, CreateSession, Error, UpdateLeg};
+use crate::session::{check_label, LegRequest, DEFAULT_CLOCK_RATE};
 
-/// INVALID_ARGUMENT naming `field`.
-pub fn invalid(field: &str, message: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("{field}: {message}"))
+/// The status code and message of a refusal.
+pub fn status(e: Error) -> Status {
+    match e {
+        Error::Invalid { .. } => Status::invalid_argument(e.to_string()),
+        Error::Exists(m) => Status::already_exists(m),
+        Error::NotFound(m) => Status::not_found(m),
+        Error::Exhausted(m) | Error::Busy(m) => Status::resource_exhausted(m),
+        Error::Unavailable(m) => Status::unavailable(m),
+    }
+}
+
+fn invalid(field: &str, message: impl std::fmt::Display) -> Error {
+    Error::invalid(field, message)
 }
 
 /// An endpoint from the API.
-pub fn endpoint(field: &str, e: &pb::Endpoint) -> Result<SocketAddr, Status> {
+pub fn endpoint(field: &str, e: &pb::Endpoint) -> Result<SocketAddr, Error> {
     let ip: IpAddr = e
         .address
         .parse()
@@ -38,7 +50,7 @@ pub fn to_endpoint(a: SocketAddr) -> pb::Endpoint {
 }
 
 /// A latch mode from the API.
-pub fn latch(field: &str, v: i32) -> Result<LatchMode, Status> {
+pub fn latch(field: &str, v: i32) -> Result<LatchMode, Error> {
     match pb::LatchMode::try_from(v) {
         Ok(pb::LatchMode::Unspecified | pb::LatchMode::Off) => Ok(LatchMode::Off),
         Ok(pb::LatchMode::Once) => Ok(LatchMode::Once),
@@ -57,7 +69,7 @@ fn to_latch(m: LatchMode) -> i32 {
 
 /// The SRTP keys of one direction of a leg: `None` for plain RTP (no
 /// parameters, or an empty suite). Errors name the field at fault, under `field`.
-pub fn srtp(field: &str, p: &Option<pb::SrtpParams>) -> Result<Option<Policy>, Status> {
+pub fn srtp(field: &str, p: &Option<pb::SrtpParams>) -> Result<Option<Policy>, Error> {
     let Some(p) = p else { return Ok(None) };
     let at = |f: &str| format!("{field}.{f}");
     if p.suite.is_empty() {
@@ -94,15 +106,13 @@ pub fn srtp(field: &str, p: &Option<pb::SrtpParams>) -> Result<Option<Policy>, S
         n => return Err(invalid(&at("lifetime"), format!("{n} packets: at most 2^48 (RFC 3711 §9.2)"))),
     };
     let policy = Policy::new(suite, key);
-    Context::new(&policy).map_err(|e| invalid(field, e))?;
+    control::check_srtp(field, Some(&policy))?;
     Ok(Some(policy))
 }
 
 /// A leg of a create request.
-pub fn leg_request(at: &str, l: &pb::LegSpec) -> Result<LegRequest, Status> {
-    if l.label.is_empty() || l.label.len() > 64 {
-        return Err(invalid(&format!("{at}.label"), "1 to 64 characters"));
-    }
+pub fn leg_request(at: &str, l: &pb::LegSpec) -> Result<LegRequest, Error> {
+    check_label(&format!("{at}.label"), &l.label)?;
     if l.interface.is_empty() {
         return Err(invalid(&format!("{at}.interface"), "required"));
     }
@@ -124,80 +134,207 @@ pub fn leg_request(at: &str, l: &pb::LegSpec) -> Result<LegRequest, Status> {
         rtcp_mux: l.rtcp_mux,
         latch: latch(&format!("{at}.latch"), l.latch)?,
         strict_source: l.strict_source,
-        clock_rate: if l.clock_rate == 0 { 8000 } else { l.clock_rate },
+        clock_rate: if l.clock_rate == 0 { DEFAULT_CLOCK_RATE } else { l.clock_rate },
         srtp_inbound,
         srtp_outbound,
     })
 }
 
-/// Statistics of both flows of a leg (what its endpoint sent us).
-pub fn leg_stats(rtp: &FlowStats, rtcp: &FlowStats, now_tsc: u64, tsc_hz: u64, clock_rate: u32) -> pb::LegStats {
-    let mut drops = std::collections::HashMap::new();
-    for d in FlowDrop::ALL {
-        let n = rtp.dropped(d) + rtcp.dropped(d);
-        if n > 0 {
-            drops.insert(d.name().to_string(), n);
-        }
+/// CreateSession, read.
+pub fn create_request(req: pb::CreateSessionRequest) -> Result<CreateSession, Error> {
+    if req.session_id.is_empty() {
+        return Err(invalid("session_id", "required"));
     }
-    let last = rtp.last_tsc.max(rtcp.last_tsc);
+    let [a, b] = &req.legs[..] else {
+        return Err(invalid("legs", format!("exactly two legs, not {}", req.legs.len())));
+    };
+    let secs = |s: u32| (s > 0).then(|| std::time::Duration::from_secs(u64::from(s)));
+    Ok(CreateSession {
+        legs: [leg_request("legs[0]", a)?, leg_request("legs[1]", b)?],
+        id: req.session_id,
+        media_timeout: secs(req.media_timeout_seconds),
+        max_lifetime: secs(req.max_lifetime_seconds),
+    })
+}
+
+/// UpdateLeg, read: fields present change, absent ones stay; SRTP
+/// parameters present with an empty suite turn SRTP off.
+pub fn update_request(req: pb::UpdateLegRequest) -> Result<UpdateLeg, Error> {
+    let srtp = |field: &str, p: &Option<pb::SrtpParams>| p.is_some().then(|| srtp(field, p)).transpose();
+    Ok(UpdateLeg {
+        remote: req.remote.as_ref().map(|e| endpoint("remote", e)).transpose()?,
+        remote_rtcp: req.remote_rtcp.as_ref().map(|e| endpoint("remote_rtcp", e)).transpose()?,
+        latch: req.latch.map(|l| latch("latch", l)).transpose()?,
+        srtp_inbound: srtp("srtp_inbound", &req.srtp_inbound)?,
+        srtp_outbound: srtp("srtp_outbound", &req.srtp_outbound)?,
+        rtcp_mux: req.rtcp_mux,
+        strict_source: req.strict_source,
+        hold: req.hold,
+        label: req.label,
+        session_id: req.session_id,
+        leg: req.leg,
+    })
+}
+
+/// ListSessions, read.
+pub fn list_request(req: pb::ListSessionsRequest) -> control::ListSessions {
+    control::ListSessions {
+        page_size: req.page_size,
+        page_token: req.page_token,
+        interface: req.interface,
+        id_prefix: req.id_prefix,
+    }
+}
+
+/// Drain, read.
+pub fn drain_request(req: pb::DrainRequest) -> control::Drain {
+    control::Drain { reason: req.reason, exit_when_empty: req.exit_when_empty }
+}
+
+/// A leg's statistics for the API.
+pub fn leg_stats(s: &view::LegStats) -> pb::LegStats {
     pb::LegStats {
-        packets: rtp.packets + rtcp.packets,
-        bytes: rtp.bytes + rtcp.bytes,
-        rtcp_packets: rtp.rtcp_packets + rtcp.rtcp_packets,
-        drops,
-        rtp: (rtp.rtp_received > 0).then(|| pb::StreamStats {
-            ssrc: rtp.ssrc,
-            received: rtp.rtp_received,
-            expected: rtp.rtp_expected,
-            lost: rtp.rtp_lost,
-            jitter_ms: rtp.jitter as f64 * 1000.0 / clock_rate.max(1) as f64,
+        packets: s.packets,
+        bytes: s.bytes,
+        rtcp_packets: s.rtcp_packets,
+        drops: s.drops.iter().map(|(name, n)| (name.to_string(), *n)).collect(),
+        rtp: s.rtp.map(|r| pb::StreamStats {
+            ssrc: r.ssrc,
+            received: r.received,
+            expected: r.expected,
+            lost: r.lost,
+            jitter_ms: r.jitter_ms,
         }),
-        idle_seconds: (last > 0).then(|| now_tsc.saturating_sub(last) as f64 / tsc_hz.max(1) as f64),
+        idle_seconds: s.idle_seconds,
     }
 }
 
 /// The API view of a leg.
-pub fn leg_view(l: &Leg, interface: &str, stats: pb::LegStats) -> pb::Leg {
-    let remote_rtcp = l.request.remote_rtcp.or_else(|| {
-        l.request.remote.map(|r| if l.request.rtcp_mux { r } else { SocketAddr::new(r.ip(), r.port() + 1) })
-    });
-    let (srtp_inbound_suite, srtp_outbound_suite) = l.srtp.suites();
+pub fn leg(l: &LegView) -> pb::Leg {
+    let suite = |s: Option<Suite>| s.map(|s| s.to_string()).unwrap_or_default();
     pb::Leg {
-        label: l.request.label.clone(),
-        interface: interface.to_string(),
+        label: l.label.clone(),
+        interface: l.interface.clone(),
         local: Some(to_endpoint(l.local)),
-        local_rtcp: Some(to_endpoint(l.local_rtcp())),
-        remote: l.request.remote.map(to_endpoint),
-        remote_rtcp: remote_rtcp.map(to_endpoint),
-        rtcp_mux: l.request.rtcp_mux,
-        latch: to_latch(l.request.latch),
-        strict_source: l.request.strict_source,
+        local_rtcp: Some(to_endpoint(l.local_rtcp)),
+        remote: l.remote.map(to_endpoint),
+        remote_rtcp: l.remote_rtcp.map(to_endpoint),
+        rtcp_mux: l.rtcp_mux,
+        latch: to_latch(l.latch),
+        strict_source: l.strict_source,
         hold: l.hold,
         latched: l.latched.map(to_endpoint),
-        stats: Some(stats),
-        srtp_inbound_suite,
-        srtp_outbound_suite,
+        stats: Some(leg_stats(&l.stats)),
+        srtp_inbound_suite: suite(l.srtp_inbound),
+        srtp_outbound_suite: suite(l.srtp_outbound),
     }
 }
 
-/// The state shown for a live session.
-pub fn state(s: &Session) -> i32 {
-    if s.legs.iter().all(|l| l.remote().is_some()) {
-        pb::SessionState::Active as i32
-    } else {
-        pb::SessionState::Pending as i32
+fn end_reason(r: EndReason) -> pb::EndReason {
+    match r {
+        EndReason::Deleted => pb::EndReason::Deleted,
+        EndReason::MediaTimeout => pb::EndReason::MediaTimeout,
+        EndReason::MaxLifetime => pb::EndReason::MaxLifetime,
     }
 }
 
-/// The API view of a live session, with each leg's statistics from `stats`.
-pub fn session_view(s: &Session, interfaces: &[IfaceInfo], stats: impl Fn(&Leg) -> pb::LegStats) -> pb::Session {
+/// The API view of a session.
+pub fn session(s: &SessionView) -> pb::Session {
+    let (state, end) = match s.state {
+        SessionState::Pending => (pb::SessionState::Pending, pb::EndReason::Unspecified),
+        SessionState::Active => (pb::SessionState::Active, pb::EndReason::Unspecified),
+        SessionState::Ended(r) => (pb::SessionState::Ended, end_reason(r)),
+    };
     pb::Session {
         id: s.id.clone(),
-        legs: s.legs.iter().map(|l| leg_view(l, &interfaces[l.iface].config.name, stats(l))).collect(),
-        state: state(s),
-        age_seconds: s.created.elapsed().as_secs_f64(),
+        legs: s.legs.iter().map(leg).collect(),
+        state: state as i32,
+        age_seconds: s.age_seconds,
         media_timeout_seconds: s.media_timeout.as_secs() as u32,
         max_lifetime_seconds: s.max_lifetime.map(|d| d.as_secs() as u32).unwrap_or(0),
-        end_reason: pb::EndReason::Unspecified as i32,
+        end_reason: end as i32,
     }
+}
+
+/// A page of sessions for the API.
+pub fn session_page(p: &view::SessionPage) -> pb::ListSessionsResponse {
+    pb::ListSessionsResponse {
+        sessions: p.sessions.iter().map(session).collect(),
+        next_page_token: p.next_page_token.clone(),
+        total: p.total,
+    }
+}
+
+/// The node's counters for the API.
+pub fn node_stats(n: &view::NodeStats) -> pb::NodeStats {
+    pb::NodeStats {
+        ports: n
+            .ports
+            .iter()
+            .map(|p| pb::PortStats {
+                port_id: u32::from(p.port_id),
+                device: p.device.clone(),
+                driver: p.driver.clone(),
+                rx_packets: p.counters.rx_packets,
+                tx_packets: p.counters.tx_packets,
+                rx_bytes: p.counters.rx_bytes,
+                tx_bytes: p.counters.tx_bytes,
+                rx_missed: p.counters.rx_missed,
+                rx_errors: p.counters.rx_errors,
+                tx_errors: p.counters.tx_errors,
+                rx_nombuf: p.counters.rx_nombuf,
+            })
+            .collect(),
+        workers: n
+            .workers
+            .iter()
+            .map(|w| pb::WorkerStats {
+                worker: w.worker,
+                lcore: w.lcore,
+                rx_packets: w.rx_packets,
+                tx_packets: w.tx_packets,
+                busy: w.busy,
+                drops: w.drops.iter().map(|(name, n)| (name.to_string(), *n)).collect(),
+            })
+            .collect(),
+        interfaces: n
+            .interfaces
+            .iter()
+            .map(|i| pb::InterfaceStats {
+                name: i.name.clone(),
+                port_id: u32::from(i.port_id),
+                ports_in_use: i.ports_in_use,
+                ports_free: i.ports_free,
+                sessions: i.sessions,
+            })
+            .collect(),
+        sessions: n.sessions,
+        draining: n.draining.is_some(),
+        drain_reason: n.draining.clone().unwrap_or_default(),
+        uptime_seconds: n.uptime_seconds,
+    }
+}
+
+/// An event for WatchEvents.
+pub fn event(e: &control::Event) -> pb::Event {
+    use pb::event::Kind;
+    let kind = match &e.kind {
+        EventKind::Latched { leg, remote } => {
+            Kind::Latched(pb::Latched { leg: leg.clone(), remote: Some(to_endpoint(*remote)) })
+        }
+        EventKind::MediaTimeout { idle_seconds } => {
+            Kind::MediaTimeout(pb::MediaTimeout { idle_seconds: *idle_seconds })
+        }
+        EventKind::SrtpAuthFailures { leg, count } => {
+            Kind::SrtpAuthFailures(pb::SrtpAuthFailures { leg: leg.clone(), count: *count })
+        }
+        EventKind::SessionEnded(s) => {
+            let reason = match s.state {
+                SessionState::Ended(r) => end_reason(r),
+                _ => pb::EndReason::Unspecified,
+            };
+            Kind::SessionEnded(pb::SessionEnded { reason: reason as i32, session: Some(session(s)) })
+        }
+    };
+    pb::Event { time: e.time, session_id: e.session_id.clone(), kind: Some(kind) }
 }

@@ -39,7 +39,7 @@ async fn scrape(control: Sender<Request>, grpc: Arc<GrpcMetrics>) -> Response {
     }
     let node = match tokio::time::timeout(SCRAPE_TIMEOUT, rx).await {
         Ok(Ok(Ok(text))) => text,
-        Ok(Ok(Err(status))) => return unavailable(status.message()),
+        Ok(Ok(Err(e))) => return unavailable(&e.to_string()),
         Ok(Err(_)) => return unavailable("the node is stopping"),
         Err(_) => return unavailable("the control plane did not answer in time"),
     };

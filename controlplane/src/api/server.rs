@@ -14,7 +14,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use super::RelayService;
 use crate::config::ApiConfig;
-use crate::control::{Request, Serving};
+use crate::control::{Event, Request, Serving};
 use crate::metrics::{GrpcMetrics, GrpcMetricsLayer};
 
 /// The health service name that stays SERVING while the node drains: for
@@ -57,7 +57,7 @@ pub fn serve(
     config: &ApiConfig,
     cores: &[usize],
     control: Sender<Request>,
-    events: broadcast::Sender<pb::Event>,
+    events: broadcast::Sender<Event>,
     mut serving: watch::Receiver<Serving>,
 ) -> anyhow::Result<ApiHandle> {
     let cores: Vec<usize> = cores.to_vec();

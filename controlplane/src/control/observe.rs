@@ -6,10 +6,9 @@ use std::time::Instant;
 use mediafwd_dataplane::node::dpdk_version;
 use mediafwd_dataplane::slowpath::NeighborState;
 use mediafwd_dataplane::stats::{DropReason, WorkerStats};
-use mediafwd_proto::v1 as pb;
 
-use super::{Control, END_REASONS};
-use crate::api::convert;
+use super::view::{self, EndReason, SessionState};
+use super::Control;
 use crate::metrics::node::{InterfaceSample, PortSample, WorkerSample};
 use crate::metrics::NodeSnapshot;
 
@@ -54,7 +53,7 @@ impl Control {
         let mut per_iface = vec![0u64; n_ifaces];
         let (mut pending, mut active, mut flows) = (0, 0, 0);
         for s in self.node.sessions.sessions() {
-            if convert::state(s) == pb::SessionState::Active as i32 {
+            if view::state(s) == SessionState::Active {
                 active += 1;
             } else {
                 pending += 1;
@@ -97,7 +96,7 @@ impl Control {
             max_flows: self.node.max_flows as u64,
             interfaces,
             sessions_created: self.tally.created,
-            sessions_ended: END_REASONS.iter().zip(self.tally.ended).map(|((_, name), n)| (*name, n)).collect(),
+            sessions_ended: EndReason::ALL.iter().zip(self.tally.ended).map(|(r, n)| (r.name(), n)).collect(),
             latched: self.tally.latched,
             draining: self.drain.is_some(),
         }

@@ -3,24 +3,21 @@
 //! from the SDP of the side with `from-tag`, `answer` completes them with the
 //! SDP of the side with `to-tag` (both in `offer.rs`), `delete` ends the
 //! call, `query`, `list` and `statistics` report. Every change goes to the
-//! control loop as the gRPC API's requests do, so an ng call is a session
-//! like any other.
-
-#![allow(clippy::result_large_err)] // tonic::Status, the control loop's error type.
+//! control core as a domain request, as the gRPC API's do, so an ng call is a
+//! session like any other; the core's error kinds become `error` or
+//! `load limit` replies here.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::Sender;
-use mediafwd_proto::v1 as pb;
-use tonic::{Code, Status};
 
 use super::bencode::{Dict, Value};
 use super::call::{Call, MediaSlot};
 use super::message::{Command, Request};
 use super::stats::{self, put, Counters, Rates};
-use crate::control::{self, ask};
+use crate::control::{self, ask, EndReason, EventKind, ListSessions, NodeStats, SessionState, SessionView, UpdateLeg};
 
 /// The message Kamailio's rtpengine module recognises as "try another node".
 pub const SESSION_LIMIT: &str = "Parallel session limit reached";
@@ -64,10 +61,14 @@ pub(super) fn error(m: impl Into<String>) -> Failure {
     Failure::Error(m.into())
 }
 
-pub(super) fn from_status(s: Status) -> Failure {
-    match s.code() {
-        Code::Unavailable | Code::ResourceExhausted => Failure::LoadLimit(s.message().to_string()),
-        _ => Failure::Error(s.message().to_string()),
+/// The reply to a refusal of the control core: the node's limits (draining,
+/// out of ports or flow slots, busy) are a load limit, the rest an error.
+pub(super) fn from_error(e: control::Error) -> Failure {
+    match e {
+        control::Error::Unavailable(_) | control::Error::Exhausted(_) | control::Error::Busy(_) => {
+            Failure::LoadLimit(e.to_string())
+        }
+        _ => Failure::Error(e.to_string()),
     }
 }
 
@@ -77,18 +78,6 @@ pub(super) fn required<'a>(v: &'a Option<String>, key: &str) -> Result<&'a str, 
 
 pub(super) fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default()
-}
-
-pub(super) fn endpoint(a: SocketAddr) -> pb::Endpoint {
-    pb::Endpoint { address: a.ip().to_string(), port: u32::from(a.port()) }
-}
-
-pub(super) fn local(s: &pb::Session, i: usize) -> Result<SocketAddr, Failure> {
-    s.legs
-        .get(i)
-        .and_then(|l| l.local.as_ref())
-        .and_then(|e| Some(SocketAddr::new(e.address.parse().ok()?, u16::try_from(e.port).ok()?)))
-        .ok_or_else(|| error("the relay session has no local address"))
 }
 
 pub(super) fn is_savp(proto: &str) -> bool {
@@ -200,7 +189,7 @@ impl Engine {
         for (_, sessions) in ringing {
             for (session_id, leg) in sessions {
                 // A change of nothing: signalling the session is alive.
-                let req = pb::UpdateLegRequest { session_id, leg, ..Default::default() };
+                let req = UpdateLeg::of(session_id, leg);
                 let _ = self.ask(|tx| control::Request::Update(Box::new(req), tx)).await;
             }
         }
@@ -208,18 +197,18 @@ impl Engine {
 
     /// A session ended without this front-end asking (a media timeout, the
     /// gRPC API): its media section stops; a call with none left is gone.
-    pub fn on_event(&mut self, ev: &pb::Event) {
-        let Some(pb::event::Kind::SessionEnded(ended)) = &ev.kind else { return };
+    pub fn on_event(&mut self, ev: &control::Event) {
+        let EventKind::SessionEnded(ended) = &ev.kind else { return };
         let (call_id, index) = super::call::parse_session_id(&ev.session_id);
         let Some(call) = self.calls.get_mut(call_id) else { return };
         let Some(slot) = call.media.get_mut(index) else { return };
-        let locals = ended.session.as_ref().map(|s| [0, 1].map(|i| local(s, i).ok()));
-        if slot.session.as_deref() != Some(ev.session_id.as_str()) || locals != Some(slot.locals) {
+        let locals = ended.legs.each_ref().map(|l| Some(l.local));
+        if slot.session.as_deref() != Some(ev.session_id.as_str()) || locals != slot.locals {
             return;
         }
         slot.session = None;
         if !call.is_relaying() {
-            if ended.reason == pb::EndReason::MediaTimeout as i32 {
+            if ended.state == SessionState::Ended(EndReason::MediaTimeout) {
                 self.counters.timeouts += 1;
             }
             let created = call.created;
@@ -234,7 +223,7 @@ impl Engine {
         let mut live = std::collections::HashSet::new();
         let mut token = String::new();
         loop {
-            let page = pb::ListSessionsRequest { page_size: 1000, page_token: token, ..Default::default() };
+            let page = ListSessions { page_size: 1000, page_token: token, ..Default::default() };
             let Ok(l) = self.ask(|tx| control::Request::List(page, tx)).await else { return };
             live.extend(l.sessions.into_iter().map(|s| s.id));
             if l.next_page_token.is_empty() {
@@ -252,12 +241,15 @@ impl Engine {
         self.calls.retain(|_, c| c.is_relaying() || c.awaiting_answer.is_some());
     }
 
-    pub(super) async fn ask<T>(&self, make: impl FnOnce(control::Reply<T>) -> control::Request) -> Result<T, Status> {
+    pub(super) async fn ask<T>(
+        &self,
+        make: impl FnOnce(control::Reply<T>) -> control::Request,
+    ) -> Result<T, control::Error> {
         ask(&self.control, make).await
     }
 
     /// Deletes every session of a call; their final views.
-    pub(super) async fn end(&mut self, mut call: Call) -> Vec<Option<pb::Session>> {
+    pub(super) async fn end(&mut self, mut call: Call) -> Vec<Option<SessionView>> {
         let mut views = Vec::new();
         for slot in &mut call.media {
             views.push(match slot.session.take() {
@@ -315,7 +307,7 @@ impl Engine {
         Ok(stats::call_stats(&call, &views, now))
     }
 
-    async fn views(&self, call: &Call) -> Vec<Option<pb::Session>> {
+    async fn views(&self, call: &Call) -> Vec<Option<SessionView>> {
         let mut views = Vec::new();
         for slot in &call.media {
             views.push(match &slot.session {
@@ -345,8 +337,8 @@ impl Engine {
         if limit <= 0 {
             return Err(error("limit: a positive number"));
         }
-        let page = pb::ListSessionsRequest { page_size: limit.min(1000) as u32, ..Default::default() };
-        let l = self.ask(|tx| control::Request::List(page, tx)).await.map_err(from_status)?;
+        let page = ListSessions { page_size: limit.min(1000) as u32, ..Default::default() };
+        let l = self.ask(|tx| control::Request::List(page, tx)).await.map_err(from_error)?;
         let calls: Vec<Value> = l
             .sessions
             .iter()
@@ -363,10 +355,10 @@ impl Engine {
     }
 
     async fn statistics(&mut self) -> Result<Dict, Failure> {
-        let node = self.ask(control::Request::Stats).await.map_err(from_status)?;
+        let node: NodeStats = self.ask(control::Request::Stats).await.map_err(from_error)?;
         let packets: u64 = node.workers.iter().map(|w| w.tx_packets).sum();
-        let bytes: u64 = node.ports.iter().map(|p| p.tx_bytes).sum();
-        let errors: u64 = node.workers.iter().map(|w| w.drops.values().sum::<u64>()).sum();
+        let bytes: u64 = node.ports.iter().map(|p| p.counters.tx_bytes).sum();
+        let errors: u64 = node.workers.iter().map(|w| w.dropped()).sum();
         let now = Instant::now();
         let rates = match self.last_sample {
             Some((t, p, b, e)) if now > t => {

@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mediafwd_proto::v1 as pb;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{broadcast, mpsc};
@@ -17,6 +16,7 @@ use super::bencode::{self, DecodeError};
 use super::cache::{Lookup, ReplyCache};
 use super::commands::{reply_error, Engine};
 use super::message::{frame_reply, Frame, MAX_COOKIE};
+use crate::control;
 
 /// The largest ng message over TCP.
 const MAX_TCP_MESSAGE: usize = 1 << 20;
@@ -49,7 +49,7 @@ pub struct Job {
 pub async fn run_engine(
     mut engine: Engine,
     mut jobs: mpsc::Receiver<Job>,
-    mut events: broadcast::Receiver<pb::Event>,
+    mut events: broadcast::Receiver<control::Event>,
     cache: Arc<Mutex<ReplyCache>>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_millis(200));

@@ -1,12 +1,19 @@
 //! rtpengine's ng control protocol, so SIP proxies (Kamailio's and OpenSIPS's
-//! `rtpengine` modules) drive mediafwd unchanged: a second front-end to the
-//! control loop beside the gRPC API, on the same sessions.
+//! `rtpengine` modules) drive mediafwd unchanged: a second adapter over the
+//! control core beside the gRPC API, on the same sessions.
 //!
 //! ```text
 //! UDP/TCP --> listener (framing, reply cache by cookie) --> engine task
 //!             (commands: offer/answer/delete/query/list/statistics/ping)
 //!             --> control::Request::{Create, Update, Delete, Get, List, Stats}
+//!             <-- session views, node statistics, control::Error kinds
 //! ```
+//!
+//! The engine speaks the core's domain: it writes offers and answers as
+//! create and update requests (legs, SDES keys as SRTP policies), reads the
+//! core's views back into SDP and rtpengine's statistics, turns the core's
+//! error kinds into `error` or `load limit` replies, and follows the core's
+//! session events to forget calls whose sessions ended.
 //!
 //! `bencode` (the `mediafwd-bencode` crate, shared with perf's ng client) and
 //! `message` read the wire format, `sdp` reads and rewrites session
@@ -31,7 +38,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use crossbeam_channel::Sender;
-use mediafwd_proto::v1 as pb;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::config::Validated;
@@ -77,7 +83,7 @@ pub fn serve(
     config: &Validated,
     runtime: &tokio::runtime::Handle,
     control: Sender<control::Request>,
-    events: &broadcast::Sender<pb::Event>,
+    events: &broadcast::Sender<control::Event>,
 ) -> anyhow::Result<Option<NgListening>> {
     let ng = &config.raw.ng;
     if ng.listen.is_empty() {

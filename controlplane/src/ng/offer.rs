@@ -3,23 +3,21 @@
 //! `from-tag` offers; the side of `to-tag` answers. Transport, rtcp-mux and
 //! SDES keys are negotiated here; codecs pass untouched.
 
-#![allow(clippy::result_large_err)] // tonic::Status, the control loop's error type.
-
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use mediafwd_dataplane::flow::LatchMode;
 use mediafwd_dataplane::srtp::sdes::CryptoAttribute;
-use mediafwd_proto::v1 as pb;
-use tonic::{Code, Status};
 
 use super::bencode::Dict;
 use super::call::{session_id, Call, Keys, MediaSlot, MuxOptions, Offer};
-use super::commands::{endpoint, error, from_status, is_savp, local, required, unix_now, Engine, Failure};
+use super::commands::{error, from_error, is_savp, required, unix_now, Engine, Failure};
 use super::message::Request;
 use super::sdes::{self, SdesOptions};
 use super::sdp::{MediaOut, Rewrite, RtcpAttribute, Sdp};
 use super::stats::put;
-use crate::control;
+use crate::control::{self, CreateSession, SessionView, UpdateLeg};
+use crate::session::{LegRequest, DEFAULT_CLOCK_RATE};
 
 /// Flags mediafwd acts on, or that ask for what it does anyway: accepted
 /// without a warning.
@@ -44,7 +42,7 @@ const QUIET_FLAGS: &[&str] = &[
 /// What the flags of an offer or answer ask.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Options {
-    latch: pb::LatchMode,
+    latch: LatchMode,
     strict_source: bool,
     sip_source: bool,
     rtcp_attr: Option<bool>, // None: short form; Some(false): omit; Some(true): full
@@ -54,12 +52,12 @@ pub(super) struct Options {
 
 impl Options {
     pub(super) fn of(req: &Request, warnings: &mut Vec<String>) -> Options {
-        let mut o = Options { latch: pb::LatchMode::Once, ..Default::default() };
+        let mut o = Options { latch: LatchMode::Once, ..Default::default() };
         if req.flag("asymmetric") {
-            o.latch = pb::LatchMode::Off;
+            o.latch = LatchMode::Off;
         }
         if req.flag("media handover") {
-            o.latch = pb::LatchMode::Follow;
+            o.latch = LatchMode::Follow;
         }
         o.strict_source = req.flag("strict source");
         o.sip_source = req.flag("sip source address");
@@ -134,11 +132,11 @@ impl Engine {
         slot: &mut MediaSlot,
         call: &Call,
         i: usize,
-        change: impl FnOnce(&mut pb::UpdateLegRequest),
-    ) -> Result<pb::Session, Status> {
+        change: impl FnOnce(&mut UpdateLeg),
+    ) -> Result<SessionView, control::Error> {
         let id = slot.session.clone().unwrap_or_default();
         let label = call.label(i);
-        let mut req = pb::UpdateLegRequest { session_id: id, leg: slot.labels[i].clone(), ..Default::default() };
+        let mut req = UpdateLeg::of(id, slot.labels[i].clone());
         if slot.labels[i] != label {
             req.label = Some(label.clone());
         }
@@ -148,17 +146,13 @@ impl Engine {
         Ok(s)
     }
 
-    fn family(&self, iface: &str, want_v6: bool) -> pb::AddressFamily {
+    /// Whether a leg on `iface` takes an IPv6 local address, `want_v6` if the interface has one.
+    fn prefer_v6(&self, iface: &str, want_v6: bool) -> bool {
         let i = self.settings.interfaces.iter().find(|i| i.name == iface);
-        let v6 = match i {
+        match i {
             Some(i) if want_v6 && !i.v6 => false,
             Some(i) if !want_v6 && !i.v4 => true,
             _ => want_v6,
-        };
-        if v6 {
-            pb::AddressFamily::Ipv6
-        } else {
-            pb::AddressFamily::Ipv4
         }
     }
 
@@ -326,32 +320,32 @@ impl Engine {
         let mux = opts.mux;
         let mux_out = (sender_mux && !mux.demux && !mux.reject) || mux.offer || mux.require;
         let srtp =
-            |k: &Option<Keys>| (k.as_ref().map(|k| sdes::params(&k.theirs)), k.as_ref().map(|k| sdes::params(&k.ours)));
+            |k: &Option<Keys>| (k.as_ref().map(|k| sdes::policy(&k.theirs)), k.as_ref().map(|k| sdes::policy(&k.ours)));
         let view = match slot.session.clone() {
             Some(_) => {
                 let changed = slot.keys[s] != sender_keys;
                 let (inbound, outbound) = srtp(&sender_keys);
                 let r = self
                     .update(slot, call, s, |u| {
-                        u.remote = ep.remote.map(endpoint);
-                        u.remote_rtcp = ep.remote_rtcp.map(endpoint);
+                        u.remote = ep.remote;
+                        u.remote_rtcp = ep.remote_rtcp;
                         u.hold = Some(ep.hold);
-                        u.latch = Some(opts.latch as i32);
+                        u.latch = Some(opts.latch);
                         u.strict_source = Some(opts.strict_source);
                         if changed {
-                            u.srtp_inbound = Some(inbound.unwrap_or_default());
-                            u.srtp_outbound = Some(outbound.unwrap_or_default());
+                            u.srtp_inbound = Some(inbound);
+                            u.srtp_outbound = Some(outbound);
                         }
                     })
                     .await;
                 match r {
                     Ok(v) => Some(v),
                     // Gone meanwhile (a media timeout): relay it anew.
-                    Err(e) if e.code() == Code::NotFound => {
+                    Err(control::Error::NotFound(_)) => {
                         slot.session = None;
                         None
                     }
-                    Err(e) => return Err(from_status(e)),
+                    Err(e) => return Err(from_error(e)),
                 }
             }
             None => None,
@@ -360,55 +354,52 @@ impl Engine {
             Some(v) => {
                 // A label changed by this offer's tags.
                 if slot.labels[r] != call.label(r) {
-                    self.update(slot, call, r, |_| {}).await.map_err(from_status)?
+                    self.update(slot, call, r, |_| {}).await.map_err(from_error)?
                 } else {
                     v
                 }
             }
             None => {
-                let (inbound, outbound) = srtp(&sender_keys);
-                let mut legs = [pb::LegSpec::default(), pb::LegSpec::default()];
-                legs[s] = pb::LegSpec {
-                    label: call.label(s),
-                    interface: call.interfaces[s].clone(),
-                    remote: ep.remote.map(endpoint),
-                    remote_rtcp: ep.remote_rtcp.map(endpoint),
-                    rtcp_mux: false,
-                    latch: opts.latch as i32,
-                    strict_source: opts.strict_source,
-                    family: self.family(&call.interfaces[s], ep.v6) as i32,
-                    clock_rate: m.clock_rate(),
-                    srtp_inbound: inbound,
-                    srtp_outbound: outbound,
-                };
+                let (srtp_inbound, srtp_outbound) = srtp(&sender_keys);
                 let want_v6 = match req.address_family.as_deref() {
                     Some("IP6") => true,
                     Some("IP4") => false,
                     _ => ep.v6,
                 };
-                legs[r] = pb::LegSpec {
-                    label: call.label(r),
-                    interface: call.interfaces[r].clone(),
-                    rtcp_mux: mux.require,
-                    latch: opts.latch as i32,
+                let clock_rate = Some(m.clock_rate()).filter(|r| *r > 0).unwrap_or(DEFAULT_CLOCK_RATE);
+                let leg = |i: usize, v6: bool| LegRequest {
+                    label: call.label(i),
+                    interface: call.interfaces[i].clone(),
+                    local_port: None,
+                    local_address: None,
+                    prefer_v6: self.prefer_v6(&call.interfaces[i], v6),
+                    remote: None,
+                    remote_rtcp: None,
+                    rtcp_mux: false,
+                    latch: opts.latch,
                     strict_source: opts.strict_source,
-                    family: self.family(&call.interfaces[r], want_v6) as i32,
-                    clock_rate: m.clock_rate(),
-                    ..Default::default()
+                    clock_rate,
+                    srtp_inbound: None,
+                    srtp_outbound: None,
                 };
-                let create = pb::CreateSessionRequest {
-                    session_id: session_id(&call.id, k),
-                    legs: legs.to_vec(),
-                    media_timeout_seconds: 0,
-                    max_lifetime_seconds: 0,
+                let sender = LegRequest {
+                    remote: ep.remote,
+                    remote_rtcp: ep.remote_rtcp,
+                    srtp_inbound,
+                    srtp_outbound,
+                    ..leg(s, ep.v6)
                 };
-                let v = self.ask(|tx| control::Request::Create(create, tx)).await.map_err(from_status)?;
+                let receiver = LegRequest { rtcp_mux: mux.require, ..leg(r, want_v6) };
+                let legs = if s == 0 { [sender, receiver] } else { [receiver, sender] };
+                let create =
+                    CreateSession { id: session_id(&call.id, k), legs, media_timeout: None, max_lifetime: None };
+                let v = self.ask(|tx| control::Request::Create(Box::new(create), tx)).await.map_err(from_error)?;
                 slot.session = Some(v.id.clone());
                 slot.labels = [call.label(0), call.label(1)];
                 slot.rtcp_mux = [false, mux.require];
-                slot.locals = [local(&v, 0).ok(), local(&v, 1).ok()];
+                slot.locals = v.legs.each_ref().map(|l| Some(l.local));
                 if ep.hold {
-                    self.update(slot, call, s, |u| u.hold = Some(true)).await.map_err(from_status)?;
+                    self.update(slot, call, s, |u| u.hold = Some(true)).await.map_err(from_error)?;
                 }
                 v
             }
@@ -419,7 +410,7 @@ impl Engine {
         slot.advertised[s] = ep.advertised;
         slot.keys[s] = sender_keys;
         slot.offer = Some(Offer { sender: s, sender_mux, mux_out, mux, offered: offered.clone() });
-        let ours = local(&view, r)?;
+        let ours = view.legs[r].local;
         let rtcp_port = if slot.rtcp_mux[r] { ours.port() } else { ours.port().wrapping_add(1) };
         Ok(MediaOut::Relay {
             address: ours.ip(),
@@ -546,30 +537,30 @@ impl Engine {
         };
         let keys_changed = slot.keys[a] != a_keys;
         let (inbound, outbound) =
-            (a_keys.as_ref().map(|k| sdes::params(&k.theirs)), a_keys.as_ref().map(|k| sdes::params(&k.ours)));
+            (a_keys.as_ref().map(|k| sdes::policy(&k.theirs)), a_keys.as_ref().map(|k| sdes::policy(&k.ours)));
         let mut view = self
             .update(slot, call, a, |u| {
-                u.remote = ep.remote.map(endpoint);
-                u.remote_rtcp = ep.remote_rtcp.map(endpoint);
+                u.remote = ep.remote;
+                u.remote_rtcp = ep.remote_rtcp;
                 u.hold = Some(ep.hold);
                 u.rtcp_mux = Some(a_mux);
-                u.latch = Some(opts.latch as i32);
+                u.latch = Some(opts.latch);
                 u.strict_source = Some(opts.strict_source);
                 if keys_changed {
-                    u.srtp_inbound = Some(inbound.unwrap_or_default());
-                    u.srtp_outbound = Some(outbound.unwrap_or_default());
+                    u.srtp_inbound = Some(inbound);
+                    u.srtp_outbound = Some(outbound);
                 }
             })
             .await
-            .map_err(from_status)?;
+            .map_err(from_error)?;
         slot.rtcp_mux[a] = a_mux;
         slot.keys[a] = a_keys;
         slot.advertised[a] = ep.advertised;
         if slot.rtcp_mux[o] != o_mux || slot.labels[o] != call.label(o) {
-            view = self.update(slot, call, o, |u| u.rtcp_mux = Some(o_mux)).await.map_err(from_status)?;
+            view = self.update(slot, call, o, |u| u.rtcp_mux = Some(o_mux)).await.map_err(from_error)?;
             slot.rtcp_mux[o] = o_mux;
         }
-        let ours = local(&view, o)?;
+        let ours = view.legs[o].local;
         let rtcp_port = if o_mux { ours.port() } else { ours.port().wrapping_add(1) };
         let answered_proto = m.line.proto.to_ascii_uppercase();
         Ok(MediaOut::Relay {

@@ -6,8 +6,7 @@
 //! answer.
 
 use mediafwd_dataplane::srtp::sdes::CryptoAttribute;
-use mediafwd_dataplane::srtp::{MasterKey, Suite};
-use mediafwd_proto::v1 as pb;
+use mediafwd_dataplane::srtp::{MasterKey, Policy, Suite};
 
 /// Suites offered when the other side brings none, in order of preference
 /// (the two every SDES endpoint speaks first).
@@ -121,16 +120,10 @@ pub fn accepted<'a>(
     })
 }
 
-/// The API's keying of one direction.
-pub fn params(a: &CryptoAttribute) -> pb::SrtpParams {
-    let k = &a.keys[0];
-    pb::SrtpParams {
-        suite: a.suite.sdes_name().to_string(),
-        master_key: k.key().to_vec(),
-        master_salt: k.salt().to_vec(),
-        mki: k.mki.map(|m| m.value().to_be_bytes()[4 - m.len()..].to_vec()).unwrap_or_default(),
-        lifetime: if k.srtp_lifetime < mediafwd_dataplane::srtp::DEFAULT_SRTP_LIFETIME { k.srtp_lifetime } else { 0 },
-    }
+/// The SRTP policy of one direction keyed by `a` (its first key, with its
+/// MKI and lifetime).
+pub fn policy(a: &CryptoAttribute) -> Policy {
+    Policy::new(a.suite, a.keys[0].clone())
 }
 
 #[cfg(test)]
@@ -165,10 +158,11 @@ mod tests {
         assert_eq!(choose([two_keys, null, odd]), None);
         let c = choose([odd, LINE]).unwrap();
         assert_eq!((c.tag, c.suite), (1, Suite::AesCm128HmacSha1_80));
-        let p = params(&c);
-        assert_eq!(p.suite, "AES_CM_128_HMAC_SHA1_80");
-        assert_eq!((p.master_key.len(), p.master_salt.len()), (16, 14));
-        assert_eq!((p.mki, p.lifetime), (vec![0, 0, 0, 1], 1 << 20));
+        let p = policy(&c);
+        assert_eq!(p.suite, Suite::AesCm128HmacSha1_80);
+        let k = &p.master_keys[0];
+        assert_eq!((k.key().len(), k.salt().len()), (16, 14));
+        assert_eq!((k.mki.map(|m| (m.value(), m.len())), k.srtp_lifetime), (Some((1, 4)), 1 << 20));
     }
 
     #[test]

@@ -5,10 +5,9 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
-use mediafwd_proto::v1 as pb;
-
 use super::bencode::{Dict, Value};
 use super::call::{Call, MediaSlot};
+use crate::control::{LegView, NodeStats, SessionView};
 
 /// Inserts `k: v`.
 pub fn put(d: &mut Dict, k: &str, v: impl Into<Value>) {
@@ -25,11 +24,6 @@ fn endpoint(a: SocketAddr) -> Value {
     put(&mut d, "address", a.ip().to_string());
     put(&mut d, "port", i64::from(a.port()));
     Value::Dict(d)
-}
-
-fn sock(e: &Option<pb::Endpoint>) -> Option<SocketAddr> {
-    let e = e.as_ref()?;
-    Some(SocketAddr::new(e.address.parse().ok()?, u16::try_from(e.port).ok()?))
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,20 +51,19 @@ impl Counter {
 
 /// What one leg's endpoint sent: (RTP, RTCP). The relay counts bytes per
 /// flow, so RTCP multiplexed on the RTP port counts its bytes with RTP.
-fn leg_counters(l: &pb::Leg) -> (Counter, Counter) {
-    let s = l.stats.clone().unwrap_or_default();
-    let errors = s.drops.values().sum();
+fn leg_counters(l: &LegView) -> (Counter, Counter) {
+    let s = &l.stats;
+    let errors = s.dropped();
     (
         Counter { packets: s.packets.saturating_sub(s.rtcp_packets), bytes: s.bytes, errors },
         Counter { packets: s.rtcp_packets, bytes: 0, errors: 0 },
     )
 }
 
-fn media(index: usize, slot: &MediaSlot, i: usize, leg: &pb::Leg, now: f64) -> Value {
+fn media(index: usize, slot: &MediaSlot, i: usize, leg: &LegView, now: f64) -> Value {
     let (rtp, rtcp) = leg_counters(leg);
-    let stats = leg.stats.clone().unwrap_or_default();
-    let last = stats.idle_seconds.map(|idle| now - idle);
-    let remote = sock(&leg.latched).or_else(|| sock(&leg.remote));
+    let last = leg.stats.idle_seconds.map(|idle| now - idle);
+    let remote = leg.latched.or(leg.remote);
     let stream =
         |local: Option<SocketAddr>, ep: Option<SocketAddr>, adv: Option<SocketAddr>, kind: &str, c: Counter| {
             let mut s = Dict::new();
@@ -100,10 +93,10 @@ fn media(index: usize, slot: &MediaSlot, i: usize, leg: &pb::Leg, now: f64) -> V
             put(&mut s, "stats", c.value());
             Value::Dict(s)
         };
-    let mut streams = vec![stream(sock(&leg.local), remote, slot.advertised[i], "RTP", rtp)];
+    let mut streams = vec![stream(Some(leg.local), remote, slot.advertised[i], "RTP", rtp)];
     if !leg.rtcp_mux {
         let adv_rtcp = slot.advertised[i].map(|a| SocketAddr::new(a.ip(), a.port().wrapping_add(1)));
-        streams.push(stream(sock(&leg.local_rtcp), sock(&leg.remote_rtcp), adv_rtcp, "RTCP", rtcp));
+        streams.push(stream(Some(leg.local_rtcp), leg.remote_rtcp, adv_rtcp, "RTCP", rtcp));
     }
     let mut m = Dict::new();
     put(&mut m, "index", index as i64 + 1);
@@ -123,7 +116,7 @@ fn media(index: usize, slot: &MediaSlot, i: usize, leg: &pb::Leg, now: f64) -> V
 
 /// The statistics of a call (`views[k]`: the session of media section `k`,
 /// if it has one), as `query` and `delete` reply with them.
-pub fn call_stats(call: &Call, views: &[Option<pb::Session>], now: f64) -> Dict {
+pub fn call_stats(call: &Call, views: &[Option<SessionView>], now: f64) -> Dict {
     let mut out = Dict::new();
     put(&mut out, "created", int(call.created));
     put(&mut out, "last signal", int(call.last_signal));
@@ -161,7 +154,7 @@ pub fn call_stats(call: &Call, views: &[Option<pb::Session>], now: f64) -> Dict 
 
 /// A session created through another front-end, seen as a call whose tags
 /// are its legs' labels.
-pub fn call_of_session(s: &pb::Session, now: f64) -> Call {
+pub fn call_of_session(s: &SessionView, now: f64) -> Call {
     let created = now - s.age_seconds;
     let mut slot = MediaSlot::new("audio");
     slot.session = Some(s.id.clone());
@@ -246,7 +239,7 @@ pub struct Rates {
 }
 
 /// The `statistics` reply body.
-pub fn statistics(node: &pb::NodeStats, calls: usize, c: &Counters, rates: Rates) -> Dict {
+pub fn statistics(node: &NodeStats, calls: usize, c: &Counters, rates: Rates) -> Dict {
     let mut current = Dict::new();
     put(&mut current, "sessionsown", node.sessions as i64);
     put(&mut current, "sessionsforeign", 0i64);
@@ -257,7 +250,7 @@ pub fn statistics(node: &pb::NodeStats, calls: usize, c: &Counters, rates: Rates
     put(&mut current, "errorrate", int(rates.errors));
 
     let relayed: u64 = node.workers.iter().map(|w| w.tx_packets).sum();
-    let dropped: u64 = node.workers.iter().map(|w| w.drops.values().sum::<u64>()).sum();
+    let dropped: u64 = node.workers.iter().map(|w| w.dropped()).sum();
     let ended = c.deleted + c.timeouts;
     let mut total = Dict::new();
     put(&mut total, "uptime", format!("{}", node.uptime_seconds as u64));

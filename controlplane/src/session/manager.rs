@@ -146,6 +146,14 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> SessionError
     SessionError::Invalid { field: field.into(), message: message.into() }
 }
 
+/// Checks a leg's label: 1 to 64 bytes.
+pub fn check_label(field: &str, label: &str) -> Result<(), SessionError> {
+    if label.is_empty() || label.len() > 64 {
+        return Err(invalid(field, "1 to 64 characters"));
+    }
+    Ok(())
+}
+
 /// What the session manager knows of an interface.
 #[derive(Debug, Clone)]
 pub struct IfaceInfo {
@@ -287,6 +295,9 @@ impl SessionManager {
             // A retransmission asks exactly what was asked before.
             let same = s.legs.iter().zip(&legs).all(|(have, want)| have.request == *want);
             return if same { Ok((s.clone(), Vec::new())) } else { Err(SessionError::Exists(id.to_string())) };
+        }
+        for (i, l) in legs.iter().enumerate() {
+            check_label(&format!("legs[{i}].label"), &l.label)?;
         }
         if legs[0].label == legs[1].label {
             return Err(invalid("legs[1].label", "the two legs need different labels"));
@@ -477,9 +488,7 @@ impl SessionManager {
             return Err(invalid("leg", "a leg's interface cannot change; create a new session"));
         }
         if req.label != old.request.label {
-            if req.label.is_empty() || req.label.len() > 64 {
-                return Err(invalid("label", "1 to 64 characters"));
-            }
+            check_label("label", &req.label)?;
             if s.legs[1 - idx].request.label == req.label {
                 return Err(invalid("label", "the two legs need different labels"));
             }

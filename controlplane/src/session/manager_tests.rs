@@ -266,7 +266,8 @@ fn srtp_legs_get_their_transforms_and_rekeys_keep_unchanged_contexts() {
         let t = transform(&cmds, port).unwrap();
         assert!(t.unprotect.is_none() && t.protect.is_some());
     }
-    assert_eq!(s.legs[0].srtp.suites(), ("AES_CM_128_HMAC_SHA1_80".into(), "AES_CM_128_HMAC_SHA1_80".into()));
+    let suite = Some(mediafwd_dataplane::srtp::Suite::AesCm128HmacSha1_80);
+    assert_eq!(s.legs[0].srtp.suites(), (suite, suite));
     assert!(m.take_retired().is_empty());
 
     // A new remote: the same contexts.

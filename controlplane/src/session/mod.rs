@@ -8,10 +8,14 @@ pub mod ports;
 pub mod srtp;
 
 pub use flows::{flows_for, LegPlan};
-pub use manager::{IfaceInfo, Leg, LegRequest, Resolver, Session, SessionError, SessionManager};
+pub use manager::{check_label, IfaceInfo, Leg, LegRequest, Resolver, Session, SessionError, SessionManager};
 pub use srtp::LegSrtp;
 
 use mediafwd_dataplane::flow::LatchMode;
+
+/// The RTP clock rate of a leg whose request gives none (G.711 and most
+/// narrowband audio).
+pub const DEFAULT_CLOCK_RATE: u32 = 8000;
 
 /// The latching setting of a leg, as written in configuration and APIs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use mediafwd_dataplane::flow::{SrtpKeys, SrtpTransform};
-use mediafwd_dataplane::srtp::{Context, Policy};
+use mediafwd_dataplane::srtp::{Context, Policy, Suite};
 
 /// One direction's keys as installed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,10 +95,10 @@ impl LegSrtp {
         self.inbound.iter().chain(&self.outbound).map(|i| i.keys.context.clone())
     }
 
-    /// The suite names shown in leg views (empty for plain RTP).
-    pub fn suites(&self) -> (String, String) {
-        let name = |i: &Option<Installed>| i.as_ref().map(|i| i.requested.suite.to_string()).unwrap_or_default();
-        (name(&self.inbound), name(&self.outbound))
+    /// The suites asked (inbound, outbound); `None` for plain RTP.
+    pub fn suites(&self) -> (Option<Suite>, Option<Suite>) {
+        let suite = |i: &Option<Installed>| i.as_ref().map(|i| i.requested.suite);
+        (suite(&self.inbound), suite(&self.outbound))
     }
 }
 
@@ -124,7 +124,7 @@ pub fn transform(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mediafwd_dataplane::srtp::{MasterKey, Mki, Suite};
+    use mediafwd_dataplane::srtp::{MasterKey, Mki};
 
     fn policy(fill: u8, mki: Option<u64>) -> Policy {
         let suite = Suite::AesCm128HmacSha1_80;
