@@ -222,7 +222,9 @@ impl Control {
                 if let Err(e) = self.end(&id, EndReason::Deleted, Some(reply)) {
                     // `end` hands the reply back only on success; answer the error here.
                     let (reply, error) = *e;
-                    let _ = reply.map(|r| r.send(Err(error)));
+                    if let Some(r) = reply {
+                        let _ = r.send(Err(error));
+                    }
                 }
             }
             Request::Get(id, reply) => {
@@ -506,7 +508,7 @@ impl Control {
 
 /// A session created on a node's sessions: the request checked, the legs
 /// allocated; the session and the dataplane commands that make it real.
-pub fn create_session(
+fn create_session(
     sessions: &mut SessionManager,
     req: CreateSession,
     resolver: &mut dyn Resolver,
@@ -523,7 +525,7 @@ pub fn create_session(
 }
 
 /// A leg changed on a node's sessions: all of it or nothing.
-pub fn update_leg(
+fn update_leg(
     sessions: &mut SessionManager,
     req: UpdateLeg,
     resolver: &mut dyn Resolver,

@@ -138,6 +138,8 @@ pub struct LegView {
     pub hold: bool,
     /// The remote learned from traffic.
     pub latched: Option<SocketAddr>,
+    /// The RTP clock rate its jitter is measured in.
+    pub clock_rate: u32,
     /// What its endpoint sent.
     pub stats: LegStats,
     /// The SRTP suite of what the endpoint sends, if SRTP.
@@ -165,6 +167,7 @@ impl LegView {
             strict_source: l.request.strict_source,
             hold: l.hold,
             latched: l.latched,
+            clock_rate: l.request.clock_rate,
             stats,
             srtp_inbound,
             srtp_outbound,
