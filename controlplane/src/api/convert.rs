@@ -338,3 +338,51 @@ pub fn event(e: &control::Event) -> pb::Event {
     };
     pb::Event { time: e.time, session_id: e.session_id.clone(), kind: Some(kind) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::Code;
+
+    #[test]
+    fn each_refusal_has_its_status_code() {
+        let cases = [
+            (Error::invalid("legs[0].remote", "bad"), Code::InvalidArgument, "legs[0].remote: bad"),
+            (Error::Exists("session \"a\" exists with other parameters".into()), Code::AlreadyExists, "session"),
+            (Error::NotFound("no session \"a\"".into()), Code::NotFound, "no session"),
+            (Error::Exhausted("no free relay port".into()), Code::ResourceExhausted, "no free"),
+            (Error::Busy("the control plane is busy; retry".into()), Code::ResourceExhausted, "busy; retry"),
+            (Error::Unavailable("this node is draining".into()), Code::Unavailable, "draining"),
+        ];
+        for (e, code, message) in cases {
+            let s = status(e);
+            assert_eq!(s.code(), code);
+            assert!(s.message().contains(message), "{}", s.message());
+        }
+    }
+
+    #[test]
+    fn an_update_changes_what_it_carries_and_an_empty_suite_turns_srtp_off() {
+        let req = pb::UpdateLegRequest {
+            session_id: "s".into(),
+            leg: "a".into(),
+            remote: Some(pb::Endpoint { address: "198.18.0.2".into(), port: 5004 }),
+            srtp_inbound: Some(pb::SrtpParams::default()),
+            ..Default::default()
+        };
+        let u = update_request(req).unwrap();
+        assert_eq!(u.remote, Some("198.18.0.2:5004".parse().unwrap()));
+        assert_eq!((u.srtp_inbound, u.srtp_outbound), (Some(None), None));
+        assert_eq!((u.remote_rtcp, u.rtcp_mux, u.latch, u.hold, u.label), (None, None, None, None, None));
+        let bad = pb::UpdateLegRequest { latch: Some(9), ..Default::default() };
+        assert_eq!(update_request(bad).unwrap_err().to_string(), "latch: 9 is not a latch mode");
+    }
+
+    #[test]
+    fn a_create_needs_an_id_then_two_legs() {
+        let two = pb::CreateSessionRequest { legs: vec![Default::default(); 3], ..Default::default() };
+        assert_eq!(create_request(two.clone()).unwrap_err().to_string(), "session_id: required");
+        let three = pb::CreateSessionRequest { session_id: "s".into(), ..two };
+        assert_eq!(create_request(three).unwrap_err().to_string(), "legs: exactly two legs, not 3");
+    }
+}

@@ -386,3 +386,22 @@ pub fn reply_error(reason: &str) -> Value {
     put(&mut d, "error-reason", reason);
     Value::Dict(d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_node_s_limits_are_a_load_limit_the_rest_an_error() {
+        for e in [
+            control::Error::Unavailable("this node is draining".into()),
+            control::Error::Exhausted("no free relay port".into()),
+            control::Error::Busy("the control plane is busy; retry".into()),
+        ] {
+            assert_eq!(from_error(e.clone()), Failure::LoadLimit(e.to_string()));
+        }
+        let e = control::Error::invalid("legs[0].clock_rate", "0 is not an RTP clock rate");
+        assert_eq!(from_error(e), Failure::Error("legs[0].clock_rate: 0 is not an RTP clock rate".into()));
+        assert_eq!(from_error(control::Error::NotFound("no session \"x\"".into())), error("no session \"x\""));
+    }
+}
