@@ -544,7 +544,18 @@ fn query_and_delete_report_rtpengine_totals() {
     relay(caller, a_local, callee, 0x0a, |p| p.to_vec());
     relay(callee, b_local, caller, 0x0b, |p| p.to_vec());
     let query = [("command", s("query")), ("call-id", s("q"))];
-    let before = h.ask(&query);
+    // Once every probe is counted (relayed, or dropped while the node
+    // resolved the hosts' MACs), the counters stand still.
+    let deadline = Instant::now() + ng_node::WAIT;
+    let before = loop {
+        let a = h.ask(&query);
+        std::thread::sleep(Duration::from_millis(100));
+        let b = h.ask(&query);
+        if get(&a, "totals") == get(&b, "totals") {
+            break b;
+        }
+        assert!(Instant::now() < deadline, "the counters never settled");
+    };
     let n = node();
     let _ = (n.take(callee), n.take(caller));
     // The caller sends 10 RTP packets and one that is not RTP, the callee 5.
