@@ -444,6 +444,18 @@ fn sdes_savp_caller_to_avp_callee() {
     assert_eq!(d.src, a_local);
     let opened = Srtp::new(&ours).open(&d.payload).expect("sealed with the key mediafwd answered");
     assert!(is_rtp(&opened, 0x5e2, 0xe2));
+
+    // A re-offer with a new key rekeys the caller's leg on the workers.
+    let rekeyed = crypto_line(1, Suite::AesCm128HmacSha1_80);
+    let offer = caller_sdp(16300, &format!("{rekeyed}\r\n")).replace("RTP/AVP", "RTP/SAVP");
+    let mut req = kamailio_offer("srtp-1", "a", &offer);
+    req.push(("to-tag", s("b")));
+    req.push(("transport-protocol", s("RTP/AVP")));
+    let d = h.ask(&req);
+    assert_eq!(result(&d), "ok", "{}", Value::Dict(d.clone()));
+    let mut new_key = Srtp::new(&CryptoAttribute::parse(&rekeyed).unwrap());
+    let d = relay(caller, a_local, callee, 0x5e7, |p| new_key.seal(p));
+    assert!(is_rtp(&d.payload, 0x5e7, 0xe7), "opened with the caller's new key");
 }
 
 #[test]
