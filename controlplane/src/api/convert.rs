@@ -312,6 +312,8 @@ pub fn node_stats(n: &view::NodeStats) -> pb::NodeStats {
         draining: n.draining.is_some(),
         drain_reason: n.draining.clone().unwrap_or_default(),
         uptime_seconds: n.uptime_seconds,
+        srtp_engine: n.srtp_engine.clone(),
+        srtp_engine_detail: n.srtp_engine_detail.clone(),
     }
 }
 

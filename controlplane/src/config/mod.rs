@@ -335,10 +335,8 @@ impl StaticSrtp {
         match crate::api::convert::srtp(field, &Some(params)) {
             Ok(Some(policy)) => Ok(policy),
             Ok(None) => Err(ConfigError::new(format!("{field}.suite"), "required")),
-            Err(status) => {
-                let (f, m) = status.message().split_once(": ").unwrap_or((field, status.message()));
-                Err(ConfigError::new(f, m))
-            }
+            Err(crate::control::Error::Invalid { field, message }) => Err(ConfigError::new(field, message)),
+            Err(e) => Err(ConfigError::new(field, e.to_string())),
         }
     }
 }

@@ -296,6 +296,10 @@ pub struct NodeStats {
     pub draining: Option<String>,
     /// Seconds since start.
     pub uptime_seconds: f64,
+    /// The SRTP crypto engine in use (`ipsec-mb`, `portable`).
+    pub srtp_engine: String,
+    /// What it runs on.
+    pub srtp_engine_detail: String,
 }
 
 /// Something that happened to a session.
