@@ -13,8 +13,8 @@
 //! path's edge on a control core, and `node` owns the DPDK lifecycle (EAL,
 //! ports, mempool, lcores, rings, port statistics, the TSC clock, teardown)
 //! and offers in-memory ring ports for tests. `unsafe` is in none of them:
-//! it lives in `mediafwd-ffi`, in [`prefetch`], and in the SHA-NI entry of
-//! [`srtp`].
+//! it lives in `mediafwd-ffi` (DPDK) and `mediafwd-ipsec-mb` (SRTP's crypto
+//! engine), and in [`prefetch`].
 
 pub mod buf;
 pub mod classify;
