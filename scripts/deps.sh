@@ -22,6 +22,8 @@ packages=(
   kamailio sip-tester
   # The pktgen-dpdk profile is checked with the Lua compiler.
   lua5.4
+  # The session store's tests run a real Redis (and its Sentinel).
+  redis-server redis-sentinel
 )
 if [[ "${1:-}" == --bench ]]; then
   # perf/bench relays the same calls through rtpengine (userspace mode).
@@ -48,6 +50,10 @@ if ((${#missing[@]})); then
   # run their own Kamailio, so the service freshly installed here is stopped.
   if [[ " ${missing[*]} " == *" kamailio "* ]] && command -v systemctl >/dev/null; then
     systemctl disable --now kamailio.service >/dev/null 2>&1 || true
+  fi
+  # Likewise Redis's: its tests start their own on a random port.
+  if [[ " ${missing[*]} " == *" redis-server "* ]] && command -v systemctl >/dev/null; then
+    systemctl disable --now redis-server.service redis-sentinel.service >/dev/null 2>&1 || true
   fi
   # Likewise rtpengine's: perf/bench runs its own.
   if [[ " ${missing[*]} " == *" rtpengine-daemon "* ]] && command -v systemctl >/dev/null; then

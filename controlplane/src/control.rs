@@ -18,6 +18,7 @@ use mediafwd_dataplane::node::Tsc;
 use mediafwd_dataplane::srtp::{Context, Policy};
 use tokio::sync::broadcast;
 
+use crate::ha::Keeper;
 use crate::logging::{session_span, RateLimit};
 use crate::metrics::Exposition;
 use crate::node::{NeighborResolver, Node};
@@ -73,6 +74,8 @@ pub struct Control {
     /// SRTP contexts the workers stopped using, each with the command after
     /// which no worker holds it: dropped here once every worker applied it.
     retiring: Vec<(u64, Vec<Arc<Context>>)>,
+    /// The session store, if sessions are kept (`[ha]`).
+    keeper: Option<Keeper>,
 }
 
 /// What happened to sessions since start.
@@ -137,6 +140,19 @@ impl Control {
             tally,
             watch: Watch { last: Vec::new(), limits: Default::default() },
             retiring: Vec::new(),
+            keeper: None,
+        }
+    }
+
+    /// Keeps every change of a session in the store of `keeper`.
+    pub fn keep_sessions(mut self, keeper: Option<Keeper>) -> Self {
+        self.keeper = keeper;
+        self
+    }
+
+    fn kept(&self, id: &str) {
+        if let (Some(k), Some(s)) = (&self.keeper, self.node.sessions.get(id)) {
+            k.changed(s);
         }
     }
 
@@ -273,6 +289,7 @@ impl Control {
         if !commands.is_empty() {
             self.tally.created += 1;
             tracing::info!(a = %session.legs[0].local, b = %session.legs[1].local, "session created");
+            self.kept(&session.id);
         }
         self.send(commands);
         Ok(self.view(&session))
@@ -282,6 +299,7 @@ impl Control {
         let leg = req.leg.clone();
         let (session, commands) = update_leg(&mut self.node.sessions, req, &mut NeighborResolver(&mut self.node.slow))?;
         tracing::info!(leg, "leg updated");
+        self.kept(&session.id);
         self.send(commands);
         Ok(self.view(&session))
     }
@@ -300,6 +318,9 @@ impl Control {
             Ok(r) => r,
             Err(e) => return Err(Box::new((reply, e.into()))),
         };
+        if let Some(k) = &self.keeper {
+            k.ended(id);
+        }
         let seq = self.send(commands);
         self.pending_ends.push_back(PendingEnd { seq, session, reason, reply, since: Instant::now() });
         self.finish_ends();
@@ -447,6 +468,7 @@ impl Control {
                     let label =
                         self.node.sessions.get(&id).map(|s| s.legs[leg].request.label.clone()).unwrap_or_default();
                     tracing::info!(leg = label, %remote, "latched");
+                    self.kept(&id);
                     self.send(commands);
                     self.publish(&id, EventKind::Latched { leg: label, remote });
                 }

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod config;
 pub mod control;
+pub mod ha;
 pub mod logging;
 pub mod metrics;
 pub mod ng;

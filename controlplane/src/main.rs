@@ -10,6 +10,7 @@ use clap::Parser;
 use mediafwd_controlplane::api;
 use mediafwd_controlplane::config::{allowed_cpus, cores_from, Config, Validated};
 use mediafwd_controlplane::control::{Control, Serving};
+use mediafwd_controlplane::ha;
 use mediafwd_controlplane::ng;
 use mediafwd_controlplane::node::Node;
 
@@ -111,7 +112,22 @@ fn run(args: Args) -> anyhow::Result<()> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
-    let node = Node::start(&config)?;
+    let mut node = Node::start(&config)?;
+    let ha_config = &config.raw.ha;
+    let sealer = match ha::sealer(ha_config).context("ha.key_file") {
+        Ok(s) => s,
+        Err(e) => {
+            node.shutdown();
+            return Err(e);
+        }
+    };
+    // The stored sessions are back before the API (and its health service) is up.
+    if ha_config.enabled() {
+        if let Err(e) = ha::restore::restore_node(ha_config, sealer.as_deref(), &mut node) {
+            node.shutdown();
+            return Err(e);
+        }
+    }
     let (requests_tx, requests_rx) = crossbeam_channel::bounded(4096);
     let (events, _) = tokio::sync::broadcast::channel(4096);
     let (serving_tx, serving_rx) = tokio::sync::watch::channel(Serving::Serving);
@@ -133,7 +149,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         node.shutdown();
         return Err(e);
     }
-    let node = Control::new(node, requests_rx, events, serving_tx, stop.clone()).run();
+    let keeper = ha_config.enabled().then(|| ha::Keeper::spawn(ha_config, api.runtime(), sealer));
+    let node = Control::new(node, requests_rx, events, serving_tx, stop.clone()).keep_sessions(keeper).run();
     tracing::info!("stopping");
     api.stop();
     node.shutdown();

@@ -5,6 +5,7 @@
 //! offers (reported by `--check-config`, refused when the node starts).
 
 mod device;
+mod ha;
 mod host;
 mod net;
 mod ports;
@@ -16,6 +17,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use device::{expand_env, Device};
+pub use ha::HaConfig;
 pub use host::{allowed_cpus, cores_from, cpu_list};
 pub use net::IpNet;
 pub use ports::PortRange;
@@ -61,6 +63,9 @@ pub struct Config {
     /// Relay sessions set up at start, without an API.
     #[serde(default, rename = "static_session")]
     pub static_sessions: Vec<StaticSession>,
+    /// The session store.
+    #[serde(default)]
+    pub ha: HaConfig,
 }
 
 /// `[node]`: cores, memory and DPDK arguments.
@@ -412,6 +417,7 @@ impl Config {
         self.validate_node()?;
         self.validate_dataplane()?;
         self.validate_api()?;
+        self.ha.validate()?;
         if self.interfaces.is_empty() {
             return Err(ConfigError::new("interface", "at least one [[interface]] is required"));
         }

@@ -1,0 +1,31 @@
+//! High availability: every session's durable facts kept in Redis, so a
+//! node restarted in place, or a standby, programs the same sessions again.
+//! See docs/ha.md for the key layout and the threat model.
+//!
+//! - [`Keeper`]: what the control loop calls when a session changes;
+//! - [`record`]: the session record, one serializable struct with a version;
+//! - [`restore`]: a record replayed through the session manager's create;
+//! - [`seal`]: the SRTP key fields, optionally sealed with AES-256-GCM;
+//! - [`store`]: the key layout and the reads of a restore;
+//! - [`writer`]: the writes, off the control loop's path.
+
+mod keeper;
+pub mod record;
+pub mod restore;
+pub mod seal;
+pub mod store;
+pub mod writer;
+
+pub use keeper::Keeper;
+
+use std::sync::Arc;
+
+use crate::config::HaConfig;
+
+/// The sealer of `config.key_file`, if one is set.
+pub fn sealer(config: &HaConfig) -> Result<Option<Arc<seal::Sealer>>, seal::SealError> {
+    if config.key_file.is_empty() {
+        return Ok(None);
+    }
+    seal::Sealer::from_file(std::path::Path::new(&config.key_file)).map(|s| Some(Arc::new(s)))
+}

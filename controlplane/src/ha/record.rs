@@ -1,0 +1,272 @@
+//! The durable facts of a session: what a node needs to program it again,
+//! after a restart or on another node. One serializable struct with a
+//! version, written whole (JSON) under the session's key; restoring replays
+//! it into the session manager's `create` with the ports fixed, then the
+//! latches and holds through the same calls that set them the first time
+//! ([`super::restore`]).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use mediafwd_dataplane::flow::LatchMode;
+use mediafwd_dataplane::srtp::{Context, MasterKey, Mki, Policy, Suite};
+use serde::{Deserialize, Serialize};
+
+use super::seal::{KeyField, SealError, Sealer};
+use crate::session::{LegRequest, Session};
+
+/// The record format written by this version of mediafwd. A reader refuses
+/// a higher version (written by a newer node) rather than guess.
+pub const RECORD_VERSION: u32 = 1;
+
+/// A session as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// [`RECORD_VERSION`] when written.
+    pub version: u32,
+    /// The session id.
+    pub id: String,
+    /// Idle time after which it ends, in milliseconds.
+    pub media_timeout_ms: u64,
+    /// Lifetime after which it ends, in milliseconds.
+    pub max_lifetime_ms: Option<u64>,
+    /// Its two legs.
+    pub legs: [LegRecord; 2],
+}
+
+/// A leg as stored: the request with the local address and port it was given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegRecord {
+    /// Label, unique in the session.
+    pub label: String,
+    /// Interface name.
+    pub interface: String,
+    /// Our RTP address and port.
+    pub local: SocketAddr,
+    /// The port was asked for (static sessions), not allocated.
+    pub fixed_port: bool,
+    /// Asked for an IPv6 local address.
+    pub prefer_v6: bool,
+    /// The endpoint's RTP address, as configured.
+    pub remote: Option<SocketAddr>,
+    /// The endpoint's RTCP address, if not RTP + 1.
+    pub remote_rtcp: Option<SocketAddr>,
+    /// The remote learned from traffic.
+    pub latched: Option<SocketAddr>,
+    /// RTCP multiplexed on the RTP port.
+    pub rtcp_mux: bool,
+    /// "off", "once" or "follow".
+    pub latch: String,
+    /// Drop other sources.
+    pub strict_source: bool,
+    /// Media towards the endpoint held.
+    pub hold: bool,
+    /// RTP clock rate.
+    pub clock_rate: u32,
+    /// Keys of what the endpoint sends us.
+    pub srtp_inbound: Option<PolicyRecord>,
+    /// Keys of what we send the endpoint.
+    pub srtp_outbound: Option<PolicyRecord>,
+}
+
+/// An SRTP policy as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRecord {
+    /// The suite, as mediafwd names it (`Suite`'s display name).
+    pub suite: String,
+    /// Master keys.
+    pub keys: Vec<KeyRecord>,
+    /// Index of the key that protects.
+    pub tx_key: usize,
+    /// Replay window, packets.
+    pub window_size: u32,
+}
+
+/// One master key as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// Key then salt, in clear or sealed ([`Sealer`]).
+    pub key_salt: KeyField,
+    /// MKI value and length in bytes.
+    pub mki: Option<(u32, u8)>,
+    /// SRTP packets per stream under this key.
+    pub srtp_lifetime: u64,
+    /// SRTCP packets per stream under this key.
+    pub srtcp_lifetime: u64,
+}
+
+/// Why a stored record cannot be restored.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// Not JSON of a record.
+    #[error("not a session record: {0}")]
+    Syntax(#[from] serde_json::Error),
+    /// Written by a newer mediafwd.
+    #[error("record version {0} is newer than this node's ({RECORD_VERSION}); upgrade this node")]
+    Version(u32),
+    /// A field holds what this node cannot use.
+    #[error("{field}: {message}")]
+    Field {
+        /// The field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A sealed key field cannot be opened.
+    #[error("{0}")]
+    Seal(#[from] SealError),
+}
+
+fn field(field: &str, message: impl ToString) -> RecordError {
+    RecordError::Field { field: field.to_string(), message: message.to_string() }
+}
+
+/// The name a latch mode is stored under.
+pub fn latch_name(m: LatchMode) -> &'static str {
+    match m {
+        LatchMode::Off => "off",
+        LatchMode::Once => "once",
+        LatchMode::Follow => "follow",
+    }
+}
+
+impl SessionRecord {
+    /// The record of `s`, its keys sealed by `sealer` when there is one.
+    pub fn of(s: &Session, sealer: Option<&Sealer>) -> Result<Self, SealError> {
+        let leg = |l: &crate::session::Leg| -> Result<LegRecord, SealError> {
+            let r = &l.request;
+            let policy = |p: &Option<Policy>| p.as_ref().map(|p| PolicyRecord::of(p, sealer)).transpose();
+            Ok(LegRecord {
+                label: r.label.clone(),
+                interface: r.interface.clone(),
+                local: l.local,
+                fixed_port: r.local_port.is_some(),
+                prefer_v6: r.prefer_v6,
+                remote: r.remote,
+                remote_rtcp: r.remote_rtcp,
+                latched: l.latched,
+                rtcp_mux: r.rtcp_mux,
+                latch: latch_name(r.latch).to_string(),
+                strict_source: r.strict_source,
+                hold: l.hold,
+                clock_rate: r.clock_rate,
+                srtp_inbound: policy(&r.srtp_inbound)?,
+                srtp_outbound: policy(&r.srtp_outbound)?,
+            })
+        };
+        Ok(SessionRecord {
+            version: RECORD_VERSION,
+            id: s.id.clone(),
+            media_timeout_ms: s.media_timeout.as_millis() as u64,
+            max_lifetime_ms: s.max_lifetime.map(|d| d.as_millis() as u64),
+            legs: [leg(&s.legs[0])?, leg(&s.legs[1])?],
+        })
+    }
+
+    /// The JSON written to the store.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a record serializes")
+    }
+
+    /// A record read from the store; refuses a newer version.
+    pub fn from_json(text: &[u8]) -> Result<Self, RecordError> {
+        let r: SessionRecord = serde_json::from_slice(text)?;
+        if r.version > RECORD_VERSION {
+            return Err(RecordError::Version(r.version));
+        }
+        Ok(r)
+    }
+
+    /// Idle time after which the session ends.
+    pub fn media_timeout(&self) -> Duration {
+        Duration::from_millis(self.media_timeout_ms)
+    }
+
+    /// Lifetime after which the session ends.
+    pub fn max_lifetime(&self) -> Option<Duration> {
+        self.max_lifetime_ms.map(Duration::from_millis)
+    }
+
+    /// The legs as the session manager's `create` takes them: the local
+    /// address and port fixed to what they were, the keys opened with
+    /// `sealer` and checked.
+    pub fn leg_requests(&self, sealer: Option<&Sealer>) -> Result<[LegRequest; 2], RecordError> {
+        let [a, b] = &self.legs;
+        Ok([a.request(0, sealer)?, b.request(1, sealer)?])
+    }
+}
+
+impl LegRecord {
+    fn request(&self, i: usize, sealer: Option<&Sealer>) -> Result<LegRequest, RecordError> {
+        let at = |f: &str| format!("legs[{i}].{f}");
+        let latch = crate::session::LatchSetting::parse(&self.latch).map_err(|e| field(&at("latch"), e))?.0;
+        let policy = |f: &str, p: &Option<PolicyRecord>| -> Result<Option<Policy>, RecordError> {
+            let Some(p) = p else { return Ok(None) };
+            let policy = p.policy(&at(f), sealer)?;
+            Context::new(&policy).map_err(|e| field(&at(f), e))?;
+            Ok(Some(policy))
+        };
+        Ok(LegRequest {
+            label: self.label.clone(),
+            interface: self.interface.clone(),
+            local_port: Some(self.local.port()),
+            local_address: Some(self.local.ip()),
+            prefer_v6: self.prefer_v6,
+            remote: self.remote,
+            remote_rtcp: self.remote_rtcp,
+            rtcp_mux: self.rtcp_mux,
+            latch,
+            strict_source: self.strict_source,
+            clock_rate: self.clock_rate,
+            srtp_inbound: policy("srtp_inbound", &self.srtp_inbound)?,
+            srtp_outbound: policy("srtp_outbound", &self.srtp_outbound)?,
+        })
+    }
+
+    /// The local address of the leg.
+    pub fn local_ip(&self) -> IpAddr {
+        self.local.ip()
+    }
+}
+
+impl PolicyRecord {
+    fn of(p: &Policy, sealer: Option<&Sealer>) -> Result<Self, SealError> {
+        let keys = p
+            .master_keys
+            .iter()
+            .map(|k| {
+                Ok(KeyRecord {
+                    key_salt: KeyField::new(k.key_salt(), sealer)?,
+                    mki: k.mki.map(|m| (m.value(), m.len() as u8)),
+                    srtp_lifetime: k.srtp_lifetime,
+                    srtcp_lifetime: k.srtcp_lifetime,
+                })
+            })
+            .collect::<Result<_, SealError>>()?;
+        Ok(PolicyRecord { suite: p.suite.to_string(), keys, tx_key: p.tx_key, window_size: p.window_size })
+    }
+
+    fn policy(&self, at: &str, sealer: Option<&Sealer>) -> Result<Policy, RecordError> {
+        let suite = Suite::ALL
+            .into_iter()
+            .find(|s| s.to_string() == self.suite)
+            .ok_or_else(|| field(&format!("{at}.suite"), format!("{:?} is not a suite this node knows", self.suite)))?;
+        let mut master_keys = Vec::with_capacity(self.keys.len());
+        for (i, k) in self.keys.iter().enumerate() {
+            let at = format!("{at}.keys[{i}]");
+            let key_salt = k.key_salt.open(sealer)?;
+            let mut key = MasterKey::from_key_salt(suite, &key_salt)
+                .map_err(|e| field(&format!("{at}.key_salt"), e))?
+                .with_lifetimes(k.srtp_lifetime, k.srtcp_lifetime);
+            if let Some((value, len)) = k.mki {
+                key = key.with_mki(Mki::new(value.into(), len.into()).map_err(|e| field(&format!("{at}.mki"), e))?);
+            }
+            master_keys.push(key);
+        }
+        Ok(Policy { suite, master_keys, tx_key: self.tx_key, window_size: self.window_size })
+    }
+}
+
+#[cfg(test)]
+#[path = "record_tests.rs"]
+mod tests;

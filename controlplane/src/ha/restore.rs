@@ -1,0 +1,114 @@
+//! A stored session programmed again: through the session manager's
+//! `create`, with the local addresses and ports it had, then its latches and
+//! holds through the calls that set them the first time (`on_latched`, as a
+//! worker's event does, and `update_leg`). There is no second way to build a
+//! session.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use mediafwd_dataplane::flow::{Command, FlowKey};
+
+use super::record::{RecordError, SessionRecord};
+use super::seal::Sealer;
+use super::store::{self, Keys};
+use crate::config::HaConfig;
+use crate::node::{NeighborResolver, Node};
+use crate::session::{Resolver, Session, SessionError, SessionManager};
+
+/// Why a stored session was not restored.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The record cannot be read.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// The session manager refused it (an interface or port range that
+    /// changed in the configuration, a port taken).
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+/// Programs `record` into `sessions`: the session and the dataplane commands
+/// that make it real.
+pub fn replay(
+    sessions: &mut SessionManager,
+    record: &SessionRecord,
+    sealer: Option<&Sealer>,
+    resolver: &mut dyn Resolver,
+    now: Instant,
+) -> Result<(Session, Vec<Command>), RestoreError> {
+    let legs = record.leg_requests(sealer)?;
+    let (mut session, mut commands) =
+        sessions.create(&record.id, legs, Some(record.media_timeout()), record.max_lifetime(), resolver, now)?;
+    for (i, leg) in record.legs.iter().enumerate() {
+        if let Some(remote) = leg.latched {
+            let port_id = sessions.interfaces()[session.legs[i].iface].port_id;
+            let key = FlowKey::new(port_id, leg.local.ip(), leg.local.port());
+            if let Some((_, _, c)) = sessions.on_latched(&key, remote, resolver) {
+                commands.extend(c);
+            }
+        }
+        if leg.hold {
+            let (s, c) = sessions.update_leg(&record.id, &leg.label, |_, hold| *hold = true, resolver)?;
+            commands.extend(c);
+            session = s;
+        }
+    }
+    let session = sessions.get(&record.id).cloned().unwrap_or(session);
+    Ok((session, commands))
+}
+
+/// How long a starting node tries to read the store before it gives up.
+const LOAD_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Programs every session of the store into a starting `node` (before it
+/// serves): the number restored. Records the node cannot use are logged and
+/// left in the store; a session that already exists (a static session) is
+/// left as configured. A store that cannot be read within 10 s stops the
+/// start: serving without the stored sessions would end those calls.
+pub fn restore_node(config: &HaConfig, sealer: Option<&Sealer>, node: &mut Node) -> anyhow::Result<usize> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let keys = Keys::new(&config.group);
+    let started = Instant::now();
+    let loaded = rt.block_on(async {
+        loop {
+            let attempt = async { store::load(&mut store::connect(&config.redis_url).await?, &keys).await };
+            match attempt.await {
+                Ok(l) => return Ok(l),
+                Err(e) if started.elapsed() < LOAD_PATIENCE => {
+                    tracing::warn!(url = config.redis_url, error = %e, "session store not readable yet");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    });
+    let loaded = loaded.with_context(|| format!("reading the sessions of {} (ha.redis_url)", config.redis_url))?;
+    for (id, e) in &loaded.refused {
+        tracing::error!(session = id, error = %e, "stored session not restored");
+    }
+    let mut restored = 0;
+    for r in &loaded.records {
+        let _s = crate::logging::session_span(&r.id).entered();
+        if node.sessions.get(&r.id).is_some() {
+            continue;
+        }
+        let now = Instant::now();
+        match replay(&mut node.sessions, r, sealer, &mut NeighborResolver(&mut node.slow), now) {
+            Ok((_, commands)) => {
+                for c in commands {
+                    node.send(c);
+                }
+                restored += 1;
+            }
+            Err(e) => tracing::error!(error = %e, "stored session not restored"),
+        }
+    }
+    tracing::info!(
+        restored,
+        refused = loaded.records.len() - restored + loaded.refused.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "sessions restored from the store"
+    );
+    Ok(restored)
+}
