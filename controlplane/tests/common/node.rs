@@ -91,6 +91,13 @@ impl MediaFwd {
         self.child.as_ref().unwrap().id()
     }
 
+    /// SIGKILL: the node dies on the spot, as in a crash.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
     /// SIGTERM, then waits (bounded) for the exit status.
     pub fn stop(mut self) -> ExitStatus {
         let mut child = self.child.take().unwrap();
