@@ -5,7 +5,9 @@
 mod prometheus;
 
 use mediafwd_controlplane::metrics::grpc::GrpcMetrics;
-use mediafwd_controlplane::metrics::node::{render, InterfaceSample, NodeSnapshot, PortSample, WorkerSample};
+use mediafwd_controlplane::metrics::node::{
+    render, InterfaceSample, NodeSnapshot, PortSample, StoreSample, WorkerSample,
+};
 use mediafwd_controlplane::metrics::text::{Exposition, Kind};
 use mediafwd_dataplane::slowpath::{Reason, SlowPathStats};
 use mediafwd_dataplane::stats::{DropReason, WorkerStats};
@@ -98,6 +100,7 @@ fn snapshot() -> NodeSnapshot {
         sessions_ended: vec![("deleted", 4), ("media_timeout", 1), ("max_lifetime", 0)],
         latched: 2,
         draining: true,
+        store: Some(StoreSample { written: 40, failures: 2, dropped: 0, backlog: 3, up: false }),
     }
 }
 
@@ -119,6 +122,9 @@ fn the_node_renders_as_valid_exposition_text() {
     assert_eq!(v("mediafwd_worker_busy_seconds_total", &[("worker", "0")]), 0.25);
     assert_eq!(v("mediafwd_dropped_packets_total", &[("worker", "0"), ("reason", "unknown_flow")]), 7.0);
     assert_eq!(sum(&s, "mediafwd_dropped_packets_total", &[]), 10.0);
+    assert_eq!(v("mediafwd_ha_written_total", &[]), 40.0);
+    assert_eq!(v("mediafwd_ha_write_failures_total", &[]), 2.0);
+    assert_eq!((v("mediafwd_ha_backlog", &[]), v("mediafwd_ha_store_up", &[])), (3.0, 0.0));
     // Every reason of every worker is there, zero or not: new reasons appear by themselves.
     let drops = s.iter().filter(|x| x.name == "mediafwd_dropped_packets_total").count();
     assert_eq!(drops, 2 * DropReason::COUNT);

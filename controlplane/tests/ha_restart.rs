@@ -30,6 +30,12 @@ fn sock(e: &Option<pb::Endpoint>) -> SocketAddr {
     SocketAddr::new(e.address.parse().unwrap(), e.port as u16)
 }
 
+/// `call`'s answer; a call not answered in 10 s is a hang (the control
+/// loop waiting for something it must not wait for), not slowness.
+async fn within<T>(call: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), call).await.expect("the API did not answer in 10 s")
+}
+
 struct Api {
     rt: tokio::runtime::Runtime,
     client: MediaRelayClient<tonic::transport::Channel>,
@@ -59,7 +65,13 @@ impl Api {
             media_timeout_seconds: 0,
             max_lifetime_seconds: 0,
         };
-        self.rt.block_on(self.client.create_session(req)).unwrap().into_inner()
+        let answer = self.rt.block_on(within(self.client.create_session(req)));
+        answer.unwrap().into_inner()
+    }
+
+    fn delete(&mut self, id: &str) {
+        let req = pb::DeleteSessionRequest { session_id: id.into() };
+        self.rt.block_on(within(self.client.delete_session(req))).unwrap();
     }
 
     fn list(&mut self) -> Vec<pb::Session> {
@@ -98,8 +110,7 @@ fn a_node_killed_and_restarted_has_its_sessions_and_relays_again() {
     let nat = api.create("nat", Some("198.18.0.2:5000"), pb::LatchMode::Follow);
     let (a, b) = (sock(&nat.legs[0].local), sock(&nat.legs[1].local));
     for i in 0..5 {
-        let req = pb::DeleteSessionRequest { session_id: format!("call-{i:02}") };
-        api.rt.block_on(api.client.delete_session(req)).unwrap();
+        api.delete(&format!("call-{i:02}"));
     }
     let callee = topo.callee.udp_socket(p("198.19.0.2:6000"));
     let natted = topo.caller.udp_socket(p("198.18.0.2:40123"));
@@ -140,5 +151,76 @@ fn a_node_killed_and_restarted_has_its_sessions_and_relays_again() {
     let new = api.create("new", Some("198.18.0.2:5000"), pb::LatchMode::Off);
     let held: Vec<SocketAddr> = after.iter().flat_map(|s| s.legs.iter().map(|l| sock(&l.local))).collect();
     assert!(new.legs.iter().all(|l| !held.contains(&sock(&l.local))));
+    assert!(node.stop().success());
+}
+
+/// A scrape of `/metrics`: the value of an unlabelled series.
+fn metric(node: &MediaFwd, name: &str) -> f64 {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(node.metrics_addr()).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut body = String::new();
+    c.read_to_string(&mut body).unwrap();
+    let line = body.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("no {name}"));
+    line[name.len() + 1..].trim().parse().unwrap()
+}
+
+#[test]
+fn a_hung_store_holds_neither_the_api_nor_the_sessions_back() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let redis = RedisServer::start();
+    let topo = Topology::new("hb", None);
+    let group = format!("hung{}", std::process::id());
+    let config = topo
+        .config(None, &format!("[ha]\nredis_url = \"{}\"\ngroup = \"{group}\"\n", redis.url()))
+        .replace("[api]\n", "[api]\nmetrics_listen = \"127.0.0.1:0\"\n");
+    let node = MediaFwd::start(&config);
+    let mut api = Api::connect(&node);
+    for i in 0..10 {
+        api.create(&format!("before-{i}"), Some("198.18.0.2:5000"), pb::LatchMode::Off);
+    }
+    let stored = |redis: &RedisServer| {
+        let mut ids: Vec<String> = redis
+            .cli(&["SMEMBERS", &format!("mediafwd:{group}:sessions")])
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .filter(|l| !l.is_empty())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let wait_for = |redis: &RedisServer, want: &[String]| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while stored(redis) != want {
+            assert!(Instant::now() < deadline, "store {:?}, node {want:?}:\n{}", stored(redis), node.log_text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let ids = |api: &mut Api| api.list().into_iter().map(|s| s.id).collect::<Vec<_>>();
+    wait_for(&redis, &ids(&mut api));
+
+    // Redis stops answering (SIGSTOP); calls come and go meanwhile. A call
+    // that waited for Redis would never be answered while it is stopped.
+    redis.signal(nix::sys::signal::Signal::SIGSTOP);
+    for n in 0..60 {
+        api.create(&format!("during-{n}"), Some("198.18.0.2:5000"), pb::LatchMode::Off);
+        if n % 3 == 0 {
+            api.delete(&format!("during-{n}"));
+        }
+        if n % 6 == 0 {
+            api.delete(&format!("before-{}", n / 6));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(metric(&node, "mediafwd_ha_store_up"), 0.0);
+    assert!(metric(&node, "mediafwd_ha_write_failures_total") > 0.0);
+    assert!(metric(&node, "mediafwd_ha_backlog") > 0.0);
+    assert!(node.log_contains("session store unreachable"), "{}", node.log_text());
+    redis.signal(nix::sys::signal::Signal::SIGCONT);
+    // Caught up: the store holds exactly the node's sessions.
+    wait_for(&redis, &ids(&mut api));
+    assert_eq!(metric(&node, "mediafwd_ha_backlog"), 0.0);
+    assert_eq!(metric(&node, "mediafwd_ha_store_up"), 1.0);
     assert!(node.stop().success());
 }

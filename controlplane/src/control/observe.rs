@@ -99,6 +99,7 @@ impl Control {
             sessions_ended: EndReason::ALL.iter().zip(self.tally.ended).map(|(r, n)| (r.name(), n)).collect(),
             latched: self.tally.latched,
             draining: self.drain.is_some(),
+            store: self.keeper.as_ref().map(|k| k.sample()),
         }
     }
 

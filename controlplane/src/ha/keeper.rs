@@ -2,12 +2,14 @@
 //! made here (cheap: JSON and, with a key file, a seal per key), the write
 //! left to the [`Writer`].
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::record::SessionRecord;
 use super::seal::Sealer;
-use super::writer::{Writer, WriterConfig, WriterStats};
+use super::writer::{Writer, WriterConfig};
 use crate::config::HaConfig;
+use crate::metrics::node::StoreSample;
 use crate::session::Session;
 
 /// Keeps the node's sessions in the store.
@@ -40,8 +42,15 @@ impl Keeper {
         self.writer.delete(id);
     }
 
-    /// The writer's counters.
-    pub fn stats(&self) -> &WriterStats {
-        self.writer.stats()
+    /// The writer's counters, for `/metrics`.
+    pub fn sample(&self) -> StoreSample {
+        let s = self.writer.stats();
+        StoreSample {
+            written: s.written.load(Ordering::Relaxed),
+            failures: s.failures.load(Ordering::Relaxed),
+            dropped: s.dropped.load(Ordering::Relaxed),
+            backlog: s.backlog.load(Ordering::Relaxed),
+            up: s.up.load(Ordering::Relaxed),
+        }
     }
 }

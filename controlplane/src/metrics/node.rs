@@ -92,6 +92,23 @@ pub struct NodeSnapshot {
     pub latched: u64,
     /// Refusing new sessions.
     pub draining: bool,
+    /// The session store's writer, when sessions are kept (`[ha]`).
+    pub store: Option<StoreSample>,
+}
+
+/// The session store's writer (docs/ha.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreSample {
+    /// Session states written.
+    pub written: u64,
+    /// Batches that failed.
+    pub failures: u64,
+    /// Session states dropped, the backlog full.
+    pub dropped: u64,
+    /// Sessions waiting to be written.
+    pub backlog: u64,
+    /// The store answered the last write.
+    pub up: bool,
 }
 
 /// SRTP drop reasons, by name: the SRTP stage's reasons are named
@@ -127,6 +144,36 @@ pub fn render(s: &NodeSnapshot, e: &mut Exposition) {
     workers(s, e);
     sessions(s, e);
     slow_path(s, e);
+    store(s, e);
+}
+
+fn store(s: &NodeSnapshot, e: &mut Exposition) {
+    let Some(st) = &s.store else { return };
+    e.family("mediafwd_ha_store_up", Kind::Gauge, "1 when the session store answered the last write.").int(
+        "mediafwd_ha_store_up",
+        &[],
+        st.up.into(),
+    );
+    e.family("mediafwd_ha_written_total", Kind::Counter, "Session states written to the store.").int(
+        "mediafwd_ha_written_total",
+        &[],
+        st.written,
+    );
+    e.family("mediafwd_ha_write_failures_total", Kind::Counter, "Batches the store did not take (retried).").int(
+        "mediafwd_ha_write_failures_total",
+        &[],
+        st.failures,
+    );
+    e.family("mediafwd_ha_dropped_total", Kind::Counter, "Session states dropped, the backlog full (ha.backlog).").int(
+        "mediafwd_ha_dropped_total",
+        &[],
+        st.dropped,
+    );
+    e.family("mediafwd_ha_backlog", Kind::Gauge, "Sessions waiting to be written to the store.").int(
+        "mediafwd_ha_backlog",
+        &[],
+        st.backlog,
+    );
 }
 
 fn build(s: &NodeSnapshot, e: &mut Exposition) {

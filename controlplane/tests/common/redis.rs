@@ -1,7 +1,7 @@
 //! A real redis-server (Debian's) for a test: on 127.0.0.1, a free port, its
+//! own temporary directory, no persistence; killed by its PID when dropped.
 
 #![allow(dead_code)]
-//! own temporary directory, no persistence; killed by its PID when dropped.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
