@@ -82,6 +82,12 @@ fn the_good_config_validates_with_defaults_filled_in() {
     let ng = with("[node]", "[ng]\nlisten = \"127.0.0.1:22222\"\ndirection = [\"public\", \"private\"]\n[node]");
     let v = Config::parse(&ng).unwrap().validate().unwrap();
     assert_eq!((v.raw.ng.listen.as_str(), v.raw.ng.tcp, v.raw.ng.delete_delay), ("127.0.0.1:22222", true, 0));
+    // No session store unless one is configured.
+    assert!(!v.raw.ha.enabled());
+    let ha = with("[node]", "[ha]\nredis_url = \"redis://:secret@10.0.0.5:6380/2\"\n[node]");
+    let v = Config::parse(&ha).unwrap().validate().unwrap();
+    assert!(v.raw.ha.enabled());
+    assert_eq!((v.raw.ha.group.as_str(), v.raw.ha.role.as_str(), v.raw.ha.backlog), ("default", "active", 200_000));
 }
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/mediafwd.toml");
@@ -148,6 +154,10 @@ fn bad_configs_fail_naming_the_field() {
         (with("[node]", "[ng]\ndirection = [\"public\", \"dmz\"]\n[node]"), "ng.direction[1]"),
         (with("[node]", "[ng]\nreply_cache = 0\n[node]"), "ng.reply_cache"),
         (with("[node]", "[ng]\nlisten = \"127.0.0.1:22222\"\nport = 1\n[node]"), "line"),
+        (with("[node]", "[ha]\nredis_url = \"http://127.0.0.1:6379\"\n[node]"), "ha.redis_url"),
+        (with("[node]", "[ha]\nredis_url = \"redis://r\"\ngroup = \"a b\"\n[node]"), "ha.group"),
+        (with("[node]", "[ha]\nrole = \"standby\"\n[node]"), "ha.role"),
+        (with("[node]", "[ha]\nredis_url = \"redis://r\"\nbacklog = 0\n[node]"), "ha.backlog"),
     ];
     for (text, field) in cases {
         let e = error_of(&text);
