@@ -8,6 +8,8 @@
 #![allow(clippy::result_large_err)] // tonic::Status, the API's error type.
 
 mod common;
+#[path = "common/redis.rs"]
+mod redis_server;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -473,4 +475,69 @@ mod cases {
         });
         assert!(node.stop().success());
     }
+}
+
+#[test]
+fn a_node_killed_and_restarted_from_redis_goes_on_with_the_same_keys_and_streams() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let redis = redis_server::RedisServer::start();
+    let topo = Topology::new("sr", None);
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("store.key");
+    std::fs::write(&key_file, "0f".repeat(32)).unwrap();
+    let group = format!("srtp{}", std::process::id());
+    let ha = format!("[ha]\nredis_url = \"{}\"\ngroup = \"{group}\"\nkey_file = {:?}\n", redis.url(), key_file);
+    let config = topo.config(None, &ha);
+    let node = MediaFwd::start(&config);
+    let mut api = Api::connect(&node);
+    let (in_suite, out_suite) = (Suite::AesCm128HmacSha1_80, Suite::AeadAes128Gcm);
+    let (a, b) = api.call("srtp-ha", (Some(params(in_suite, 1)), Some(params(out_suite, 2))), (None, None));
+    let caller = topo.caller.udp_socket(p(CALLER));
+    let callee = topo.callee.udp_socket(p(CALLEE));
+    let mut caller_tx = Session::sender(profile(in_suite), &key_salt(in_suite, 1));
+    let mut caller_rx = Session::receiver(profile(out_suite), &key_salt(out_suite, 2));
+    let (mut seq, mut back) = (100, 7000);
+    let run = |node: &MediaFwd, seq: &mut u16, back: &mut u16, tx: &mut Session, rx: &mut Session| {
+        exchange(node, &caller, a, &callee, b, 30, seq, &mut |s| tx.protect(&rtp(s)).unwrap(), &mut |got| {
+            assert_eq!(got, &expected_rtp(got)[..])
+        });
+        exchange(node, &callee, b, &caller, a, 30, back, &mut |s| rtp(s), &mut |got| {
+            let plain = rx.unprotect(got).expect("libsrtp unprotects what mediafwd protected");
+            assert_eq!(plain, expected_rtp(&plain));
+        });
+    };
+    run(&node, &mut seq, &mut back, &mut caller_tx, &mut caller_rx);
+
+    // The keys are in the store, sealed: not in clear.
+    let record = format!("mediafwd:{group}:session:srtp-ha");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let stored = loop {
+        if let Some(r) = redis.cli(&["GET", &record]).filter(|r| r.contains("sealed")) {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "no sealed record in the store:\n{}", node.log_text());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let hex: String = key_salt(in_suite, 1).iter().map(|b| format!("{b:02x}")).collect();
+    assert!(!stored.contains(&hex) && !stored.contains("clear"), "{stored}");
+
+    node.kill();
+    let node = MediaFwd::start(&config);
+    let mut api = Api::connect(&node);
+    let s = api.get("srtp-ha");
+    assert_eq!((sock(&s.legs[0].local), sock(&s.legs[1].local)), (a, b));
+    assert_eq!(
+        (s.legs[0].srtp_inbound_suite.as_str(), s.legs[0].srtp_outbound_suite.as_str()),
+        ("AES_CM_128_HMAC_SHA1_80", "AEAD_AES_128_GCM")
+    );
+    // The endpoints go on as if nothing happened: same keys, same streams.
+    run(&node, &mut seq, &mut back, &mut caller_tx, &mut caller_rx);
+    let auth_failures: u64 = api
+        .node_stats()
+        .workers
+        .iter()
+        .map(|w| w.drops.iter().filter(|(r, _)| r.starts_with("srtp")).map(|(_, n)| *n).sum::<u64>())
+        .sum();
+    assert_eq!(auth_failures, 0);
+    assert!(node.stop().success());
 }
