@@ -191,6 +191,9 @@ impl Control {
             if last_check.elapsed() >= Duration::from_millis(500) {
                 last_check = Instant::now();
                 self.expire_sessions();
+                if let Some(k) = &mut self.keeper {
+                    k.checkpoint_streams(&self.node.sessions, &self.node.dataplane);
+                }
                 self.check_drained();
                 self.watch_counters();
             }
@@ -318,7 +321,7 @@ impl Control {
             Ok(r) => r,
             Err(e) => return Err(Box::new((reply, e.into()))),
         };
-        if let Some(k) = &self.keeper {
+        if let Some(k) = &mut self.keeper {
             k.ended(id);
         }
         let seq = self.send(commands);

@@ -2,20 +2,25 @@
 //! made here (cheap: JSON and, with a key file, a seal per key), the write
 //! left to the [`Writer`].
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::record::SessionRecord;
+use mediafwd_dataplane::Dataplane;
+
+use super::record::{SessionRecord, StreamCheckpoint};
 use super::seal::Sealer;
 use super::writer::{Writer, WriterConfig};
 use crate::config::HaConfig;
 use crate::metrics::node::StoreSample;
-use crate::session::Session;
+use crate::session::{Session, SessionManager};
 
 /// Keeps the node's sessions in the store.
 pub struct Keeper {
     writer: Writer,
     sealer: Option<Arc<Sealer>>,
+    /// The stream checkpoints of the SRTP sessions, as last written.
+    checkpoints: HashMap<String, [Option<StreamCheckpoint>; 2]>,
 }
 
 impl Keeper {
@@ -25,21 +30,47 @@ impl Keeper {
             rt,
             WriterConfig { url: config.redis_url.clone(), group: config.group.clone(), backlog: config.backlog },
         );
-        Keeper { writer, sealer }
+        Keeper { writer, sealer, checkpoints: HashMap::new() }
     }
 
     /// `s` was created or changed.
     pub fn changed(&self, s: &Session) {
+        let checkpoints = self.checkpoints.get(&s.id).copied().unwrap_or_default();
         match SessionRecord::of(s, self.sealer.as_deref()) {
-            Ok(r) => self.writer.put(&s.id, r.to_json()),
+            Ok(r) => self.writer.put(&s.id, r.with_checkpoints(checkpoints).to_json()),
             // Only a failing random source; the session goes on unstored.
             Err(e) => tracing::error!(session = s.id, error = %e, "session not stored"),
         }
     }
 
     /// Session `id` ended.
-    pub fn ended(&self, id: &str) {
+    pub fn ended(&mut self, id: &str) {
+        self.checkpoints.remove(id);
         self.writer.delete(id);
+    }
+
+    /// Checkpoints the RTP streams of the SRTP sessions: a session whose
+    /// stream moved to another rollover counter (or another SSRC) since its
+    /// last checkpoint is written again. Called every half second or so; it
+    /// reads each SRTP leg's published statistics, nothing else.
+    pub fn checkpoint_streams(&mut self, sessions: &SessionManager, dataplane: &Dataplane) {
+        for s in sessions.sessions() {
+            let srtp = s.legs.iter().any(|l| l.request.srtp_inbound.is_some() || l.request.srtp_outbound.is_some());
+            if !srtp {
+                continue;
+            }
+            let now = [&s.legs[0], &s.legs[1]].map(|l| {
+                let st = dataplane.flow_stats(l.flow_ids.0);
+                (st.rtp_received > 0).then_some(StreamCheckpoint { ssrc: st.ssrc, index: st.rtp_ext_max })
+            });
+            let prev = self.checkpoints.get(&s.id).copied().unwrap_or_default();
+            let due = prev.iter().zip(&now).any(|(p, n)| n.is_some_and(|n| StreamCheckpoint::due(*p, n)));
+            if due {
+                let merged = [now[0].or(prev[0]), now[1].or(prev[1])];
+                self.checkpoints.insert(s.id.clone(), merged);
+                self.changed(s);
+            }
+        }
     }
 
     /// The writer's counters, for `/metrics`.

@@ -67,6 +67,38 @@ pub struct LegRecord {
     pub srtp_inbound: Option<PolicyRecord>,
     /// Keys of what we send the endpoint.
     pub srtp_outbound: Option<PolicyRecord>,
+    /// The RTP stream the leg receives, as last checkpointed.
+    #[serde(default)]
+    pub rtp_checkpoint: Option<StreamCheckpoint>,
+}
+
+/// Where an RTP stream stood: its SSRC and its extended highest sequence
+/// number, which is the SRTP packet index of an SRTP stream (RFC 3711
+/// §3.3.1). The flow from this leg unprotects it with that index and the
+/// flow to the other leg protects it with the same index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamCheckpoint {
+    /// The stream's SSRC.
+    pub ssrc: u32,
+    /// Its extended highest sequence number (rollover counter << 16 | seq).
+    pub index: u64,
+}
+
+impl StreamCheckpoint {
+    /// The rollover counter.
+    pub fn roc(self) -> u32 {
+        (self.index >> 16) as u32
+    }
+
+    /// Whether `now` needs writing after `prev`: another rollover counter or
+    /// another stream. A stream that never wrapped needs none (a node
+    /// starts streams at rollover counter 0).
+    pub fn due(prev: Option<StreamCheckpoint>, now: StreamCheckpoint) -> bool {
+        match prev {
+            None => now.roc() > 0,
+            Some(p) => p.ssrc != now.ssrc || p.roc() != now.roc(),
+        }
+    }
 }
 
 /// An SRTP policy as stored.
@@ -152,6 +184,7 @@ impl SessionRecord {
                 clock_rate: r.clock_rate,
                 srtp_inbound: policy(&r.srtp_inbound)?,
                 srtp_outbound: policy(&r.srtp_outbound)?,
+                rtp_checkpoint: None,
             })
         };
         Ok(SessionRecord {
@@ -161,6 +194,14 @@ impl SessionRecord {
             max_lifetime_ms: s.max_lifetime.map(|d| d.as_millis() as u64),
             legs: [leg(&s.legs[0])?, leg(&s.legs[1])?],
         })
+    }
+
+    /// The record with the legs' stream checkpoints.
+    pub fn with_checkpoints(mut self, checkpoints: [Option<StreamCheckpoint>; 2]) -> Self {
+        for (l, c) in self.legs.iter_mut().zip(checkpoints) {
+            l.rtp_checkpoint = c;
+        }
+        self
     }
 
     /// The JSON written to the store.

@@ -205,3 +205,26 @@ fn a_port_taken_on_the_restoring_node_is_refused_whole() {
     assert!(matches!(e, crate::ha::restore::RestoreError::Session(_)), "{e}");
     assert_eq!(to.len(), 1);
 }
+
+#[test]
+fn stream_checkpoints_are_due_on_a_new_rollover_counter_or_stream() {
+    let at = |ssrc, index| StreamCheckpoint { ssrc, index };
+    assert!(!StreamCheckpoint::due(None, at(1, 65_535)), "no wrap yet: nothing to keep");
+    assert!(StreamCheckpoint::due(None, at(1, 65_536)));
+    assert!(!StreamCheckpoint::due(Some(at(1, 65_536)), at(1, 131_071)), "same ROC");
+    assert!(StreamCheckpoint::due(Some(at(1, 131_071)), at(1, 131_072)));
+    assert!(StreamCheckpoint::due(Some(at(1, 70_000)), at(2, 70_000)), "another SSRC");
+    assert_eq!(at(1, 3 << 16 | 7).roc(), 3);
+
+    // Records carry them, and records written before them still read.
+    let from = busy_node();
+    let r = SessionRecord::of(from.get("srtp").unwrap(), None).unwrap().with_checkpoints([Some(at(9, 70_000)), None]);
+    let back = SessionRecord::from_json(r.to_json().as_bytes()).unwrap();
+    assert_eq!(back.legs[0].rtp_checkpoint, Some(at(9, 70_000)));
+    let old = r
+        .to_json()
+        .replace(r#","rtp_checkpoint":{"ssrc":9,"index":70000}"#, "")
+        .replace(r#","rtp_checkpoint":null"#, "");
+    assert!(!old.contains("rtp_checkpoint"), "{old}");
+    assert_eq!(SessionRecord::from_json(old.as_bytes()).unwrap().legs[0].rtp_checkpoint, None);
+}

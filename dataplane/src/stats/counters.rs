@@ -165,6 +165,11 @@ pub struct FlowStats {
     pub rtp_lost: u64,
     /// Interarrival jitter, timestamp units.
     pub jitter: u32,
+    /// Extended highest sequence number of the SSRC seen last (RFC 3550
+    /// A.1: cycles in the high bits). For an SRTP stream whose rollover
+    /// counter started at 0 this is its packet index (RFC 3711 §3.3.1): the
+    /// rollover counter is `>> 16`.
+    pub rtp_ext_max: u64,
     /// Drops by [`FlowDrop`].
     pub drops: [u64; FlowDrop::COUNT],
 }
@@ -224,6 +229,7 @@ impl FlowCounters {
             rtp_expected: expected,
             rtp_lost: expected.saturating_sub(received),
             jitter: self.rtp_jitter.load(Relaxed),
+            rtp_ext_max: if received == 0 { 0 } else { self.rtp_ext_max.load(Relaxed) },
             drops: std::array::from_fn(|i| self.drops[i].load(Relaxed)),
         }
     }
@@ -244,6 +250,7 @@ impl FlowStats {
             self.last_tsc = other.last_tsc;
             self.ssrc = other.ssrc;
             self.jitter = other.jitter;
+            self.rtp_ext_max = other.rtp_ext_max;
         }
         self.rtp_received += other.rtp_received;
         self.rtp_expected += other.rtp_expected;
@@ -297,10 +304,13 @@ mod tests {
 
     #[test]
     fn merge_adds_counters_and_keeps_the_latest_stream() {
-        let a = FlowStats { packets: 2, last_tsc: 10, ssrc: 1, jitter: 5, ..Default::default() };
-        let b = FlowStats { packets: 3, last_tsc: 20, ssrc: 2, jitter: 7, ..Default::default() };
+        let a = FlowStats { packets: 2, last_tsc: 10, ssrc: 1, jitter: 5, rtp_ext_max: 70_000, ..Default::default() };
+        let b = FlowStats { packets: 3, last_tsc: 20, ssrc: 2, jitter: 7, rtp_ext_max: 9, ..Default::default() };
         let mut m = a;
         m.merge(&b);
-        assert_eq!((m.packets, m.ssrc, m.jitter), (5, 2, 7));
+        assert_eq!((m.packets, m.ssrc, m.jitter, m.rtp_ext_max), (5, 2, 7, 9));
+        let mut m = b;
+        m.merge(&a);
+        assert_eq!((m.ssrc, m.rtp_ext_max), (2, 9));
     }
 }
