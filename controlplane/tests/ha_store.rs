@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use mediafwd_controlplane::ha::store::{self, Keys};
 use mediafwd_controlplane::ha::writer::{Writer, WriterConfig};
 use nix::sys::signal::Signal;
-use redis_server::RedisServer;
+use redis_server::{RedisSentinel, RedisServer};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()
@@ -176,4 +176,38 @@ fn a_restore_reads_what_was_written_and_reports_what_it_cannot_use() {
     assert_eq!((r.id.as_str(), r.legs[1].local.port(), r.legs[1].rtcp_mux), ("a", 30002, true));
     let refused: Vec<&str> = loaded.refused.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(refused, ["b", "c"]);
+}
+
+#[test]
+fn through_sentinel_the_writes_follow_a_failover() {
+    let mut master = RedisServer::start();
+    let replica = RedisServer::replica_of(master.port);
+    let sentinel = RedisSentinel::start(master.port);
+    let rt = runtime();
+    let w = writer(&rt, sentinel.url(), 10_000);
+    let mut model = BTreeMap::new();
+    churn(&w, &mut model, 0);
+    caught_up(&w);
+    assert_eq!(stored(&master), model);
+    // Replication is asynchronous: what the master took and the replica did
+    // not is lost in a failover. Let it catch up first.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stored(&replica) != model {
+        assert!(Instant::now() < deadline, "the replica did not catch up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // The master dies; the sentinel promotes the replica, and the writer,
+    // asking the sentinel again, writes there.
+    master.kill();
+    churn(&w, &mut model, 1);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sentinel.master_port() != Some(replica.port) {
+        assert!(Instant::now() < deadline, "no failover");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    churn(&w, &mut model, 2);
+    caught_up(&w);
+    assert_eq!(stored(&replica), model);
+    assert!(w.stats().failures.load(Ordering::Relaxed) > 0);
 }

@@ -11,7 +11,9 @@ use super::ConfigError;
 pub struct HaConfig {
     /// `active` (the only role so far: the node owns its sessions).
     pub role: String,
-    /// The store: `redis://[user:password@]host[:port][/db]`; empty: none.
+    /// The store: `redis://[user:password@]host[:port][/db]`, or through
+    /// Sentinel `redis+sentinel://[user:password@]host[:port][,...]/master[/db]`;
+    /// empty: none.
     pub redis_url: String,
     /// The node's group; its keys start with `mediafwd:{group}:`.
     pub group: String,
@@ -50,9 +52,21 @@ impl HaConfig {
         if !self.enabled() {
             return Ok(());
         }
-        redis::parse_redis_url(&self.redis_url)
-            .filter(|u| matches!(u.scheme(), "redis" | "rediss" | "redis+unix" | "unix"))
-            .ok_or_else(|| ConfigError::new("ha.redis_url", "expected redis://[user:password@]host[:port][/db]"))?;
+        match crate::ha::store::SentinelUrl::parse(&self.redis_url) {
+            Some(Err(e)) => return Err(ConfigError::new("ha.redis_url", e)),
+            Some(Ok(_)) => {}
+            None => {
+                redis::parse_redis_url(&self.redis_url)
+                    .filter(|u| matches!(u.scheme(), "redis" | "rediss" | "redis+unix" | "unix"))
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            "ha.redis_url",
+                            "expected redis://[user:password@]host[:port][/db] or \
+                             redis+sentinel://[user:password@]host[:port][,host[:port]...]/master[/db]",
+                        )
+                    })?;
+            }
+        }
         if self.group.is_empty() || !self.group.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
             return Err(ConfigError::new("ha.group", "use letters, digits, '-', '_' and '.'"));
         }
