@@ -157,6 +157,7 @@ fn bad_configs_fail_naming_the_field() {
         (with("[node]", "[ha]\nredis_url = \"http://127.0.0.1:6379\"\n[node]"), "ha.redis_url"),
         (with("[node]", "[ha]\nredis_url = \"redis://r\"\ngroup = \"a b\"\n[node]"), "ha.group"),
         (with("[node]", "[ha]\nrole = \"standby\"\n[node]"), "ha.role"),
+        (with("[node]", "[ha]\nredis_url = \"redis+sentinel://s1,s2\"\n[node]"), "ha.redis_url"),
         (with("[node]", "[ha]\nredis_url = \"redis://r\"\nbacklog = 0\n[node]"), "ha.backlog"),
     ];
     for (text, field) in cases {
