@@ -138,24 +138,6 @@ pub struct Loaded {
     pub refused: Vec<(String, RecordError)>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sentinel_urls_name_sentinels_master_db_and_credentials() {
-        let s = SentinelUrl::parse("redis+sentinel://:pw@10.0.0.1,10.0.0.2:26380/media/3").unwrap().unwrap();
-        assert_eq!(s.sentinels, ["10.0.0.1:26379", "10.0.0.2:26380"]);
-        assert_eq!((s.master.as_str(), s.db, s.username, s.password.as_deref()), ("media", 3, None, Some("pw")));
-        let s = SentinelUrl::parse("redis+sentinel://u:p@h/m").unwrap().unwrap();
-        assert_eq!((s.username.as_deref(), s.password.as_deref(), s.db), (Some("u"), Some("p"), 0));
-        assert!(SentinelUrl::parse("redis://h/").is_none());
-        for bad in ["redis+sentinel://h", "redis+sentinel://h/", "redis+sentinel:///m", "redis+sentinel://h/m/x"] {
-            assert!(SentinelUrl::parse(bad).unwrap().is_err(), "{bad}");
-        }
-    }
-}
-
 /// Records read per round trip.
 const CHUNK: usize = 512;
 
@@ -181,4 +163,22 @@ pub async fn load(con: &mut ConnectionManager, keys: &Keys) -> redis::RedisResul
         }
     }
     Ok(loaded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentinel_urls_name_sentinels_master_db_and_credentials() {
+        let s = SentinelUrl::parse("redis+sentinel://:pw@10.0.0.1,10.0.0.2:26380/media/3").unwrap().unwrap();
+        assert_eq!(s.sentinels, ["10.0.0.1:26379", "10.0.0.2:26380"]);
+        assert_eq!((s.master.as_str(), s.db, s.username, s.password.as_deref()), ("media", 3, None, Some("pw")));
+        let s = SentinelUrl::parse("redis+sentinel://u:p@h/m").unwrap().unwrap();
+        assert_eq!((s.username.as_deref(), s.password.as_deref(), s.db), (Some("u"), Some("p"), 0));
+        assert!(SentinelUrl::parse("redis://h/").is_none());
+        for bad in ["redis+sentinel://h", "redis+sentinel://h/", "redis+sentinel:///m", "redis+sentinel://h/m/x"] {
+            assert!(SentinelUrl::parse(bad).unwrap().is_err(), "{bad}");
+        }
+    }
 }
