@@ -2,15 +2,18 @@
 //! lcores, one command queue and one set of counters per worker, and the
 //! event stream back.
 
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
-use mediafwd_ffi::{Eal, Ring, RxQueue, TxQueue};
+use mediafwd_ffi::{eal, Eal, Ring, RxQueue, TxQueue};
 
 use crate::classify::PortContext;
 use crate::flow::{Command, Event, FlowId, FlowTable, SequencedCommand};
+use crate::slowpath::police::{Police, PoliceConfig};
 use crate::stats::{FlowStats, FlowStatsArray, WorkerCounters, WorkerStats};
 use crate::worker::Worker;
 
@@ -25,11 +28,19 @@ pub struct DataplaneConfig {
     pub command_queue: usize,
     /// Pending events before workers drop (and count) them.
     pub event_queue: usize,
+    /// Each worker's budgets for frames to the slow path.
+    pub police: PoliceConfig,
 }
 
 impl Default for DataplaneConfig {
     fn default() -> Self {
-        DataplaneConfig { max_flows: 1 << 17, max_next_hops: 1024, command_queue: 1 << 16, event_queue: 1 << 14 }
+        DataplaneConfig {
+            max_flows: 1 << 17,
+            max_next_hops: 1024,
+            command_queue: 1 << 16,
+            event_queue: 1 << 14,
+            police: PoliceConfig::default(),
+        }
     }
 }
 
@@ -131,6 +142,8 @@ impl Dataplane {
             counters: counters.clone(),
             flow_stats: flow_stats.clone(),
             slow_path: q.slow_path,
+            // Seeded at random, so that sources cannot be chosen to share a slot.
+            police: Police::new(&config.police, eal::tsc_hz(), eal::rdtsc(), RandomState::new().hash_one(id)),
             inject: q.inject,
             stop,
         };

@@ -14,6 +14,7 @@ use crate::buf::PacketBuf;
 use crate::classify::PortContext;
 use crate::flow::{Event, FlowTable, SequencedCommand};
 use crate::pipeline::{Pipeline, Verdict, MAX_BURST};
+use crate::slowpath::police::Police;
 use crate::stats::counters::add;
 use crate::stats::{DropReason, FlowStatsArray, WorkerCounters};
 
@@ -46,6 +47,9 @@ pub struct Worker {
     pub flow_stats: Arc<FlowStatsArray>,
     /// Where slow-path packets go (single producer: this worker).
     pub slow_path: Option<Ring>,
+    /// What may go there: punted frames are policed per kind and per
+    /// source before they are queued.
+    pub police: Police,
     /// Frames the control side wants sent (ARP, ND, echo replies), each
     /// with its egress port in the mbuf's port field. The control side never
     /// touches a TX queue; one worker transmits for it.
@@ -188,7 +192,14 @@ impl Worker {
                     if let Some(tci) = tci {
                         reinsert_vlan(&mut m, tci);
                     }
-                    push_or_free(&mut b.slow, m)
+                    let (buf, off, len) = m.buffer_mut();
+                    match self.police.admit(&buf[off..off + len], now_tsc) {
+                        Ok(_) => push_or_free(&mut b.slow, m),
+                        Err(refused) => {
+                            counters.drop_packet(DropReason::policed(refused));
+                            push_or_free(&mut b.drops, m);
+                        }
+                    }
                 }
                 Verdict::Drop(r) => {
                     counters.drop_packet(r);

@@ -47,11 +47,8 @@ pub fn handle(buf: &mut [u8], len: usize, iface: &Interface) -> Handled {
     }
     let for_us = iface.owns(IpAddr::V4(req.target_ip));
     // A sender of 0.0.0.0 is an RFC 5227 probe: answered, never learned.
-    let learn = (!req.sender_ip.is_unspecified() && iface.on_link(sender)).then_some(Learn {
-        ip: sender,
-        mac: req.sender_mac,
-        solicited: for_us,
-    });
+    let learn =
+        (!req.sender_ip.is_unspecified() && iface.on_link(sender)).then_some(Learn { ip: sender, mac: req.sender_mac });
     if message == Message::ArpRequest && for_us {
         let reply = arp::Repr {
             operation: op::REPLY,
@@ -151,7 +148,7 @@ mod tests {
             let n = request(&mut buf, &peer(vlan, "198.18.0.2"), v4("198.18.0.1"), None).unwrap();
             assert_eq!(n, 60);
             let h = handle(&mut buf, n, &ours(vlan));
-            let learn = Some(Learn { ip: "198.18.0.2".parse().unwrap(), mac: PEER, solicited: true });
+            let learn = Some(Learn { ip: "198.18.0.2".parse().unwrap(), mac: PEER });
             assert_eq!(h, Handled { message: Message::ArpRequest, verdict: Verdict::Reply { len: 60, learn } });
             let (eth, a) = parse(&buf[..60]);
             assert_eq!(
@@ -188,7 +185,7 @@ mod tests {
         let mut buf = [0u8; 128];
         let n = request(&mut buf, &peer(None, "198.18.0.2"), v4("198.18.0.3"), None).unwrap();
         let h = handle(&mut buf, n, &ours(None));
-        let learn = Learn { ip: "198.18.0.2".parse().unwrap(), mac: PEER, solicited: false };
+        let learn = Learn { ip: "198.18.0.2".parse().unwrap(), mac: PEER };
         assert_eq!(h.verdict, Verdict::Learn(learn));
         // From off our subnet there is nothing to learn.
         let n = request(&mut buf, &peer(None, "198.19.0.2"), v4("198.19.0.3"), None).unwrap();
@@ -201,7 +198,7 @@ mod tests {
         let n = request(&mut buf, &peer(None, "198.18.0.254"), v4("198.18.0.1"), Some(OURS)).unwrap();
         arp::Packet::new_unchecked(&mut buf[14..42]).set_operation(op::REPLY);
         let h = handle(&mut buf, n, &ours(None));
-        let learn = Learn { ip: "198.18.0.254".parse().unwrap(), mac: PEER, solicited: true };
+        let learn = Learn { ip: "198.18.0.254".parse().unwrap(), mac: PEER };
         assert_eq!(h, Handled { message: Message::ArpReply, verdict: Verdict::Learn(learn) });
     }
 
@@ -212,7 +209,7 @@ mod tests {
         let (eth, a) = parse(&buf[..n]);
         assert!(eth.dst_addr.is_broadcast());
         assert_eq!((a.operation, a.sender_ip, a.target_ip), (op::REQUEST, v4("198.18.0.254"), v4("198.18.0.254")));
-        let learn = Learn { ip: "198.18.0.254".parse().unwrap(), mac: PEER, solicited: false };
+        let learn = Learn { ip: "198.18.0.254".parse().unwrap(), mac: PEER };
         assert_eq!(handle(&mut buf, n, &ours(None)).verdict, Verdict::Learn(learn));
         // Someone else announcing our address.
         let n = gratuitous(&mut buf, &peer(None, "198.18.0.1"), v4("198.18.0.1"));

@@ -5,6 +5,7 @@
 use core::net::IpAddr;
 
 use super::neighbor::{Full, NeighborConfig};
+use super::ratelimit::{ReplyLimits, TokenBucket};
 
 /// How the slow path runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +16,10 @@ pub struct SlowPathConfig {
     pub echo_rate: u32,
     /// Echo replies an interface may send at once.
     pub echo_burst: u32,
+    /// ARP replies and Neighbor Advertisements per second per interface.
+    pub neighbor_reply_rate: u32,
+    /// ARP replies and Neighbor Advertisements an interface may send at once.
+    pub neighbor_reply_burst: u32,
     /// Bursts taken from each ring per poll at most, so that one busy
     /// worker does not starve the others or the timers.
     pub bursts_per_ring: usize,
@@ -22,7 +27,24 @@ pub struct SlowPathConfig {
 
 impl Default for SlowPathConfig {
     fn default() -> Self {
-        SlowPathConfig { neighbors: NeighborConfig::default(), echo_rate: 1000, echo_burst: 100, bursts_per_ring: 4 }
+        SlowPathConfig {
+            neighbors: NeighborConfig::default(),
+            echo_rate: 1000,
+            echo_burst: 100,
+            neighbor_reply_rate: 1000,
+            neighbor_reply_burst: 100,
+            bursts_per_ring: 4,
+        }
+    }
+}
+
+impl SlowPathConfig {
+    /// A full set of reply budgets for one interface.
+    pub fn reply_limits(&self) -> ReplyLimits {
+        ReplyLimits {
+            echo: TokenBucket::new(self.echo_rate, self.echo_burst),
+            neighbor: TokenBucket::new(self.neighbor_reply_rate, self.neighbor_reply_burst),
+        }
     }
 }
 

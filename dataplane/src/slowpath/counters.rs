@@ -37,9 +37,9 @@ pub struct SlowPathCounters {
     pub echo_replies_out: AtomicU64,
     /// Gratuitous ARPs and unsolicited NAs sent.
     pub announcements_out: AtomicU64,
-    /// Neighbor entries created or given a new MAC from received frames.
+    /// Neighbor entries given their MAC from received frames.
     pub neighbors_learned: AtomicU64,
-    /// Frames dropped, by [`Reason`] (rate-limited echo requests included).
+    /// Frames dropped, by [`Reason`] (requests refused a reply by the rate limits included).
     pub drops: [AtomicU64; Reason::COUNT],
 }
 

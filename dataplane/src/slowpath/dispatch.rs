@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use super::interface::Interface;
-use super::ratelimit::TokenBucket;
-use super::verdict::{Handled, Message, Reason};
+use super::ratelimit::ReplyLimits;
+use super::verdict::{Handled, Message, Reason, Verdict};
 use super::{arp, icmp};
 use crate::wire::ethernet::{self, ethertype, MacAddr};
 use crate::wire::WireError;
@@ -40,13 +40,14 @@ pub fn find_interface(
 /// Handles the frame at `buf[..len]` (`buf` beyond `len` is room for a
 /// longer reply) that arrived on `port`, if known. Returns the index of
 /// its interface, when found, and the handler's result. `limits` holds
-/// each interface's echo-reply bucket, by index.
+/// each interface's reply budgets, by index: a request over them is
+/// dropped as [`Reason::RateLimited`].
 pub fn handle_frame(
     buf: &mut [u8],
     len: usize,
     port: Option<u16>,
     interfaces: &[Interface],
-    limits: &mut [TokenBucket],
+    limits: &mut [ReplyLimits],
     now: Instant,
 ) -> (Option<usize>, Handled) {
     let len = len.min(buf.len());
@@ -60,18 +61,19 @@ pub fn handle_frame(
         Err(reason) => return (None, Handled::drop(Message::Other, reason)),
     };
     let iface = &interfaces[idx];
-    let handled = match eth.ethertype() {
+    let Some(limit) = limits.get_mut(idx) else {
+        return (Some(idx), Handled::drop(Message::Other, Reason::RateLimited));
+    };
+    let mut handled = match eth.ethertype() {
         ethertype::ARP => arp::handle(buf, len, iface),
-        ethertype::IPV4 => match limits.get_mut(idx) {
-            Some(limit) => icmp::handle_v4(buf, len, iface, limit, now),
-            None => Handled::drop(Message::Other, Reason::RateLimited),
-        },
-        ethertype::IPV6 => match limits.get_mut(idx) {
-            Some(limit) => icmp::handle_v6(buf, len, iface, limit, now),
-            None => Handled::drop(Message::Other, Reason::RateLimited),
-        },
+        ethertype::IPV4 => icmp::handle_v4(buf, len, iface, &mut limit.echo, now),
+        ethertype::IPV6 => icmp::handle_v6(buf, len, iface, &mut limit.echo, now),
         _ => Handled::drop(Message::Other, Reason::Unsupported),
     };
+    let neighbor_reply = matches!(handled.message, Message::ArpRequest | Message::NeighborSolicit);
+    if neighbor_reply && matches!(handled.verdict, Verdict::Reply { .. }) && !limit.neighbor.try_take(now) {
+        handled.verdict = Verdict::Drop(Reason::RateLimited);
+    }
     (Some(idx), handled)
 }
 
@@ -79,7 +81,7 @@ pub fn handle_frame(
 mod tests {
     use super::*;
     use crate::slowpath::test_frames::Echo;
-    use crate::slowpath::verdict::Verdict;
+    use crate::slowpath::SlowPathConfig;
     use crate::slowpath::{arp as sarp, nd};
     use core::net::{Ipv4Addr, Ipv6Addr};
     use proptest::prelude::*;
@@ -103,8 +105,8 @@ mod tests {
         ]
     }
 
-    fn limits() -> Vec<TokenBucket> {
-        (0..3).map(|_| TokenBucket::new(1000, 100)).collect()
+    fn limits() -> Vec<ReplyLimits> {
+        (0..3).map(|_| SlowPathConfig::default().reply_limits()).collect()
     }
 
     fn peer(vlan: Option<u16>, v4: &str) -> Interface {
@@ -195,6 +197,41 @@ mod tests {
         crate::wire::ipv4::Packet::new_unchecked(&mut buf[14..n]).fill_checksum();
         let (_, h) = handle_frame(&mut buf, n, Some(0), &ifs, &mut limits(), now);
         assert_eq!(h.verdict, Verdict::Drop(Reason::Unsupported));
+    }
+
+    #[test]
+    fn neighbor_replies_are_limited_per_interface() {
+        let ifs = interfaces();
+        let now = Instant::now();
+        let mut limits = limits();
+        let mut buf = [0u8; 256];
+        let asker = peer(None, "198.18.0.2/24");
+        let mut answered = 0;
+        for _ in 0..1000 {
+            let n = sarp::request(&mut buf, &asker, "198.18.0.1".parse().unwrap(), None).unwrap();
+            let (_, h) = handle_frame(&mut buf, n, Some(0), &ifs, &mut limits, now);
+            match h.verdict {
+                Verdict::Reply { .. } => answered += 1,
+                v => assert_eq!(v, Verdict::Drop(Reason::RateLimited)),
+            }
+        }
+        assert_eq!(answered, 100, "the burst, then nothing within the same instant");
+        // Solicitations share the budget; another interface has its own.
+        let n = nd::solicit(&mut buf, &Interface::new("peer", 0, None, PEER), "2001:db8::1".parse().unwrap(), None);
+        let (_, h) = handle_frame(&mut buf, n, Some(0), &ifs, &mut limits, now);
+        assert_eq!(h.verdict, Verdict::Drop(Reason::RateLimited));
+        let n = sarp::request(&mut buf, &peer(Some(100), "198.19.100.2/24"), "198.19.100.1".parse().unwrap(), None)
+            .unwrap();
+        let (idx, h) = handle_frame(&mut buf, n, Some(1), &ifs, &mut limits, now);
+        assert_eq!(idx, Some(2));
+        assert!(matches!(h.verdict, Verdict::Reply { .. }));
+        // A millisecond later, one more.
+        let n = sarp::request(&mut buf, &asker, "198.18.0.1".parse().unwrap(), None).unwrap();
+        let later = now + std::time::Duration::from_millis(1);
+        assert!(matches!(
+            handle_frame(&mut buf, n, Some(0), &ifs, &mut limits, later).1.verdict,
+            Verdict::Reply { .. }
+        ));
     }
 
     proptest! {

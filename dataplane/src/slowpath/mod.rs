@@ -24,7 +24,15 @@
 //!   workers' neighbor lookups, resolves and refreshes it, and turns every
 //!   change of its MAC into a [`Command::SetNeighbor`](crate::flow::Command)
 //!   that the caller, which owns the `Dataplane`, sends to every worker.
-//! - Echo replies are limited per interface by a [`TokenBucket`]; everything
+//! - What the workers punt is policed there first, per kind and per
+//!   source ([`police`]), so a flood of one kind cannot crowd out another
+//!   or reach this core at all beyond its budget.
+//! - Neighbors are learned only when the table resolves them, and a
+//!   tracked neighbor's MAC changes only after its known MAC stops
+//!   answering ([`NeighborTable::learn`]): spoofed ARP and NA neither fill
+//!   the table nor move a live next hop.
+//! - Echo replies, ARP replies and Neighbor Advertisements are limited per
+//!   interface by [`TokenBucket`]s ([`ReplyLimits`]); everything
 //!   the slow path does not serve (ICMP errors, router discovery,
 //!   redirects, other ICMP types, traffic for other addresses, unknown
 //!   VLANs) is counted by reason in [`SlowPathCounters`] and dropped.
@@ -37,6 +45,7 @@ pub mod icmp;
 pub mod interface;
 pub mod nd;
 pub mod neighbor;
+pub mod police;
 pub mod ratelimit;
 #[cfg(feature = "dpdk")]
 pub mod service;
@@ -50,7 +59,8 @@ pub use counters::{SlowPathCounters, SlowPathStats};
 pub use dispatch::{find_interface, handle_frame};
 pub use interface::{port_context, Interface, Ipv4Net, Ipv6Net, ParseNetError};
 pub use neighbor::{Full, Learned, NeighborConfig, NeighborInfo, NeighborState, NeighborTable, Probe};
-pub use ratelimit::TokenBucket;
+pub use police::{Kind, Police, PoliceConfig, Rate, Refused};
+pub use ratelimit::{ReplyLimits, TokenBucket};
 #[cfg(feature = "dpdk")]
 pub use service::SlowPath;
 pub use verdict::{Handled, Learn, Message, Reason, Verdict};

@@ -111,7 +111,7 @@ fn answer(buf: &mut [u8], iface: &Interface, rx: &Received, target: Ipv6Addr, so
     }
     let learn = match source_mac {
         Some(mac) if !dad && mac.is_unicast() && iface.on_link(IpAddr::V6(rx.src)) => {
-            Some(Learn { ip: IpAddr::V6(rx.src), mac, solicited: true })
+            Some(Learn { ip: IpAddr::V6(rx.src), mac })
         }
         _ => None,
     };
@@ -154,7 +154,7 @@ fn advertised(
     // Without the option (allowed in answer to a unicast NS), the frame's
     // source is the advertising neighbor.
     let mac = target_mac.unwrap_or(rx.eth_src);
-    Verdict::Learn(Learn { ip: IpAddr::V6(target), mac, solicited: false })
+    Verdict::Learn(Learn { ip: IpAddr::V6(target), mac })
 }
 
 /// Writes the IPv6 header and `nd` into `l3` (exactly their length), with
@@ -260,7 +260,7 @@ mod tests {
         let mut buf = hex(NS);
         let n = buf.len();
         let h = handle(&mut buf, n, &ours(None));
-        let learn = Some(Learn { ip: "fe80::216:3eff:fe1a:2b3c".parse().unwrap(), mac: PEER, solicited: true });
+        let learn = Some(Learn { ip: "fe80::216:3eff:fe1a:2b3c".parse().unwrap(), mac: PEER });
         assert_eq!(h, Handled { message: Message::NeighborSolicit, verdict: Verdict::Reply { len: n, learn } });
         assert_eq!(buf, hex(NA));
     }
@@ -276,7 +276,7 @@ mod tests {
                 let Verdict::Reply { len, learn } = h.verdict else { panic!("{h:?}") };
                 let src =
                     if target == us.link_local() { peer(None, "2001:db8::2").link_local() } else { v6("2001:db8::2") };
-                assert_eq!(learn, Some(Learn { ip: IpAddr::V6(src), mac: PEER, solicited: true }));
+                assert_eq!(learn, Some(Learn { ip: IpAddr::V6(src), mac: PEER }));
                 let (eth, ip, nd) = parse_nd(&buf[..len]);
                 assert_eq!((eth.dst_addr, eth.src_addr, eth.vlan_id), (PEER, OURS, vlan));
                 assert_eq!((ip.src_addr, ip.dst_addr), (target, src));
@@ -374,7 +374,7 @@ mod tests {
         let mut buf = hex(NA);
         let n = buf.len();
         let h = handle(&mut buf, n, &peer(None, "2001:db8::2"));
-        let learn = Learn { ip: "2001:db8::1".parse().unwrap(), mac: OURS, solicited: false };
+        let learn = Learn { ip: "2001:db8::1".parse().unwrap(), mac: OURS };
         assert_eq!(h, Handled { message: Message::NeighborAdvert, verdict: Verdict::Learn(learn) });
         // Someone else advertising our address.
         let mut b = [0u8; 128];
@@ -382,7 +382,7 @@ mod tests {
         assert_eq!(handle(&mut b, n, &ours(None)).verdict, Verdict::Drop(Reason::AddressConflict));
         // An unsolicited NA from a neighbor updates it.
         let n = unsolicited_advert(&mut b, &peer(None, "2001:db8::2"), v6("2001:db8::2"));
-        let learn = Learn { ip: "2001:db8::2".parse().unwrap(), mac: PEER, solicited: false };
+        let learn = Learn { ip: "2001:db8::2".parse().unwrap(), mac: PEER };
         assert_eq!(handle(&mut b, n, &ours(None)).verdict, Verdict::Learn(learn));
         // Off link: nothing to learn.
         let n = unsolicited_advert(&mut b, &peer(None, "2001:db8:9::2"), v6("2001:db8:9::2"));

@@ -12,14 +12,15 @@
 //!  state        event                                     next
 //!  -----------  ----------------------------------------  -------------------------------------------
 //!  (none)       next_hop()                                INCOMPLETE: broadcast/multicast probe now
-//!  (none)       learn() from a packet for us              REACHABLE
 //!  INCOMPLETE   retrans_time passes, probes < max_probes  INCOMPLETE: probe again
 //!  INCOMPLETE   max_probes unanswered                     FAILED
-//!  any          learn()                                   REACHABLE (SetNeighbor if the MAC changed)
+//!  no MAC       learn()                                   REACHABLE (SetNeighbor)
+//!  MAC m        learn(m)                                  REACHABLE
+//!  REACH/STALE  learn(other than m)                       PROBE: unicast probes to m (MAC kept)
 //!  REACHABLE    reachable_time passes                     STALE
 //!  STALE        referenced                                PROBE: unicast probes to the known MAC
 //!  STALE        unreferenced, reachable_time passes       removed (SetNeighbor None)
-//!  PROBE        max_probes unanswered                     FAILED, MAC lost (SetNeighbor None)
+//!  PROBE        max_probes unanswered                     INCOMPLETE, MAC lost (SetNeighbor None)
 //!  FAILED       next_hop(), retry()                       INCOMPLETE
 //!  FAILED       unreferenced                              removed
 //! ```
@@ -121,14 +122,14 @@ pub struct Full(pub u32);
 /// What [`NeighborTable::learn`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Learned {
-    /// A new entry with this id.
-    Created(u32),
-    /// The entry's MAC was set or changed.
+    /// The entry's MAC was set (it had none).
     Changed(u32),
     /// The entry's MAC was confirmed as it was.
     Confirmed(u32),
-    /// Nothing: no entry and the packet was not for us, the table is full,
-    /// or the MAC is not a station's.
+    /// The frame gave the entry another MAC than the one it has: not
+    /// taken; the entry is probed at its MAC.
+    Disputed(u32),
+    /// Nothing: no entry for the address, or the MAC is not a station's.
     Ignored,
 }
 
@@ -256,44 +257,43 @@ impl NeighborTable {
 
     /// Records that `ip` on interface `iface` is at `mac`, from an ARP
     /// packet or a Neighbor Discovery message carrying a link-layer
-    /// address. An existing entry is updated (and confirmed reachable);
-    /// a new one is created only when `solicited` (the packet was for us).
-    pub fn learn(&mut self, iface: usize, ip: IpAddr, mac: MacAddr, now: Instant, solicited: bool) -> Learned {
+    /// address. Only what the table resolves is learned: a frame never
+    /// creates an entry, so a flood of spoofed requests neither fills the
+    /// table nor sends the workers a `SetNeighbor` per spoofed sender. An
+    /// entry without a MAC (INCOMPLETE, FAILED) takes it; an entry whose
+    /// MAC the frame repeats is confirmed reachable. An entry with another
+    /// MAC keeps it ([`Learned::Disputed`]): a live next hop is not moved
+    /// by an unsolicited ARP or NA; a reachable or stale one is probed at
+    /// the MAC it has (PROBE), and if that MAC no longer answers, the entry
+    /// fails and is resolved anew.
+    pub fn learn(&mut self, iface: usize, ip: IpAddr, mac: MacAddr, now: Instant) -> Learned {
         if !mac.is_unicast() || mac == MacAddr::default() {
             return Learned::Ignored;
         }
-        if let Some(id) = self.lookup(iface, ip) {
-            let e = self.slots[id as usize].as_mut().expect("indexed entry");
-            let changed = set_mac(&mut self.pending, id, e, Some(mac));
-            e.state = NeighborState::Reachable;
-            e.since = now;
-            e.probes = 0;
-            let at = deadline(e, &self.config);
-            self.wake(at);
-            return if changed { Learned::Changed(id) } else { Learned::Confirmed(id) };
-        }
-        if !solicited {
-            return Learned::Ignored;
-        }
-        let Some(id) = self.free.pop_front() else {
+        let Some(id) = self.lookup(iface, ip) else {
             return Learned::Ignored;
         };
-        let e = Entry {
-            iface,
-            ip,
-            state: NeighborState::Reachable,
-            mac: Some(mac),
-            refs: 0,
-            since: now,
-            probes: 0,
-            next_probe: now,
-        };
-        self.pending.push(Command::SetNeighbor { id, mac: Some(mac) });
-        let at = deadline(&e, &self.config);
-        self.slots[id as usize] = Some(e);
-        self.index.insert((iface, ip), id);
+        let e = self.slots[id as usize].as_mut().expect("indexed entry");
+        if e.mac.is_some_and(|known| known != mac) {
+            if matches!(e.state, NeighborState::Reachable | NeighborState::Stale) {
+                e.state = NeighborState::Probe;
+                e.probes = 0;
+                e.next_probe = now;
+                self.wake(Some(now));
+            }
+            return Learned::Disputed(id);
+        }
+        let changed = set_mac(&mut self.pending, id, e, Some(mac));
+        e.state = NeighborState::Reachable;
+        e.since = now;
+        e.probes = 0;
+        let at = deadline(e, &self.config);
         self.wake(at);
-        Learned::Created(id)
+        if changed {
+            Learned::Changed(id)
+        } else {
+            Learned::Confirmed(id)
+        }
     }
 
     /// Runs the timers: returns the probes to send now, moves entries
@@ -446,9 +446,14 @@ fn step(
                     e.next_probe = now + c.retrans_time;
                     return true;
                 }
+                set_mac(pending, id, e, None);
+                if e.state == NeighborState::Probe {
+                    // The known MAC is gone: resolve anew, by broadcast.
+                    restart(e, now);
+                    continue;
+                }
                 e.state = NeighborState::Failed;
                 e.since = now;
-                set_mac(pending, id, e, None);
             }
             NeighborState::Reachable => {
                 if now < e.since + c.reachable_time {
@@ -507,12 +512,12 @@ mod tests {
         assert_eq!(t.poll(secs(t0, 1.0)).len(), 1);
         assert_eq!(state(&t, id, t0), NeighborState::Incomplete);
         assert!(commands(&mut t).is_empty(), "nothing to tell workers while unresolved");
-        assert_eq!(t.learn(0, ip("198.18.0.254"), GW, secs(t0, 1.2), false), Learned::Changed(id));
+        assert_eq!(t.learn(0, ip("198.18.0.254"), GW, secs(t0, 1.2)), Learned::Changed(id));
         assert_eq!(commands(&mut t), vec![Command::SetNeighbor { id, mac: Some(GW) }]);
         assert_eq!(state(&t, id, secs(t0, 1.2)), NeighborState::Reachable);
         assert!(t.poll(secs(t0, 2.0)).is_empty(), "resolved: no more probes");
         // The same MAC again confirms without a command.
-        assert_eq!(t.learn(0, ip("198.18.0.254"), GW, secs(t0, 3.0), true), Learned::Confirmed(id));
+        assert_eq!(t.learn(0, ip("198.18.0.254"), GW, secs(t0, 3.0)), Learned::Confirmed(id));
         assert!(commands(&mut t).is_empty());
     }
 
@@ -549,7 +554,7 @@ mod tests {
         let mut t = NeighborTable::new(NeighborConfig::default());
         let id = t.next_hop(0, ip("198.18.0.254"), t0).unwrap();
         t.poll(t0);
-        t.learn(0, ip("198.18.0.254"), GW, t0, false);
+        t.learn(0, ip("198.18.0.254"), GW, t0);
         commands(&mut t);
         assert!(t.poll(secs(t0, 29.9)).is_empty());
         let p = t.poll(secs(t0, 30.0));
@@ -557,7 +562,7 @@ mod tests {
         assert_eq!(state(&t, id, secs(t0, 30.0)), NeighborState::Probe);
         assert!(commands(&mut t).is_empty(), "the MAC stays in use while refreshing");
         // The answer makes it reachable again for another 30 s.
-        assert_eq!(t.learn(0, ip("198.18.0.254"), GW, secs(t0, 30.5), false), Learned::Confirmed(id));
+        assert_eq!(t.learn(0, ip("198.18.0.254"), GW, secs(t0, 30.5)), Learned::Confirmed(id));
         assert_eq!(state(&t, id, secs(t0, 30.5)), NeighborState::Reachable);
         assert!(t.poll(secs(t0, 60.0)).is_empty());
         assert_eq!(t.poll(secs(t0, 60.5)).len(), 1);
@@ -565,50 +570,82 @@ mod tests {
         t.poll(secs(t0, 61.5));
         t.poll(secs(t0, 62.5));
         assert!(commands(&mut t).is_empty());
-        t.poll(secs(t0, 63.5));
-        assert_eq!(state(&t, id, secs(t0, 63.5)), NeighborState::Failed);
+        // The MAC is lost and the neighbor resolved anew, by broadcast.
+        let p = t.poll(secs(t0, 63.5));
+        assert_eq!(p, vec![Probe { id, iface: 0, ip: ip("198.18.0.254"), unicast: None }]);
+        assert_eq!(state(&t, id, secs(t0, 63.5)), NeighborState::Incomplete);
         assert_eq!(commands(&mut t), vec![Command::SetNeighbor { id, mac: None }]);
+        // Whoever answers now is taken.
+        assert_eq!(t.learn(0, ip("198.18.0.254"), GW2, secs(t0, 64.0)), Learned::Changed(id));
+        assert_eq!(commands(&mut t), vec![Command::SetNeighbor { id, mac: Some(GW2) }]);
     }
 
     #[test]
-    fn mac_change_produces_set_neighbor() {
+    fn another_mac_is_confirmed_before_it_is_taken() {
         let t0 = Instant::now();
         let mut t = NeighborTable::new(NeighborConfig::default());
         let id = t.next_hop(1, ip("198.18.0.254"), t0).unwrap();
-        t.learn(1, ip("198.18.0.254"), GW, t0, false);
-        // A gratuitous ARP from the neighbor's standby moves it (VRRP failover).
-        assert_eq!(t.learn(1, ip("198.18.0.254"), GW2, secs(t0, 5.0), false), Learned::Changed(id));
+        t.learn(1, ip("198.18.0.254"), GW, t0);
+        assert_eq!(commands(&mut t), vec![Command::SetNeighbor { id, mac: Some(GW) }]);
+        // Spoofed ARP or NA naming another MAC: the entry keeps its MAC and
+        // probes it, once however many frames come.
+        for i in 0..1000 {
+            assert_eq!(t.learn(1, ip("198.18.0.254"), GW2, secs(t0, 5.0 + i as f64 * 1e-4)), Learned::Disputed(id));
+        }
+        assert!(commands(&mut t).is_empty(), "the workers hear nothing of it");
+        assert_eq!(state(&t, id, secs(t0, 5.1)), NeighborState::Probe);
+        let p = t.poll(secs(t0, 5.1));
+        assert_eq!(p, vec![Probe { id, iface: 1, ip: ip("198.18.0.254"), unicast: Some(GW) }]);
+        // The neighbor answers from its MAC: nothing changed.
+        assert_eq!(t.learn(1, ip("198.18.0.254"), GW, secs(t0, 5.2)), Learned::Confirmed(id));
+        assert_eq!(state(&t, id, secs(t0, 5.2)), NeighborState::Reachable);
+        assert!(commands(&mut t).is_empty());
+        // A real move (VRRP failover): the old MAC stops answering, the
+        // entry resolves anew and takes the new MAC.
+        assert_eq!(t.learn(1, ip("198.18.0.254"), GW2, secs(t0, 10.0)), Learned::Disputed(id));
+        for s in [10.0, 11.0, 12.0, 13.0] {
+            t.poll(secs(t0, s));
+        }
+        assert_eq!(state(&t, id, secs(t0, 13.0)), NeighborState::Incomplete);
+        assert_eq!(t.learn(1, ip("198.18.0.254"), GW2, secs(t0, 13.1)), Learned::Changed(id));
         assert_eq!(
             commands(&mut t),
-            vec![Command::SetNeighbor { id, mac: Some(GW) }, Command::SetNeighbor { id, mac: Some(GW2) }]
+            vec![Command::SetNeighbor { id, mac: None }, Command::SetNeighbor { id, mac: Some(GW2) }]
         );
         // Same address on another interface is another neighbor.
-        assert_eq!(t.learn(0, ip("198.18.0.254"), GW, t0, false), Learned::Ignored);
+        assert_eq!(t.learn(0, ip("198.18.0.254"), GW, t0), Learned::Ignored);
         assert_eq!(t.lookup(0, ip("198.18.0.254")), None);
     }
 
     #[test]
-    fn merge_rule_creates_only_when_for_us() {
+    fn frames_never_create_entries() {
         let t0 = Instant::now();
         let mut t = NeighborTable::new(NeighborConfig::default());
-        assert_eq!(t.learn(0, ip("198.18.0.7"), GW, t0, false), Learned::Ignored);
+        for i in 0..=255u8 {
+            assert_eq!(t.learn(0, ip(&format!("198.18.0.{i}")), GW, t0), Learned::Ignored);
+        }
         assert!(t.is_empty());
-        let Learned::Created(id) = t.learn(0, ip("198.18.0.7"), GW, t0, true) else { panic!("not created") };
-        assert_eq!(commands(&mut t), vec![Command::SetNeighbor { id, mac: Some(GW) }]);
-        // A later next_hop finds it resolved already.
-        assert_eq!(t.next_hop(0, ip("198.18.0.7"), t0), Ok(id));
-        assert!(t.poll(t0).is_empty());
-        // Group and zero addresses are never learned.
-        assert_eq!(t.learn(0, ip("198.18.0.8"), MacAddr::BROADCAST, t0, true), Learned::Ignored);
-        assert_eq!(t.learn(0, ip("198.18.0.8"), MacAddr([0x33, 0x33, 0, 0, 0, 1]), t0, true), Learned::Ignored);
-        assert_eq!(t.learn(0, ip("198.18.0.8"), MacAddr::default(), t0, true), Learned::Ignored);
+        assert!(commands(&mut t).is_empty());
+        // Group and zero addresses are never learned, even for a tracked neighbor.
+        t.next_hop(0, ip("198.18.0.8"), t0).unwrap();
+        assert_eq!(t.learn(0, ip("198.18.0.8"), MacAddr::BROADCAST, t0), Learned::Ignored);
+        assert_eq!(t.learn(0, ip("198.18.0.8"), MacAddr([0x33, 0x33, 0, 0, 0, 1]), t0), Learned::Ignored);
+        assert_eq!(t.learn(0, ip("198.18.0.8"), MacAddr::default(), t0), Learned::Ignored);
+    }
+
+    /// A resolved entry no flow refers to any more.
+    fn resolved_unreferenced(t: &mut NeighborTable, addr: &str, mac: MacAddr, now: Instant) -> u32 {
+        let id = t.next_hop(0, ip(addr), now).unwrap();
+        assert_eq!(t.learn(0, ip(addr), mac, now), Learned::Changed(id));
+        assert!(t.release(id));
+        id
     }
 
     #[test]
     fn unreferenced_entries_age_out_and_free_their_ids() {
         let t0 = Instant::now();
         let mut t = NeighborTable::new(NeighborConfig::default());
-        let Learned::Created(id) = t.learn(0, ip("198.18.0.7"), GW, t0, true) else { panic!("not created") };
+        let id = resolved_unreferenced(&mut t, "198.18.0.7", GW, t0);
         commands(&mut t);
         assert!(t.poll(secs(t0, 30.0)).is_empty(), "unreferenced entries are not probed");
         assert_eq!(state(&t, id, secs(t0, 30.0)), NeighborState::Stale);
@@ -635,7 +672,7 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(t.next_hop(0, ip("198.18.0.3"), t0), Err(Full(2)), "every id referenced");
         assert!(!t.remove(0, ip("198.18.0.1")), "still referenced");
-        t.learn(0, ip("198.18.0.1"), GW, t0, false);
+        t.learn(0, ip("198.18.0.1"), GW, t0);
         assert!(t.release(a));
         assert!(t.remove(0, ip("198.18.0.1")));
         assert!(!t.remove(0, ip("198.18.0.1")));
@@ -659,9 +696,8 @@ mod tests {
     fn full_table_evicts_oldest_unreferenced_entry() {
         let t0 = Instant::now();
         let mut t = NeighborTable::new(NeighborConfig { max_entries: 2, ..NeighborConfig::default() });
-        let Learned::Created(old) = t.learn(0, ip("198.18.0.1"), GW, t0, true) else { panic!() };
-        let Learned::Created(new) = t.learn(0, ip("198.18.0.2"), GW2, secs(t0, 1.0), true) else { panic!() };
-        assert_eq!(t.learn(0, ip("198.18.0.3"), GW2, t0, true), Learned::Ignored, "learning never evicts");
+        let old = resolved_unreferenced(&mut t, "198.18.0.1", GW, t0);
+        let new = resolved_unreferenced(&mut t, "198.18.0.2", GW2, secs(t0, 1.0));
         commands(&mut t);
         assert_eq!(t.next_hop(0, ip("198.18.0.4"), secs(t0, 2.0)), Ok(old));
         assert_eq!(commands(&mut t), vec![Command::SetNeighbor { id: old, mac: None }]);
@@ -676,7 +712,7 @@ mod tests {
         let a = t.next_hop(0, ip("198.18.0.254"), t0).unwrap();
         let b = t.next_hop(0, ip("fe80::1"), t0).unwrap();
         t.poll(t0);
-        t.learn(0, ip("fe80::1"), GW, secs(t0, 2.0), false);
+        t.learn(0, ip("fe80::1"), GW, secs(t0, 2.0));
         let mut e: Vec<NeighborInfo> = t.entries(secs(t0, 5.0)).collect();
         e.sort_by_key(|i| i.id);
         assert_eq!(e.len(), 2);
@@ -691,7 +727,7 @@ mod tests {
     enum Op {
         NextHop(u8),
         Release(u8),
-        Learn(u8, u8, bool),
+        Learn(u8, u8),
         Remove(u8),
         Retry(u8),
         Advance(u16),
@@ -701,7 +737,7 @@ mod tests {
         prop_oneof![
             (0u8..12).prop_map(Op::NextHop),
             (0u8..12).prop_map(Op::Release),
-            (0u8..12, 0u8..3, any::<bool>()).prop_map(|(a, m, s)| Op::Learn(a, m, s)),
+            (0u8..12, 0u8..3).prop_map(|(a, m)| Op::Learn(a, m)),
             (0u8..12).prop_map(Op::Remove),
             (0u8..12).prop_map(Op::Retry),
             (0u16..40_000).prop_map(Op::Advance),
@@ -723,7 +759,7 @@ mod tests {
                 match op {
                     Op::NextHop(a) => { let _ = t.next_hop(0, addr(a), now); }
                     Op::Release(a) => { if let Some(id) = t.lookup(0, addr(a)) { t.release(id); } }
-                    Op::Learn(a, m, s) => { t.learn(0, addr(a), macs[m as usize], now, s); }
+                    Op::Learn(a, m) => { t.learn(0, addr(a), macs[m as usize], now); }
                     Op::Remove(a) => { t.remove(0, addr(a)); }
                     Op::Retry(a) => { if let Some(id) = t.lookup(0, addr(a)) { t.retry(id, now); } }
                     Op::Advance(ms) => { now += Duration::from_millis(u64::from(ms)); t.poll(now); }

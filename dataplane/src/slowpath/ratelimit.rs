@@ -1,8 +1,10 @@
-//! A token bucket: how many echo replies an interface may send.
+//! Token buckets: how many replies an interface may send.
 //!
-//! Echo requests are the one slow-path input an outsider can send at any
-//! rate; the bucket bounds the control core's work and the replies it
-//! puts on the wire.
+//! Echo requests, ARP requests and Neighbor Solicitations are what an
+//! outsider can send at any rate, with any source; the buckets bound the
+//! replies the slow path puts on the wire, so that mediafwd is not an
+//! amplifier for spoofed requests. (The workers' policer,
+//! [`police`](super::police), bounds what reaches the slow path at all.)
 
 use std::time::Instant;
 
@@ -43,6 +45,15 @@ impl TokenBucket {
             false
         }
     }
+}
+
+/// An interface's reply budgets.
+#[derive(Debug, Clone)]
+pub struct ReplyLimits {
+    /// Echo replies (ICMP and ICMPv6).
+    pub echo: TokenBucket,
+    /// ARP replies and Neighbor Advertisements.
+    pub neighbor: TokenBucket,
 }
 
 #[cfg(test)]

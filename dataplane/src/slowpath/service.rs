@@ -15,7 +15,7 @@ use super::counters::{SlowPathCounters, SlowPathStats};
 use super::dispatch::handle_frame;
 use super::interface::Interface;
 use super::neighbor::{Learned, NeighborTable};
-use super::ratelimit::TokenBucket;
+use super::ratelimit::ReplyLimits;
 use super::verdict::{Reason, Verdict};
 use super::{arp, nd};
 use crate::flow::Command;
@@ -31,7 +31,7 @@ const FRAME_ROOM: usize = 128;
 /// to the workers.
 pub struct SlowPath {
     interfaces: Vec<Interface>,
-    limits: Vec<TokenBucket>,
+    limits: Vec<ReplyLimits>,
     neighbors: NeighborTable,
     rings: Vec<Ring>,
     inject: Ring,
@@ -68,7 +68,7 @@ impl SlowPath {
             }
         }
         Ok(SlowPath {
-            limits: interfaces.iter().map(|_| TokenBucket::new(config.echo_rate, config.echo_burst)).collect(),
+            limits: interfaces.iter().map(|_| config.reply_limits()).collect(),
             interfaces,
             neighbors: NeighborTable::new(config.neighbors.clone()),
             rings,
@@ -124,9 +124,19 @@ impl SlowPath {
         let (iface, handled) = handle_frame(&mut buf[off..], len, port, &self.interfaces, &mut self.limits, now);
         self.counters.received(handled.message);
         if let (Some(idx), Some(l)) = (iface, handled.learn()) {
-            if let Learned::Created(_) | Learned::Changed(_) = self.neighbors.learn(idx, l.ip, l.mac, now, l.solicited)
-            {
-                add(&self.counters.neighbors_learned, 1);
+            let refused = match self.neighbors.learn(idx, l.ip, l.mac, now) {
+                Learned::Changed(_) => {
+                    add(&self.counters.neighbors_learned, 1);
+                    None
+                }
+                Learned::Confirmed(_) => None,
+                Learned::Disputed(_) => Some(Reason::Disputed),
+                Learned::Ignored => Some(Reason::Untracked),
+            };
+            // A reply still goes out; a frame that was only there to be
+            // learned from is dropped for the reason it was not.
+            if let (Some(reason), Verdict::Learn(_)) = (refused, handled.verdict) {
+                self.counters.drop_n(reason, 1);
             }
         }
         match (iface, handled.verdict) {

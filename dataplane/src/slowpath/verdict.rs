@@ -37,7 +37,8 @@ reasons! {
         Redirect = "redirect",
         /// Any other ICMP or ICMPv6 type (echo replies, MLD, timestamps...).
         OtherIcmp = "other_icmp",
-        /// An echo request over the interface's reply rate.
+        /// A request (echo, ARP, Neighbor Solicitation) over the
+        /// interface's reply rate.
         RateLimited = "rate_limited",
         /// The reply does not fit in the packet's buffer.
         NoRoom = "no_room",
@@ -47,6 +48,12 @@ reasons! {
         TxFull = "tx_full",
         /// No mbuf for a frame the slow path originates.
         NoMbuf = "no_mbuf",
+        /// ARP or ND naming a neighbor the table does not resolve: neighbors
+        /// are learned only when asked for.
+        Untracked = "untracked",
+        /// ARP or ND giving a tracked neighbor another MAC than the one it
+        /// has: not taken; the known MAC is probed.
+        Disputed = "disputed",
     }
 }
 
@@ -74,11 +81,6 @@ pub struct Learn {
     pub ip: IpAddr,
     /// Its MAC.
     pub mac: MacAddr,
-    /// The frame was addressed to us (an ARP packet for one of our
-    /// addresses, an NS for one of them): an entry may be created for the
-    /// neighbor. Otherwise only an existing entry is updated (RFC 826's
-    /// merge rule, RFC 4861 §7.2.5).
-    pub solicited: bool,
 }
 
 /// What to do with a frame.

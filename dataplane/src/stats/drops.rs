@@ -5,6 +5,7 @@
 //! packet's flow was found) and the table in docs/operations.md.
 
 use super::reasons::reasons;
+use crate::slowpath::police::{Kind, Refused};
 use crate::srtp::SrtpError;
 
 /// Declares [`DropReason`] from rows `/// help` + `node|flow Variant =
@@ -107,6 +108,18 @@ drop_reasons! {
     node SlowPathFull = "slow_path_full",
     /// For the slow path, which is not running.
     node NoSlowPath = "no_slow_path",
+    /// For the slow path, from a source over its share of the worker's
+    /// slow-path budget.
+    node PolicedSource = "policed_source",
+    /// ARP or ND to our MAC, over the worker's rate for them.
+    node PolicedNeighbor = "policed_neighbor",
+    /// Broadcast ARP, over the worker's rate for it.
+    node PolicedArp = "policed_arp",
+    /// Multicast Neighbor Solicitations and Advertisements, over the
+    /// worker's rate for them.
+    node PolicedNd = "policed_nd",
+    /// Other ICMP and ICMPv6 (echo, errors), over the worker's rate for them.
+    node PolicedIcmp = "policed_icmp",
     /// SRTP/SRTCP authentication failed: corrupted, forged, or protected with
     /// other keys (RFC 3711 §3.3, §3.4).
     flow SrtpAuth = "srtp_auth",
@@ -140,6 +153,19 @@ impl From<SrtpError> for DropReason {
     }
 }
 
+impl DropReason {
+    /// The drop reason of a frame the slow-path policer refused.
+    pub const fn policed(refused: Refused) -> DropReason {
+        match refused {
+            Refused::Source => Self::PolicedSource,
+            Refused::Kind(Kind::Neighbor) => Self::PolicedNeighbor,
+            Refused::Kind(Kind::ArpBroadcast) => Self::PolicedArp,
+            Refused::Kind(Kind::NdMulticast) => Self::PolicedNd,
+            Refused::Kind(Kind::Icmp) => Self::PolicedIcmp,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,7 +187,7 @@ mod tests {
         }
         let per_flow = DropReason::ALL.iter().filter_map(|r| r.flow_drop()).collect::<Vec<_>>();
         assert_eq!(per_flow, FlowDrop::ALL, "FlowDrop keeps DropReason's order");
-        assert_eq!((DropReason::COUNT, FlowDrop::COUNT), (27, 14));
+        assert_eq!((DropReason::COUNT, FlowDrop::COUNT), (32, 14));
     }
 
     /// The drop-reason table of docs/operations.md, as the code defines it.
