@@ -114,6 +114,7 @@ impl Node {
             SessionManager::with_quarantine(infos, d.max_flows, Duration::from_secs(sc.port_quarantine as u64));
         sessions.default_media_timeout = Duration::from_secs(sc.media_timeout as u64);
         sessions.default_max_lifetime = (sc.max_lifetime > 0).then(|| Duration::from_secs(sc.max_lifetime as u64));
+        sessions.max_sessions = (sc.max_sessions > 0).then_some(sc.max_sessions);
         let stats_interval = Duration::from_secs(config.raw.node.stats_log_seconds.max(1) as u64);
         let max_flows = d.max_flows;
         let mut node = Node { dataplane, slow, io, sessions, stats_interval, max_flows };

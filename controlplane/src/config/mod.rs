@@ -218,11 +218,13 @@ pub struct SessionsConfig {
     pub max_lifetime: u32,
     /// A freed relay port waits this long before reuse (seconds).
     pub port_quarantine: u32,
+    /// Sessions at once (0: as many as the flow table and ports allow).
+    pub max_sessions: usize,
 }
 
 impl Default for SessionsConfig {
     fn default() -> Self {
-        SessionsConfig { media_timeout: 60, max_lifetime: 4 * 3600, port_quarantine: 10 }
+        SessionsConfig { media_timeout: 60, max_lifetime: 4 * 3600, port_quarantine: 10, max_sessions: 0 }
     }
 }
 

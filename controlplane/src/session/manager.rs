@@ -177,6 +177,9 @@ pub struct SessionManager {
     pub default_media_timeout: Duration,
     /// Lifetime when a request gives none.
     pub default_max_lifetime: Option<Duration>,
+    /// Sessions at once (`sessions.max_sessions`); `None`: as many as
+    /// flow slots and ports allow.
+    pub max_sessions: Option<usize>,
 }
 
 impl SessionManager {
@@ -197,6 +200,7 @@ impl SessionManager {
             retired: Vec::new(),
             default_media_timeout: Duration::from_secs(60),
             default_max_lifetime: None,
+            max_sessions: None,
         }
     }
 
@@ -301,6 +305,11 @@ impl SessionManager {
         }
         if legs[0].label == legs[1].label {
             return Err(invalid("legs[1].label", "the two legs need different labels"));
+        }
+        if let Some(max) = self.max_sessions.filter(|&max| self.sessions.len() >= max) {
+            return Err(SessionError::Exhausted(format!(
+                "{max} sessions, the node's limit (sessions.max_sessions); delete sessions or raise the limit"
+            )));
         }
         let checked = [self.check_leg("legs[0]", &legs[0])?, self.check_leg("legs[1]", &legs[1])?];
         if self.ids.available() < 4 {

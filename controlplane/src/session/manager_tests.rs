@@ -138,6 +138,23 @@ fn exhaustion_names_the_interface_and_returns_the_other_port() {
 }
 
 #[test]
+fn max_sessions_refuses_new_sessions_only() {
+    let mut m = manager();
+    m.max_sessions = Some(2);
+    let now = Instant::now();
+    let (first, _) = call(&mut m, "s0", now).unwrap();
+    call(&mut m, "s1", now).unwrap();
+    let e = call(&mut m, "s2", now).unwrap_err();
+    assert!(matches!(&e, SessionError::Exhausted(msg) if msg.contains("sessions.max_sessions")), "{e:?}");
+    assert_eq!(m.port_usage(0, now).0, 2, "the refused session took no port");
+    // A retransmission of an existing session is still answered.
+    assert_eq!(call(&mut m, "s0", now).unwrap().0.legs[0].local, first.legs[0].local);
+    // A deleted session makes room.
+    m.delete("s1", now).unwrap();
+    call(&mut m, "s2", now).unwrap();
+}
+
+#[test]
 fn deleted_ports_are_quarantined() {
     let mut m = manager();
     let t0 = Instant::now();
