@@ -82,6 +82,8 @@ pub struct NodeSnapshot {
     pub flows: u64,
     /// Flow table capacity per worker.
     pub max_flows: u64,
+    /// Packet buffers in use (queues, rings, caches, in flight).
+    pub mbufs_in_use: u64,
     /// Interfaces.
     pub interfaces: Vec<InterfaceSample>,
     /// Sessions created since start.
@@ -358,6 +360,12 @@ fn sessions(s: &NodeSnapshot, e: &mut Exposition) {
         &[],
         s.max_flows,
     );
+    e.family(
+        "mediafwd_mbufs_in_use",
+        Kind::Gauge,
+        "Packet buffers of the pool in use (descriptor rings, rings, per-core caches, in flight); a leak keeps it rising.",
+    )
+    .int("mediafwd_mbufs_in_use", &[], s.mbufs_in_use);
     e.family("mediafwd_interface_sessions", Kind::Gauge, "Sessions with a leg on the interface.");
     for i in &s.interfaces {
         e.int("mediafwd_interface_sessions", &[("interface", &i.name)], i.sessions);
