@@ -4,6 +4,10 @@
 #               everything it made is removed (scripts/demo.sh)
 #   make test   the whole suite (formatting, lints, unit, property and DPDK tests,
 #               and the packet logic built without DPDK)
+#   make soak DURATION=3600   calls, session churn and malformed frames at once;
+#               memory, packet buffers, sessions and drops sampled to CSV and a
+#               plot; fails if anything grows after warm-up or a call packet is
+#               lost (perf/soak.sh; SOAK_OUT=dir for the results)
 # Both install missing Debian packages (as root); what is already there is
 # left alone.
 
@@ -11,7 +15,7 @@ CARGO ?= cargo
 HUGEPAGES ?= 512
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build release test lint fmt hugepages demo selfcheck bench bench-matrix clean
+.PHONY: all deps build release test lint fmt hugepages demo soak flood selfcheck bench bench-matrix clean
 
 all: build
 
@@ -46,6 +50,14 @@ hugepages: deps
 
 demo: deps
 	@scripts/demo.sh
+
+DURATION ?= 600
+soak: deps
+	DURATION=$(DURATION) perf/soak.sh
+
+# Floods of ARP, NS, ICMP echo and UDP while a call streams (perf/flood.sh).
+flood: deps
+	perf/flood.sh
 
 # The packet engine alone: one worker between two virtual ports.
 selfcheck: release hugepages

@@ -24,6 +24,8 @@ packages=(
   lua5.4
   # The session store's tests run a real Redis (and its Sentinel).
   redis-server redis-sentinel
+  # make soak draws its plot with matplotlib.
+  python3-matplotlib
 )
 if [[ "${1:-}" == --bench ]]; then
   # perf/bench relays the same calls through rtpengine (userspace mode).

@@ -14,6 +14,7 @@ use mediafwd_dataplane::craft::{arp_reply, rtp_packet, UdpFrame};
 use mediafwd_dataplane::flow::{Command, Egress, Flow, FlowKey, Ingress, LatchMode, Media};
 use mediafwd_dataplane::node::{Device, EalConfig, InterfaceConfig, Node, NodeConfig, RingPort};
 use mediafwd_dataplane::slowpath::{Ipv4Net, SlowPathConfig};
+use mediafwd_dataplane::stats::DropReason;
 use mediafwd_dataplane::wire::ethernet::{self, ethertype, MacAddr};
 use mediafwd_dataplane::wire::{ipv4, rtp, udp};
 use mediafwd_dataplane::DataplaneConfig;
@@ -170,6 +171,84 @@ fn a_node_on_ring_ports_resolves_its_peers_relays_rtp_and_counts_it() {
     assert!(port(a.port_id()).link_up());
     assert_eq!(port(a.port_id()).driver, "net_ring");
 
+    flood_while_streaming(&mut node, &a, &b, &frame[..len], hop_a);
+
     drop((a, b));
     node.shutdown();
+}
+
+/// A flood of spoofed ARP requests, some claiming the caller's address
+/// with another MAC, while the call streams: every RTP frame is relayed,
+/// the flood is policed on the worker, the replies stay within their
+/// budget, and the caller's neighbor entry keeps its MAC.
+fn flood_while_streaming(node: &mut Node, a: &RingPort, b: &RingPort, rtp_frame: &[u8], hop_a: u32) {
+    const ROUNDS: usize = 40;
+    const ARP_PER_ROUND: usize = 200;
+    let before = node.dataplane.worker_stats()[0].clone();
+    let slow_before = node.slow.stats();
+    let mut relayed = 0;
+    let mut rtp = rtp_frame.to_vec();
+    let started = Instant::now();
+    let mut told = Vec::new();
+    for round in 0..ROUNDS {
+        for i in 0..ARP_PER_ROUND {
+            let n = (round * ARP_PER_ROUND + i) as u32;
+            // One in 16 claims the caller's address.
+            let sender =
+                if n % 16 == 0 { Ipv4Addr::new(198, 18, 0, 2) } else { Ipv4Addr::new(198, 18, 0, 3 + (n % 250) as u8) };
+            let spoofed = MacAddr([0x02, 0x66, (n >> 16) as u8, (n >> 8) as u8, n as u8, 0x01]);
+            let mut f = [0u8; 64];
+            let mut peer = mediafwd_dataplane::slowpath::Interface::new("flood", 0, None, spoofed);
+            peer.ipv4 = vec![Ipv4Net::new(sender, 24).unwrap()];
+            let len =
+                mediafwd_dataplane::slowpath::arp::request(&mut f, &peer, Ipv4Addr::new(198, 18, 0, 1), None).unwrap();
+            while a.inject(&f[..len]).is_err() {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        }
+        // One call packet per round, with the next sequence number.
+        rtp[14 + 20 + 8 + 3] = rtp[14 + 20 + 8 + 3].wrapping_add(1);
+        let u = 14 + 20;
+        rtp[u + 6..u + 8].fill(0);
+        a.inject(&rtp).unwrap();
+        let mut commands = Vec::new();
+        node.slow.poll(Instant::now(), &mut commands);
+        for c in commands {
+            node.dataplane.send(c.clone());
+            told.push(c);
+        }
+        // The node confirms the caller at its MAC: the caller answers.
+        for f in a.collect() {
+            if let Some(reply) = arp_reply(&f, CALLER_MAC).filter(|_| f[..6] == CALLER_MAC.0) {
+                a.inject(&reply).unwrap();
+            }
+        }
+        relayed += b.collect().iter().filter(|f| is_udp(f)).count();
+    }
+    let deadline = Instant::now() + WAIT;
+    while relayed < ROUNDS && Instant::now() < deadline {
+        relayed += b.collect().iter().filter(|f| is_udp(f)).count();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    node.slow.poll(Instant::now(), &mut told);
+    assert!(told.is_empty(), "the flood reached the workers: {told:?}");
+    assert_eq!(relayed, ROUNDS, "every call packet relayed through the flood");
+    let w = &node.dataplane.worker_stats()[0];
+    let policed = [DropReason::PolicedArp, DropReason::PolicedSource]
+        .map(|r| w.dropped(r) - before.dropped(r))
+        .iter()
+        .sum::<u64>();
+    let punted = w.slow_path - before.slow_path;
+    let sent = (ROUNDS * ARP_PER_ROUND) as u64;
+    // The worker's budget for broadcast ARP: its burst and its rate over
+    // the time taken; besides, the caller's answers to the node's probes.
+    let budget = 100 + (1000.0 * elapsed) as u64 + 1;
+    assert!(punted <= budget + ROUNDS as u64, "{punted} punted in {elapsed} s");
+    assert!(policed + punted >= sent, "{policed} policed and {punted} punted of {sent}");
+    let slow = node.slow.stats();
+    let replies = slow.arp_replies_out - slow_before.arp_replies_out;
+    assert!(replies <= budget, "{replies} ARP replies in {elapsed} s");
+    let info = node.slow.neighbors().get(hop_a, Instant::now()).expect("the caller's entry");
+    assert_eq!(info.mac, Some(CALLER_MAC), "the caller keeps its MAC");
 }

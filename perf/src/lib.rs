@@ -8,8 +8,12 @@
 //! - `mfw-bench-report`: the benchmark's scenario table from rtpgen's reports.
 //! - `mfw-blast` and `mfw-relay-bench`: the raw forwarding comparison with
 //!   `dpdk-testpmd` on a memif link, which agree on one address plan
-//!   ([`plan`]) so that every packet reaches a programmed flow.
+//!   ([`plan`]) so that every packet reaches a programmed flow; with
+//!   `--flood`, mfw-blast sends ARP, ND, ICMP or UDP floods from spoofed
+//!   sources instead ([`flood`], perf/flood.sh).
+//! - `mfw-control-load`: session churn over gRPC (and ng), with latency.
 
+pub mod flood;
 pub mod gen;
 pub mod ng;
 pub mod plan;

@@ -16,11 +16,13 @@
 //!  INCOMPLETE   max_probes unanswered                     FAILED
 //!  no MAC       learn()                                   REACHABLE (SetNeighbor)
 //!  MAC m        learn(m)                                  REACHABLE
+//!  INCOMPLETE   learn(any)                                REACHABLE (SetNeighbor if it changed)
 //!  REACH/STALE  learn(other than m)                       PROBE: unicast probes to m (MAC kept)
 //!  REACHABLE    reachable_time passes                     STALE
 //!  STALE        referenced                                PROBE: unicast probes to the known MAC
 //!  STALE        unreferenced, reachable_time passes       removed (SetNeighbor None)
-//!  PROBE        max_probes unanswered                     INCOMPLETE, MAC lost (SetNeighbor None)
+//!  PROBE        max_probes unanswered                     INCOMPLETE: broadcast probes, MAC kept in use
+//!  INCOMPLETE   max_probes unanswered, had a MAC          FAILED, MAC lost (SetNeighbor None)
 //!  FAILED       next_hop(), retry()                       INCOMPLETE
 //!  FAILED       unreferenced                              removed
 //! ```
@@ -265,7 +267,8 @@ impl NeighborTable {
     /// MAC keeps it ([`Learned::Disputed`]): a live next hop is not moved
     /// by an unsolicited ARP or NA; a reachable or stale one is probed at
     /// the MAC it has (PROBE), and if that MAC no longer answers, the entry
-    /// fails and is resolved anew.
+    /// is resolved anew by broadcast (INCOMPLETE, keeping its MAC in use
+    /// until an answer names one).
     pub fn learn(&mut self, iface: usize, ip: IpAddr, mac: MacAddr, now: Instant) -> Learned {
         if !mac.is_unicast() || mac == MacAddr::default() {
             return Learned::Ignored;
@@ -274,7 +277,7 @@ impl NeighborTable {
             return Learned::Ignored;
         };
         let e = self.slots[id as usize].as_mut().expect("indexed entry");
-        if e.mac.is_some_and(|known| known != mac) {
+        if e.state != NeighborState::Incomplete && e.mac.is_some_and(|known| known != mac) {
             if matches!(e.state, NeighborState::Reachable | NeighborState::Stale) {
                 e.state = NeighborState::Probe;
                 e.probes = 0;
@@ -446,12 +449,14 @@ fn step(
                     e.next_probe = now + c.retrans_time;
                     return true;
                 }
-                set_mac(pending, id, e, None);
                 if e.state == NeighborState::Probe {
-                    // The known MAC is gone: resolve anew, by broadcast.
+                    // The known MAC does not answer: resolve anew, by
+                    // broadcast, still forwarding to it meanwhile (answers
+                    // lost to a flood must not pause a call).
                     restart(e, now);
                     continue;
                 }
+                set_mac(pending, id, e, None);
                 e.state = NeighborState::Failed;
                 e.since = now;
             }
@@ -570,14 +575,20 @@ mod tests {
         t.poll(secs(t0, 61.5));
         t.poll(secs(t0, 62.5));
         assert!(commands(&mut t).is_empty());
-        // The MAC is lost and the neighbor resolved anew, by broadcast.
+        // The neighbor is resolved anew, by broadcast, its MAC still in use.
         let p = t.poll(secs(t0, 63.5));
         assert_eq!(p, vec![Probe { id, iface: 0, ip: ip("198.18.0.254"), unicast: None }]);
         assert_eq!(state(&t, id, secs(t0, 63.5)), NeighborState::Incomplete);
-        assert_eq!(commands(&mut t), vec![Command::SetNeighbor { id, mac: None }]);
+        assert!(commands(&mut t).is_empty());
         // Whoever answers now is taken.
         assert_eq!(t.learn(0, ip("198.18.0.254"), GW2, secs(t0, 64.0)), Learned::Changed(id));
         assert_eq!(commands(&mut t), vec![Command::SetNeighbor { id, mac: Some(GW2) }]);
+        // Nobody answers at all: the MAC is lost after the broadcast probes too.
+        for s in [94.5, 95.5, 96.5, 97.5, 98.5, 99.5, 100.5] {
+            t.poll(secs(t0, s));
+        }
+        assert_eq!(state(&t, id, secs(t0, 100.5)), NeighborState::Failed);
+        assert_eq!(commands(&mut t), vec![Command::SetNeighbor { id, mac: None }]);
     }
 
     #[test]
@@ -607,11 +618,9 @@ mod tests {
             t.poll(secs(t0, s));
         }
         assert_eq!(state(&t, id, secs(t0, 13.0)), NeighborState::Incomplete);
+        assert!(commands(&mut t).is_empty(), "the old MAC stays in use meanwhile");
         assert_eq!(t.learn(1, ip("198.18.0.254"), GW2, secs(t0, 13.1)), Learned::Changed(id));
-        assert_eq!(
-            commands(&mut t),
-            vec![Command::SetNeighbor { id, mac: None }, Command::SetNeighbor { id, mac: Some(GW2) }]
-        );
+        assert_eq!(commands(&mut t), vec![Command::SetNeighbor { id, mac: Some(GW2) }]);
         // Same address on another interface is another neighbor.
         assert_eq!(t.learn(0, ip("198.18.0.254"), GW, t0), Learned::Ignored);
         assert_eq!(t.lookup(0, ip("198.18.0.254")), None);

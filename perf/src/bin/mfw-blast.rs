@@ -7,6 +7,11 @@
 //! relayed packets) is counted and freed. At the end one JSON line reports
 //! what was offered and what came back.
 //!
+//! With `--flood KIND` it sends a flood instead: ARP, Neighbor
+//! Solicitations, ICMP echo, or UDP to closed or live ports, each frame from
+//! another spoofed source ([`mediafwd_perf::flood`]), for the slow-path
+//! protection test (perf/flood.sh).
+//!
 //! A packet the port does not take (its ring towards the forwarder is full)
 //! stays queued and is offered again: the offered rate is what the forwarder
 //! let in, and the loss is what it let in but did not send back.
@@ -22,6 +27,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use mediafwd_dataplane::wire::ethernet::MacAddr;
 use mediafwd_ffi::{eal, Burst, Eal, Mempool, BURST_SIZE};
+use mediafwd_perf::flood::{self, FloodKind, FloodTarget};
 use mediafwd_perf::{fmt_mac, parse_mac, plan, port};
 use serde::Serialize;
 
@@ -60,6 +66,24 @@ struct Args {
     /// A label for the JSON report (e.g. the forwarder's name).
     #[arg(long, default_value = "")]
     label: String,
+    /// Send a flood of this kind instead of RTP.
+    #[arg(long, value_enum)]
+    flood: Option<FloodKind>,
+    /// The relay's IPv4 address, for the flood.
+    #[arg(long, default_value = "198.18.0.1")]
+    flood_v4: std::net::Ipv4Addr,
+    /// The relay's IPv6 address, for the flood.
+    #[arg(long, default_value = "2001:db8::1")]
+    flood_v6: std::net::Ipv6Addr,
+    /// The relay's next hop, claimed by some of the ARP flood.
+    #[arg(long, default_value = "198.18.0.2")]
+    flood_gateway: std::net::Ipv4Addr,
+    /// The relay ports of the live calls, LOW-HIGH (--flood udp-wrong-source).
+    #[arg(long, default_value = "30000-30099")]
+    flood_ports: String,
+    /// Distinct spoofed sources of the flood.
+    #[arg(long, default_value_t = 4096)]
+    flood_sources: usize,
     /// EAL arguments (after `--`).
     #[arg(last = true)]
     eal: Vec<String>,
@@ -121,6 +145,20 @@ fn run(args: &Args, relay_mac: MacAddr) -> anyhow::Result<()> {
     for (s, f) in frames.chunks_exact_mut(plan::FRAME_LEN).enumerate() {
         plan::caller_frame(f, s as u32, gen_mac, relay_mac);
     }
+    let flood_frames = match args.flood {
+        Some(kind) => {
+            let (lo, hi) = args.flood_ports.split_once('-').context("--flood-ports LOW-HIGH")?;
+            let target = FloodTarget {
+                relay_mac,
+                relay_v4: args.flood_v4,
+                relay_v6: args.flood_v6,
+                gateway_v4: args.flood_gateway,
+                live_ports: (lo.parse()?, hi.parse()?),
+            };
+            flood::frames(kind, &target, args.flood_sources.max(1))
+        }
+        None => Vec::new(),
+    };
 
     let deadline = Instant::now() + Duration::from_secs_f64(args.link_timeout);
     if let Err(e) = port::wait_links(&[port], Duration::from_secs_f64(args.link_timeout)) {
@@ -172,15 +210,20 @@ fn run(args: &Args, relay_mac: MacAddr) -> anyhow::Result<()> {
             };
             for _ in 0..want {
                 let Some(mut m) = pool.alloc() else { break };
-                let f = &mut frames[next_session * plan::FRAME_LEN..(next_session + 1) * plan::FRAME_LEN];
-                plan::next_packet(f);
-                m.extend_from_slice(f).expect("a 214-byte frame fits an mbuf");
+                if flood_frames.is_empty() {
+                    let f = &mut frames[next_session * plan::FRAME_LEN..(next_session + 1) * plan::FRAME_LEN];
+                    plan::next_packet(f);
+                    m.extend_from_slice(f).expect("a 214-byte frame fits an mbuf");
+                    next_session += 1;
+                    if next_session == sessions {
+                        next_session = 0;
+                    }
+                } else {
+                    m.extend_from_slice(&flood_frames[built as usize % flood_frames.len()])
+                        .expect("a flood frame fits an mbuf");
+                }
                 let _ = out.push(m);
                 built += 1;
-                next_session += 1;
-                if next_session == sessions {
-                    next_session = 0;
-                }
             }
             let n = tx.tx_burst(&mut out);
             sent += n as u64;
@@ -213,7 +256,7 @@ fn run(args: &Args, relay_mac: MacAddr) -> anyhow::Result<()> {
     let report = Report {
         label: args.label.clone(),
         sessions: args.sessions,
-        frame_bytes: plan::FRAME_LEN,
+        frame_bytes: flood_frames.first().map_or(plan::FRAME_LEN, Vec::len),
         duration_s: elapsed,
         requested_pps: args.rate,
         tx_packets: sent,

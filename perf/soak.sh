@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# make soak: mediafwd under everything at once for DURATION seconds.
+#
+#   namespace mfw-sN-gen                              namespace mfw-sN-relay
+#   rtpgen: CALLS calls, leg a SRTP   a0 <== veth ==> a1  mediafwd "public"
+#   soak.py barrage (malformed)       b0 <== veth ==> b1  mediafwd "private"
+#   mfw-control-load (gRPC + ng churn), soak.py sample
+#                                     c0 <== veth ==> c1  API, metrics, ng
+#
+# Every SOAK_EVERY (10) seconds soak.py samples the relay's resident memory,
+# the packet pool's buffers in use, sessions and drops into soak.csv; at the
+# end it draws soak.png and fails (exit 1) if memory or buffers grew after
+# the warm-up (SOAK_WARMUP, default a tenth of the run, at least 60 s) or
+# rtpgen lost a call packet. Results go to SOAK_OUT (default target/soak).
+#
+# Everything runs niced (SOAK_NICE, 10): the machine may be shared. Needs
+# root and 2 CPUs. Everything it made is removed at the end, also on Ctrl-C.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+DURATION="${DURATION:-600}"
+CALLS="${SOAK_CALLS:-100}"
+CHURN_RATE="${SOAK_CHURN_RATE:-5}"
+BARRAGE_PPS="${SOAK_BARRAGE_PPS:-500}"
+EVERY="${SOAK_EVERY:-10}"
+NICE="${SOAK_NICE:-10}"
+OUT="$(mkdir -p "${SOAK_OUT:-$REPO/target/soak}" && cd "${SOAK_OUT:-$REPO/target/soak}" && pwd)"
+WARMUP="${SOAK_WARMUP:-$((DURATION / 10 > 60 ? DURATION / 10 : 60))}"
+
+[ "$(id -u)" = 0 ] || { echo "make soak needs root (namespaces, DPDK)" >&2; exit 1; }
+[ "$(nproc)" -ge 2 ] || { echo "make soak needs 2 CPUs" >&2; exit 1; }
+
+# Debian's python3, where python3-matplotlib is (scripts/deps.sh).
+PY="$(command -v /usr/bin/python3 || command -v python3)"
+BIN="${MFW_BIN_DIR:-${CARGO_TARGET_DIR:-$REPO/target}/release}"
+if [ -z "${MFW_BIN_DIR:-}" ]; then
+	echo "building mediafwd, rtpgen and mfw-control-load (release)..."
+	(cd "$REPO" && nice -n "$NICE" cargo build --release -q -p mediafwd-controlplane -p mediafwd-perf)
+fi
+
+# shellcheck source=perf/topology.sh
+. "$REPO/perf/topology.sh"
+
+TAG="s$$"
+DIR="$(mktemp -d /tmp/mediafwd-soak.XXXXXX)"
+PIDS=()
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	local pid
+	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${PIDS[@]}"; do
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	cp "$DIR/mediafwd.log" "$OUT/mediafwd.log" 2>/dev/null || true
+	topo_down
+	rm -rf "$DIR" "/var/run/dpdk/mfw-$TAG-node" "/var/run/dpdk/mfw-$TAG-gen"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+topo_up "$TAG"
+cat >"$DIR/mediafwd.toml" <<EOF
+[node]
+worker_cores = [1]
+control_cores = [0]
+hugepages = false
+file_prefix = "mfw-$TAG-node"
+stats_log_seconds = 600
+
+[dataplane]
+rx_desc = 4096
+tx_desc = 4096
+
+[sessions]
+max_sessions = $((CALLS + 64))
+
+[api]
+listen = "$TOPO_CTL_RELAY:7070"
+metrics_listen = "$TOPO_CTL_RELAY:9100"
+
+[ng]
+listen = "$TOPO_CTL_RELAY:22222"
+
+[[interface]]
+name = "public"
+device = "net_af_packet0,iface=a1,framecnt=4096"
+addresses = ["198.18.0.1/24"]
+gateway4 = "198.18.0.2"
+
+[[interface]]
+name = "private"
+device = "net_af_packet1,iface=b1,framecnt=4096"
+addresses = ["198.19.0.1/24"]
+gateway4 = "198.19.0.2"
+EOF
+
+ip netns exec "$TOPO_RELAY" nice -n "$NICE" "$BIN/mediafwd" --config "$DIR/mediafwd.toml" >"$DIR/mediafwd.log" 2>&1 &
+RELAY=$!
+PIDS+=("$RELAY")
+for _ in $(seq 300); do
+	grep -q " ready" "$DIR/mediafwd.log" && break
+	kill -0 "$RELAY" 2>/dev/null || { cat "$DIR/mediafwd.log" >&2; exit 1; }
+	sleep 0.1
+done
+grep -q " ready" "$DIR/mediafwd.log" || { echo "mediafwd did not get ready" >&2; tail "$DIR/mediafwd.log" >&2; exit 1; }
+MAC_B="$(ip netns exec "$TOPO_RELAY" cat /sys/class/net/b1/address)"
+
+echo "soak: $DURATION s, $CALLS calls (leg a SRTP), churn $CHURN_RATE/s over gRPC and ng, barrage $BARRAGE_PPS frames/s; results in $OUT"
+G=(ip netns exec "$TOPO_GEN" nice -n "$NICE")
+"${G[@]}" "$PY" "$REPO/perf/soak/soak.py" sample --pid "$RELAY" --metrics "http://$TOPO_CTL_RELAY:9100/metrics" \
+	--csv "$OUT/soak.csv" --seconds "$((DURATION + 30))" --every "$EVERY" &
+PIDS+=($!)
+SAMPLER=$!
+"${G[@]}" "$BIN/rtpgen" --api "http://$TOPO_CTL_RELAY:7070" --sessions "$CALLS" --direction both \
+	--duration "$DURATION" --srtp-a AES_CM_128_HMAC_SHA1_80 --desc 4096 --quiet --json \
+	--port net_af_packet0 --port net_af_packet1 -- \
+	--lcores=0@0 --no-pci --no-huge -m 512 --no-shconf --no-telemetry --log-level=warning \
+	--file-prefix="mfw-$TAG-gen" --vdev=net_af_packet0,iface=a0,framecnt=4096 \
+	--vdev=net_af_packet1,iface=b0,framecnt=4096 >"$OUT/rtpgen.json" 2>"$DIR/rtpgen.log" &
+GEN=$!
+PIDS+=("$GEN")
+# The churn and the barrage start once the calls stream.
+sleep 20
+"${G[@]}" "$BIN/mfw-control-load" --server "http://$TOPO_CTL_RELAY:7070" --ng "$TOPO_CTL_RELAY:22222" \
+	--rate "$CHURN_RATE" --concurrency 2 --duration "$((DURATION - 30))" >"$DIR/churn.txt" 2>&1 &
+PIDS+=($!)
+CHURN=$!
+"${G[@]}" "$PY" "$REPO/perf/soak/soak.py" barrage --iface b0 --dst-mac "$MAC_B" --src 198.19.0.77 \
+	--dst 198.19.0.1 --pps "$BARRAGE_PPS" --seconds "$((DURATION - 30))" >"$DIR/barrage.json" 2>&1 &
+PIDS+=($!)
+BARRAGE=$!
+
+rc=0
+wait "$GEN" || { echo "rtpgen failed:" >&2; tail -20 "$DIR/rtpgen.log" >&2; rc=1; }
+wait "$CHURN" || { echo "the churn failed:" >&2; tail "$DIR/churn.txt" >&2; rc=1; }
+wait "$BARRAGE" || rc=1
+kill -TERM "$SAMPLER" 2>/dev/null || true
+wait "$SAMPLER" 2>/dev/null || true
+tail -1 "$DIR/churn.txt" >"$OUT/churn.json" || true
+cp "$DIR/barrage.json" "$OUT/barrage.json"
+grep -v '^{' "$DIR/churn.txt" || true
+cat "$DIR/barrage.json"
+"$PY" "$REPO/perf/soak/soak.py" verdict --csv "$OUT/soak.csv" --png "$OUT/soak.png" --warmup "$WARMUP" \
+	--rtpgen "$OUT/rtpgen.json" --churn "$OUT/churn.json" | tee "$OUT/summary.json" || rc=1
+[ "$rc" = 0 ] && echo "soak: passed" || echo "soak: FAILED" >&2
+exit "$rc"
