@@ -194,8 +194,11 @@ fn flood_while_streaming(node: &mut Node, a: &RingPort, b: &RingPort, rtp_frame:
         for i in 0..ARP_PER_ROUND {
             let n = (round * ARP_PER_ROUND + i) as u32;
             // One in 16 claims the caller's address.
-            let sender =
-                if n % 16 == 0 { Ipv4Addr::new(198, 18, 0, 2) } else { Ipv4Addr::new(198, 18, 0, 3 + (n % 250) as u8) };
+            let sender = if n.is_multiple_of(16) {
+                Ipv4Addr::new(198, 18, 0, 2)
+            } else {
+                Ipv4Addr::new(198, 18, 0, 3 + (n % 250) as u8)
+            };
             let spoofed = MacAddr([0x02, 0x66, (n >> 16) as u8, (n >> 8) as u8, n as u8, 0x01]);
             let mut f = [0u8; 64];
             let mut peer = mediafwd_dataplane::slowpath::Interface::new("flood", 0, None, spoofed);

@@ -73,7 +73,7 @@ pub fn frames(kind: FloodKind, t: &FloodTarget, n: usize) -> Vec<Vec<u8>> {
             let len = match kind {
                 FloodKind::Arp => {
                     // One in 16 claims the gateway's address.
-                    let host = if i % 16 == 0 { t.gateway_v4.octets()[3] } else { 3 + (r % 250) as u8 };
+                    let host = if i.is_multiple_of(16) { t.gateway_v4.octets()[3] } else { 3 + (r % 250) as u8 };
                     let mut peer = Interface::new("flood", 0, None, mac);
                     peer.ipv4 = vec![Ipv4Net::new(Ipv4Addr::new(a, b, c, host), 24).expect("a /24")];
                     arp::request(&mut buf, &peer, t.relay_v4, None).expect("an IPv4 sender")
