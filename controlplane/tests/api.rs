@@ -276,6 +276,24 @@ fn an_idle_session_times_out_with_an_event() {
 }
 
 #[test]
+fn max_sessions_refuses_the_session_beyond_it_with_resource_exhausted() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let topo = Topology::new("x", None);
+    let node = MediaFwd::start(&topo.config(None, "[sessions]\nmax_sessions = 1\n"));
+    let mut api = Api::connect(&node);
+    api.create(offer("first", pb::LatchMode::Off)).unwrap();
+    // A retransmission of the first is answered; a second session is not.
+    api.create(offer("first", pb::LatchMode::Off)).unwrap();
+    let e = api.create(offer("second", pb::LatchMode::Off)).unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted);
+    assert!(e.message().contains("sessions.max_sessions"), "{}", e.message());
+    assert_eq!(api.get("second").unwrap_err().code(), Code::NotFound);
+    api.delete("first").unwrap();
+    api.create(offer("second", pb::LatchMode::Off)).unwrap();
+    assert!(node.stop().success());
+}
+
+#[test]
 fn drain_refuses_new_sessions_and_keeps_relaying_the_existing_ones() {
     let (_serial, topo, node, mut api) = setup("d");
     let (a, b) = api.call("live", pb::LatchMode::Off);
