@@ -130,6 +130,7 @@ pub mod ipv4;
 pub mod ipv6;
 pub mod rtcp;
 pub mod rtp;
+pub mod stun;
 pub mod udp;
 
 /// Why a buffer was rejected by a `new_checked` or `parse`.
