@@ -12,7 +12,7 @@
 
 use core::net::SocketAddr;
 
-use crate::wire::stun::{self, attr, msg_type, Message, Writer};
+use crate::wire::stun::{attr, msg_type, Message, Writer};
 use crate::wire::WireError;
 
 /// A buffer of this size holds any response [`answer`] writes.
@@ -224,29 +224,11 @@ fn failure(
     Ok(w.finish())
 }
 
-/// Whether a UDP payload on a relay port is for the slow path's ICE or
-/// DTLS handling rather than the relay (RFC 7983 §7: STUN 0-3, DTLS 20-63;
-/// RTP and RTCP start at 128).
-#[inline]
-pub fn is_punted(payload: &[u8]) -> bool {
-    stun::is_stun(payload) || stun::is_dtls(payload)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::wire::test_util::hex;
+    use crate::wire::test_util::{hex, RFC5769_REQUEST};
     use proptest::prelude::*;
-
-    /// RFC 5769 §2.1 (see wire::stun's tests): USERNAME evtj:h6vY, ICE-CONTROLLED.
-    const RFC5769_REQUEST: &str = "
-        000100582112a442b7e7a701bc34d686fa87dfae
-        802200105354554e20746573742063 6c69656e74
-        002400046e0001ff
-        80290008932ff9b151263b36
-        000600096576746a3a68367659202020
-        000800149aeaa70cbfd8cb56781ef2b5b2d3f249c1b571a2
-        80280004e57a3bcf";
 
     pub const CREDS: Credentials<'static> =
         Credentials { local_ufrag: b"mfwd", local_pwd: b"relaypasswordrelaypass", remote_ufrag: Some(b"web1") };
@@ -289,7 +271,7 @@ pub(crate) mod tests {
         assert_eq!(m.msg_type(), msg_type::BINDING_SUCCESS);
         assert_eq!(m.transaction_id(), [9; 12]);
         let xma = m.find(attr::XOR_MAPPED_ADDRESS).unwrap();
-        assert_eq!(stun::decode_xor_address(xma.value, &[9; 12]), Some(FROM.parse().unwrap()));
+        assert_eq!(crate::wire::stun::decode_xor_address(xma.value, &[9; 12]), Some(FROM.parse().unwrap()));
         assert!(m.verify_integrity(CREDS.local_pwd));
         assert_eq!(m.verify_fingerprint(), Some(true));
         assert!(!verify_request(&good(false), &CREDS).unwrap().nominated);
@@ -358,14 +340,6 @@ pub(crate) mod tests {
             answer(&good(true), from, &CREDS, &mut out[..40]),
             Answer::Drop(CheckError::Malformed(WireError::Truncated))
         );
-    }
-
-    #[test]
-    fn punt_demux() {
-        assert!(is_punted(&good(true)));
-        assert!(is_punted(&hex("16fefd00000000000000000010")));
-        assert!(!is_punted(&hex("808012340001e240deadbeef")));
-        assert!(!is_punted(&hex("81c8000cdeadbeefe9b4f1a23d70a3d7")));
     }
 
     proptest! {

@@ -403,19 +403,8 @@ impl<'a> Writer<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::test_util::hex;
+    use crate::wire::test_util::{hex, RFC5769_REQUEST as SAMPLE_REQUEST};
     use proptest::prelude::*;
-
-    /// RFC 5769 §2.1: a request with SOFTWARE, PRIORITY, ICE-CONTROLLED,
-    /// USERNAME "evtj:h6vY", MESSAGE-INTEGRITY and FINGERPRINT.
-    const SAMPLE_REQUEST: &str = "
-        000100582112a442b7e7a701bc34d686fa87dfae
-        802200105354554e20746573742063 6c69656e74
-        002400046e0001ff
-        80290008932ff9b151263b36
-        000600096576746a3a68367659202020
-        000800149aeaa70cbfd8cb56781ef2b5b2d3f249c1b571a2
-        80280004e57a3bcf";
 
     /// RFC 5769 §2.2: the success response, XOR-MAPPED-ADDRESS 192.0.2.1:32853.
     const SAMPLE_V4_RESPONSE: &str = "
