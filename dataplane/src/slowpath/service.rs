@@ -4,7 +4,7 @@
 //! neighbor changes out as commands for the workers. The only part of the
 //! slow path that touches mbufs and rings; it never touches a TX queue.
 
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,12 +13,14 @@ use mediafwd_ffi::{Burst, Mbuf, Mempool, Ring, BURST_SIZE};
 use super::config::{ResolveError, SlowPathConfig, SlowPathError};
 use super::counters::{SlowPathCounters, SlowPathStats};
 use super::dispatch::handle_frame;
+use super::ice::{IceCredentials, IceLegs};
 use super::interface::Interface;
 use super::neighbor::{Learned, NeighborTable};
 use super::ratelimit::TokenBucket;
 use super::verdict::{Reason, Verdict};
 use super::{arp, nd};
 use crate::flow::Command;
+use crate::ice::IceEvent;
 use crate::stats::counters::add;
 
 /// `rte_mbuf.port` of a packet no port stamped (`RTE_MBUF_PORT_INVALID`).
@@ -33,6 +35,7 @@ pub struct SlowPath {
     interfaces: Vec<Interface>,
     limits: Vec<TokenBucket>,
     neighbors: NeighborTable,
+    ice: IceLegs,
     rings: Vec<Ring>,
     inject: Ring,
     out: Burst,
@@ -71,6 +74,7 @@ impl SlowPath {
             limits: interfaces.iter().map(|_| TokenBucket::new(config.echo_rate, config.echo_burst)).collect(),
             interfaces,
             neighbors: NeighborTable::new(config.neighbors.clone()),
+            ice: IceLegs::default(),
             rings,
             inject,
             out: Burst::new(),
@@ -108,9 +112,27 @@ impl SlowPath {
         done.free_all();
         add(&self.counters.rx_packets, taken as u64);
         self.run_timers(now);
+        self.ice.poll(now);
         self.flush();
         self.neighbors.drain_commands(commands);
         taken
+    }
+
+    /// Answers ICE checks to relay address `local` with `creds` (see
+    /// [`IceLegs::set`]).
+    pub fn set_ice_leg(&mut self, local: SocketAddr, creds: IceCredentials) {
+        self.ice.set(local, creds);
+    }
+
+    /// Stops answering ICE checks to `local`.
+    pub fn remove_ice_leg(&mut self, local: &SocketAddr) {
+        self.ice.remove(local);
+    }
+
+    /// Moves the ICE events raised since the last call (a nomination to
+    /// latch the leg to, a loss of consent) to `out`.
+    pub fn drain_ice_events(&mut self, out: &mut Vec<(SocketAddr, IceEvent)>) {
+        self.ice.drain_events(out);
     }
 
     /// Handles one frame; gives it back when it is to be freed.
@@ -121,7 +143,8 @@ impl SlowPath {
         }
         let port = Some(m.port()).filter(|&p| p != PORT_INVALID);
         let (buf, off, len) = m.buffer_mut();
-        let (iface, handled) = handle_frame(&mut buf[off..], len, port, &self.interfaces, &mut self.limits, now);
+        let (iface, handled) =
+            handle_frame(&mut buf[off..], len, port, &self.interfaces, &mut self.limits, &mut self.ice, now);
         self.counters.received(handled.message);
         if let (Some(idx), Some(l)) = (iface, handled.learn()) {
             if let Learned::Created(_) | Learned::Changed(_) = self.neighbors.learn(idx, l.ip, l.mac, now, l.solicited)

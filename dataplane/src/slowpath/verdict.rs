@@ -47,6 +47,13 @@ reasons! {
         TxFull = "tx_full",
         /// No mbuf for a frame the slow path originates.
         NoMbuf = "no_mbuf",
+        /// STUN to a relay address with no ICE leg.
+        UnknownIceLeg = "unknown_ice_leg",
+        /// STUN that is not an ICE check: malformed, no valid FINGERPRINT,
+        /// an indication or a response.
+        BadStun = "bad_stun",
+        /// A DTLS record to a relay port, which this node does not terminate.
+        DtlsUnserved = "dtls_unserved",
     }
 }
 
@@ -63,6 +70,11 @@ pub enum Message {
     NeighborAdvert,
     /// ICMP or ICMPv6 echo request.
     EchoRequest,
+    /// A STUN Binding request to an ICE leg, answered with success (or
+    /// dropped, with its reason).
+    StunRequest,
+    /// A STUN Binding request refused with an error response (401, 487...).
+    StunRefused,
     /// Anything else, or not recognised.
     Other,
 }
