@@ -442,6 +442,32 @@ fn ice_checks_answered_and_nomination_reported() {
     assert_eq!(after.stun_refused_in - before.stun_refused_in, 1);
     assert_eq!(after.stun_responses_out - before.stun_responses_out, 2);
     assert_eq!(after.dropped(Reason::UnknownIceLeg) - before.dropped(Reason::UnknownIceLeg), 1);
+    // A DTLS record to the leg goes to the control side, whose answer
+    // leaves from the leg to the peer.
+    let record = [0x16, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3];
+    let mut frame = vec![0u8; 128];
+    let n = UdpFrame { src_mac: PEER, dst_mac: mac, vlan: None, src: from, dst: local }.emit(&mut frame, &record);
+    h.inject(&frame[..n]);
+    h.poll();
+    let mut dtls = Vec::new();
+    h.sp.drain_dtls(&mut dtls);
+    assert_eq!(dtls.len(), 1);
+    assert_eq!((dtls[0].local, dtls[0].remote, dtls[0].peer_mac), (local, from, PEER));
+    assert_eq!(dtls[0].payload, record);
+    let mut answer = dtls.remove(0);
+    answer.payload = vec![0x16, 0xfe, 0xfd, 9, 9, 9, 9, 9, 9, 9, 9, 9, 0];
+    assert!(h.sp.send_dtls(&answer));
+    h.poll();
+    let sent = h.sent();
+    assert_eq!(sent.len(), 1);
+    let eth = ethernet::Frame::new_checked(&sent[0][..]).unwrap();
+    assert_eq!((eth.src_addr(), eth.dst_addr()), (mac, PEER));
+    let ip = ipv4::Packet::new_checked(eth.payload()).unwrap();
+    let u = udp::Datagram::new_checked(ip.payload()).unwrap();
+    assert!(u.verify_checksum_v4(ip.src_addr(), ip.dst_addr()));
+    assert_eq!((u.src_port(), u.dst_port(), u.payload()), (30000, 50000, &answer.payload[..]));
+    let last = h.sp.stats();
+    assert_eq!((last.dtls_in - after.dtls_in, last.dtls_out - after.dtls_out), (1, 1));
     h.sp.remove_ice_leg(&local);
     h.assert_no_leak();
 }

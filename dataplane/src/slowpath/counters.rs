@@ -42,6 +42,10 @@ pub struct SlowPathCounters {
     pub stun_refused_in: AtomicU64,
     /// STUN responses sent (success and error).
     pub stun_responses_out: AtomicU64,
+    /// DTLS records handed to the control side.
+    pub dtls_in: AtomicU64,
+    /// DTLS records sent for the control side.
+    pub dtls_out: AtomicU64,
     /// Gratuitous ARPs and unsolicited NAs sent.
     pub announcements_out: AtomicU64,
     /// Neighbor entries created or given a new MAC from received frames.
@@ -83,6 +87,10 @@ pub struct SlowPathStats {
     pub stun_refused_in: u64,
     /// STUN responses sent.
     pub stun_responses_out: u64,
+    /// DTLS records handed to the control side.
+    pub dtls_in: u64,
+    /// DTLS records sent for the control side.
+    pub dtls_out: u64,
     /// Announcements sent.
     pub announcements_out: u64,
     /// Neighbor entries learned.
@@ -121,6 +129,7 @@ impl SlowPathCounters {
             Message::EchoRequest => &self.echo_requests_in,
             Message::StunRequest => &self.stun_requests_in,
             Message::StunRefused => &self.stun_refused_in,
+            Message::DtlsRecord => &self.dtls_in,
             Message::Other => return,
         };
         add(c, 1);
@@ -156,6 +165,8 @@ impl SlowPathCounters {
             stun_requests_in: self.stun_requests_in.load(Relaxed),
             stun_refused_in: self.stun_refused_in.load(Relaxed),
             stun_responses_out: self.stun_responses_out.load(Relaxed),
+            dtls_in: self.dtls_in.load(Relaxed),
+            dtls_out: self.dtls_out.load(Relaxed),
             announcements_out: self.announcements_out.load(Relaxed),
             neighbors_learned: self.neighbors_learned.load(Relaxed),
             drops: core::array::from_fn(|i| self.drops[i].load(Relaxed)),

@@ -6,6 +6,8 @@
 //! [`IceLegs`] holds, per relay address, the leg's credentials and its
 //! [`IceLeg`] state; a nomination or a loss of consent comes out as an
 //! [`IceEvent`] for the control side, which owns the flows to latch or stop.
+//! DTLS records to a leg are copied out as [`DtlsDatagram`]s for the
+//! control side's DTLS endpoint, which answers through the slow path.
 
 use core::net::SocketAddr;
 use core::ops::Range;
@@ -16,7 +18,7 @@ use super::interface::Interface;
 use super::verdict::{pad, Handled, Message, Reason, Verdict};
 use crate::craft::UdpFrame;
 use crate::ice::{answer, Answer, Credentials, IceEvent, IceLeg, MAX_RESPONSE_LEN};
-use crate::wire::ethernet::{self, ethertype};
+use crate::wire::ethernet::{self, ethertype, MacAddr};
 use crate::wire::{ipv4, ipv6, protocol, stun, udp};
 
 /// A leg's ICE credentials, as the SDP gives them.
@@ -30,6 +32,28 @@ pub struct IceCredentials {
     pub remote_ufrag: Option<String>,
 }
 
+/// DTLS records waiting for the control side, at most: beyond, they are
+/// dropped (a peer retransmits).
+pub const MAX_DTLS_QUEUED: usize = 256;
+
+/// A DTLS datagram between a leg and its peer, with the addressing of the
+/// frame that carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DtlsDatagram {
+    /// The leg's relay address.
+    pub local: SocketAddr,
+    /// The peer's address.
+    pub remote: SocketAddr,
+    /// The peer's MAC (the previous hop of what arrived, the next of what leaves).
+    pub peer_mac: MacAddr,
+    /// The port and VLAN of the interface.
+    pub port_id: u16,
+    /// The VLAN of the interface.
+    pub vlan: Option<u16>,
+    /// The DTLS record(s).
+    pub payload: Vec<u8>,
+}
+
 #[derive(Debug)]
 struct Entry {
     creds: IceCredentials,
@@ -41,12 +65,13 @@ struct Entry {
 pub struct IceLegs {
     legs: HashMap<SocketAddr, Entry>,
     events: Vec<(SocketAddr, IceEvent)>,
+    dtls: Vec<DtlsDatagram>,
     epoch: Instant,
 }
 
 impl Default for IceLegs {
     fn default() -> Self {
-        IceLegs { legs: HashMap::new(), events: Vec::new(), epoch: Instant::now() }
+        IceLegs { legs: HashMap::new(), events: Vec::new(), dtls: Vec::new(), epoch: Instant::now() }
     }
 }
 
@@ -84,6 +109,11 @@ impl IceLegs {
         }
     }
 
+    /// Moves the DTLS datagrams received since the last call to `out`.
+    pub fn drain_dtls(&mut self, out: &mut Vec<DtlsDatagram>) {
+        out.append(&mut self.dtls);
+    }
+
     /// Moves the events raised since the last call (nominations, losses of
     /// consent), each with its leg's relay address, to `out`.
     pub fn drain_events(&mut self, out: &mut Vec<(SocketAddr, IceEvent)>) {
@@ -98,9 +128,17 @@ impl IceLegs {
             return Handled::drop(Message::Other, Reason::Malformed);
         };
         let p = &buf[payload];
+        if stun::is_dtls(p) {
+            if !self.legs.contains_key(&local) || self.dtls.len() >= MAX_DTLS_QUEUED {
+                return Handled::drop(Message::DtlsRecord, Reason::DtlsUnserved);
+            }
+            let peer_mac = ethernet::Frame::new_unchecked(&buf[..]).src_addr();
+            let (port_id, vlan) = (iface.port_id, iface.vlan);
+            self.dtls.push(DtlsDatagram { local, remote: from, peer_mac, port_id, vlan, payload: p.to_vec() });
+            return Handled { message: Message::DtlsRecord, verdict: Verdict::Consumed };
+        }
         if !stun::is_stun(p) {
-            let reason = if stun::is_dtls(p) { Reason::DtlsUnserved } else { Reason::Unsupported };
-            return Handled::drop(Message::Other, reason);
+            return Handled::drop(Message::Other, Reason::Unsupported);
         }
         let ms = self.ms(now);
         let Some(e) = self.legs.get_mut(&local) else {
@@ -269,15 +307,29 @@ mod tests {
         let mut bad = check(CREDS.local_pwd, true);
         let last = bad.len() - 1;
         bad[last] ^= 1;
-        for (payload, reason) in [
-            (&bad[..], Reason::BadStun),
-            (&[0x16, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1][..], Reason::DtlsUnserved),
-            (&[0x80, 0, 0, 1][..], Reason::Unsupported),
-        ] {
+        for (payload, reason) in [(&bad[..], Reason::BadStun), (&[0x80, 0, 0, 1][..], Reason::Unsupported)] {
             let (mut buf, n) = frame(None, from, local, payload);
             assert_eq!(l.handle(&mut buf, n, &iface(None), now).verdict, Verdict::Drop(reason));
         }
         assert_eq!(l.handle(&mut [0u8; 20], 20, &iface(None), now).verdict, Verdict::Drop(Reason::Malformed));
+        // DTLS to the leg is handed over with its addressing; to another port, dropped.
+        let record = [0x16, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1];
+        let (mut buf, n) = frame(Some(7), from, local, &record);
+        let h = l.handle(&mut buf, n, &iface(Some(7)), now);
+        assert_eq!((h.message, h.verdict), (Message::DtlsRecord, Verdict::Consumed));
+        let (mut buf, n) = frame(None, from, other, &record);
+        assert_eq!(l.handle(&mut buf, n, &iface(None), now).verdict, Verdict::Drop(Reason::DtlsUnserved));
+        let mut dtls = Vec::new();
+        l.drain_dtls(&mut dtls);
+        let want =
+            DtlsDatagram { local, remote: from, peer_mac: PEER, port_id: 0, vlan: Some(7), payload: record.to_vec() };
+        assert_eq!(dtls, [want]);
+        for _ in 0..MAX_DTLS_QUEUED + 3 {
+            let (mut buf, n) = frame(None, from, local, &record);
+            l.handle(&mut buf, n, &iface(None), now);
+        }
+        l.drain_dtls(&mut dtls);
+        assert_eq!(dtls.len(), 1 + MAX_DTLS_QUEUED, "bounded");
         // An ICE restart forgets the nomination; the same credentials keep it.
         let (mut buf, n) = frame(None, from, local, &check(CREDS.local_pwd, true));
         l.handle(&mut buf, n, &iface(None), now);

@@ -49,7 +49,7 @@ mod test_frames;
 pub use config::{ResolveError, SlowPathConfig, SlowPathError};
 pub use counters::{SlowPathCounters, SlowPathStats};
 pub use dispatch::{find_interface, handle_frame};
-pub use ice::{IceCredentials, IceLegs};
+pub use ice::{DtlsDatagram, IceCredentials, IceLegs, MAX_DTLS_QUEUED};
 pub use interface::{port_context, Interface, Ipv4Net, Ipv6Net, ParseNetError};
 pub use neighbor::{Full, Learned, NeighborConfig, NeighborInfo, NeighborState, NeighborTable, Probe};
 pub use ratelimit::TokenBucket;

@@ -13,20 +13,22 @@ use mediafwd_ffi::{Burst, Mbuf, Mempool, Ring, BURST_SIZE};
 use super::config::{ResolveError, SlowPathConfig, SlowPathError};
 use super::counters::{SlowPathCounters, SlowPathStats};
 use super::dispatch::handle_frame;
-use super::ice::{IceCredentials, IceLegs};
+use super::ice::{DtlsDatagram, IceCredentials, IceLegs};
 use super::interface::Interface;
 use super::neighbor::{Learned, NeighborTable};
 use super::ratelimit::TokenBucket;
 use super::verdict::{Reason, Verdict};
 use super::{arp, nd};
+use crate::craft::UdpFrame;
 use crate::flow::Command;
 use crate::ice::IceEvent;
 use crate::stats::counters::add;
 
 /// `rte_mbuf.port` of a packet no port stamped (`RTE_MBUF_PORT_INVALID`).
 const PORT_INVALID: u16 = u16::MAX;
-/// Room for any frame the slow path originates.
-const FRAME_ROOM: usize = 128;
+/// Room for any frame the slow path originates (a DTLS flight's datagram
+/// is at most 1200 bytes).
+const FRAME_ROOM: usize = 1400;
 
 /// ARP, Neighbor Discovery and ping for mediafwd's addresses, on a control
 /// core. Call [`SlowPath::poll`] in a loop; send the commands it returns
@@ -133,6 +135,31 @@ impl SlowPath {
     /// latch the leg to, a loss of consent) to `out`.
     pub fn drain_ice_events(&mut self, out: &mut Vec<(SocketAddr, IceEvent)>) {
         self.ice.drain_events(out);
+    }
+
+    /// Moves the DTLS datagrams received for WebRTC legs to `out`, for the
+    /// control side's DTLS endpoints.
+    pub fn drain_dtls(&mut self, out: &mut Vec<DtlsDatagram>) {
+        self.ice.drain_dtls(out);
+    }
+
+    /// Sends `d.payload` from the leg to its peer, addressed as `d` says (a
+    /// datagram from [`SlowPath::drain_dtls`] with the answer as payload);
+    /// whether it was queued.
+    pub fn send_dtls(&mut self, d: &DtlsDatagram) -> bool {
+        let Some(idx) = self.interfaces.iter().position(|i| i.port_id == d.port_id && i.vlan == d.vlan) else {
+            self.counters.drop_n(Reason::UnknownPort, 1);
+            return false;
+        };
+        let sent = self.originate(idx, |buf, iface| {
+            let frame =
+                UdpFrame { src_mac: iface.mac, dst_mac: d.peer_mac, vlan: iface.vlan, src: d.local, dst: d.remote };
+            (frame.header_len() + d.payload.len() <= buf.len()).then(|| frame.emit(buf, &d.payload))
+        });
+        if sent {
+            add(&self.counters.dtls_out, 1);
+        }
+        sent
     }
 
     /// Handles one frame; gives it back when it is to be freed.

@@ -52,7 +52,8 @@ reasons! {
         /// STUN that is not an ICE check: malformed, no valid FINGERPRINT,
         /// an indication or a response.
         BadStun = "bad_stun",
-        /// A DTLS record to a relay port, which this node does not terminate.
+        /// A DTLS record to a relay port with no WebRTC leg, or beyond what
+        /// the control side has yet to take.
         DtlsUnserved = "dtls_unserved",
     }
 }
@@ -75,6 +76,8 @@ pub enum Message {
     StunRequest,
     /// A STUN Binding request refused with an error response (401, 487...).
     StunRefused,
+    /// A DTLS record to a WebRTC leg, handed to the control side.
+    DtlsRecord,
     /// Anything else, or not recognised.
     Other,
 }
@@ -106,6 +109,8 @@ pub enum Verdict {
     },
     /// No reply; the sender's (or target's) address to learn.
     Learn(Learn),
+    /// Taken for the control side (a DTLS record, copied out): free the frame.
+    Consumed,
     /// Nothing to do: free the frame and count the reason.
     Drop(Reason),
 }
@@ -130,7 +135,7 @@ impl Handled {
         match self.verdict {
             Verdict::Reply { learn, .. } => learn,
             Verdict::Learn(l) => Some(l),
-            Verdict::Drop(_) => None,
+            Verdict::Drop(_) | Verdict::Consumed => None,
         }
     }
 }
