@@ -46,7 +46,7 @@ pub struct DtlsDatagram {
     pub remote: SocketAddr,
     /// The peer's MAC (the previous hop of what arrived, the next of what leaves).
     pub peer_mac: MacAddr,
-    /// The port and VLAN of the interface.
+    /// The port of the interface.
     pub port_id: u16,
     /// The VLAN of the interface.
     pub vlan: Option<u16>,
