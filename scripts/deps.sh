@@ -15,6 +15,8 @@ packages=(
   libipsec-mb-dev
   # SRTP interoperability tests run against libsrtp.
   libsrtp2-dev
+  # DTLS-SRTP handshakes of WebRTC legs (dtls/) use OpenSSL.
+  libssl-dev
   # The gRPC API is compiled with protoc.
   protobuf-compiler
   # The ng end-to-end tests run the real SIP tier: Kamailio (with its

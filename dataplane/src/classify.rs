@@ -1,5 +1,6 @@
 //! First look at a received frame: is it UDP for one of our flows, for the
-//! slow path (ARP, ICMP, Neighbor Discovery), or to be dropped, and why.
+//! slow path (ARP, ICMP, Neighbor Discovery, STUN and DTLS on a relay port),
+//! or to be dropped, and why.
 //! Headers are checked here once; later stages trust the offsets.
 
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -9,7 +10,7 @@ use crate::latch::RemoteBits;
 use crate::stats::DropReason;
 use crate::wire::ethernet::{self, ethertype, MacAddr};
 use crate::wire::ipv4::{self, protocol};
-use crate::wire::{ipv6, udp};
+use crate::wire::{ipv6, stun, udp};
 
 /// What the worker knows of one of its ports.
 #[derive(Debug, Clone)]
@@ -82,7 +83,8 @@ pub struct UdpPacket {
 pub enum Class {
     /// UDP to look up in the flow table.
     Udp(UdpPacket),
-    /// For the control core: ARP, ICMP, ICMPv6 (echo, Neighbor Discovery).
+    /// For the control core: ARP, ICMP, ICMPv6 (echo, Neighbor Discovery),
+    /// and STUN and DTLS to our UDP ports (ICE checks, DTLS-SRTP handshakes).
     SlowPath,
     /// Dropped, for this reason.
     Drop(DropReason),
@@ -141,6 +143,9 @@ fn classify_v4(l3: &[u8], l3_off: usize, port_id: u16, to_us: bool, vlan: Option
     if u.len() as usize <= udp::HEADER_LEN {
         return Class::Drop(DropReason::BadUdp);
     }
+    if punted(u.payload()) {
+        return Class::SlowPath;
+    }
     let (src, dst): (Ipv4Addr, Ipv4Addr) = (ip.src_addr(), ip.dst_addr());
     Class::Udp(UdpPacket {
         key: FlowKey::v4(port_id, dst, u.dst_port()),
@@ -173,6 +178,9 @@ fn classify_v6(l3: &[u8], l3_off: usize, port_id: u16, to_us: bool, vlan: Option
     if u.len() as usize <= udp::HEADER_LEN {
         return Class::Drop(DropReason::BadUdp);
     }
+    if punted(u.payload()) {
+        return Class::SlowPath;
+    }
     let (src, dst): (Ipv6Addr, Ipv6Addr) = (ip.src_addr(), ip.dst_addr());
     Class::Udp(UdpPacket {
         key: FlowKey::v6(port_id, dst, u.dst_port()),
@@ -186,10 +194,19 @@ fn classify_v6(l3: &[u8], l3_off: usize, port_id: u16, to_us: bool, vlan: Option
     })
 }
 
+/// Whether a UDP payload to one of our ports is STUN or DTLS, which share a
+/// WebRTC leg's port with RTP (RFC 7983 §7) and are handled off the workers.
+/// RTP and RTCP start at 128, so the common case costs one compare.
+#[inline(always)]
+fn punted(payload: &[u8]) -> bool {
+    payload[0] < 64 && (stun::is_stun(payload) || stun::is_dtls(payload))
+}
+
 /// A frame of the common shape, decided from fixed offsets: to our MAC,
 /// untagged or one 802.1Q tag, IPv4 without options and not fragmented (its
 /// header checksum verified) or IPv6 with UDP as the next header, and a UDP
-/// datagram with a payload. Everything [`classify`] would say of such a
+/// datagram with a payload whose first byte is 64 or more (so neither STUN
+/// nor DTLS, which [`classify`] sends to the slow path). Everything [`classify`] would say of such a
 /// frame follows from these fields; any other frame is left to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lean {
@@ -272,7 +289,10 @@ pub fn classify_lean(frame: &[u8], port: &PortContext, stripped_vlan: Option<u16
                 return None;
             }
             let udp_len = be16(h, 24);
-            if (udp_len as usize) <= udp::HEADER_LEN || udp_len as usize > total - ipv4::HEADER_LEN {
+            if (udp_len as usize) <= udp::HEADER_LEN
+                || udp_len as usize > total - ipv4::HEADER_LEN
+                || frame[l3 + h.len()] < 64
+            {
                 return None;
             }
             let word = |i: usize| u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]) as u64;
@@ -297,7 +317,7 @@ pub fn classify_lean(frame: &[u8], port: &PortContext, stripped_vlan: Option<u16
                 return None;
             }
             let udp_len = be16(h, 44);
-            if (udp_len as usize) <= udp::HEADER_LEN || udp_len as usize > payload {
+            if (udp_len as usize) <= udp::HEADER_LEN || udp_len as usize > payload || frame[l3 + h.len()] < 64 {
                 return None;
             }
             let lean = Lean {
@@ -367,7 +387,7 @@ mod tests {
             f.emit(&mut frame, &payload);
             let port = PortContext::with_vlans(OURS, true, &[vlan.unwrap_or(7), stripped.unwrap_or(0) & 0xfff]);
             if edits.is_empty() && cut.is_none() {
-                prop_assert!(classify_lean(&frame, &port, stripped).is_some());
+                prop_assert_eq!(classify_lean(&frame, &port, stripped).is_some(), payload[0] >= 64);
             }
             for (at, b) in edits {
                 if at < frame.len() {

@@ -455,6 +455,36 @@ fn arp_and_icmp_go_to_the_slow_path() {
     assert_eq!(f.run(&icmp, 0, 0).0, Verdict::SlowPath);
 }
 
+/// A WebRTC peer's ICE check and DTLS handshake share the leg's port with
+/// RTP (RFC 7983); both leave the workers for the slow path, over either
+/// family, without touching the flow's latch or counters.
+#[test]
+fn stun_and_dtls_to_a_relay_port_go_to_the_slow_path() {
+    use mediafwd_dataplane::wire::stun::{attr, msg_type, Writer};
+    let mut buf = [0u8; 128];
+    let mut w = Writer::new(&mut buf, msg_type::BINDING_REQUEST, &[3; 12]).unwrap();
+    w.attribute(attr::USERNAME, b"mfwd:web1").unwrap();
+    w.integrity(b"pwd").unwrap();
+    w.fingerprint().unwrap();
+    let n = w.finish();
+    let stun = buf[..n].to_vec();
+    // A DTLS 1.2 handshake record header and the start of a ClientHello.
+    let dtls = [0x16, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20, 0x01, 0, 0, 0x14];
+    for (a_local, caller) in [("198.18.0.1:30000", "198.18.0.2:5000"), ("[2001:db8::1]:30000", "[2001:db8::2]:5000")] {
+        let mut f = Fixture::new(a_local, caller, "198.19.0.1:40000", "198.19.0.2:6000");
+        for payload in [&stun[..], &dtls[..]] {
+            assert_eq!(f.run(&f.caller_frame(payload), 0, 0).0, Verdict::SlowPath);
+        }
+        // A STUN-looking payload without the magic cookie is not STUN: it
+        // reaches the relay, which refuses it as RTP.
+        let mut no_cookie = stun.clone();
+        no_cookie[4] = 0;
+        assert_eq!(f.run(&f.caller_frame(&no_cookie), 0, 0).0, Verdict::Drop(DropReason::BadRtp));
+        assert_eq!(f.stats.snapshot(1).packets, 0);
+        assert_eq!(f.run(&f.caller_frame(&rtp(1)), 0, 0).0, Verdict::Forward { port_id: 1 });
+    }
+}
+
 #[test]
 fn strict_source_drops_other_senders() {
     let mut f = Fixture::with(

@@ -6,16 +6,18 @@
 //! One EAL per process: the tests share one slow path and take turns
 //! through a lock.
 
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use mediafwd_dataplane::craft::UdpFrame;
 use mediafwd_dataplane::flow::Command;
-use mediafwd_dataplane::slowpath::{self, Interface, NeighborState, Reason, SlowPath, SlowPathConfig};
+use mediafwd_dataplane::ice::IceEvent;
+use mediafwd_dataplane::slowpath::{self, IceCredentials, Interface, NeighborState, Reason, SlowPath, SlowPathConfig};
 use mediafwd_dataplane::wire::arp::{self, op};
 use mediafwd_dataplane::wire::ethernet::{self, ethertype, MacAddr};
 use mediafwd_dataplane::wire::icmpv6::{self, NdRepr};
-use mediafwd_dataplane::wire::{icmpv4, ipv4, ipv6, protocol};
+use mediafwd_dataplane::wire::{icmpv4, ipv4, ipv6, protocol, stun, udp};
 use mediafwd_ffi::{ring, Burst, Eal, Mempool, Port, PortConfig, Ring};
 
 const PEER: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
@@ -377,5 +379,96 @@ fn announcements_cover_every_address() {
         assert_eq!(target, ip.src_addr);
     }
     h.poll();
+    h.assert_no_leak();
+}
+
+/// A controlling peer's ICE check (USERNAME, ICE-CONTROLLING, PRIORITY,
+/// USE-CANDIDATE, MESSAGE-INTEGRITY with `pwd`, FINGERPRINT) from `from`
+/// to the relay address `to`, as a frame to the port.
+fn ice_check(mac: MacAddr, from: SocketAddr, to: SocketAddr, pwd: &[u8]) -> Vec<u8> {
+    let mut msg = [0u8; 160];
+    let mut w = stun::Writer::new(&mut msg, stun::msg_type::BINDING_REQUEST, &[0x5a; 12]).unwrap();
+    w.attribute(stun::attr::USERNAME, b"relay1:webrtc1").unwrap();
+    w.attribute(stun::attr::ICE_CONTROLLING, &7u64.to_be_bytes()).unwrap();
+    w.attribute(stun::attr::PRIORITY, &0x6e00_1eff_u32.to_be_bytes()).unwrap();
+    w.attribute(stun::attr::USE_CANDIDATE, &[]).unwrap();
+    w.integrity(pwd).unwrap();
+    w.fingerprint().unwrap();
+    let n = w.finish();
+    let mut frame = vec![0u8; 256];
+    let len = UdpFrame { src_mac: PEER, dst_mac: mac, vlan: None, src: from, dst: to }.emit(&mut frame, &msg[..n]);
+    frame.truncate(len);
+    frame
+}
+
+#[test]
+fn ice_checks_answered_and_nomination_reported() {
+    let mut h = harness();
+    let before = h.sp.stats();
+    let local: SocketAddr = "198.18.0.1:30000".parse().unwrap();
+    let from: SocketAddr = "198.18.0.2:50000".parse().unwrap();
+    let pwd = "relaypwd-relaypwd-relaypwd";
+    let creds = IceCredentials { local_ufrag: "relay1".into(), local_pwd: pwd.into(), remote_ufrag: None };
+    h.sp.set_ice_leg(local, creds);
+    let mac = h.mac;
+    h.inject(&ice_check(mac, from, local, pwd.as_bytes()));
+    h.inject(&ice_check(mac, from, local, b"not-the-ice-pwd"));
+    h.inject(&ice_check(mac, from, "198.18.0.1:30002".parse().unwrap(), pwd.as_bytes()));
+    h.poll();
+    let sent = h.sent();
+    assert_eq!(sent.len(), 2, "a success and a 401; nothing for the port without a leg");
+    let mut types = Vec::new();
+    for frame in &sent {
+        let eth = ethernet::Frame::new_checked(&frame[..]).unwrap();
+        assert_eq!((eth.src_addr(), eth.dst_addr()), (mac, PEER));
+        let ip = ipv4::Packet::new_checked(eth.payload()).unwrap();
+        assert!(ip.verify_checksum());
+        assert_eq!((ip.src_addr(), ip.dst_addr()), ("198.18.0.1".parse().unwrap(), "198.18.0.2".parse().unwrap()));
+        let u = udp::Datagram::new_checked(ip.payload()).unwrap();
+        assert!(u.verify_checksum_v4(ip.src_addr(), ip.dst_addr()));
+        assert_eq!((u.src_port(), u.dst_port()), (30000, 50000));
+        let m = stun::Message::new_checked(u.payload()).unwrap();
+        assert_eq!(m.verify_fingerprint(), Some(true));
+        types.push(m.msg_type());
+        if m.msg_type() == stun::msg_type::BINDING_SUCCESS {
+            assert!(m.verify_integrity(pwd.as_bytes()));
+        }
+    }
+    assert_eq!(types, [stun::msg_type::BINDING_SUCCESS, stun::msg_type::BINDING_ERROR]);
+    let mut events = Vec::new();
+    h.sp.drain_ice_events(&mut events);
+    assert_eq!(events, [(local, IceEvent::Nominated(from))]);
+    let after = h.sp.stats();
+    assert_eq!(after.stun_requests_in - before.stun_requests_in, 2, "the success and the unknown leg");
+    assert_eq!(after.stun_refused_in - before.stun_refused_in, 1);
+    assert_eq!(after.stun_responses_out - before.stun_responses_out, 2);
+    assert_eq!(after.dropped(Reason::UnknownIceLeg) - before.dropped(Reason::UnknownIceLeg), 1);
+    // A DTLS record to the leg goes to the control side, whose answer
+    // leaves from the leg to the peer.
+    let record = [0x16, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3];
+    let mut frame = vec![0u8; 128];
+    let n = UdpFrame { src_mac: PEER, dst_mac: mac, vlan: None, src: from, dst: local }.emit(&mut frame, &record);
+    h.inject(&frame[..n]);
+    h.poll();
+    let mut dtls = Vec::new();
+    h.sp.drain_dtls(&mut dtls);
+    assert_eq!(dtls.len(), 1);
+    assert_eq!((dtls[0].local, dtls[0].remote, dtls[0].peer_mac), (local, from, PEER));
+    assert_eq!(dtls[0].payload, record);
+    let mut answer = dtls.remove(0);
+    answer.payload = vec![0x16, 0xfe, 0xfd, 9, 9, 9, 9, 9, 9, 9, 9, 9, 0];
+    assert!(h.sp.send_dtls(&answer));
+    h.poll();
+    let sent = h.sent();
+    assert_eq!(sent.len(), 1);
+    let eth = ethernet::Frame::new_checked(&sent[0][..]).unwrap();
+    assert_eq!((eth.src_addr(), eth.dst_addr()), (mac, PEER));
+    let ip = ipv4::Packet::new_checked(eth.payload()).unwrap();
+    let u = udp::Datagram::new_checked(ip.payload()).unwrap();
+    assert!(u.verify_checksum_v4(ip.src_addr(), ip.dst_addr()));
+    assert_eq!((u.src_port(), u.dst_port(), u.payload()), (30000, 50000, &answer.payload[..]));
+    let last = h.sp.stats();
+    assert_eq!((last.dtls_in - after.dtls_in, last.dtls_out - after.dtls_out), (1, 1));
+    h.sp.remove_ice_leg(&local);
     h.assert_no_leak();
 }

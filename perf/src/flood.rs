@@ -135,7 +135,7 @@ fn echo(buf: &mut [u8], src_mac: MacAddr, dst_mac: MacAddr, src: Ipv4Addr, dst: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mediafwd_dataplane::slowpath::{handle_frame, Handled, Message, ReplyLimits, SlowPathConfig, Verdict};
+    use mediafwd_dataplane::slowpath::{handle_frame, Handled, IceLegs, Message, ReplyLimits, SlowPathConfig, Verdict};
     use std::time::Instant;
 
     fn target() -> FloodTarget {
@@ -160,7 +160,7 @@ mod tests {
         let mut buf = frame.to_vec();
         buf.resize(512, 0);
         let mut limits: Vec<ReplyLimits> = vec![SlowPathConfig::default().reply_limits()];
-        handle_frame(&mut buf, frame.len(), Some(0), &[relay()], &mut limits, Instant::now()).1
+        handle_frame(&mut buf, frame.len(), Some(0), &[relay()], &mut limits, &mut IceLegs::default(), Instant::now()).1
     }
 
     #[test]

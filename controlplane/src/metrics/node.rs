@@ -401,7 +401,7 @@ fn slow_path(s: &NodeSnapshot, e: &mut Exposition) {
     e.family(
         "mediafwd_slowpath_messages_total",
         Kind::Counter,
-        "ARP, Neighbor Discovery and echo messages, by direction and type.",
+        "ARP, Neighbor Discovery, echo, ICE (STUN) and DTLS messages, by direction and type.",
     );
     for (dir, kind, n) in [
         ("in", "arp_request", p.arp_requests_in),
@@ -409,11 +409,16 @@ fn slow_path(s: &NodeSnapshot, e: &mut Exposition) {
         ("in", "neighbor_solicitation", p.ns_in),
         ("in", "neighbor_advertisement", p.na_in),
         ("in", "echo_request", p.echo_requests_in),
+        ("in", "stun_request", p.stun_requests_in),
+        ("in", "stun_request_refused", p.stun_refused_in),
+        ("in", "dtls", p.dtls_in),
         ("out", "arp_request", p.arp_requests_out),
         ("out", "arp_reply", p.arp_replies_out),
         ("out", "neighbor_solicitation", p.ns_out),
         ("out", "neighbor_advertisement", p.na_out),
         ("out", "echo_reply", p.echo_replies_out),
+        ("out", "stun_response", p.stun_responses_out),
+        ("out", "dtls", p.dtls_out),
         ("out", "announcement", p.announcements_out),
     ] {
         e.int("mediafwd_slowpath_messages_total", &[("direction", dir), ("type", kind)], n);

@@ -35,6 +35,17 @@ pub struct SlowPathCounters {
     pub echo_requests_in: AtomicU64,
     /// Echo replies sent.
     pub echo_replies_out: AtomicU64,
+    /// ICE checks (STUN Binding requests) received and verified.
+    pub stun_requests_in: AtomicU64,
+    /// ICE checks refused with an error response (wrong ufrag or ice-pwd,
+    /// role conflict, unknown attribute).
+    pub stun_refused_in: AtomicU64,
+    /// STUN responses sent (success and error).
+    pub stun_responses_out: AtomicU64,
+    /// DTLS records handed to the control side.
+    pub dtls_in: AtomicU64,
+    /// DTLS records sent for the control side.
+    pub dtls_out: AtomicU64,
     /// Gratuitous ARPs and unsolicited NAs sent.
     pub announcements_out: AtomicU64,
     /// Neighbor entries given their MAC from received frames.
@@ -70,6 +81,16 @@ pub struct SlowPathStats {
     pub echo_requests_in: u64,
     /// Echo replies sent.
     pub echo_replies_out: u64,
+    /// ICE checks received and verified.
+    pub stun_requests_in: u64,
+    /// ICE checks refused with an error response.
+    pub stun_refused_in: u64,
+    /// STUN responses sent.
+    pub stun_responses_out: u64,
+    /// DTLS records handed to the control side.
+    pub dtls_in: u64,
+    /// DTLS records sent for the control side.
+    pub dtls_out: u64,
     /// Announcements sent.
     pub announcements_out: u64,
     /// Neighbor entries learned.
@@ -106,6 +127,9 @@ impl SlowPathCounters {
             Message::NeighborSolicit => &self.ns_in,
             Message::NeighborAdvert => &self.na_in,
             Message::EchoRequest => &self.echo_requests_in,
+            Message::StunRequest => &self.stun_requests_in,
+            Message::StunRefused => &self.stun_refused_in,
+            Message::DtlsRecord => &self.dtls_in,
             Message::Other => return,
         };
         add(c, 1);
@@ -117,6 +141,7 @@ impl SlowPathCounters {
             Message::ArpRequest => &self.arp_replies_out,
             Message::NeighborSolicit => &self.na_out,
             Message::EchoRequest => &self.echo_replies_out,
+            Message::StunRequest | Message::StunRefused => &self.stun_responses_out,
             _ => return,
         };
         add(c, 1);
@@ -137,6 +162,11 @@ impl SlowPathCounters {
             na_out: self.na_out.load(Relaxed),
             echo_requests_in: self.echo_requests_in.load(Relaxed),
             echo_replies_out: self.echo_replies_out.load(Relaxed),
+            stun_requests_in: self.stun_requests_in.load(Relaxed),
+            stun_refused_in: self.stun_refused_in.load(Relaxed),
+            stun_responses_out: self.stun_responses_out.load(Relaxed),
+            dtls_in: self.dtls_in.load(Relaxed),
+            dtls_out: self.dtls_out.load(Relaxed),
             announcements_out: self.announcements_out.load(Relaxed),
             neighbors_learned: self.neighbors_learned.load(Relaxed),
             drops: core::array::from_fn(|i| self.drops[i].load(Relaxed)),
@@ -158,10 +188,15 @@ mod tests {
         c.received(Message::ArpReply);
         c.received(Message::NeighborAdvert);
         c.replied(Message::ArpReply);
+        c.received(Message::StunRequest);
+        c.replied(Message::StunRequest);
+        c.received(Message::StunRefused);
+        c.replied(Message::StunRefused);
         c.drop_n(Reason::RateLimited, 3);
         let s = c.snapshot();
         assert_eq!((s.arp_requests_in, s.arp_replies_in, s.arp_replies_out), (1, 1, 1));
         assert_eq!((s.ns_in, s.na_in, s.na_out, s.echo_requests_in, s.echo_replies_out), (1, 1, 1, 1, 1));
+        assert_eq!((s.stun_requests_in, s.stun_refused_in, s.stun_responses_out), (1, 1, 2));
         assert_eq!((s.rate_limited(), s.dropped(Reason::Malformed)), (3, 0));
         assert_eq!(core::mem::align_of::<SlowPathCounters>(), 64);
     }

@@ -1,8 +1,9 @@
 //! From a received frame to its handler: which interface it belongs to
-//! (port and VLAN), then ARP, ICMP or ICMPv6.
+//! (port and VLAN), then ARP, ICMP or ICMPv6, or ICE for UDP to a relay port.
 
 use std::time::Instant;
 
+use super::ice::{udp_of, IceLegs};
 use super::interface::Interface;
 use super::ratelimit::ReplyLimits;
 use super::verdict::{Handled, Message, Reason, Verdict};
@@ -41,13 +42,15 @@ pub fn find_interface(
 /// longer reply) that arrived on `port`, if known. Returns the index of
 /// its interface, when found, and the handler's result. `limits` holds
 /// each interface's reply budgets, by index: a request over them is
-/// dropped as [`Reason::RateLimited`].
+/// dropped as [`Reason::RateLimited`]; `ice` the ICE legs, which keep the
+/// events they raise for [`IceLegs::drain_events`].
 pub fn handle_frame(
     buf: &mut [u8],
     len: usize,
     port: Option<u16>,
     interfaces: &[Interface],
     limits: &mut [ReplyLimits],
+    ice: &mut IceLegs,
     now: Instant,
 ) -> (Option<usize>, Handled) {
     let len = len.min(buf.len());
@@ -66,6 +69,7 @@ pub fn handle_frame(
     };
     let mut handled = match eth.ethertype() {
         ethertype::ARP => arp::handle(buf, len, iface),
+        ethertype::IPV4 | ethertype::IPV6 if udp_of(&buf[..len]).is_some() => ice.handle(buf, len, iface, now),
         ethertype::IPV4 => icmp::handle_v4(buf, len, iface, &mut limit.echo, now),
         ethertype::IPV6 => icmp::handle_v6(buf, len, iface, &mut limit.echo, now),
         _ => Handled::drop(Message::Other, Reason::Unsupported),
@@ -142,18 +146,18 @@ mod tests {
         // ARP on VLAN 100 of port 0.
         let n = sarp::request(&mut buf, &peer(Some(100), "198.18.100.2/24"), "198.18.100.1".parse().unwrap(), None)
             .unwrap();
-        let (idx, h) = handle_frame(&mut buf, n, Some(0), &ifs, &mut limits(), now);
+        let (idx, h) = handle_frame(&mut buf, n, Some(0), &ifs, &mut limits(), &mut IceLegs::default(), now);
         assert_eq!(idx, Some(1));
         assert!(matches!(h.verdict, Verdict::Reply { .. }) && h.message == Message::ArpRequest);
         // The same request on port 1's VLAN 100 asks for an address not ours there.
         let n = sarp::request(&mut buf, &peer(Some(100), "198.18.100.2/24"), "198.18.100.1".parse().unwrap(), None)
             .unwrap();
-        let (idx, h) = handle_frame(&mut buf, n, Some(1), &ifs, &mut limits(), now);
+        let (idx, h) = handle_frame(&mut buf, n, Some(1), &ifs, &mut limits(), &mut IceLegs::default(), now);
         assert_eq!((idx, h.verdict), (Some(2), Verdict::Drop(Reason::NotOurAddress)));
         // On a VLAN no interface has.
         let n =
             sarp::request(&mut buf, &peer(Some(5), "198.18.100.2/24"), "198.18.100.1".parse().unwrap(), None).unwrap();
-        let (idx, h) = handle_frame(&mut buf, n, Some(0), &ifs, &mut limits(), now);
+        let (idx, h) = handle_frame(&mut buf, n, Some(0), &ifs, &mut limits(), &mut IceLegs::default(), now);
         assert_eq!((idx, h.verdict), (None, Verdict::Drop(Reason::UnknownVlan)));
         // Ping v4 and v6, NS.
         let e4 = Echo::<Ipv4Addr> {
@@ -164,7 +168,7 @@ mod tests {
             dst: "198.19.100.1".parse().unwrap(),
         };
         let n = e4.emit(&mut buf, b"ping");
-        let (idx, h) = handle_frame(&mut buf, n, None, &ifs, &mut limits(), now);
+        let (idx, h) = handle_frame(&mut buf, n, None, &ifs, &mut limits(), &mut IceLegs::default(), now);
         assert_eq!(idx, Some(2));
         assert_eq!(h.verdict, Verdict::Reply { len: 60, learn: None });
         let e6 = Echo::<Ipv6Addr> {
@@ -175,27 +179,27 @@ mod tests {
             dst: "2001:db8::1".parse().unwrap(),
         };
         let n = e6.emit(&mut buf, b"ping");
-        let (_, h) = handle_frame(&mut buf, n, Some(0), &ifs, &mut limits(), now);
+        let (_, h) = handle_frame(&mut buf, n, Some(0), &ifs, &mut limits(), &mut IceLegs::default(), now);
         assert_eq!(h.verdict, Verdict::Reply { len: n, learn: None });
         let n = nd::solicit(&mut buf, &Interface::new("peer", 0, None, PEER), "2001:db8::1".parse().unwrap(), None);
-        let (_, h) = handle_frame(&mut buf, n, Some(0), &ifs, &mut limits(), now);
+        let (_, h) = handle_frame(&mut buf, n, Some(0), &ifs, &mut limits(), &mut IceLegs::default(), now);
         assert_eq!(h.message, Message::NeighborSolicit);
         assert!(matches!(h.verdict, Verdict::Reply { .. }));
         // Other EtherTypes, stacked tags, runts.
         let n = ethernet::emit_header(&mut buf, MAC0, PEER, None, 0x88cc);
-        let (_, h) = handle_frame(&mut buf, n + 46, Some(0), &ifs, &mut limits(), now);
+        let (_, h) = handle_frame(&mut buf, n + 46, Some(0), &ifs, &mut limits(), &mut IceLegs::default(), now);
         assert_eq!(h.verdict, Verdict::Drop(Reason::Unsupported));
         let n = ethernet::emit_header(&mut buf, MAC0, PEER, Some(100), ethertype::QINQ);
-        let (_, h) = handle_frame(&mut buf, n + 46, Some(0), &ifs, &mut limits(), now);
+        let (_, h) = handle_frame(&mut buf, n + 46, Some(0), &ifs, &mut limits(), &mut IceLegs::default(), now);
         assert_eq!(h.verdict, Verdict::Drop(Reason::Unsupported));
-        let (_, h) = handle_frame(&mut buf, 13, Some(0), &ifs, &mut limits(), now);
+        let (_, h) = handle_frame(&mut buf, 13, Some(0), &ifs, &mut limits(), &mut IceLegs::default(), now);
         assert_eq!(h.verdict, Verdict::Drop(Reason::Malformed));
         // A UDP packet (the workers' business) is not served here.
         let e4 = Echo::<Ipv4Addr> { vlan: None, dst_mac: MAC0, dst: "198.18.0.1".parse().unwrap(), ..e4 };
         let n = e4.emit(&mut buf, b"ping");
         buf[14 + 9] = crate::wire::protocol::UDP;
         crate::wire::ipv4::Packet::new_unchecked(&mut buf[14..n]).fill_checksum();
-        let (_, h) = handle_frame(&mut buf, n, Some(0), &ifs, &mut limits(), now);
+        let (_, h) = handle_frame(&mut buf, n, Some(0), &ifs, &mut limits(), &mut IceLegs::default(), now);
         assert_eq!(h.verdict, Verdict::Drop(Reason::Unsupported));
     }
 
@@ -209,7 +213,7 @@ mod tests {
         let mut answered = 0;
         for _ in 0..1000 {
             let n = sarp::request(&mut buf, &asker, "198.18.0.1".parse().unwrap(), None).unwrap();
-            let (_, h) = handle_frame(&mut buf, n, Some(0), &ifs, &mut limits, now);
+            let (_, h) = handle_frame(&mut buf, n, Some(0), &ifs, &mut limits, &mut IceLegs::default(), now);
             match h.verdict {
                 Verdict::Reply { .. } => answered += 1,
                 v => assert_eq!(v, Verdict::Drop(Reason::RateLimited)),
@@ -218,18 +222,18 @@ mod tests {
         assert_eq!(answered, 100, "the burst, then nothing within the same instant");
         // Solicitations share the budget; another interface has its own.
         let n = nd::solicit(&mut buf, &Interface::new("peer", 0, None, PEER), "2001:db8::1".parse().unwrap(), None);
-        let (_, h) = handle_frame(&mut buf, n, Some(0), &ifs, &mut limits, now);
+        let (_, h) = handle_frame(&mut buf, n, Some(0), &ifs, &mut limits, &mut IceLegs::default(), now);
         assert_eq!(h.verdict, Verdict::Drop(Reason::RateLimited));
         let n = sarp::request(&mut buf, &peer(Some(100), "198.19.100.2/24"), "198.19.100.1".parse().unwrap(), None)
             .unwrap();
-        let (idx, h) = handle_frame(&mut buf, n, Some(1), &ifs, &mut limits, now);
+        let (idx, h) = handle_frame(&mut buf, n, Some(1), &ifs, &mut limits, &mut IceLegs::default(), now);
         assert_eq!(idx, Some(2));
         assert!(matches!(h.verdict, Verdict::Reply { .. }));
         // A millisecond later, one more.
         let n = sarp::request(&mut buf, &asker, "198.18.0.1".parse().unwrap(), None).unwrap();
         let later = now + std::time::Duration::from_millis(1);
         assert!(matches!(
-            handle_frame(&mut buf, n, Some(0), &ifs, &mut limits, later).1.verdict,
+            handle_frame(&mut buf, n, Some(0), &ifs, &mut limits, &mut IceLegs::default(), later).1.verdict,
             Verdict::Reply { .. }
         ));
     }
@@ -244,8 +248,8 @@ mod tests {
             if buf.len() >= 14 {
                 buf[12..14].copy_from_slice(&ethertype.to_be_bytes());
             }
-            let _ = handle_frame(&mut buf, len, port.map(|p| p % 3), &interfaces(), &mut limits(), Instant::now());
-            let _ = handle_frame(&mut buf, len, port, &interfaces(), &mut [], Instant::now());
+            let _ = handle_frame(&mut buf, len, port.map(|p| p % 3), &interfaces(), &mut limits(), &mut IceLegs::default(), Instant::now());
+            let _ = handle_frame(&mut buf, len, port, &interfaces(), &mut [], &mut IceLegs::default(), Instant::now());
         }
     }
 }

@@ -11,9 +11,10 @@
 //! our probes, a router refreshing its entry for us) are [`Kind::Neighbor`];
 //! broadcast ARP and multicast ND (what a spoofed flood is made of) are
 //! [`Kind::ArpBroadcast`] and [`Kind::NdMulticast`]; every other ICMP and
-//! ICMPv6 message is [`Kind::Icmp`]. New punted protocols (STUN, DTLS) get a
-//! kind of their own: a row in [`Kind::ALL`], [`Kind::of`] and the default
-//! rates.
+//! ICMPv6 message is [`Kind::Icmp`]; UDP punted from a relay port (ICE
+//! checks, DTLS records of WebRTC legs) is [`Kind::IceDtls`]. A new punted
+//! protocol gets a kind of its own: a row in [`Kind::ALL`], [`Kind::of`] and
+//! the default rates.
 //!
 //! Pure: a frame as bytes and a time in TSC ticks in, a verdict out. The
 //! worker reads the TSC once per burst and passes it to every frame.
@@ -32,13 +33,17 @@ pub enum Kind {
     /// Every other ICMP and ICMPv6 message (echo, errors, router
     /// discovery), and anything else punted.
     Icmp,
+    /// UDP to a relay port that is not media: ICE connectivity checks
+    /// (STUN) and DTLS records of WebRTC legs.
+    IceDtls,
 }
 
 impl Kind {
     /// Number of kinds.
-    pub const COUNT: usize = 4;
+    pub const COUNT: usize = 5;
     /// Every kind, in budget order.
-    pub const ALL: [Kind; Self::COUNT] = [Kind::Neighbor, Kind::ArpBroadcast, Kind::NdMulticast, Kind::Icmp];
+    pub const ALL: [Kind; Self::COUNT] =
+        [Kind::Neighbor, Kind::ArpBroadcast, Kind::NdMulticast, Kind::Icmp, Kind::IceDtls];
 
     /// The name used in statistics.
     pub const fn name(self) -> &'static str {
@@ -47,6 +52,7 @@ impl Kind {
             Kind::ArpBroadcast => "arp_broadcast",
             Kind::NdMulticast => "nd_multicast",
             Kind::Icmp => "icmp",
+            Kind::IceDtls => "ice_dtls",
         }
     }
 
@@ -70,14 +76,19 @@ impl Kind {
             Some([0x86, 0xdd]) => {
                 // Next header ICMPv6 (58), type NS (135) or NA (136).
                 let nd = at(6..7) == Some(&[58]) && matches!(at(40..41), Some([135 | 136]));
+                let udp = at(6..7) == Some(&[17]);
                 let kind = match (nd, group) {
                     (true, true) => Kind::NdMulticast,
                     (true, false) => Kind::Neighbor,
+                    (false, _) if udp => Kind::IceDtls,
                     (false, _) => Kind::Icmp,
                 };
                 (kind, at(8..24).unwrap_or(src_mac))
             }
-            Some([0x08, 0x00]) => (Kind::Icmp, at(12..16).unwrap_or(src_mac)),
+            Some([0x08, 0x00]) => {
+                let kind = if at(9..10) == Some(&[17]) { Kind::IceDtls } else { Kind::Icmp };
+                (kind, at(12..16).unwrap_or(src_mac))
+            }
             _ => (Kind::Icmp, src_mac),
         }
     }
@@ -115,13 +126,14 @@ pub struct PoliceConfig {
 
 impl Default for PoliceConfig {
     /// Per worker: neighbor answers 4000/s; broadcast ARP, multicast ND and
-    /// ICMP 1000/s each; 100/s (bursts of 20) from one source. A few
+    /// ICMP 1000/s each; ICE checks and DTLS 4000/s; 100/s (bursts of 20)
+    /// from one source. A few
     /// thousand frames a second is more than a relay's neighbors and
     /// monitoring ever need, and far less than the control core can serve.
     fn default() -> Self {
         let r = |per_second, burst| Rate { per_second, burst };
         PoliceConfig {
-            kinds: [r(4000, 400), r(1000, 100), r(1000, 100), r(1000, 100)],
+            kinds: [r(4000, 400), r(1000, 100), r(1000, 100), r(1000, 100), r(4000, 400)],
             source: r(100, 20),
             source_slots: 1024,
         }
@@ -311,6 +323,12 @@ mod tests {
         let n = e6.emit(&mut buf, b"ping");
         let ip: Ipv6Addr = "2001:db8::9".parse().unwrap();
         assert_eq!(Kind::of(&buf[..n]), (Kind::Icmp, &ip.octets()[..]));
+        // UDP (a STUN check, a DTLS record), over IPv6 and IPv4.
+        buf[20] = 17;
+        assert_eq!(Kind::of(&buf[..n]), (Kind::IceDtls, &ip.octets()[..]));
+        let mut udp4 = echo("198.18.0.9");
+        udp4[23] = 17;
+        assert_eq!(Kind::of(&udp4), (Kind::IceDtls, &[198, 18, 0, 9][..]));
         // Runts are named by their source MAC, or by what there is.
         assert_eq!(Kind::of(&req[..20]), (Kind::ArpBroadcast, &req[6..12]));
         assert_eq!(Kind::of(&req[..3]), (Kind::Icmp, &req[..3]));
@@ -369,7 +387,7 @@ mod tests {
 
     #[test]
     fn time_going_backwards_refills_nothing() {
-        let cfg = PoliceConfig { kinds: [Rate { per_second: 1000, burst: 1 }; 4], ..PoliceConfig::default() };
+        let cfg = PoliceConfig { kinds: [Rate { per_second: 1000, burst: 1 }; Kind::COUNT], ..PoliceConfig::default() };
         let mut p = Police::new(&cfg, HZ, 5_000_000, 1);
         let f = echo("198.18.0.9");
         assert!(p.admit(&f, 5_000_000).is_ok());
@@ -377,7 +395,7 @@ mod tests {
         assert!(p.admit(&f, 5_999_999).is_err());
         assert!(p.admit(&f, 6_000_000).is_ok());
         // A zero rate refuses everything.
-        let cfg = PoliceConfig { kinds: [Rate { per_second: 0, burst: 0 }; 4], ..PoliceConfig::default() };
+        let cfg = PoliceConfig { kinds: [Rate { per_second: 0, burst: 0 }; Kind::COUNT], ..PoliceConfig::default() };
         let mut p = Police::new(&cfg, HZ, 0, 1);
         assert_eq!(p.admit(&f, u64::MAX), Err(Refused::Kind(Kind::Icmp)));
     }

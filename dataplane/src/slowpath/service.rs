@@ -4,7 +4,7 @@
 //! neighbor changes out as commands for the workers. The only part of the
 //! slow path that touches mbufs and rings; it never touches a TX queue.
 
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,18 +13,22 @@ use mediafwd_ffi::{Burst, Mbuf, Mempool, Ring, BURST_SIZE};
 use super::config::{ResolveError, SlowPathConfig, SlowPathError};
 use super::counters::{SlowPathCounters, SlowPathStats};
 use super::dispatch::handle_frame;
+use super::ice::{DtlsDatagram, IceCredentials, IceLegs};
 use super::interface::Interface;
 use super::neighbor::{Learned, NeighborTable};
 use super::ratelimit::ReplyLimits;
 use super::verdict::{Reason, Verdict};
 use super::{arp, nd};
+use crate::craft::UdpFrame;
 use crate::flow::Command;
+use crate::ice::IceEvent;
 use crate::stats::counters::add;
 
 /// `rte_mbuf.port` of a packet no port stamped (`RTE_MBUF_PORT_INVALID`).
 const PORT_INVALID: u16 = u16::MAX;
-/// Room for any frame the slow path originates.
-const FRAME_ROOM: usize = 128;
+/// Room for any frame the slow path originates (a DTLS flight's datagram
+/// is at most 1200 bytes).
+const FRAME_ROOM: usize = 1400;
 
 /// ARP, Neighbor Discovery and ping for mediafwd's addresses, on a control
 /// core. Call [`SlowPath::poll`] in a loop; send the commands it returns
@@ -33,6 +37,7 @@ pub struct SlowPath {
     interfaces: Vec<Interface>,
     limits: Vec<ReplyLimits>,
     neighbors: NeighborTable,
+    ice: IceLegs,
     rings: Vec<Ring>,
     inject: Ring,
     out: Burst,
@@ -71,6 +76,7 @@ impl SlowPath {
             limits: interfaces.iter().map(|_| config.reply_limits()).collect(),
             interfaces,
             neighbors: NeighborTable::new(config.neighbors.clone()),
+            ice: IceLegs::default(),
             rings,
             inject,
             out: Burst::new(),
@@ -108,9 +114,52 @@ impl SlowPath {
         done.free_all();
         add(&self.counters.rx_packets, taken as u64);
         self.run_timers(now);
+        self.ice.poll(now);
         self.flush();
         self.neighbors.drain_commands(commands);
         taken
+    }
+
+    /// Answers ICE checks to relay address `local` with `creds` (see
+    /// [`IceLegs::set`]).
+    pub fn set_ice_leg(&mut self, local: SocketAddr, creds: IceCredentials) {
+        self.ice.set(local, creds);
+    }
+
+    /// Stops answering ICE checks to `local`.
+    pub fn remove_ice_leg(&mut self, local: &SocketAddr) {
+        self.ice.remove(local);
+    }
+
+    /// Moves the ICE events raised since the last call (a nomination to
+    /// latch the leg to, a loss of consent) to `out`.
+    pub fn drain_ice_events(&mut self, out: &mut Vec<(SocketAddr, IceEvent)>) {
+        self.ice.drain_events(out);
+    }
+
+    /// Moves the DTLS datagrams received for WebRTC legs to `out`, for the
+    /// control side's DTLS endpoints.
+    pub fn drain_dtls(&mut self, out: &mut Vec<DtlsDatagram>) {
+        self.ice.drain_dtls(out);
+    }
+
+    /// Sends `d.payload` from the leg to its peer, addressed as `d` says (a
+    /// datagram from [`SlowPath::drain_dtls`] with the answer as payload);
+    /// whether it was queued.
+    pub fn send_dtls(&mut self, d: &DtlsDatagram) -> bool {
+        let Some(idx) = self.interfaces.iter().position(|i| i.port_id == d.port_id && i.vlan == d.vlan) else {
+            self.counters.drop_n(Reason::UnknownPort, 1);
+            return false;
+        };
+        let sent = self.originate(idx, |buf, iface| {
+            let frame =
+                UdpFrame { src_mac: iface.mac, dst_mac: d.peer_mac, vlan: iface.vlan, src: d.local, dst: d.remote };
+            (frame.header_len() + d.payload.len() <= buf.len()).then(|| frame.emit(buf, &d.payload))
+        });
+        if sent {
+            add(&self.counters.dtls_out, 1);
+        }
+        sent
     }
 
     /// Handles one frame; gives it back when it is to be freed.
@@ -121,7 +170,8 @@ impl SlowPath {
         }
         let port = Some(m.port()).filter(|&p| p != PORT_INVALID);
         let (buf, off, len) = m.buffer_mut();
-        let (iface, handled) = handle_frame(&mut buf[off..], len, port, &self.interfaces, &mut self.limits, now);
+        let (iface, handled) =
+            handle_frame(&mut buf[off..], len, port, &self.interfaces, &mut self.limits, &mut self.ice, now);
         self.counters.received(handled.message);
         if let (Some(idx), Some(l)) = (iface, handled.learn()) {
             let refused = match self.neighbors.learn(idx, l.ip, l.mac, now) {

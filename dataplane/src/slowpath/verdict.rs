@@ -54,6 +54,14 @@ reasons! {
         /// ARP or ND giving a tracked neighbor another MAC than the one it
         /// has: not taken; the known MAC is probed.
         Disputed = "disputed",
+        /// STUN to a relay address with no ICE leg.
+        UnknownIceLeg = "unknown_ice_leg",
+        /// STUN that is not an ICE check: malformed, no valid FINGERPRINT,
+        /// an indication or a response.
+        BadStun = "bad_stun",
+        /// A DTLS record to a relay port with no WebRTC leg, or beyond what
+        /// the control side has yet to take.
+        DtlsUnserved = "dtls_unserved",
     }
 }
 
@@ -70,6 +78,13 @@ pub enum Message {
     NeighborAdvert,
     /// ICMP or ICMPv6 echo request.
     EchoRequest,
+    /// A STUN Binding request to an ICE leg, answered with success (or
+    /// dropped, with its reason).
+    StunRequest,
+    /// A STUN Binding request refused with an error response (401, 487...).
+    StunRefused,
+    /// A DTLS record to a WebRTC leg, handed to the control side.
+    DtlsRecord,
     /// Anything else, or not recognised.
     Other,
 }
@@ -96,6 +111,8 @@ pub enum Verdict {
     },
     /// No reply; the sender's (or target's) address to learn.
     Learn(Learn),
+    /// Taken for the control side (a DTLS record, copied out): free the frame.
+    Consumed,
     /// Nothing to do: free the frame and count the reason.
     Drop(Reason),
 }
@@ -120,7 +137,7 @@ impl Handled {
         match self.verdict {
             Verdict::Reply { learn, .. } => learn,
             Verdict::Learn(l) => Some(l),
-            Verdict::Drop(_) => None,
+            Verdict::Drop(_) | Verdict::Consumed => None,
         }
     }
 }

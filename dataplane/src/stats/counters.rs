@@ -14,6 +14,30 @@ pub(crate) fn add(c: &AtomicU64, n: u64) {
     c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
 }
 
+/// One value per [`DropReason`], in [`DropReason::ALL`] order: an array that
+/// is `Default` whatever the number of reasons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PerReason<T>(pub [T; DropReason::COUNT]);
+
+impl<T: Default> Default for PerReason<T> {
+    fn default() -> Self {
+        PerReason(std::array::from_fn(|_| T::default()))
+    }
+}
+
+impl<T> std::ops::Deref for PerReason<T> {
+    type Target = [T; DropReason::COUNT];
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for PerReason<T> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 /// One worker's counters, in their own cache lines.
 #[repr(C, align(64))]
 #[derive(Default)]
@@ -43,7 +67,7 @@ pub struct WorkerCounters {
     /// Events lost because the event queue was full.
     pub events_dropped: AtomicU64,
     /// Packets dropped, by [`DropReason`].
-    pub drops: [AtomicU64; DropReason::COUNT],
+    pub drops: PerReason<AtomicU64>,
 }
 
 /// A copy of [`WorkerCounters`].
@@ -74,7 +98,7 @@ pub struct WorkerStats {
     /// Events lost.
     pub events_dropped: u64,
     /// Drops by reason, in [`DropReason::ALL`] order.
-    pub drops: [u64; DropReason::COUNT],
+    pub drops: PerReason<u64>,
 }
 
 impl WorkerCounters {
@@ -99,7 +123,7 @@ impl WorkerCounters {
             applied_seq: self.applied_seq.load(std::sync::atomic::Ordering::Acquire),
             command_errors: self.command_errors.load(Relaxed),
             events_dropped: self.events_dropped.load(Relaxed),
-            drops: std::array::from_fn(|i| self.drops[i].load(Relaxed)),
+            drops: PerReason(std::array::from_fn(|i| self.drops[i].load(Relaxed))),
         }
     }
 }

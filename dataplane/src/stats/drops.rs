@@ -120,6 +120,9 @@ drop_reasons! {
     node PolicedNd = "policed_nd",
     /// Other ICMP and ICMPv6 (echo, errors), over the worker's rate for them.
     node PolicedIcmp = "policed_icmp",
+    /// ICE checks (STUN) and DTLS to a relay port, over the worker's rate
+    /// for them.
+    node PolicedIceDtls = "policed_ice_dtls",
     /// SRTP/SRTCP authentication failed: corrupted, forged, or protected with
     /// other keys (RFC 3711 §3.3, §3.4).
     flow SrtpAuth = "srtp_auth",
@@ -162,6 +165,7 @@ impl DropReason {
             Refused::Kind(Kind::ArpBroadcast) => Self::PolicedArp,
             Refused::Kind(Kind::NdMulticast) => Self::PolicedNd,
             Refused::Kind(Kind::Icmp) => Self::PolicedIcmp,
+            Refused::Kind(Kind::IceDtls) => Self::PolicedIceDtls,
         }
     }
 }
@@ -187,7 +191,7 @@ mod tests {
         }
         let per_flow = DropReason::ALL.iter().filter_map(|r| r.flow_drop()).collect::<Vec<_>>();
         assert_eq!(per_flow, FlowDrop::ALL, "FlowDrop keeps DropReason's order");
-        assert_eq!((DropReason::COUNT, FlowDrop::COUNT), (32, 14));
+        assert_eq!((DropReason::COUNT, FlowDrop::COUNT), (33, 14));
     }
 
     /// The drop-reason table of docs/operations.md, as the code defines it.

@@ -130,6 +130,7 @@ pub mod ipv4;
 pub mod ipv6;
 pub mod rtcp;
 pub mod rtp;
+pub mod stun;
 pub mod udp;
 
 /// Why a buffer was rejected by a `new_checked` or `parse`.
@@ -275,4 +276,16 @@ pub(crate) mod test_util {
         81c8000cdeadbeef e9b4f1a23d70a3d7 0001e240000005dc 0003a980
         01020304 05000003 00011234 00000014 00000000 00000000
         81ca0004deadbeef 01086d664072656c 61790000";
+
+    /// RFC 5769 §2.1: a Binding request with SOFTWARE, PRIORITY,
+    /// ICE-CONTROLLED, USERNAME "evtj:h6vY", MESSAGE-INTEGRITY (password
+    /// "VOkJxbRl1RmTxUk/WvJxBt") and FINGERPRINT.
+    pub const RFC5769_REQUEST: &str = "
+        000100582112a442b7e7a701bc34d686fa87dfae
+        802200105354554e20746573742063 6c69656e74
+        002400046e0001ff
+        80290008932ff9b151263b36
+        000600096576746a3a68367659202020
+        000800149aeaa70cbfd8cb56781ef2b5b2d3f249c1b571a2
+        80280004e57a3bcf";
 }
