@@ -2,11 +2,13 @@
 //! and the payload, account, transform (SRTP), rewrite. Pure: byte buffers in,
 //! verdicts out; the worker moves the mbufs accordingly.
 //!
-//! A burst goes through in passes, as DPDK's l3fwd does, so that the memory
-//! each packet needs is loading while the others are worked on: classify
-//! every packet and prefetch where its flow lookup starts; look every flow
-//! up and prefetch its entry and statistics slot; then relay. Packets of
-//! plain flows are finished in that third pass. Packets of flows with an
+//! A burst goes through in two passes, so that the memory each packet needs
+//! is loading while the others are worked on: the lean classification of
+//! every packet, which starts loading its direct index cell; then one pass
+//! that looks up the flow of the packet a few places ahead (its entry and
+//! statistics slot start loading) and relays this one. Frames of another
+//! shape, and the cases the lean relay leaves, are classified and looked up
+//! in place by the full path. Packets of flows with an
 //! SRTP transform stop after their checks and are finished together at the
 //! end of the burst ([`srtp`]), so that the HMACs of several packets are
 //! computed side by side.
@@ -35,6 +37,10 @@ pub const MAX_BURST: usize = 32;
 /// and egress headers (an IPv6 egress ends in a third line, not prefetched:
 /// most egresses are IPv4, and a needless prefetch costs a line of bandwidth).
 const ENTRY_LINES: usize = 2;
+
+/// How many packets ahead of the one relayed the lean path looks its flow
+/// up, so that the entry is loading while the packets between are relayed.
+const LOOKAHEAD: usize = 8;
 
 /// What to do with a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,62 +133,53 @@ impl Pipeline<'_> {
         assert!(pkts.len() <= MAX_BURST, "at most MAX_BURST packets");
         let n = pkts.len();
         let (stripped_vlans, verdicts) = (&stripped_vlans[..n], &mut verdicts[..n]);
-        let port = self.ports.get(rx_port as usize);
-        let mut classes = [Class::Drop(DropReason::Runt); MAX_BURST];
-        // Frames of the common shape to one of our addresses, with its direct slot.
+        let Some(port) = self.ports.get(rx_port as usize) else {
+            verdicts.fill(Verdict::Drop(DropReason::NotForUs));
+            return;
+        };
+        // Frames of the common shape to one of our addresses, with its
+        // direct slot; the index cell each needs starts loading.
         let mut leans = [(Lean::NONE, NOT_LEAN); MAX_BURST];
         for i in 0..n {
-            let Some(port) = port else {
-                classes[i] = Class::Drop(DropReason::NotForUs);
-                continue;
-            };
             if let Some((l, dst)) = classify_lean(pkts[i].data(), port, stripped_vlans[i]) {
                 if let Some(slot) = self.table.direct_slot(rx_port, dst) {
                     self.table.prefetch_direct(slot, l.dst_port);
                     leans[i] = (l, slot);
-                    continue;
                 }
             }
-            classes[i] = classify(pkts[i].data(), rx_port, port, stripped_vlans[i]);
-            if let Class::Udp(u) = &classes[i] {
-                self.table.prefetch_key(&u.key);
-            }
         }
+        // Then one pass: the lookup of the lean packet LOOKAHEAD places
+        // ahead (its entry and statistics slot start loading), and this
+        // packet relayed. The others are classified and looked up in place.
         let mut ids = [None; MAX_BURST];
-        for i in 0..n {
-            let (l, slot) = &leans[i];
-            ids[i] = match &classes[i] {
-                _ if *slot != NOT_LEAN => self.table.find_direct(*slot, l.dst_port),
-                Class::Udp(u) => self.table.find(&u.key),
-                _ => None,
-            };
-            if let Some(id) = ids[i] {
-                self.table.prefetch_entry(id, ENTRY_LINES);
-                crate::prefetch::prefetch(self.flow_stats.slot(id));
-            }
+        for (id, lean) in ids.iter_mut().zip(&leans).take(n.min(LOOKAHEAD)) {
+            *id = self.find_lean(lean);
         }
         // Made at the first SRTP packet: a plain burst never pays for it.
         let mut deferred: Option<srtp::Burst> = None;
         let mut clock = BurstClock::new(self.now_us);
         for (i, pkt) in pkts.iter_mut().enumerate() {
-            let (l, slot) = &leans[i];
-            if let (true, Some(port)) = (*slot != NOT_LEAN, port) {
-                match ids[i] {
-                    Some(id) => {
-                        if let Some(v) = self.relay_lean(pkt, l, id, &mut clock) {
-                            verdicts[i] = v;
-                            continue;
-                        }
-                    }
-                    None => {
-                        verdicts[i] = Verdict::Drop(DropReason::UnknownFlow);
-                        continue;
-                    }
-                }
-                // A case the lean path leaves to the full one.
-                classes[i] = classify(pkt.data(), rx_port, port, stripped_vlans[i]);
+            if let Some(ahead) = leans.get(i + LOOKAHEAD) {
+                ids[i + LOOKAHEAD] = self.find_lean(ahead);
             }
-            verdicts[i] = match (&classes[i], ids[i]) {
+            let (l, slot) = &leans[i];
+            let mut id = ids[i];
+            if *slot != NOT_LEAN {
+                let Some(id) = id else {
+                    verdicts[i] = Verdict::Drop(DropReason::UnknownFlow);
+                    continue;
+                };
+                if let Some(v) = self.relay_lean(pkt, l, id, &mut clock) {
+                    verdicts[i] = v;
+                    continue;
+                }
+            }
+            // A frame of another shape, or a case the lean path leaves to the full one.
+            let class = classify(pkt.data(), rx_port, port, stripped_vlans[i]);
+            if let (Class::Udp(u), NOT_LEAN) = (&class, *slot) {
+                id = self.table.find(&u.key);
+            }
+            verdicts[i] = match (&class, id) {
                 (Class::Udp(u), Some(id)) => match self.relay(pkt, u, id, (&mut deferred, i), on_event) {
                     Relayed::Done(v) => v,
                     // The SRTP pass below writes its verdict.
@@ -198,7 +195,20 @@ impl Pipeline<'_> {
         }
     }
 
-    /// The third pass for a lean-classified packet of flow `id`, when its
+    /// The flow id of a lean packet (`None` for another), whose entry and
+    /// statistics slot then start loading.
+    #[inline(always)]
+    fn find_lean(&self, (l, slot): &(Lean, u16)) -> Option<u32> {
+        if *slot == NOT_LEAN {
+            return None;
+        }
+        let id = self.table.find_direct(*slot, l.dst_port)?;
+        self.table.prefetch_entry(id, ENTRY_LINES);
+        crate::prefetch::prefetch(self.flow_stats.slot(id));
+        Some(id)
+    }
+
+    /// The relay of a lean-classified packet of flow `id`, when its
     /// flow is plain RTP, the packet RTP, its source changes nothing (no
     /// latching) and the flow has egress headers: the verdict, with the
     /// drops and counts [`Pipeline::relay`] would make. `None`, before any
@@ -234,8 +244,9 @@ impl Pipeline<'_> {
             Some(false) => return drop(DropReason::SourceMismatch),
             Some(true) => {}
         }
-        entry.rtp.update(rtp.ssrc(), rtp.sequence_number(), rtp.timestamp(), clock.arrival(lean.clock_rate));
-        slot.publish_rtp(&entry.rtp);
+        let change =
+            entry.rtp.update(rtp.ssrc(), rtp.sequence_number(), rtp.timestamp(), clock.arrival(lean.clock_rate));
+        slot.publish_rtp(&entry.rtp, change);
         let Some(Some(dst_mac)) = neighbors.get(eg.next_hop as usize).copied() else {
             return drop(DropReason::NeighborUnresolved);
         };
@@ -246,7 +257,7 @@ impl Pipeline<'_> {
         Some(Verdict::Forward { port_id: eg.port_id })
     }
 
-    /// The third pass for a packet of flow `id`: everything for a plain
+    /// The full path's relay of a packet of flow `id`: everything for a plain
     /// flow; the checks, for an SRTP one, which is then left in `deferred`
     /// (at its place `i` in the burst) for the SRTP pass.
     #[inline(always)]
@@ -442,8 +453,8 @@ fn admit(
         SourceVerdict::Latched(remote) => Some(remote),
     };
     if let Some((ssrc, seq, ts)) = media.rtp {
-        entry.rtp.update(ssrc, seq, ts, arrival(now_us, entry.flow.clock_rate));
-        slot.publish_rtp(&entry.rtp);
+        let change = entry.rtp.update(ssrc, seq, ts, arrival(now_us, entry.flow.clock_rate));
+        slot.publish_rtp(&entry.rtp, change);
     }
     Ok(latched)
 }

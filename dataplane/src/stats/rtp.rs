@@ -23,6 +23,17 @@ pub struct RtpStream {
     jitter_q4: u32,
 }
 
+/// Which figures of an [`RtpStream`] a packet changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RtpChange {
+    /// None: a jump of the sequence held until the next packet confirms it.
+    None,
+    /// The count, the highest sequence number and the jitter (the common case).
+    Counted,
+    /// All, the SSRC and the base sequence number too: a new source or a restart.
+    Restarted,
+}
+
 impl RtpStream {
     /// A stream (re)started by its first packet (RFC 3550 A.1 `init_seq`).
     #[inline]
@@ -40,12 +51,13 @@ impl RtpStream {
     }
 
     /// Accounts one packet: its SSRC, sequence number and RTP timestamp,
-    /// and its arrival time in the stream's timestamp units.
+    /// and its arrival time in the stream's timestamp units. Says which of
+    /// the figures changed, so that only those are published.
     #[inline]
-    pub fn update(&mut self, ssrc: u32, seq: u16, timestamp: u32, arrival: u32) {
+    pub fn update(&mut self, ssrc: u32, seq: u16, timestamp: u32, arrival: u32) -> RtpChange {
         if !self.started || ssrc != self.ssrc {
             *self = RtpStream::start(ssrc, seq, arrival.wrapping_sub(timestamp));
-            return;
+            return RtpChange::Restarted;
         }
         let delta = seq.wrapping_sub(self.max_seq);
         if delta < MAX_DROPOUT {
@@ -57,10 +69,10 @@ impl RtpStream {
             // A large jump: restart if the next packet confirms it.
             if seq as u32 == self.bad_seq {
                 *self = RtpStream::start(ssrc, seq, arrival.wrapping_sub(timestamp));
-                return;
+                return RtpChange::Restarted;
             }
             self.bad_seq = (seq as u32 + 1) & 0xffff;
-            return;
+            return RtpChange::None;
         }
         // else: duplicate or reordered; counted as received.
         self.received += 1;
@@ -69,6 +81,7 @@ impl RtpStream {
         let d = (transit.wrapping_sub(self.transit) as i32).unsigned_abs();
         self.transit = transit;
         self.jitter_q4 = self.jitter_q4.wrapping_add(d).wrapping_sub((self.jitter_q4 + 8) >> 4);
+        RtpChange::Counted
     }
 
     /// The source being counted.
