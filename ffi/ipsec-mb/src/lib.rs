@@ -315,6 +315,46 @@ impl Manager {
         self.finished(jobs, done)
     }
 
+    /// [`Manager::hash_burst`] on `slots`, jobs kept from one burst to the
+    /// next: only each message's address, length, tag and pads are written,
+    /// the rest of every job stays as [`HashSlots::new`] set it. Returns
+    /// when every tag is written.
+    ///
+    /// # Panics
+    /// With more messages than `slots` holds.
+    pub fn hash_burst_in<'a>(
+        &mut self,
+        slots: &mut HashSlots,
+        msgs: impl IntoIterator<Item = (&'a HmacSha1Key, &'a [u8], &'a mut [u8; HMAC_SHA1_TAG_LEN])>,
+    ) -> Result<(), Error> {
+        let mut n = 0;
+        for (key, msg, tag) in msgs {
+            let raw = &mut slots.jobs[n];
+            raw.__bindgen_anon_1.src = msg.as_ptr();
+            raw.__bindgen_anon_5.msg_len_to_hash_in_bytes = msg.len() as u64;
+            raw.auth_tag_output = tag.as_mut_ptr();
+            raw.u.HMAC._hashed_auth_key_xor_ipad = key.ipad.as_ptr();
+            raw.u.HMAC._hashed_auth_key_xor_opad = key.opad.as_ptr();
+            raw.status = sys::IMB_STATUS_BEING_PROCESSED;
+            n += 1;
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let f = self.raw().submit_hash_burst.expect("an initialised manager has hash bursts");
+        // SAFETY: the first `n` slots were just given pointers into keys,
+        // messages and tags borrowed for this call, and lengths that match
+        // them; the library reads and writes through them only during the
+        // call. The pointers left in the slots afterwards are never read again
+        // before being overwritten.
+        let done = unsafe { f(self.mgr.as_ptr(), slots.jobs.as_mut_ptr(), n as u32, sys::IMB_AUTH_HMAC_SHA_1) };
+        if done as usize != n || slots.jobs[..n].iter().any(|j| j.status != sys::IMB_STATUS_COMPLETED) {
+            self.check()?;
+            return Err(Error::Library { code: -1, message: "job not completed".into() });
+        }
+        Ok(())
+    }
+
     /// Queues `jobs` (any mix the library supports) in the manager's
     /// scheduler, flushes it, and copies each job's status back; returns when
     /// every job is done.
@@ -549,16 +589,8 @@ impl<'a> Job<'a> {
 
     /// HMAC-SHA1 of `msg`; the first 12 bytes of the MAC go to `tag`.
     pub fn hmac_sha1(key: &'a HmacSha1Key, msg: &'a [u8], tag: &'a mut [u8; HMAC_SHA1_TAG_LEN]) -> Job<'a> {
-        let mut raw = sys::IMB_JOB {
-            hash_start_src_offset_in_bytes: 0,
-            auth_tag_output: tag.as_mut_ptr(),
-            auth_tag_output_len_in_bytes: HMAC_SHA1_TAG_LEN as u64,
-            cipher_mode: sys::IMB_CIPHER_NULL,
-            cipher_direction: sys::IMB_DIR_ENCRYPT,
-            hash_alg: sys::IMB_AUTH_HMAC_SHA_1,
-            chain_order: sys::IMB_ORDER_HASH_CIPHER,
-            ..Default::default()
-        };
+        let mut raw = hmac_sha1_job();
+        raw.auth_tag_output = tag.as_mut_ptr();
         raw.__bindgen_anon_1.src = msg.as_ptr();
         raw.__bindgen_anon_5.msg_len_to_hash_in_bytes = msg.len() as u64;
         raw.u.HMAC._hashed_auth_key_xor_ipad = key.ipad.as_ptr();
@@ -566,6 +598,85 @@ impl<'a> Job<'a> {
         Job { raw, _borrows: PhantomData }
     }
 }
+
+impl<'a> Job<'a> {
+    /// AES-CTR over `buf[cipher]` in place, then HMAC-SHA1 over `buf[..hash_len]`
+    /// (the ciphertext included), in one job: the library's scheduler puts the
+    /// hash in a lane as soon as the cipher is done. The first 12 bytes of the
+    /// MAC go to `tag`.
+    ///
+    /// # Panics
+    /// If `cipher` or `..hash_len` is not inside `buf`.
+    pub fn aes_ctr_then_hmac_sha1(
+        key: &'a AesKey,
+        iv: &'a [u8; AES_BLOCK],
+        auth: &'a HmacSha1Key,
+        buf: &'a mut [u8],
+        cipher: core::ops::Range<usize>,
+        hash_len: usize,
+        tag: &'a mut [u8; HMAC_SHA1_TAG_LEN],
+    ) -> Job<'a> {
+        assert!(cipher.start <= cipher.end && cipher.end <= buf.len() && hash_len <= buf.len());
+        let start = buf.as_ptr();
+        let mut job = Job::aes_ctr(key, iv, &mut buf[cipher.clone()]);
+        let raw = &mut job.raw;
+        raw.__bindgen_anon_1.src = start;
+        raw.__bindgen_anon_3.cipher_start_src_offset_in_bytes = cipher.start as u64;
+        raw.hash_alg = sys::IMB_AUTH_HMAC_SHA_1;
+        raw.chain_order = sys::IMB_ORDER_CIPHER_HASH;
+        raw.hash_start_src_offset_in_bytes = 0;
+        raw.__bindgen_anon_5.msg_len_to_hash_in_bytes = hash_len as u64;
+        raw.auth_tag_output = tag.as_mut_ptr();
+        raw.auth_tag_output_len_in_bytes = HMAC_SHA1_TAG_LEN as u64;
+        raw.u.HMAC._hashed_auth_key_xor_ipad = auth.ipad.as_ptr();
+        raw.u.HMAC._hashed_auth_key_xor_opad = auth.opad.as_ptr();
+        job
+    }
+}
+
+/// [`MAX_BURST`] HMAC-SHA1 jobs kept between bursts for
+/// [`Manager::hash_burst_in`], so that a burst writes five fields per job
+/// instead of building whole jobs.
+pub struct HashSlots {
+    jobs: Box<[sys::IMB_JOB; MAX_BURST]>,
+}
+
+impl HashSlots {
+    /// Jobs with every field but the per-message ones set for HMAC-SHA1 with
+    /// a 12-byte tag.
+    pub fn new() -> HashSlots {
+        HashSlots { jobs: Box::new([hmac_sha1_job(); MAX_BURST]) }
+    }
+}
+
+/// An HMAC-SHA1 job with a 12-byte tag, without its message, tag or pads.
+fn hmac_sha1_job() -> sys::IMB_JOB {
+    sys::IMB_JOB {
+        hash_start_src_offset_in_bytes: 0,
+        auth_tag_output_len_in_bytes: HMAC_SHA1_TAG_LEN as u64,
+        cipher_mode: sys::IMB_CIPHER_NULL,
+        cipher_direction: sys::IMB_DIR_ENCRYPT,
+        hash_alg: sys::IMB_AUTH_HMAC_SHA_1,
+        chain_order: sys::IMB_ORDER_HASH_CIPHER,
+        ..Default::default()
+    }
+}
+
+impl Default for HashSlots {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for HashSlots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HashSlots").finish_non_exhaustive()
+    }
+}
+
+// SAFETY: the slots hold only pointers left from finished calls, never read
+// before being overwritten; the value can move to another thread.
+unsafe impl Send for HashSlots {}
 
 /// Up to `N` jobs gathered on the stack for one submission, with no
 /// placeholder jobs built for the unused places.
@@ -713,5 +824,53 @@ mod tests {
         assert_eq!(tag[..], hex("5bc94fbc3221a5db94fae95ae7121a47")[..]);
         assert_eq!(mgr.gcm_open(&key, &iv, &aad, &mut data), tag);
         assert_eq!(data, plain);
+    }
+
+    /// A chained AES-CTR then HMAC-SHA1 job gives what the cipher job and
+    /// the hash job give one after the other, on every code path.
+    #[test]
+    fn chained_equals_split() {
+        let best = Manager::new().unwrap();
+        let aes = best.aes_key(&[9; 16]);
+        let auth = best.hmac_sha1_key(&[7; 20]);
+        let iv = [3u8; 16];
+        let msg: Vec<u8> = (0..176).map(|i| i as u8).collect();
+        for arch in [Arch::Sse, Arch::Avx2, Arch::Avx512] {
+            let Ok(mut mgr) = Manager::with_arch(arch) else { continue };
+            let (mut split, mut split_tag) = (msg.clone(), [0u8; 12]);
+            mgr.cipher_burst(&mut [Job::aes_ctr(&aes, &iv, &mut split[12..172])], 16).unwrap();
+            mgr.hash_burst(&mut [Job::hmac_sha1(&auth, &split, &mut split_tag)]).unwrap();
+            let mut bufs = vec![msg.clone(); 20];
+            let mut tags = vec![[0u8; 12]; 20];
+            let mut jobs: Vec<Job<'_>> = bufs
+                .iter_mut()
+                .zip(&mut tags)
+                .map(|(b, t)| Job::aes_ctr_then_hmac_sha1(&aes, &iv, &auth, b, 12..172, 176, t))
+                .collect();
+            mgr.submit_burst(&mut jobs).unwrap();
+            drop(jobs);
+            for (b, t) in bufs.iter().zip(&tags) {
+                assert_eq!((&b[..], t), (&split[..], &split_tag), "{arch}");
+            }
+        }
+    }
+
+    /// Kept hash jobs give the tags of fresh ones, burst after burst.
+    #[test]
+    fn hash_slots_reused() {
+        let mut mgr = Manager::new().unwrap();
+        let k1 = mgr.hmac_sha1_key(&[0x0b; 20]);
+        let k2 = mgr.hmac_sha1_key(b"Jefe");
+        let mut slots = HashSlots::new();
+        for _ in 0..3 {
+            let (mut t1, mut t2) = ([0u8; 12], [0u8; 12]);
+            let msgs = [(&k1, &b"Hi There"[..], &mut t1), (&k2, &b"what do ya want for nothing?"[..], &mut t2)];
+            mgr.hash_burst_in(&mut slots, msgs).unwrap();
+            assert_eq!(t1[..], hex("b617318655057264e28bc0b6")[..]);
+            assert_eq!(t2[..], hex("effcdf6ae5eb2fa2d27416d5")[..]);
+            let mut t3 = [0u8; 12];
+            mgr.hash_burst_in(&mut slots, [(&k2, &b"what do ya want for nothing?"[..], &mut t3)]).unwrap();
+            assert_eq!(t3, t2);
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! size, its HMAC-SHA1 jobs in one hash burst; the library runs them side by
 //! side in vector lanes.
 
-use mediafwd_ipsec_mb::{Batch, Job, Manager};
+use mediafwd_ipsec_mb::{Batch, HashSlots, Job, Manager};
 
 use super::{AuthKey, CtrKey, CtrOp, MacOp, MAX_OPS};
 
@@ -37,15 +37,14 @@ pub(super) fn ctr(mgr: &mut Manager, ops: &mut [Option<CtrOp<'_>>]) {
     }
 }
 
-/// Runs the ops with ipsec-mb keys in hash bursts.
-pub(super) fn mac(mgr: &mut Manager, ops: &mut [Option<MacOp<'_>>]) {
+/// Runs the ops with ipsec-mb keys in hash bursts, on the thread's kept jobs.
+pub(super) fn mac(mgr: &mut Manager, slots: &mut HashSlots, ops: &mut [Option<MacOp<'_>>]) {
     for chunk in ops.chunks_mut(MAX_OPS) {
-        let mut jobs = Batch::<MAX_OPS>::new();
-        for op in chunk.iter_mut().flatten() {
-            if let AuthKey::IpsecMb(k) = op.key {
-                jobs.push(Job::hmac_sha1(k, op.msg, &mut op.mac));
-            }
-        }
-        mgr.hash_burst(jobs.as_mut_slice()).expect("HMAC-SHA1 jobs built from checked keys run");
+        let msgs = chunk.iter_mut().flatten().filter_map(|op| match op.key {
+            AuthKey::IpsecMb(k) => Some((&**k, op.msg, &mut op.mac)),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        });
+        mgr.hash_burst_in(slots, msgs).expect("HMAC-SHA1 jobs built from checked keys run");
     }
 }

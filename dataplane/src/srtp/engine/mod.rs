@@ -176,6 +176,9 @@ fn ipsec_mb_unavailable_reason() -> String {
 pub(crate) struct Crypto {
     #[cfg(feature = "ipsec-mb")]
     mb: Option<mediafwd_ipsec_mb::Manager>,
+    /// HMAC-SHA1 jobs kept from one burst to the next.
+    #[cfg(feature = "ipsec-mb")]
+    hash_slots: mediafwd_ipsec_mb::HashSlots,
 }
 
 thread_local! {
@@ -192,6 +195,8 @@ impl Crypto {
         Crypto {
             #[cfg(feature = "ipsec-mb")]
             mb: mediafwd_ipsec_mb::Manager::new().ok(),
+            #[cfg(feature = "ipsec-mb")]
+            hash_slots: mediafwd_ipsec_mb::HashSlots::new(),
         }
     }
 
@@ -251,7 +256,8 @@ impl Crypto {
     pub(crate) fn mac(&mut self, ops: &mut [Option<MacOp<'_>>]) {
         #[cfg(feature = "ipsec-mb")]
         if ops.iter().flatten().any(|op| matches!(op.key, AuthKey::IpsecMb(_))) {
-            ipsec_mb::mac(self.manager_mut(), ops);
+            let mgr = self.mb.as_mut().expect("ipsec-mb keys are made only where the engine runs");
+            ipsec_mb::mac(mgr, &mut self.hash_slots, ops);
         }
         for op in ops.iter_mut().flatten() {
             #[allow(irrefutable_let_patterns)]
