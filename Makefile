@@ -11,7 +11,7 @@ CARGO ?= cargo
 HUGEPAGES ?= 512
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build release test lint fmt hugepages demo selfcheck bench bench-matrix clean
+.PHONY: all deps build release test lint fmt hugepages demo selfcheck bench bench-matrix clean fuzz fuzz-smoke
 
 all: build
 
@@ -35,6 +35,19 @@ lint: deps
 test: lint
 	$(CARGO) test --workspace
 	$(CARGO) test -p mediafwd-dataplane --no-default-features --lib
+	$(MAKE) fuzz-smoke
+
+# Every fuzz target (fuzz/, docs/testing.md) for FUZZ_SECONDS each, from the
+# checked-in seeds; cargo-fuzz is installed when missing. Needs the nightly
+# toolchain.
+FUZZ_SECONDS ?= 600
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# What make test runs: each target for a few seconds.
+FUZZ_SMOKE_SECONDS ?= 10
+fuzz-smoke:
+	scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
 
 # Reserves 2 MiB hugepages and mounts hugetlbfs, unless already done.
 hugepages: deps
