@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mediafwd_controlplane::ng::bencode;
+use mediafwd_bencode as bencode;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok((v, used)) = bencode::decode_prefix(data) {

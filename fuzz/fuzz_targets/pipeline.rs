@@ -69,7 +69,7 @@ fn sa(s: &str) -> SocketAddr {
 
 fn context(suite: Suite, fill: u8) -> Arc<Context> {
     let key_salt: Vec<u8> =
-        (0..suite.master_key_len() + suite.master_salt_len()).map(|i| fill.wrapping_add(i as u8 * 7)).collect();
+        (0..suite.master_key_len() + suite.master_salt_len()).map(|i| fill.wrapping_add((i as u8).wrapping_mul(7))).collect();
     let key = MasterKey::from_key_salt(suite, &key_salt).expect("key and salt of the suite's lengths");
     Arc::new(Context::new(&Policy::new(suite, key)).expect("a valid policy"))
 }
