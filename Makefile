@@ -29,6 +29,7 @@ fmt:
 
 lint: deps
 	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p mediafwd-dataplane --no-default-features --all-targets -- -D warnings
 

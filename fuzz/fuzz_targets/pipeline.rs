@@ -68,8 +68,9 @@ fn sa(s: &str) -> SocketAddr {
 }
 
 fn context(suite: Suite, fill: u8) -> Arc<Context> {
-    let key_salt: Vec<u8> =
-        (0..suite.master_key_len() + suite.master_salt_len()).map(|i| fill.wrapping_add((i as u8).wrapping_mul(7))).collect();
+    let key_salt: Vec<u8> = (0..suite.master_key_len() + suite.master_salt_len())
+        .map(|i| fill.wrapping_add((i as u8).wrapping_mul(7)))
+        .collect();
     let key = MasterKey::from_key_salt(suite, &key_salt).expect("key and salt of the suite's lengths");
     Arc::new(Context::new(&Policy::new(suite, key)).expect("a valid policy"))
 }
@@ -180,7 +181,10 @@ impl Relay {
     fn new(opt: &Options) -> Relay {
         let mut r = Relay {
             table: FlowTable::with_capacity(FLOWS as usize, 4),
-            ports: vec![PortContext::with_vlans(PORT_MACS[0], true, &[100]), PortContext::with_vlans(PORT_MACS[1], true, &[200])],
+            ports: vec![
+                PortContext::with_vlans(PORT_MACS[0], true, &[100]),
+                PortContext::with_vlans(PORT_MACS[1], true, &[200]),
+            ],
             stats: FlowStatsArray::new(FLOWS as usize),
             ingoing: Vec::new(),
             contexts: Vec::new(),
@@ -352,7 +356,12 @@ fn bursts(mut data: &[u8]) -> Vec<(u16, Vec<FrameSpec<'_>>)> {
 
 /// The media payload of a built frame: an RTP or RTCP packet, sealed with the
 /// flow's inbound keys when asked and the flow has them.
-fn media(b: &Built, flow: &Ingoing, contexts: &[Arc<Context>], peers: &mut HashMap<(usize, u32), StreamState>) -> Vec<u8> {
+fn media(
+    b: &Built,
+    flow: &Ingoing,
+    contexts: &[Arc<Context>],
+    peers: &mut HashMap<(usize, u32), StreamState>,
+) -> Vec<u8> {
     let ssrc = SSRCS[usize::from(b.ssrc) % SSRCS.len()];
     let body = &b.payload[..b.payload.len().min(1200)];
     let mut p = if flow.rtcp {
@@ -377,7 +386,8 @@ fn media(b: &Built, flow: &Ingoing, contexts: &[Arc<Context>], peers: &mut HashM
         let stream = peers.entry((c, ssrc)).or_default();
         let len = p.len();
         p.resize(len + ctx.srtcp_overhead().max(ctx.srtp_overhead()), 0);
-        let sealed = if flow.rtcp { ctx.protect_rtcp(stream, &mut p, len) } else { ctx.protect_rtp(stream, &mut p, len) };
+        let sealed =
+            if flow.rtcp { ctx.protect_rtcp(stream, &mut p, len) } else { ctx.protect_rtp(stream, &mut p, len) };
         p.truncate(sealed.unwrap_or(len));
     }
     p
@@ -529,9 +539,8 @@ fuzz_target!(|data: &[u8]| {
         }
         // The flows' counters moved by what the verdicts say.
         let after: Vec<FlowStats> = (0..FLOWS).map(|id| r.stats.snapshot(id)).collect();
-        let delta = |f: &dyn Fn(&FlowStats) -> u64| -> u64 {
-            before.iter().zip(&after).map(|(b, a)| f(a) - f(b)).sum()
-        };
+        let delta =
+            |f: &dyn Fn(&FlowStats) -> u64| -> u64 { before.iter().zip(&after).map(|(b, a)| f(a) - f(b)).sum() };
         assert_eq!(delta(&|s| s.packets), forwarded, "packets counted on flows vs forwarded: {verdicts:?}");
         assert!(delta(&|s| s.rtcp_packets) <= forwarded);
         for d in FlowDrop::ALL {
