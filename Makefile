@@ -3,7 +3,8 @@
 #               20 seconds, between two network namespaces; a report, then
 #               everything it made is removed (scripts/demo.sh)
 #   make test   the whole suite (formatting, lints, unit, property and DPDK tests,
-#               and the packet logic built without DPDK)
+#               the packet logic built without DPDK, and a few seconds of each
+#               fuzz target; make fuzz runs them longer, docs/testing.md)
 # Both install missing Debian packages (as root); what is already there is
 # left alone.
 
@@ -46,7 +47,7 @@ fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # What make test runs: each target for a few seconds.
-FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SMOKE_SECONDS ?= 5
 fuzz-smoke:
 	scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
 

@@ -514,6 +514,9 @@ fuzz_target!(|data: &[u8]| {
             now_us,
         };
         p.process_burst(&mut pkts, rx_port, &stripped, &mut verdicts, &mut |e| events.push(e));
+        if verbose() {
+            eprintln!("burst {n} on port {rx_port}: {verdicts:?}");
+        }
 
         for e in &events {
             let Event::Latched { flow, .. } = e else { continue };
@@ -554,6 +557,13 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// `FUZZ_VERBOSE=1` in the environment: print every burst's verdicts
+/// (to see what a seed or a crashing input does).
+fn verbose() -> bool {
+    static VERBOSE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *VERBOSE.get_or_init(|| std::env::var_os("FUZZ_VERBOSE").is_some())
+}
 
 /// A forwarded frame parses again with consistent lengths and valid
 /// checksums, and leaves as a relay sends it.
