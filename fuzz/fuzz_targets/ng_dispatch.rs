@@ -1,6 +1,6 @@
 //! rtpengine's ng protocol, datagram by datagram, through the real command
 //! engine and the real session bookkeeping (the control loop's own
-//! create/update functions on a `SessionManager`; only the workers are
+//! bookkeeping on a `SessionManager`; only the workers are
 //! absent). The input is up to 8 datagrams separated by NUL bytes, answered
 //! in order by one engine, so offers, answers, queries and deletes of the
 //! same call meet. Invariants: no panic; every framed datagram gets a reply
@@ -15,15 +15,14 @@ use std::time::Instant;
 
 use crossbeam_channel::Receiver;
 use libfuzzer_sys::fuzz_target;
-use mediafwd_controlplane::api::convert;
 use mediafwd_controlplane::config::{Config, Validated};
-use mediafwd_controlplane::control::{self, Request};
+use mediafwd_controlplane::control::view::LegStats;
+use mediafwd_controlplane::control::{CreateSession, Error, NodeStats, Request, SessionPage, SessionView};
 use mediafwd_controlplane::ng::bencode::{self, Value};
 use mediafwd_controlplane::ng::message::{frame_reply, Frame};
 use mediafwd_controlplane::ng::{self, Engine};
 use mediafwd_controlplane::session::{IfaceInfo, Resolver, Session, SessionManager};
 use mediafwd_dataplane::wire::ethernet::MacAddr;
-use mediafwd_proto::v1 as pb;
 
 const CONFIG: &str = r#"
 [node]
@@ -61,30 +60,64 @@ struct Sessions {
 }
 
 impl Sessions {
-    fn view(&self, s: &Session) -> pb::Session {
-        convert::session_view(s, self.manager.interfaces(), |_| pb::LegStats::default())
+    fn view(&self, s: &Session) -> SessionView {
+        SessionView::of(s, self.manager.interfaces(), |_| LegStats::default())
     }
 
     fn handle(&mut self, r: Request) {
         let now = Instant::now();
         match r {
             Request::Create(req, tx) => {
-                let r = control::create_session(&mut self.manager, &req, &mut Direct, now).map(|(s, _)| self.view(&s));
-                let _ = tx.send(r);
+                let CreateSession { id, legs, media_timeout, max_lifetime } = *req;
+                let r = self.manager.create(&id, legs, media_timeout, max_lifetime, &mut Direct, now);
+                let _ = tx.send(r.map(|(s, _)| self.view(&s)).map_err(Error::from));
             }
             Request::Update(req, tx) => {
-                let r = control::update_leg(&mut self.manager, &req, &mut Direct).map(|(s, _)| self.view(&s));
-                let _ = tx.send(r);
+                let r = self.manager.update_leg(
+                    &req.session_id,
+                    &req.leg,
+                    |l, hold| {
+                        if let Some(r) = req.remote {
+                            l.remote = Some(r);
+                        }
+                        if let Some(r) = req.remote_rtcp {
+                            l.remote_rtcp = Some(r);
+                        }
+                        if let Some(m) = req.rtcp_mux {
+                            l.rtcp_mux = m;
+                        }
+                        if let Some(m) = req.latch {
+                            l.latch = m;
+                        }
+                        if let Some(s) = req.strict_source {
+                            l.strict_source = s;
+                        }
+                        if let Some(h) = req.hold {
+                            *hold = h;
+                        }
+                        if let Some(label) = &req.label {
+                            l.label = label.clone();
+                        }
+                        if let Some(p) = &req.srtp_inbound {
+                            l.srtp_inbound = p.clone();
+                        }
+                        if let Some(p) = &req.srtp_outbound {
+                            l.srtp_outbound = p.clone();
+                        }
+                    },
+                    &mut Direct,
+                );
+                let _ = tx.send(r.map(|(s, _)| self.view(&s)).map_err(Error::from));
             }
             Request::Delete(id, tx) => {
-                let r = self.manager.delete(&id, now).map_err(control::status).map(|(s, _)| {
+                let r = self.manager.delete(&id, now).map_err(Error::from).map(|(s, _)| {
                     self.manager.release_ids(&s);
                     self.view(&s)
                 });
                 let _ = tx.send(r);
             }
             Request::Get(id, tx) => {
-                let r = self.manager.get(&id).map(|s| self.view(s)).ok_or_else(|| tonic::Status::not_found(id));
+                let r = self.manager.get(&id).map(|s| self.view(s)).ok_or_else(|| Error::NotFound(id));
                 let _ = tx.send(r);
             }
             Request::List(req, tx) => {
@@ -97,13 +130,13 @@ impl Sessions {
                     .take(req.page_size.clamp(1, 1000) as usize)
                     .filter_map(|id| self.manager.get(id).map(|s| self.view(s)))
                     .collect();
-                let _ = tx.send(Ok(pb::ListSessionsResponse { sessions, next_page_token: String::new(), total }));
+                let _ = tx.send(Ok(SessionPage { sessions, next_page_token: String::new(), total }));
             }
             Request::Stats(tx) => {
-                let _ = tx.send(Ok(pb::NodeStats { sessions: self.manager.len() as u32, ..Default::default() }));
+                let _ = tx.send(Ok(NodeStats { sessions: self.manager.len() as u32, ..Default::default() }));
             }
             Request::Drain(_, tx) => {
-                let _ = tx.send(Ok(pb::DrainResponse { sessions_remaining: self.manager.len() as u32 }));
+                let _ = tx.send(Ok(self.manager.len()));
             }
             Request::Metrics(tx) => {
                 let _ = tx.send(Ok(String::new()));
