@@ -3,7 +3,8 @@
 #               20 seconds, between two network namespaces; a report, then
 #               everything it made is removed (scripts/demo.sh)
 #   make test   the whole suite (formatting, lints, unit, property and DPDK tests,
-#               and the packet logic built without DPDK)
+#               the packet logic built without DPDK, and a few seconds of each
+#               fuzz target; make fuzz runs them longer, docs/testing.md)
 #   make soak DURATION=3600   calls, session churn and malformed frames at once;
 #               memory, packet buffers, sessions and drops sampled to CSV and a
 #               plot; fails if anything grows after warm-up or a call packet is
@@ -15,7 +16,7 @@ CARGO ?= cargo
 HUGEPAGES ?= 512
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build release test lint fmt hugepages demo soak flood selfcheck bench bench-matrix clean
+.PHONY: all deps build release test lint fmt hugepages demo soak flood selfcheck bench bench-matrix clean fuzz fuzz-smoke
 
 all: build
 
@@ -33,12 +34,26 @@ fmt:
 
 lint: deps
 	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p mediafwd-dataplane --no-default-features --all-targets -- -D warnings
 
 test: lint
 	$(CARGO) test --workspace
 	$(CARGO) test -p mediafwd-dataplane --no-default-features --lib
+	$(MAKE) fuzz-smoke
+
+# Every fuzz target (fuzz/, docs/testing.md) for FUZZ_SECONDS each, from the
+# checked-in seeds; cargo-fuzz is installed when missing. Needs the nightly
+# toolchain.
+FUZZ_SECONDS ?= 600
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# What make test runs: each target for a few seconds.
+FUZZ_SMOKE_SECONDS ?= 5
+fuzz-smoke:
+	scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
 
 # Reserves 2 MiB hugepages and mounts hugetlbfs, unless already done.
 hugepages: deps

@@ -407,7 +407,7 @@ impl Sdp {
                 MediaOut::Unchanged => {
                     m.line.clone().write(&mut out);
                     out.push_str(eol);
-                    for l in &m.lines {
+                    for l in m.lines.iter().filter(|l| !is_ice(l)) {
                         push_line(&mut out, &l.0, eol);
                     }
                 }
@@ -585,6 +585,28 @@ m=video 0 RTP/AVP 96\r\n\
 a=rtpmap:96 H264/90000\r\n"
         );
         assert!(!Sdp::parse(&out).unwrap().has_ice());
+    }
+
+    #[test]
+    fn ice_attributes_leave_unchanged_sections_too() {
+        // Found by fuzzing (sdp_rewrite): a section left as received kept
+        // its candidates when the rest of the body lost its ICE attributes.
+        let text = "v=0\r\no=- 1 1 IN IP4 198.18.0.2\r\ns=-\r\nc=IN IP4 198.18.0.2\r\nt=0 0\r\n\
+                    m=audio 16000 RTP/AVP 0\r\na=ice-ufrag:abcd\r\n\
+                    m=video 0 RTP/AVP 96\r\na=candidate:1 1 UDP 2130706431 198.18.0.2 16020 typ host\r\n";
+        let sdp = Sdp::parse(text).unwrap();
+        let relay = MediaOut::Relay {
+            address: ip("198.19.0.1"),
+            port: 30000,
+            rtcp: RtcpAttribute::Omit,
+            rtcp_mux: false,
+            proto: None,
+            crypto: None,
+        };
+        let out =
+            sdp.rewrite(&Rewrite { strip_ice: true, media: vec![relay, MediaOut::Unchanged], ..Default::default() });
+        assert!(!Sdp::parse(&out).unwrap().has_ice(), "{out}");
+        assert!(out.ends_with("m=video 0 RTP/AVP 96\r\n"), "{out}");
     }
 
     #[test]

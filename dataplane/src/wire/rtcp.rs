@@ -69,7 +69,8 @@ view! {
     /// A view of the first RTCP packet of a compound packet.
     pub struct Packet;
     /// Wraps `buffer` after checking the version and that the first
-    /// packet's length field, `(length + 1) * 4` bytes, fits.
+    /// packet's length field, `(length + 1) * 4` bytes, fits and covers
+    /// the sender SSRC.
     fn new_checked;
 }
 
@@ -83,7 +84,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
         if self.version() != 2 {
             return Err(WireError::BadVersion);
         }
-        if self.packet_len() > len {
+        // A length field of 0 (a BYE without sources) declares a packet
+        // shorter than the SSRC the getters read as its own.
+        if self.packet_len() > len || self.packet_len() < HEADER_LEN {
             return Err(WireError::BadLength);
         }
         Ok(())
@@ -244,6 +247,16 @@ mod tests {
             assert_eq!(Packet::new_checked(&b[..len]).unwrap_err(), WireError::BadLength);
         }
         assert!(Packet::new_checked(&b[..52]).is_ok());
+    }
+
+    #[test]
+    fn a_packet_shorter_than_its_ssrc_is_refused() {
+        // Found by fuzzing (wire_views): a BYE with no source and length 0
+        // in an 8-byte buffer passed the check, and body() panicked.
+        let b = hex("80cb0000 deadbeef");
+        assert_eq!(Packet::new_checked(&b[..]).unwrap_err(), WireError::BadLength);
+        let b = hex("81cb0001 deadbeef");
+        assert_eq!(Packet::new_checked(&b[..]).map(|p| p.body().len()), Ok(0));
     }
 
     #[test]
