@@ -74,7 +74,12 @@ pub fn node_config(config: &Validated) -> NodeConfig {
         rx_desc: d.rx_desc,
         tx_desc: d.tx_desc,
         slow_path_ring: d.slow_path_ring,
-        dataplane: DataplaneConfig { max_flows: d.max_flows, max_next_hops: d.max_neighbors, ..Default::default() },
+        dataplane: DataplaneConfig {
+            max_flows: d.max_flows,
+            max_next_hops: d.max_neighbors,
+            idle_sleep_us: d.idle_sleep_us,
+            ..Default::default()
+        },
         slow_path: SlowPathConfig {
             neighbors: NeighborConfig { max_entries: d.max_neighbors as u32, ..NeighborConfig::default() },
             ..SlowPathConfig::default()

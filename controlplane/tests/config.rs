@@ -159,6 +159,7 @@ fn bad_configs_fail_naming_the_field() {
         (with("[node]", "[ha]\nrole = \"standby\"\n[node]"), "ha.role"),
         (with("[node]", "[ha]\nredis_url = \"redis+sentinel://s1,s2\"\n[node]"), "ha.redis_url"),
         (with("[node]", "[ha]\nredis_url = \"redis://r\"\nbacklog = 0\n[node]"), "ha.backlog"),
+        (with("[node]", "[dataplane]\nidle_sleep_us = 20000\n[node]"), "dataplane.idle_sleep_us"),
     ];
     for (text, field) in cases {
         let e = error_of(&text);

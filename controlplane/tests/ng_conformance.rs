@@ -671,6 +671,33 @@ fn statistics_in_rtpengine_shape() {
 }
 
 #[test]
+fn an_idle_worker_sleeps_and_media_still_flows() {
+    // The node's workers sleep 50 µs once idle (`idle_sleep_us`): media sent
+    // after a quiet spell is still relayed, and the sleeps are counted.
+    let mut h = Harness::new();
+    let (caller, callee) = (addr("198.18.0.2:16720"), addr("198.19.0.2:26720"));
+    h.ask(&kamailio_offer("idle", "a", &caller_sdp(16720, "")));
+    let d = h.ask(&kamailio_answer("idle", "a", "b", &callee_sdp(26720, "")));
+    let (a_local, _) = media(text(&d, "sdp"), 0);
+    let sleeps = || -> u64 {
+        let text = node().ask(Request::Metrics).expect("metrics");
+        text.lines()
+            .filter(|l| l.starts_with("mediafwd_worker_idle_sleeps_total{"))
+            .map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<u64>().ok()).expect("a count"))
+            .sum()
+    };
+    let deadline = Instant::now() + ng_node::WAIT;
+    while sleeps() == 0 {
+        assert!(Instant::now() < deadline, "no idle sleep counted");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let before = sleeps();
+    relay(caller, a_local, callee, 0x1d, |p| p.to_vec());
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(sleeps() > before, "the worker went back to sleeping after the media");
+}
+
+#[test]
 fn unknown_flags_and_keys_are_warnings() {
     let mut h = Harness::new();
     let mut req = kamailio_offer("w", "a", &caller_sdp(16000, ""));

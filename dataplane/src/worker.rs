@@ -6,6 +6,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use mediafwd_ffi::{eal, Burst, Mbuf, Ring, RxQueue, TxQueue, BURST_SIZE};
@@ -23,6 +24,10 @@ use crate::stats::{DropReason, FlowStatsArray, WorkerCounters};
 const COMMANDS_PER_POLL: usize = 64;
 /// tx_burst calls for packets a full TX queue did not take, before dropping.
 const TX_RETRIES: usize = 8;
+/// Empty polls in a row after which a worker with an idle sleep pauses:
+/// a few microseconds of polling first, so a burst that is merely late
+/// does not wait for a sleep.
+pub const IDLE_POLLS_BEFORE_SLEEP: u32 = 256;
 const _: () = assert!(BURST_SIZE <= MAX_BURST, "the pipeline takes a whole RX burst");
 
 /// Everything one worker owns.
@@ -54,6 +59,9 @@ pub struct Worker {
     /// with its egress port in the mbuf's port field. The control side never
     /// touches a TX queue; one worker transmits for it.
     pub inject: Option<Ring>,
+    /// How long to sleep once idle ([`IDLE_POLLS_BEFORE_SLEEP`] empty polls
+    /// in a row); zero never sleeps.
+    pub idle_sleep: Duration,
     /// Set by the control side to end the loop.
     pub stop: Arc<AtomicBool>,
 }
@@ -75,6 +83,7 @@ impl Worker {
         let start = eal::rdtsc();
         let mut bursts = self.bursts();
         let mut last = start;
+        let mut empty_polls = 0u32;
         while !self.stop.load(Ordering::Relaxed) {
             let now = eal::rdtsc();
             let now_us = (((now - start) as u128 * us_per_tick_q32 as u128) >> 32) as u64;
@@ -83,11 +92,19 @@ impl Worker {
             if got > 0 {
                 add(&self.counters.busy_polls, 1);
                 add(&self.counters.busy_cycles, after - now);
+                empty_polls = 0;
             } else {
                 add(&self.counters.idle_polls, 1);
+                empty_polls += 1;
             }
             add(&self.counters.total_cycles, after - last);
             last = after;
+            if empty_polls >= IDLE_POLLS_BEFORE_SLEEP && !self.idle_sleep.is_zero() {
+                // Only when nothing arrived for a while: never between packets.
+                std::thread::sleep(self.idle_sleep);
+                add(&self.counters.idle_sleeps, 1);
+                empty_polls = 0;
+            }
         }
         self.apply_commands(usize::MAX);
         0

@@ -126,6 +126,8 @@ pub struct DataplaneSection {
     /// SRTP crypto engine: `auto` (ipsec-mb where it runs, else portable),
     /// `ipsec-mb` or `portable`.
     pub srtp_engine: String,
+    /// Microseconds a worker sleeps once idle; 0 polls without pause.
+    pub idle_sleep_us: u32,
 }
 
 impl Default for DataplaneSection {
@@ -139,6 +141,7 @@ impl Default for DataplaneSection {
             tx_desc: 1024,
             slow_path_ring: 1024,
             srtp_engine: "auto".to_string(),
+            idle_sleep_us: 0,
         }
     }
 }
@@ -616,6 +619,9 @@ impl Config {
         }
         if d.srtp_engine != "auto" && d.srtp_engine.parse::<mediafwd_dataplane::srtp::EngineKind>().is_err() {
             return Err(ConfigError::new("dataplane.srtp_engine", "\"auto\", \"ipsec-mb\" or \"portable\""));
+        }
+        if d.idle_sleep_us > 10_000 {
+            return Err(ConfigError::new("dataplane.idle_sleep_us", format!("{}: at most 10000", d.idle_sleep_us)));
         }
         Ok(())
     }

@@ -258,7 +258,7 @@ fn workers(s: &NodeSnapshot, e: &mut Exposition) {
         s.workers.iter().enumerate().map(|(i, w)| (i.to_string(), w.lcore.to_string())).collect();
     let labels = |i: usize| [("worker", ids[i].0.as_str()), ("lcore", ids[i].1.as_str())];
     type Get = fn(&WorkerStats) -> u64;
-    let families: [(&str, &str, Get); 9] = [
+    let families: [(&str, &str, Get); 10] = [
         ("mediafwd_worker_rx_packets_total", "Packets the worker received.", |w| w.rx_packets),
         ("mediafwd_worker_rx_bytes_total", "Bytes the worker received.", |w| w.rx_bytes),
         ("mediafwd_worker_tx_packets_total", "Packets the worker relayed.", |w| w.tx_packets),
@@ -268,6 +268,7 @@ fn workers(s: &NodeSnapshot, e: &mut Exposition) {
         }),
         ("mediafwd_worker_busy_polls_total", "Polls that received packets.", |w| w.busy_polls),
         ("mediafwd_worker_idle_polls_total", "Polls that received nothing.", |w| w.idle_polls),
+        ("mediafwd_worker_idle_sleeps_total", "Sleeps taken while idle (dataplane.idle_sleep_us).", |w| w.idle_sleeps),
         ("mediafwd_worker_command_errors_total", "Flow commands the worker could not apply (table full).", |w| {
             w.command_errors
         }),

@@ -40,6 +40,7 @@ eal_args = ["--no-telemetry"]
 [dataplane]
 max_flows = 8192
 mbufs = 4095
+idle_sleep_us = 50
 [ng]
 listen = "127.0.0.1:0"
 [sessions]

@@ -56,6 +56,8 @@ pub struct WorkerCounters {
     pub busy_polls: AtomicU64,
     /// Polls that received nothing.
     pub idle_polls: AtomicU64,
+    /// Sleeps taken while idle (`idle_sleep_us`).
+    pub idle_sleeps: AtomicU64,
     /// TSC cycles spent in busy polls.
     pub busy_cycles: AtomicU64,
     /// TSC cycles spent in the loop.
@@ -87,6 +89,8 @@ pub struct WorkerStats {
     pub busy_polls: u64,
     /// Polls without.
     pub idle_polls: u64,
+    /// Idle sleeps.
+    pub idle_sleeps: u64,
     /// Cycles in busy polls.
     pub busy_cycles: u64,
     /// Cycles in the loop.
@@ -118,6 +122,7 @@ impl WorkerCounters {
             slow_path: self.slow_path.load(Relaxed),
             busy_polls: self.busy_polls.load(Relaxed),
             idle_polls: self.idle_polls.load(Relaxed),
+            idle_sleeps: self.idle_sleeps.load(Relaxed),
             busy_cycles: self.busy_cycles.load(Relaxed),
             total_cycles: self.total_cycles.load(Relaxed),
             applied_seq: self.applied_seq.load(std::sync::atomic::Ordering::Acquire),
