@@ -26,38 +26,12 @@ CALLS="${FLOOD_CALLS:-20}"
 SECS="${FLOOD_SECONDS:-20}"
 KINDS="${FLOOD_KINDS:-arp ns echo udp-closed udp-wrong-source}"
 
-[ "$(id -u)" = 0 ] || { echo "make flood needs root (namespaces, DPDK)" >&2; exit 1; }
-[ "$(nproc)" -ge 2 ] || { echo "make flood needs 2 CPUs" >&2; exit 1; }
-BIN="${MFW_BIN_DIR:-${CARGO_TARGET_DIR:-$REPO/target}/release}"
-if [ -z "${MFW_BIN_DIR:-}" ]; then
-	echo "building mediafwd, rtpgen, mfw-blast and mfw-control-load (release)..."
-	(cd "$REPO" && cargo build --release -q -p mediafwd-controlplane -p mediafwd-perf)
-fi
-
-# shellcheck source=perf/topology.sh
-. "$REPO/perf/topology.sh"
-TAG="f$$"
-DIR="$(mktemp -d /tmp/mediafwd-flood.XXXXXX)"
-PIDS=()
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	local pid
-	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	[ -n "${FLOOD_KEEP_LOG:-}" ] && cp "$DIR/mediafwd.log" "$FLOOD_KEEP_LOG" 2>/dev/null
-	topo_down
-	rm -rf "$DIR" /var/run/dpdk/mfw-"$TAG"-*
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-topo_up "$TAG"
+# shellcheck source=perf/lib.sh
+. "$REPO/perf/lib.sh"
+lib_require flood
+lib_build 0 mediafwd-controlplane mediafwd-perf
+lib_on_exit() { [ -n "${FLOOD_KEEP_LOG:-}" ] && cp "$DIR/mediafwd.log" "$FLOOD_KEEP_LOG" 2>/dev/null; }
+lib_begin f
 ip link add f0 netns "$TOPO_GEN" type veth peer name f1 netns "$TOPO_RELAY"
 ip -n "$TOPO_GEN" link set f0 up
 ip -n "$TOPO_RELAY" link set f1 up
@@ -101,15 +75,7 @@ EOF
 # API latency in time slices).
 RT=(nice -n 0)
 [ -n "${FLOOD_RT:-}" ] && RT=(chrt -r 10)
-ip netns exec "$TOPO_RELAY" "${RT[@]}" "$BIN/mediafwd" --config "$DIR/mediafwd.toml" >"$DIR/mediafwd.log" 2>&1 &
-RELAY=$!
-PIDS+=("$RELAY")
-for _ in $(seq 300); do
-	grep -q " ready" "$DIR/mediafwd.log" && break
-	kill -0 "$RELAY" 2>/dev/null || { cat "$DIR/mediafwd.log" >&2; exit 1; }
-	sleep 0.1
-done
-grep -q " ready" "$DIR/mediafwd.log" || { echo "mediafwd did not get ready" >&2; exit 1; }
+lib_relay "$DIR/mediafwd.log" ip netns exec "$TOPO_RELAY" "${RT[@]}" "$BIN/mediafwd" --config "$DIR/mediafwd.toml"
 # The relay's worker, alone on its core, runs SCHED_RR (as a production
 # node's isolated core would be); its control thread and the generators
 # share the other core under the ordinary scheduler.

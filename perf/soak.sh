@@ -8,13 +8,23 @@
 #                                     c0 <== veth ==> c1  API, metrics, ng
 #
 # Every SOAK_EVERY (10) seconds soak.py samples the relay's resident memory,
-# the packet pool's buffers in use, sessions and drops into soak.csv; at the
-# end it draws soak.png and fails (exit 1) if memory or buffers grew after
-# the warm-up (SOAK_WARMUP, default a tenth of the run, at least 60 s) or
-# rtpgen lost a call packet. Results go to SOAK_OUT (default target/soak).
+# the packet pool's buffers in use, sessions, drops by reason and the frames
+# the kernel dropped on the relay's and rtpgen's full receive rings into
+# soak.csv; at the end it draws soak.png and fails (exit 1) if memory or
+# buffers grew after the warm-up (SOAK_WARMUP, default a tenth of the run,
+# at least 60 s), rtpgen lost a call packet or the relay died. Results go
+# to SOAK_OUT (default target/soak).
 #
-# Everything runs niced (SOAK_NICE, 10): the machine may be shared. Needs
-# root and 2 CPUs. Everything it made is removed at the end, also on Ctrl-C.
+# The relay and the call generator run at SOAK_PRIO (nice -5): the machine
+# may be shared with builds, and a relay or generator that waits for a CPU
+# for half a second overflows its receive rings; the churn, the barrage and
+# the sampler run at SOAK_NICE (10). rtpgen sleeps SOAK_IDLE_SLEEP_US (20)
+# after a loop with nothing to send or receive, so that it does not hold a
+# whole CPU for 10,000 packets a second. The relay's log (stdout and stderr,
+# with LIBC_FATAL_STDERR_ and RUST_BACKTRACE set) goes straight to
+# SOAK_OUT/mediafwd.log, and a core file, if it dumps one, stays there too;
+# a relay that did not live to the end fails the run. Needs root and 2
+# CPUs. Everything it made is removed at the end, also on Ctrl-C.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -24,45 +34,18 @@ CHURN_RATE="${SOAK_CHURN_RATE:-5}"
 BARRAGE_PPS="${SOAK_BARRAGE_PPS:-500}"
 EVERY="${SOAK_EVERY:-10}"
 NICE="${SOAK_NICE:-10}"
+PRIO="${SOAK_PRIO:--5}"
+IDLE_US="${SOAK_IDLE_SLEEP_US:-20}"
 OUT="$(mkdir -p "${SOAK_OUT:-$REPO/target/soak}" && cd "${SOAK_OUT:-$REPO/target/soak}" && pwd)"
 WARMUP="${SOAK_WARMUP:-$((DURATION / 10 > 60 ? DURATION / 10 : 60))}"
 
-[ "$(id -u)" = 0 ] || { echo "make soak needs root (namespaces, DPDK)" >&2; exit 1; }
-[ "$(nproc)" -ge 2 ] || { echo "make soak needs 2 CPUs" >&2; exit 1; }
-
+# shellcheck source=perf/lib.sh
+. "$REPO/perf/lib.sh"
+lib_require soak
 # Debian's python3, where python3-matplotlib is (scripts/deps.sh).
 PY="$(command -v /usr/bin/python3 || command -v python3)"
-BIN="${MFW_BIN_DIR:-${CARGO_TARGET_DIR:-$REPO/target}/release}"
-if [ -z "${MFW_BIN_DIR:-}" ]; then
-	echo "building mediafwd, rtpgen and mfw-control-load (release)..."
-	(cd "$REPO" && nice -n "$NICE" cargo build --release -q -p mediafwd-controlplane -p mediafwd-perf)
-fi
-
-# shellcheck source=perf/topology.sh
-. "$REPO/perf/topology.sh"
-
-TAG="s$$"
-DIR="$(mktemp -d /tmp/mediafwd-soak.XXXXXX)"
-PIDS=()
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	local pid
-	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	cp "$DIR/mediafwd.log" "$OUT/mediafwd.log" 2>/dev/null || true
-	topo_down
-	rm -rf "$DIR" "/var/run/dpdk/mfw-$TAG-node" "/var/run/dpdk/mfw-$TAG-gen"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-topo_up "$TAG"
+lib_build "$NICE" mediafwd-controlplane mediafwd-perf
+lib_begin s
 cat >"$DIR/mediafwd.toml" <<EOF
 [node]
 worker_cores = [1]
@@ -98,31 +81,29 @@ addresses = ["198.19.0.1/24"]
 gateway4 = "198.19.0.2"
 EOF
 
-ip netns exec "$TOPO_RELAY" nice -n "$NICE" "$BIN/mediafwd" --config "$DIR/mediafwd.toml" >"$DIR/mediafwd.log" 2>&1 &
-RELAY=$!
-PIDS+=("$RELAY")
-for _ in $(seq 300); do
-	grep -q " ready" "$DIR/mediafwd.log" && break
-	kill -0 "$RELAY" 2>/dev/null || { cat "$DIR/mediafwd.log" >&2; exit 1; }
-	sleep 0.1
-done
-grep -q " ready" "$DIR/mediafwd.log" || { echo "mediafwd did not get ready" >&2; tail "$DIR/mediafwd.log" >&2; exit 1; }
+# A core file lands in the relay's working directory.
+rm -f "$OUT"/core*
+ulimit -c unlimited
+cd "$OUT"
+lib_relay "$OUT/mediafwd.log" env LIBC_FATAL_STDERR_=1 RUST_BACKTRACE=1 \
+	ip netns exec "$TOPO_RELAY" nice -n "$PRIO" "$BIN/mediafwd" --config "$DIR/mediafwd.toml"
 MAC_B="$(ip netns exec "$TOPO_RELAY" cat /sys/class/net/b1/address)"
 
 echo "soak: $DURATION s, $CALLS calls (leg a SRTP), churn $CHURN_RATE/s over gRPC and ng, barrage $BARRAGE_PPS frames/s; results in $OUT"
 G=(ip netns exec "$TOPO_GEN" nice -n "$NICE")
-"${G[@]}" "$PY" "$REPO/perf/soak/soak.py" sample --pid "$RELAY" --metrics "http://$TOPO_CTL_RELAY:9100/metrics" \
-	--csv "$OUT/soak.csv" --seconds "$((DURATION + 30))" --every "$EVERY" &
-PIDS+=($!)
-SAMPLER=$!
-"${G[@]}" "$BIN/rtpgen" --api "http://$TOPO_CTL_RELAY:7070" --sessions "$CALLS" --direction both \
-	--duration "$DURATION" --srtp-a AES_CM_128_HMAC_SHA1_80 --desc 4096 --quiet --json \
+ip netns exec "$TOPO_GEN" nice -n "$PRIO" "$BIN/rtpgen" --api "http://$TOPO_CTL_RELAY:7070" --sessions "$CALLS" --direction both \
+	--duration "$DURATION" --srtp-a AES_CM_128_HMAC_SHA1_80 --desc 4096 --idle-sleep-us "$IDLE_US" --quiet --json \
 	--port net_af_packet0 --port net_af_packet1 -- \
 	--lcores=0@0 --no-pci --no-huge -m 512 --no-shconf --no-telemetry --log-level=warning \
 	--file-prefix="mfw-$TAG-gen" --vdev=net_af_packet0,iface=a0,framecnt=4096 \
-	--vdev=net_af_packet1,iface=b0,framecnt=4096 >"$OUT/rtpgen.json" 2>"$DIR/rtpgen.log" &
+	--vdev=net_af_packet1,iface=b0,framecnt=4096 >"$OUT/rtpgen.json" 2>"$OUT/rtpgen.log" &
 GEN=$!
 PIDS+=("$GEN")
+"${G[@]}" "$PY" "$REPO/perf/soak/soak.py" sample --pid "$RELAY" --gen-pid "$GEN" \
+	--metrics "http://$TOPO_CTL_RELAY:9100/metrics" --csv "$OUT/soak.csv" --seconds "$((DURATION + 30))" \
+	--every "$EVERY" &
+PIDS+=($!)
+SAMPLER=$!
 # The churn and the barrage start once the calls stream.
 sleep 20
 "${G[@]}" "$BIN/mfw-control-load" --server "http://$TOPO_CTL_RELAY:7070" --ng "$TOPO_CTL_RELAY:22222" \
@@ -135,16 +116,26 @@ PIDS+=($!)
 BARRAGE=$!
 
 rc=0
-wait "$GEN" || { echo "rtpgen failed:" >&2; tail -20 "$DIR/rtpgen.log" >&2; rc=1; }
+wait "$GEN" || { echo "rtpgen failed:" >&2; tail -20 "$OUT/rtpgen.log" >&2; rc=1; }
 wait "$CHURN" || { echo "the churn failed:" >&2; tail "$DIR/churn.txt" >&2; rc=1; }
 wait "$BARRAGE" || rc=1
 kill -TERM "$SAMPLER" 2>/dev/null || true
 wait "$SAMPLER" 2>/dev/null || true
+if kill -0 "$RELAY" 2>/dev/null; then
+	RELAY_EXIT=running
+else
+	st=0
+	wait "$RELAY" || st=$?
+	RELAY_EXIT="exited with status $st$([ "$st" -gt 128 ] && echo " (signal $((st - 128)))") before the end"
+	echo "mediafwd $RELAY_EXIT; its log ends:" >&2
+	tail -5 "$OUT/mediafwd.log" >&2
+	rc=1
+fi
 tail -1 "$DIR/churn.txt" >"$OUT/churn.json" || true
 cp "$DIR/barrage.json" "$OUT/barrage.json"
 grep -v '^{' "$DIR/churn.txt" || true
 cat "$DIR/barrage.json"
 "$PY" "$REPO/perf/soak/soak.py" verdict --csv "$OUT/soak.csv" --png "$OUT/soak.png" --warmup "$WARMUP" \
-	--rtpgen "$OUT/rtpgen.json" --churn "$OUT/churn.json" | tee "$OUT/summary.json" || rc=1
+	--rtpgen "$OUT/rtpgen.json" --churn "$OUT/churn.json" --relay-exit "$RELAY_EXIT" | tee "$OUT/summary.json" || rc=1
 [ "$rc" = 0 ] && echo "soak: passed" || echo "soak: FAILED" >&2
 exit "$rc"

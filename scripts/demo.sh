@@ -18,47 +18,20 @@ REPO="$(cd "$(dirname "$0")/.." && pwd)"
 SECONDS_OF_MEDIA="${DEMO_SECONDS:-20}"
 CALLS="${DEMO_CALLS:-1000}"
 
-[ "$(id -u)" = 0 ] || { echo "make demo needs root (namespaces, DPDK): sudo make demo" >&2; exit 1; }
-[ "$(nproc)" -ge 2 ] || { echo "make demo needs 2 CPUs (the relay's worker polls one)" >&2; exit 1; }
-
+# shellcheck source=perf/lib.sh
+. "$REPO/perf/lib.sh"
+lib_require demo
 "$REPO/scripts/deps.sh"
-BIN="${MFW_BIN_DIR:-${CARGO_TARGET_DIR:-$REPO/target}/release}"
-if [ -z "${MFW_BIN_DIR:-}" ]; then
-	echo "building mediafwd and rtpgen (release; the first build takes a few minutes)..."
-	(cd "$REPO" && cargo build --release -q -p mediafwd-controlplane -p mediafwd-perf)
-fi
-
-# shellcheck source=perf/topology.sh
-. "$REPO/perf/topology.sh"
-
-TAG="d$$"
-DIR="$(mktemp -d /tmp/mediafwd-demo.XXXXXX)"
-PIDS=()
-
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	local pid
-	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	topo_down
-	rm -rf "$DIR" "/var/run/dpdk/mfw-$TAG-node" "/var/run/dpdk/mfw-$TAG-gen"
-	case "$rc" in
+lib_build 0 mediafwd-controlplane mediafwd-perf
+lib_on_exit() {
+	case "$1" in
 	0) echo "done: the namespaces, their veths and mediafwd are gone" ;;
 	130 | 143) echo "interrupted: the namespaces, their veths and mediafwd are gone" >&2 ;;
-	*) echo "demo failed (exit $rc); the namespaces, their veths and mediafwd are gone" >&2 ;;
+	*) echo "demo failed (exit $1); the namespaces, their veths and mediafwd are gone" >&2 ;;
 	esac
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-echo "creating the topology: namespaces mfw-$TAG-gen and mfw-$TAG-relay, three veth pairs"
-topo_up "$TAG"
+echo "creating the topology: namespaces mfw-d$$-gen and mfw-d$$-relay, three veth pairs"
+lib_begin d
 
 cat >"$DIR/mediafwd.toml" <<EOF
 [node]
@@ -92,14 +65,7 @@ EOF
 # Both poll their cores; SCHED_RR keeps other tasks of a busy machine from
 # stalling them (the kernel's RT throttle still leaves 5% to others).
 echo "starting mediafwd (worker on CPU 1, API on $TOPO_CTL_RELAY:7070)"
-ip netns exec "$TOPO_RELAY" chrt -r 10 "$BIN/mediafwd" --config "$DIR/mediafwd.toml" >"$DIR/mediafwd.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 300); do
-	grep -q " ready" "$DIR/mediafwd.log" && break
-	kill -0 "${PIDS[0]}" 2>/dev/null || { cat "$DIR/mediafwd.log" >&2; exit 1; }
-	sleep 0.1
-done
-grep -q " ready" "$DIR/mediafwd.log" || { echo "mediafwd did not get ready:" >&2; tail "$DIR/mediafwd.log" >&2; exit 1; }
+lib_relay "$DIR/mediafwd.log" ip netns exec "$TOPO_RELAY" chrt -r 10 "$BIN/mediafwd" --config "$DIR/mediafwd.toml"
 
 echo "setting $CALLS calls up over gRPC and streaming G.711 both ways for $SECONDS_OF_MEDIA s"
 echo

@@ -3,20 +3,72 @@
 //! count, the control side reads the counters and logs what changed,
 //! through a [`RateLimit`] where a fault could repeat quickly.
 //!
+//! A log that cannot be written (a full disk, a closed pipe) costs lines,
+//! never the node: [`LogWriter`] counts what it could not write
+//! ([`log_write_errors`]) and carries on.
+//!
 //! Everything the control side logs about one session happens inside its
 //! [`session_span`], so every such line carries the session id: in text,
 //! `session{id=call-1}: ...`; in JSON, `"span":{"id":"call-1","name":"session"}`.
 
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
+/// Log writes that failed since the start.
+static WRITE_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+/// Log writes that failed since the start (the lines they carried are lost).
+pub fn log_write_errors() -> u64 {
+    WRITE_ERRORS.load(Ordering::Relaxed)
+}
+
+/// Writes to `W`, and when that fails, counts the failure and reports
+/// success: writing to stderr through `eprintln!` panics on a full disk,
+/// and a release build aborts on a panic.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogWriter<W>(pub W);
+
+impl<W: Write> Write for LogWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.write(buf) {
+            Ok(0) if !buf.is_empty() => {
+                WRITE_ERRORS.fetch_add(1, Ordering::Relaxed);
+                Ok(buf.len())
+            }
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(e),
+            Err(_) => {
+                WRITE_ERRORS.fetch_add(1, Ordering::Relaxed);
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.0.flush().is_err() {
+            WRITE_ERRORS.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+/// Writes `line` and a newline to stderr through a [`LogWriter`]: for the
+/// binary's own messages, which must not panic either.
+pub fn stderr_line(line: &str) {
+    let mut w = LogWriter(std::io::stderr().lock());
+    let _ = w.write_all(line.as_bytes()).and_then(|()| w.write_all(b"\n"));
+}
+
 /// Installs the subscriber on stderr; `format` is "text" or "json".
 pub fn init(format: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing::subscriber::set_global_default(subscriber(format, filter, ansi, std::io::stderr));
+    let writer = || LogWriter(std::io::stderr());
+    let _ = tracing::subscriber::set_global_default(subscriber(format, filter, ansi, writer));
 }
 
 /// The subscriber `init` installs, writing to `writer`.
@@ -29,7 +81,12 @@ pub fn subscriber<W>(
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
+    // A failed write is not reported through stderr: that is where it failed.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(ansi)
+        .log_internal_errors(false);
     if format == "json" {
         Box::new(builder.json().finish())
     } else {
@@ -129,6 +186,33 @@ mod tests {
         fn make_writer(&'a self) -> Self::Writer {
             self.clone()
         }
+    }
+
+    /// A writer on a full disk.
+    #[derive(Clone, Copy)]
+    struct Full;
+
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::from_raw_os_error(28))
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::Error::from_raw_os_error(28))
+        }
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_written_is_counted_not_fatal() {
+        let before = log_write_errors();
+        let mut w = LogWriter(Full);
+        assert!(w.write_all(b"a line\n").is_ok());
+        assert!(w.flush().is_ok());
+        assert_eq!(log_write_errors() - before, 2);
+        // Through the subscriber, as the node logs.
+        let sub = subscriber("text", EnvFilter::new("info"), false, || LogWriter(Full));
+        tracing::subscriber::with_default(sub, || tracing::info!("session created"));
+        assert!(log_write_errors() - before >= 3);
     }
 
     #[test]

@@ -55,7 +55,7 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mediafwd: {e:#}");
+            mediafwd_controlplane::logging::stderr_line(&format!("mediafwd: {e:#}"));
             ExitCode::FAILURE
         }
     }

@@ -160,6 +160,15 @@ fn bad_configs_fail_naming_the_field() {
         (with("[node]", "[ha]\nredis_url = \"redis+sentinel://s1,s2\"\n[node]"), "ha.redis_url"),
         (with("[node]", "[ha]\nredis_url = \"redis://r\"\nbacklog = 0\n[node]"), "ha.backlog"),
         (with("[node]", "[dataplane]\nidle_sleep_us = 20000\n[node]"), "dataplane.idle_sleep_us"),
+        (
+            with("[node]", "[dataplane.police]\nicmp = { per_second = 0, burst = 1 }\n[node]"),
+            "dataplane.police.icmp.per_second",
+        ),
+        (
+            with("[node]", "[dataplane.police]\nsource_slots = 3000\n[node]"),
+            "dataplane.police.source_slots",
+        ),
+        (with("[node]", "[dataplane.police]\nping = { per_second = 5, burst = 1 }\n[node]"), "line"),
     ];
     for (text, field) in cases {
         let e = error_of(&text);

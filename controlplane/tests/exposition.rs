@@ -90,6 +90,7 @@ fn snapshot() -> NodeSnapshot {
         flows: 14,
         max_flows: 131072,
         mbufs_in_use: 4242,
+        log_write_errors: 3,
         interfaces: vec![InterfaceSample {
             name: "public".into(),
             sessions: 4,
@@ -133,6 +134,7 @@ fn the_node_renders_as_valid_exposition_text() {
     assert_eq!(v("mediafwd_sessions", &[("state", "active")]), 3.0);
     assert_eq!(v("mediafwd_sessions_ended_total", &[("reason", "media_timeout")]), 1.0);
     assert_eq!(v("mediafwd_mbufs_in_use", &[]), 4242.0);
+    assert_eq!(v("mediafwd_log_write_errors_total", &[]), 3.0);
     assert_eq!(v("mediafwd_interface_relay_port_pairs", &[("interface", "public"), ("state", "free")]), 4990.0);
     assert_eq!(v("mediafwd_neighbors", &[("state", "reachable")]), 2.0);
     assert_eq!(v("mediafwd_slowpath_messages_total", &[("direction", "out"), ("type", "arp_reply")]), 2.0);

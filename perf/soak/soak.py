@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """The soak test's helpers (perf/soak.sh runs them).
 
-  soak.py sample   --pid P --metrics URL --csv FILE --seconds S [--every 10]
+  soak.py sample   --pid P [--gen-pid G] --metrics URL --csv FILE --seconds S [--every 10]
       every 10 s, one CSV row: the relay's resident memory, the packet
-      pool's buffers in use, sessions, drops (all, and the malformed and
-      policed ones), packets in and out
+      pool's buffers in use, sessions, drops (all, and the malformed,
+      policed, neighbor_unresolved and tx_full ones), packets in and out,
+      and the frames the kernel dropped on the relay's and the generator's
+      packet sockets (full receive rings: a process that did not poll)
   soak.py barrage  --iface IF --dst-mac MAC --src IP --dst IP --pps N --seconds S
       malformed frames (runts, broken IPv4/IPv6/UDP/ARP/ICMP headers,
       fragments, UDP to closed ports) sent on a kernel interface, round-robin
@@ -20,6 +22,7 @@ import json
 import os
 import socket
 import struct
+import subprocess
 import sys
 import time
 import urllib.request
@@ -36,6 +39,10 @@ COLUMNS = [
     "rx_packets",
     "tx_packets",
     "slow_path_drops",
+    "drops_neighbor_unresolved",
+    "drops_tx_full",
+    "relay_socket_drops",
+    "gen_socket_drops",
 ]
 
 MALFORMED = {"runt", "bad_ipv4", "bad_ipv6", "bad_udp", "bad_rtp", "fragment", "not_udp", "unsupported_ethertype"}
@@ -80,6 +87,24 @@ def rss_kib(pid):
     return 0
 
 
+def socket_drops(pid):
+    """Frames the kernel dropped on the packet sockets of process `pid`
+    (skmem d: a full receive ring), or -1 when unknown."""
+    if not pid:
+        return -1
+    try:
+        out = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "ss", "-0", "-n", "-m", "-p"],
+                             capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return -1
+    drops = 0
+    for line in out.splitlines():
+        if f"pid={pid}," in line and "skmem:(" in line:
+            mem = line.split("skmem:(", 1)[1].split(")", 1)[0]
+            drops += sum(int(f[1:]) for f in mem.split(",") if f.startswith("d"))
+    return drops
+
+
 def sample(a):
     start = time.monotonic()
     with open(a.csv, "w") as out:
@@ -102,6 +127,10 @@ def sample(a):
                     int(total(m, "mediafwd_worker_rx_packets_total")),
                     int(total(m, "mediafwd_worker_tx_packets_total")),
                     int(total(m, "mediafwd_slowpath_dropped_packets_total")),
+                    int(drops.get("neighbor_unresolved", 0)),
+                    int(drops.get("tx_full", 0)),
+                    socket_drops(a.pid),
+                    socket_drops(a.gen_pid),
                 ]
                 out.write(",".join(str(x) for x in row) + "\n")
                 out.flush()
@@ -235,6 +264,8 @@ def verdict(a):
             problems.append(f"call packets lost: {s.get('lost')} of {s.get('sent')}")
     else:
         problems.append("no rtpgen report")
+    if a.relay_exit and a.relay_exit != "running":
+        problems.append(f"the relay {a.relay_exit}")
     churn = json.load(open(a.churn)) if a.churn and os.path.exists(a.churn) and os.path.getsize(a.churn) else {}
     summary = {
         "samples": len(rows),
@@ -247,6 +278,11 @@ def verdict(a):
         "mbufs_growth_after_warmup": mbufs,
         "drops": rows[-1]["drops"] if rows else None,
         "drops_malformed": rows[-1]["drops_malformed"] if rows else None,
+        "drops_neighbor_unresolved": rows[-1].get("drops_neighbor_unresolved") if rows else None,
+        "drops_tx_full": rows[-1].get("drops_tx_full") if rows else None,
+        "relay_socket_drops": rows[-1].get("relay_socket_drops") if rows else None,
+        "gen_socket_drops": rows[-1].get("gen_socket_drops") if rows else None,
+        "relay": a.relay_exit,
         "calls": calls,
         "churn": {k: churn.get(k) for k in ("setups", "errors", "ng_setups", "ng_errors")},
         "problems": problems,
@@ -274,8 +310,10 @@ def plot(rows, png, warmup):
     rate = lambda k: [0] + [  # noqa: E731
         max(0, (b[k] - a[k]) / max(1, b["t_s"] - a["t_s"])) for a, b in zip(rows, rows[1:])
     ]
-    for k, label in [("drops", "all drops"), ("drops_malformed", "malformed"), ("rx_packets", "received")]:
-        ax[3].plot(t, rate(k), label=label)
+    for k, label in [("drops", "all drops"), ("drops_malformed", "malformed"), ("rx_packets", "received"),
+                     ("relay_socket_drops", "relay RX ring full"), ("gen_socket_drops", "generator RX ring full")]:
+        if k in rows[0] and rows[-1][k] >= 0:
+            ax[3].plot(t, rate(k), label=label)
     ax[3].set_ylabel("per second")
     ax[3].set_yscale("symlog")
     ax[3].legend(loc="upper left", fontsize=8)
@@ -293,6 +331,7 @@ def main():
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("sample")
     s.add_argument("--pid", type=int, required=True)
+    s.add_argument("--gen-pid", type=int, default=0)
     s.add_argument("--metrics", required=True)
     s.add_argument("--csv", required=True)
     s.add_argument("--seconds", type=float, required=True)
@@ -310,6 +349,7 @@ def main():
     v.add_argument("--warmup", type=float, default=120)
     v.add_argument("--rtpgen")
     v.add_argument("--churn")
+    v.add_argument("--relay-exit", help='"running", or how the relay ended')
     v.add_argument("--max-rss-growth-kib", type=float, default=4096)
     v.add_argument("--max-mbuf-growth", type=float, default=256)
     a = p.parse_args()

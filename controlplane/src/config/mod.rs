@@ -8,6 +8,7 @@ mod device;
 mod ha;
 mod host;
 mod net;
+mod police;
 mod ports;
 
 use std::collections::HashSet;
@@ -20,6 +21,7 @@ pub use device::{expand_env, Device};
 pub use ha::HaConfig;
 pub use host::{allowed_cpus, cores_from, cpu_list};
 pub use net::IpNet;
+pub use police::{PoliceSection, RateSection};
 pub use ports::PortRange;
 
 /// A configuration error, naming the field at fault.
@@ -128,6 +130,9 @@ pub struct DataplaneSection {
     pub srtp_engine: String,
     /// Microseconds a worker sleeps once idle; 0 polls without pause.
     pub idle_sleep_us: u32,
+    /// `[dataplane.police]`: budgets of the frames each worker punts to
+    /// the slow path.
+    pub police: PoliceSection,
 }
 
 impl Default for DataplaneSection {
@@ -142,6 +147,7 @@ impl Default for DataplaneSection {
             slow_path_ring: 1024,
             srtp_engine: "auto".to_string(),
             idle_sleep_us: 0,
+            police: PoliceSection::default(),
         }
     }
 }
@@ -623,7 +629,7 @@ impl Config {
         if d.idle_sleep_us > 10_000 {
             return Err(ConfigError::new("dataplane.idle_sleep_us", format!("{}: at most 10000", d.idle_sleep_us)));
         }
-        Ok(())
+        d.police.validate()
     }
 }
 

@@ -95,6 +95,7 @@ impl Control {
             flows,
             max_flows: self.node.max_flows as u64,
             mbufs_in_use: u64::from(self.node.io.mbufs_in_use()),
+            log_write_errors: crate::logging::log_write_errors(),
             interfaces,
             sessions_created: self.tally.created,
             sessions_ended: EndReason::ALL.iter().zip(self.tally.ended).map(|(r, n)| (r.name(), n)).collect(),

@@ -84,6 +84,8 @@ pub struct NodeSnapshot {
     pub max_flows: u64,
     /// Packet buffers in use (queues, rings, caches, in flight).
     pub mbufs_in_use: u64,
+    /// Log writes that failed since start.
+    pub log_write_errors: u64,
     /// Interfaces.
     pub interfaces: Vec<InterfaceSample>,
     /// Sessions created since start.
@@ -367,6 +369,12 @@ fn sessions(s: &NodeSnapshot, e: &mut Exposition) {
         "Packet buffers of the pool in use (descriptor rings, rings, per-core caches, in flight); a leak keeps it rising.",
     )
     .int("mediafwd_mbufs_in_use", &[], s.mbufs_in_use);
+    e.family(
+        "mediafwd_log_write_errors_total",
+        Kind::Counter,
+        "Log lines that could not be written (a full disk, a closed pipe); the node carries on without them.",
+    )
+    .int("mediafwd_log_write_errors_total", &[], s.log_write_errors);
     e.family("mediafwd_interface_sessions", Kind::Gauge, "Sessions with a leg on the interface.");
     for i in &s.interfaces {
         e.int("mediafwd_interface_sessions", &[("interface", &i.name)], i.sessions);

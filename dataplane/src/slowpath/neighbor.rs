@@ -22,10 +22,16 @@
 //!  STALE        referenced                                PROBE: unicast probes to the known MAC
 //!  STALE        unreferenced, reachable_time passes       removed (SetNeighbor None)
 //!  PROBE        max_probes unanswered                     INCOMPLETE: broadcast probes, MAC kept in use
-//!  INCOMPLETE   max_probes unanswered, had a MAC          FAILED, MAC lost (SetNeighbor None)
+//!  INCOMPLETE   max_probes unanswered, had a MAC, refs    STALE, MAC kept; probed again after reachable_time
+//!  INCOMPLETE   max_probes unanswered, had a MAC, no refs FAILED, MAC lost (SetNeighbor None)
 //!  FAILED       next_hop(), retry()                       INCOMPLETE
 //!  FAILED       unreferenced                              removed
 //! ```
+//!
+//! A next hop that calls use keeps its last MAC while its answers are
+//! missing: a peer too busy (or too flooded) to answer ARP for a few
+//! seconds still takes its media, and a peer that is really gone loses
+//! nothing more by it than by a dropped packet.
 //!
 //! Time is passed in, so the state machine runs in tests without a clock.
 
@@ -420,7 +426,7 @@ fn deadline(e: &Entry, c: &NeighborConfig) -> Option<Instant> {
     match e.state {
         NeighborState::Incomplete | NeighborState::Probe => Some(e.next_probe),
         NeighborState::Reachable => Some(e.since + c.reachable_time),
-        NeighborState::Stale if e.refs > 0 => Some(e.since),
+        NeighborState::Stale if e.refs > 0 => Some(e.next_probe),
         NeighborState::Stale => Some(e.since + c.reachable_time),
         NeighborState::Failed if e.refs == 0 => Some(e.since),
         NeighborState::Failed => None,
@@ -456,6 +462,14 @@ fn step(
                     restart(e, now);
                     continue;
                 }
+                if e.mac.is_some() && e.refs > 0 {
+                    // Calls use it: keep forwarding to the MAC it had, and
+                    // ask again later rather than every second.
+                    e.state = NeighborState::Stale;
+                    e.since = now;
+                    e.next_probe = now + c.reachable_time;
+                    return true;
+                }
                 set_mac(pending, id, e, None);
                 e.state = NeighborState::Failed;
                 e.since = now;
@@ -466,8 +480,12 @@ fn step(
                 }
                 e.state = NeighborState::Stale;
                 e.since = now;
+                e.next_probe = now;
             }
             NeighborState::Stale if e.refs > 0 => {
+                if now < e.next_probe {
+                    return true;
+                }
                 e.state = NeighborState::Probe;
                 e.probes = 0;
                 e.next_probe = now;
@@ -583,12 +601,47 @@ mod tests {
         // Whoever answers now is taken.
         assert_eq!(t.learn(0, ip("198.18.0.254"), GW2, secs(t0, 64.0)), Learned::Changed(id));
         assert_eq!(commands(&mut t), vec![Command::SetNeighbor { id, mac: Some(GW2) }]);
-        // Nobody answers at all: the MAC is lost after the broadcast probes too.
+        // Nobody answers at all: while calls use it, the MAC stays in use
+        // and the neighbor is asked again after reachable_time.
         for s in [94.5, 95.5, 96.5, 97.5, 98.5, 99.5, 100.5] {
             t.poll(secs(t0, s));
         }
-        assert_eq!(state(&t, id, secs(t0, 100.5)), NeighborState::Failed);
+        assert_eq!(state(&t, id, secs(t0, 100.5)), NeighborState::Stale);
+        assert!(commands(&mut t).is_empty(), "the MAC stays in use");
+        assert!(t.poll(secs(t0, 130.0)).is_empty());
+        let p = t.poll(secs(t0, 130.5));
+        assert_eq!(p, vec![Probe { id, iface: 0, ip: ip("198.18.0.254"), unicast: Some(GW2) }]);
+        // An answer then makes it reachable again.
+        assert_eq!(t.learn(0, ip("198.18.0.254"), GW2, secs(t0, 131.0)), Learned::Confirmed(id));
+        assert_eq!(state(&t, id, secs(t0, 131.0)), NeighborState::Reachable);
+        // Once no call uses it, it ages out and its MAC goes with it.
+        assert!(t.release(id));
+        assert!(t.poll(secs(t0, 161.0)).is_empty());
+        assert_eq!(state(&t, id, secs(t0, 161.0)), NeighborState::Stale);
+        assert!(t.poll(secs(t0, 191.5)).is_empty());
+        assert!(t.get(id, secs(t0, 191.5)).is_none());
         assert_eq!(commands(&mut t), vec![Command::SetNeighbor { id, mac: None }]);
+    }
+
+    #[test]
+    fn a_used_neighbor_that_stops_answering_keeps_its_mac() {
+        let t0 = Instant::now();
+        let mut t = NeighborTable::new(NeighborConfig::default());
+        let id = t.next_hop(0, ip("198.18.0.254"), t0).unwrap();
+        t.poll(t0);
+        t.learn(0, ip("198.18.0.254"), GW, t0);
+        commands(&mut t);
+        // Six unanswered probes (three unicast, three broadcast), from 30 s on.
+        let mut sent = 0;
+        for i in 0..=40 {
+            sent += t.poll(secs(t0, 30.0 + f64::from(i) * 0.5)).len();
+        }
+        assert_eq!(sent, 6);
+        assert!(commands(&mut t).is_empty(), "no SetNeighbor None while a call uses it");
+        assert_eq!(t.get(id, secs(t0, 50.0)).unwrap().mac, Some(GW));
+        // A session released, a new one asks: the known MAC is still given.
+        assert_eq!(t.next_hop(0, ip("198.18.0.254"), secs(t0, 50.0)), Ok(id));
+        assert_eq!(t.get(id, secs(t0, 50.0)).unwrap().mac, Some(GW));
     }
 
     #[test]

@@ -71,6 +71,11 @@ struct Args {
     /// stalls of the generator.
     #[arg(long, default_value_t = 1024)]
     desc: u16,
+    /// Sleep this many microseconds after a loop that sent and received
+    /// nothing (0: poll without pause). A generator that shares its CPU
+    /// with the relay's control side or other work leaves it to them.
+    #[arg(long, default_value_t = 0)]
+    idle_sleep_us: u64,
     /// Seconds to wait for the links.
     #[arg(long, default_value_t = 30.0)]
     link_timeout: f64,
@@ -360,6 +365,7 @@ fn run(args: &Args, stop: Arc<AtomicBool>) -> anyhow::Result<RunReport> {
     let mut engine = Engine::new(sides, pool, ssrc_base);
     engine.set_stop(stop);
     engine.check_addresses = !args.loopback;
+    engine.idle_sleep = Duration::from_micros(args.idle_sleep_us);
 
     let (mut calls, relay, how) = calls(args)?;
     eprintln!("rtpgen: setting {} sessions up through {how}", args.sessions);

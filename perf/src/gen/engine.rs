@@ -114,6 +114,10 @@ pub struct Engine {
     any_tx_srtp: bool,
     /// Compare where packets arrive with where they should.
     pub check_addresses: bool,
+    /// Sleep this long after a loop that sent and received nothing
+    /// (zero: poll without pause), so that a generator sharing its CPU
+    /// with the relay does not hold it all.
+    pub idle_sleep: Duration,
     ssrc_base: u32,
     trial: u32,
     counters: Counters,
@@ -140,6 +144,7 @@ impl Engine {
             rx_port: Vec::new(),
             any_tx_srtp: false,
             check_addresses: true,
+            idle_sleep: Duration::ZERO,
             ssrc_base,
             trial: 0,
             counters: Counters::default(),
@@ -358,6 +363,7 @@ impl Engine {
         let rate_per_cycle = rate / hz as f64;
         loop {
             let mut blocked = false;
+            let mut idle = true;
             if sending {
                 let due = ((now - start) as f64 * rate_per_cycle) as u64;
                 let mut want = due.saturating_sub(built).min((BURST_SIZE * nsides) as u64);
@@ -383,13 +389,17 @@ impl Engine {
                     }
                     let sent = self.sides[p].tx.tx_burst(&mut out[p]);
                     accepted += sent as u64;
+                    idle = false;
                     let s = &mut slots[p];
                     s.idx.copy_within(sent..before, 0);
                     s.unprotected = out[p].len();
                     blocked |= sent == 0 && before == BURST_SIZE;
                 }
             }
-            self.poll_all(now);
+            let got = self.poll_all(now);
+            if got == 0 && idle && !self.idle_sleep.is_zero() {
+                std::thread::sleep(self.idle_sleep);
+            }
             let then = now;
             now = eal::rdtsc();
             if blocked {

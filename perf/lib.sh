@@ -1,0 +1,75 @@
+# The set-up that make soak, make flood and make demo share, sourced by
+# perf/soak.sh, perf/flood.sh and scripts/demo.sh beside perf/topology.sh:
+#
+#   lib_require WHAT          root and 2 CPUs, or exit with a message naming `make WHAT`
+#   lib_build NICE PKG...     BIN: the release binaries (built here, niced, unless MFW_BIN_DIR is set)
+#   lib_begin LETTER          TAG, DIR (a scratch directory), PIDS; the namespaces up, and a
+#                             trap that ends every PID in PIDS (TERM, then KILL), calls
+#                             lib_on_exit RC if the caller defined it, removes the namespaces,
+#                             DIR and the DPDK runtime directories of file prefixes mfw-TAG-*
+#   lib_relay LOG CMD...      starts CMD (the relay, in its namespace) with stdout and stderr in
+#                             LOG, appends its PID to PIDS and sets RELAY; waits for "ready"
+#
+# Needs bash; everything it makes is removed on exit, also on Ctrl-C.
+
+LIB_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=perf/topology.sh
+. "$LIB_REPO/perf/topology.sh"
+
+lib_require() {
+	[ "$(id -u)" = 0 ] || { echo "make $1 needs root (namespaces, DPDK): sudo make $1" >&2; exit 1; }
+	[ "$(nproc)" -ge 2 ] || { echo "make $1 needs 2 CPUs (the relay's worker polls one)" >&2; exit 1; }
+}
+
+lib_build() {
+	local nice="$1"
+	shift
+	BIN="${MFW_BIN_DIR:-${CARGO_TARGET_DIR:-$LIB_REPO/target}/release}"
+	if [ -z "${MFW_BIN_DIR:-}" ]; then
+		echo "building $* (release; the first build takes a few minutes)..."
+		local pkgs=() p
+		for p in "$@"; do pkgs+=(-p "$p"); done
+		(cd "$LIB_REPO" && nice -n "$nice" cargo build --release -q "${pkgs[@]}")
+	fi
+}
+
+lib_cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	local pid
+	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${PIDS[@]}"; do
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	if declare -F lib_on_exit >/dev/null; then lib_on_exit "$rc" || true; fi
+	topo_down
+	rm -rf "$DIR" /var/run/dpdk/mfw-"$TAG"-*
+	exit "$rc"
+}
+
+lib_begin() {
+	TAG="$1$$"
+	DIR="$(mktemp -d "/tmp/mediafwd-$1.XXXXXX")"
+	PIDS=()
+	trap lib_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	topo_up "$TAG"
+}
+
+lib_relay() {
+	local log="$1"
+	shift
+	"$@" >"$log" 2>&1 &
+	RELAY=$!
+	PIDS+=("$RELAY")
+	for _ in $(seq 300); do
+		grep -q " ready" "$log" && return 0
+		kill -0 "$RELAY" 2>/dev/null || { cat "$log" >&2; exit 1; }
+		sleep 0.1
+	done
+	echo "mediafwd did not get ready:" >&2
+	tail "$log" >&2
+	exit 1
+}
