@@ -15,10 +15,13 @@
 # at least 60 s), rtpgen lost a call packet or the relay died. Results go
 # to SOAK_OUT (default target/soak).
 #
-# The relay and the call generator run at SOAK_PRIO (nice -5): the machine
-# may be shared with builds, and a relay or generator that waits for a CPU
-# for half a second overflows its receive rings; the churn, the barrage and
-# the sampler run at SOAK_NICE (10). rtpgen sleeps SOAK_IDLE_SLEEP_US (20)
+# The relay and the call generator run under SCHED_RR at priority SOAK_RT
+# (20; empty: the ordinary scheduler at nice SOAK_PRIO, -5): the machine may
+# be shared with builds and with benchmarks that poll under SCHED_RR
+# themselves, and a relay or generator kept off its CPU for a second
+# overflows its receive rings (the kernel's RT throttle still leaves others
+# 5% of each second); the churn, the barrage and the sampler run at
+# SOAK_NICE (10). rtpgen sleeps SOAK_IDLE_SLEEP_US (20)
 # after a loop with nothing to send or receive, so that it does not hold a
 # whole CPU for 10,000 packets a second. The relay's log (stdout and stderr,
 # with LIBC_FATAL_STDERR_ and RUST_BACKTRACE set) goes straight to
@@ -35,6 +38,7 @@ BARRAGE_PPS="${SOAK_BARRAGE_PPS:-500}"
 EVERY="${SOAK_EVERY:-10}"
 NICE="${SOAK_NICE:-10}"
 PRIO="${SOAK_PRIO:--5}"
+RT="${SOAK_RT-20}"
 IDLE_US="${SOAK_IDLE_SLEEP_US:-20}"
 OUT="$(mkdir -p "${SOAK_OUT:-$REPO/target/soak}" && cd "${SOAK_OUT:-$REPO/target/soak}" && pwd)"
 WARMUP="${SOAK_WARMUP:-$((DURATION / 10 > 60 ? DURATION / 10 : 60))}"
@@ -46,6 +50,7 @@ lib_require soak
 PY="$(command -v /usr/bin/python3 || command -v python3)"
 lib_build "$NICE" mediafwd-controlplane mediafwd-perf
 lib_begin s
+if [ -n "$RT" ]; then SCHED=(chrt -r "$RT"); else SCHED=(nice -n "$PRIO"); fi
 cat >"$DIR/mediafwd.toml" <<EOF
 [node]
 worker_cores = [1]
@@ -86,12 +91,12 @@ rm -f "$OUT"/core*
 ulimit -c unlimited
 cd "$OUT"
 lib_relay "$OUT/mediafwd.log" env LIBC_FATAL_STDERR_=1 RUST_BACKTRACE=1 \
-	ip netns exec "$TOPO_RELAY" nice -n "$PRIO" "$BIN/mediafwd" --config "$DIR/mediafwd.toml"
+	ip netns exec "$TOPO_RELAY" "${SCHED[@]}" "$BIN/mediafwd" --config "$DIR/mediafwd.toml"
 MAC_B="$(ip netns exec "$TOPO_RELAY" cat /sys/class/net/b1/address)"
 
 echo "soak: $DURATION s, $CALLS calls (leg a SRTP), churn $CHURN_RATE/s over gRPC and ng, barrage $BARRAGE_PPS frames/s; results in $OUT"
 G=(ip netns exec "$TOPO_GEN" nice -n "$NICE")
-ip netns exec "$TOPO_GEN" nice -n "$PRIO" "$BIN/rtpgen" --api "http://$TOPO_CTL_RELAY:7070" --sessions "$CALLS" --direction both \
+ip netns exec "$TOPO_GEN" "${SCHED[@]}" "$BIN/rtpgen" --api "http://$TOPO_CTL_RELAY:7070" --sessions "$CALLS" --direction both \
 	--duration "$DURATION" --srtp-a AES_CM_128_HMAC_SHA1_80 --desc 4096 --idle-sleep-us "$IDLE_US" --quiet --json \
 	--port net_af_packet0 --port net_af_packet1 -- \
 	--lcores=0@0 --no-pci --no-huge -m 512 --no-shconf --no-telemetry --log-level=warning \
