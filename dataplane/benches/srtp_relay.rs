@@ -20,7 +20,7 @@ use mediafwd_dataplane::flow::{
 };
 use mediafwd_dataplane::pipeline::{Pipeline, Verdict};
 use mediafwd_dataplane::srtp::{Context, MasterKey, Policy, StreamState, Suite};
-use mediafwd_dataplane::stats::FlowStatsArray;
+use mediafwd_dataplane::stats::{DropReason, FlowStatsArray};
 use mediafwd_dataplane::wire::ethernet::MacAddr;
 
 const BURST: usize = 32;
@@ -104,7 +104,7 @@ fn relay(table: &mut FlowTable, stats: &FlowStatsArray, ports: &[PortContext], b
             PacketBuf::new(b, HEADROOM, n)
         })
         .collect();
-    let mut verdicts = [Verdict::SlowPath; BURST];
+    let mut verdicts = [Verdict::Drop(DropReason::Runt); BURST];
     let mut p = Pipeline { worker: 0, table, ports, flow_stats: stats, now_tsc: 1, now_us: 0 };
     p.process_burst(&mut pkts, 0, &[None; BURST], &mut verdicts, &mut |e| {
         black_box(e);

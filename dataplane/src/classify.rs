@@ -7,6 +7,7 @@ use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use crate::flow::FlowKey;
 use crate::latch::RemoteBits;
+use crate::slowpath::police::{Kind, Punt};
 use crate::stats::DropReason;
 use crate::wire::ethernet::{self, ethertype, MacAddr};
 use crate::wire::ipv4::{self, protocol};
@@ -84,8 +85,9 @@ pub enum Class {
     /// UDP to look up in the flow table.
     Udp(UdpPacket),
     /// For the control core: ARP, ICMP, ICMPv6 (echo, Neighbor Discovery),
-    /// and STUN and DTLS to our UDP ports (ICE checks, DTLS-SRTP handshakes).
-    SlowPath,
+    /// and STUN and DTLS to our UDP ports (ICE checks, DTLS-SRTP handshakes);
+    /// with the kind and sender the slow-path policer budgets it by.
+    SlowPath(Punt),
     /// Dropped, for this reason.
     Drop(DropReason),
 }
@@ -114,7 +116,13 @@ pub fn classify(frame: &[u8], port_id: u16, port: &PortContext, stripped_vlan: O
     match eth.ethertype() {
         ethertype::IPV4 => classify_v4(l3, l3_off, port_id, to_us, vlan, eth.src_addr()),
         ethertype::IPV6 => classify_v6(l3, l3_off, port_id, to_us, vlan, eth.src_addr()),
-        ethertype::ARP => Class::SlowPath,
+        ethertype::ARP => {
+            // A frame that is not to us, yet got here, is to a group.
+            let kind = if to_us { Kind::Neighbor } else { Kind::ArpBroadcast };
+            // The ARP sender's protocol address, or the source MAC of a runt.
+            let sender = l3.get(14..18).unwrap_or(&frame[6..12]);
+            Class::SlowPath(Punt::new(kind, sender))
+        }
         _ => Class::Drop(DropReason::UnsupportedEtherType),
     }
 }
@@ -132,7 +140,7 @@ fn classify_v4(l3: &[u8], l3_off: usize, port_id: u16, to_us: bool, vlan: Option
     }
     match ip.protocol() {
         protocol::UDP if to_us => {}
-        protocol::ICMP => return Class::SlowPath,
+        protocol::ICMP => return Class::SlowPath(Punt::new(Kind::Icmp, &ip.src_addr().octets())),
         protocol::UDP => return Class::Drop(DropReason::NotForUs),
         _ => return Class::Drop(DropReason::NotUdp),
     }
@@ -144,7 +152,7 @@ fn classify_v4(l3: &[u8], l3_off: usize, port_id: u16, to_us: bool, vlan: Option
         return Class::Drop(DropReason::BadUdp);
     }
     if punted(u.payload()) {
-        return Class::SlowPath;
+        return Class::SlowPath(Punt::new(Kind::IceDtls, &ip.src_addr().octets()));
     }
     let (src, dst): (Ipv4Addr, Ipv4Addr) = (ip.src_addr(), ip.dst_addr());
     Class::Udp(UdpPacket {
@@ -166,7 +174,15 @@ fn classify_v6(l3: &[u8], l3_off: usize, port_id: u16, to_us: bool, vlan: Option
     };
     match ip.next_header() {
         protocol::UDP if to_us => {}
-        protocol::ICMPV6 => return Class::SlowPath,
+        protocol::ICMPV6 => {
+            let nd = matches!(ip.payload().first(), Some(135 | 136));
+            let kind = match (nd, to_us) {
+                (true, false) => Kind::NdMulticast,
+                (true, true) => Kind::Neighbor,
+                (false, _) => Kind::Icmp,
+            };
+            return Class::SlowPath(Punt::new(kind, &ip.src_addr().octets()));
+        }
         protocol::UDP => return Class::Drop(DropReason::NotForUs),
         // Hop-by-hop, routing, fragment and other extension headers.
         44 => return Class::Drop(DropReason::Fragment),
@@ -179,7 +195,7 @@ fn classify_v6(l3: &[u8], l3_off: usize, port_id: u16, to_us: bool, vlan: Option
         return Class::Drop(DropReason::BadUdp);
     }
     if punted(u.payload()) {
-        return Class::SlowPath;
+        return Class::SlowPath(Punt::new(Kind::IceDtls, &ip.src_addr().octets()));
     }
     let (src, dst): (Ipv6Addr, Ipv6Addr) = (ip.src_addr(), ip.dst_addr());
     Class::Udp(UdpPacket {

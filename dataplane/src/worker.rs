@@ -202,22 +202,21 @@ impl Worker {
                     }
                     push_or_free(out, m);
                 }
-                Verdict::SlowPath => {
-                    // Not every PMD stamps the port (net_ring does not); the
-                    // slow path needs it to know the interface.
-                    m.set_port(rx_port);
-                    if let Some(tci) = tci {
-                        reinsert_vlan(&mut m, tci);
-                    }
-                    let (buf, off, len) = m.buffer_mut();
-                    match self.police.admit(&buf[off..off + len], now_tsc) {
-                        Ok(_) => push_or_free(&mut b.slow, m),
-                        Err(refused) => {
-                            counters.drop_packet(DropReason::policed(refused));
-                            push_or_free(&mut b.drops, m);
+                Verdict::SlowPath(punt) => match self.police.admit(&punt, now_tsc) {
+                    Ok(_) => {
+                        // Not every PMD stamps the port (net_ring does not); the
+                        // slow path needs it to know the interface.
+                        m.set_port(rx_port);
+                        if let Some(tci) = tci {
+                            reinsert_vlan(&mut m, tci);
                         }
+                        push_or_free(&mut b.slow, m);
                     }
-                }
+                    Err(refused) => {
+                        counters.drop_packet(DropReason::policed(refused));
+                        push_or_free(&mut b.drops, m);
+                    }
+                },
                 Verdict::Drop(r) => {
                     counters.drop_packet(r);
                     push_or_free(&mut b.drops, m);

@@ -9,6 +9,7 @@ use mediafwd_dataplane::classify::PortContext;
 use mediafwd_dataplane::craft::{rtp_packet, UdpFrame};
 use mediafwd_dataplane::flow::{Command, Egress, Event, Flow, FlowKey, FlowTable, Ingress, LatchMode, Media};
 use mediafwd_dataplane::pipeline::{Pipeline, Verdict};
+use mediafwd_dataplane::slowpath::police::{Kind, Punt};
 use mediafwd_dataplane::stats::{DropReason, FlowDrop, FlowStatsArray};
 use mediafwd_dataplane::wire::ethernet::{self, MacAddr};
 use mediafwd_dataplane::wire::{ipv4, ipv6, rtp, udp};
@@ -448,11 +449,12 @@ fn arp_and_icmp_go_to_the_slow_path() {
     arp.extend_from_slice(&CALLER_MAC.0);
     arp.extend_from_slice(&[0x08, 0x06]);
     arp.extend_from_slice(&[0u8; 28]);
-    assert_eq!(f.run(&arp, 0, 0).0, Verdict::SlowPath);
+    // Broadcast, and too short to name its sender: named by its MAC.
+    assert_eq!(f.run(&arp, 0, 0).0, Verdict::SlowPath(Punt::new(Kind::ArpBroadcast, &CALLER_MAC.0)));
     let mut icmp = f.caller_frame(&rtp(1));
     icmp[14 + 9] = 1;
     ipv4::Packet::new_unchecked(&mut icmp[14..]).fill_checksum();
-    assert_eq!(f.run(&icmp, 0, 0).0, Verdict::SlowPath);
+    assert_eq!(f.run(&icmp, 0, 0).0, Verdict::SlowPath(Punt::new(Kind::Icmp, &[198, 18, 0, 2])));
 }
 
 /// A WebRTC peer's ICE check and DTLS handshake share the leg's port with
@@ -472,8 +474,14 @@ fn stun_and_dtls_to_a_relay_port_go_to_the_slow_path() {
     let dtls = [0x16, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20, 0x01, 0, 0, 0x14];
     for (a_local, caller) in [("198.18.0.1:30000", "198.18.0.2:5000"), ("[2001:db8::1]:30000", "[2001:db8::2]:5000")] {
         let mut f = Fixture::new(a_local, caller, "198.19.0.1:40000", "198.19.0.2:6000");
+        let caller_ip = caller.parse::<SocketAddr>().unwrap().ip();
+        let source = match caller_ip {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
+        };
         for payload in [&stun[..], &dtls[..]] {
-            assert_eq!(f.run(&f.caller_frame(payload), 0, 0).0, Verdict::SlowPath);
+            let punt = Punt::new(Kind::IceDtls, &source);
+            assert_eq!(f.run(&f.caller_frame(payload), 0, 0).0, Verdict::SlowPath(punt));
         }
         // A STUN-looking payload without the magic cookie is not STUN: it
         // reaches the relay, which refuses it as RTP.

@@ -245,7 +245,7 @@ impl Relay {
             .collect();
         let mut pkts: Vec<PacketBuf<'_>> =
             bufs.iter_mut().zip(&frames).map(|(b, f)| PacketBuf::new(b, HEADROOM, f.len())).collect();
-        let mut verdicts = vec![Verdict::SlowPath; pkts.len()];
+        let mut verdicts = vec![Verdict::Drop(DropReason::Runt); pkts.len()];
         let mut events = Vec::new();
         let mut p = Pipeline {
             worker: 0,

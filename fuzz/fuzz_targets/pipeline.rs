@@ -502,7 +502,7 @@ fuzz_target!(|data: &[u8]| {
             bufs.iter_mut().zip(&frames).map(|(b, (f, _, h))| PacketBuf::new(b, *h, f.len())).collect();
         let stripped: Vec<Option<u16>> = frames.iter().map(|f| f.1).collect();
         let before: Vec<FlowStats> = (0..FLOWS).map(|id| r.stats.snapshot(id)).collect();
-        let mut verdicts = vec![Verdict::SlowPath; pkts.len()];
+        let mut verdicts = vec![Verdict::Drop(DropReason::Runt); pkts.len()];
         let mut events = Vec::new();
         let now_us = 20_000 * n as u64;
         let mut p = Pipeline {
@@ -537,7 +537,11 @@ fuzz_target!(|data: &[u8]| {
                     }
                     wrong_vlan += u64::from(reason == DropReason::WrongVlan);
                 }
-                Verdict::SlowPath => {}
+                Verdict::SlowPath(punt) => {
+                    // The policer's view of the frame is the classifier's: a
+                    // sender named by 1 to 16 bytes.
+                    assert!(!punt.source().is_empty() && punt.source().len() <= 16, "{punt:?}");
+                }
             }
         }
         // The flows' counters moved by what the verdicts say.

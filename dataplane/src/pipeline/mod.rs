@@ -22,6 +22,7 @@ use crate::classify::{classify, classify_lean, Class, Lean, PortContext, UdpPack
 use crate::flow::{Egress, Event, Flow, FlowEntry, FlowKey, FlowTable, Media};
 use crate::latch::SourceVerdict;
 use crate::relay;
+use crate::slowpath::police::Punt;
 use crate::stats::counters::{add, FlowCounters};
 use crate::stats::{DropReason, FlowStatsArray};
 use crate::wire::ethernet::MacAddr;
@@ -50,8 +51,9 @@ pub enum Verdict {
         /// Egress DPDK port.
         port_id: u16,
     },
-    /// Hand to the slow path.
-    SlowPath,
+    /// Hand to the slow path, through the policer, with what the
+    /// classifier found the frame to be.
+    SlowPath(Punt),
     /// Drop and count.
     Drop(DropReason),
 }
@@ -186,7 +188,7 @@ impl Pipeline<'_> {
                     Relayed::ToSrtpPass => continue,
                 },
                 (Class::Udp(_), None) => Verdict::Drop(DropReason::UnknownFlow),
-                (Class::SlowPath, _) => Verdict::SlowPath,
+                (Class::SlowPath(p), _) => Verdict::SlowPath(*p),
                 (Class::Drop(r), _) => Verdict::Drop(*r),
             };
         }

@@ -13,11 +13,13 @@
 //! [`Kind::ArpBroadcast`] and [`Kind::NdMulticast`]; every other ICMP and
 //! ICMPv6 message is [`Kind::Icmp`]; UDP punted from a relay port (ICE
 //! checks, DTLS records of WebRTC legs) is [`Kind::IceDtls`]. A new punted
-//! protocol gets a kind of its own: a row in [`Kind::ALL`], [`Kind::of`] and
-//! the default rates.
+//! protocol gets a kind of its own: a row in [`Kind::ALL`], in the classifier
+//! (`classify`) and in the default rates.
 //!
-//! Pure: a frame as bytes and a time in TSC ticks in, a verdict out. The
-//! worker reads the TSC once per burst and passes it to every frame.
+//! The classifier, which parses the frame anyway, decides the kind and the
+//! source and hands them over as a [`Punt`]. Pure: a punt and a time in TSC
+//! ticks in, a verdict out. The worker reads the TSC once per burst and
+//! passes it to every frame.
 
 /// What a punted frame is, for its budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,42 +57,35 @@ impl Kind {
             Kind::IceDtls => "ice_dtls",
         }
     }
+}
 
-    /// The kind of the Ethernet frame `frame` (its VLAN tag, if any, still
-    /// in place) and the bytes that name its source: the ARP sender's IPv4
-    /// address, the IP source address, or the source MAC when the frame is
-    /// too short for them.
-    pub fn of(frame: &[u8]) -> (Kind, &[u8]) {
-        let src_mac = frame.get(6..12).unwrap_or(frame);
-        let group = frame.first().is_some_and(|b| b & 1 == 1);
-        let (ethertype, l3) = match frame.get(12..14) {
-            Some([0x81, 0x00]) => (frame.get(16..18), 18),
-            t => (t, 14),
-        };
-        let at = |range: core::ops::Range<usize>| frame.get(l3 + range.start..l3 + range.end);
-        match ethertype {
-            Some([0x08, 0x06]) => {
-                let kind = if group { Kind::ArpBroadcast } else { Kind::Neighbor };
-                (kind, at(14..18).unwrap_or(src_mac))
-            }
-            Some([0x86, 0xdd]) => {
-                // Next header ICMPv6 (58), type NS (135) or NA (136).
-                let nd = at(6..7) == Some(&[58]) && matches!(at(40..41), Some([135 | 136]));
-                let udp = at(6..7) == Some(&[17]);
-                let kind = match (nd, group) {
-                    (true, true) => Kind::NdMulticast,
-                    (true, false) => Kind::Neighbor,
-                    (false, _) if udp => Kind::IceDtls,
-                    (false, _) => Kind::Icmp,
-                };
-                (kind, at(8..24).unwrap_or(src_mac))
-            }
-            Some([0x08, 0x00]) => {
-                let kind = if at(9..10) == Some(&[17]) { Kind::IceDtls } else { Kind::Icmp };
-                (kind, at(12..16).unwrap_or(src_mac))
-            }
-            _ => (Kind::Icmp, src_mac),
-        }
+/// What the classifier hands the policer with a punted frame: its kind and
+/// the address that names its sender (the ARP sender's IPv4 address, the IP
+/// source address, or the source MAC of an ARP frame too short to name
+/// one). Decided once, where the frame is parsed, so the policer never reads
+/// the frame again and cannot see it otherwise than the classifier did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Punt {
+    /// The frame's budget.
+    pub kind: Kind,
+    source: [u8; 16],
+    source_len: u8,
+}
+
+impl Punt {
+    /// A punt of `kind` from `source` (at most 16 bytes are kept).
+    #[inline]
+    pub fn new(kind: Kind, source: &[u8]) -> Self {
+        let n = source.len().min(16);
+        let mut bytes = [0u8; 16];
+        bytes[..n].copy_from_slice(&source[..n]);
+        Punt { kind, source: bytes, source_len: n as u8 }
+    }
+
+    /// The bytes that name the sender.
+    #[inline]
+    pub fn source(&self) -> &[u8] {
+        &self.source[..usize::from(self.source_len)]
     }
 }
 
@@ -217,15 +212,15 @@ impl Police {
         }
     }
 
-    /// Whether the punted `frame` may go to the slow path at `now` (TSC
-    /// ticks). A frame admitted takes a token from its source's and its
+    /// Whether the punted frame the classifier described as `punt` may go
+    /// to the slow path at `now` (TSC ticks). A frame admitted takes a token from its source's and its
     /// kind's bucket; a refused one takes none, so a source over its rate
     /// costs its kind nothing, and a flood from many (spoofed) sources,
     /// refused by its kind, does not drain the sources' buckets.
     #[inline]
-    pub fn admit(&mut self, frame: &[u8], now: u64) -> Result<Kind, Refused> {
-        let (kind, source) = Kind::of(frame);
-        let slot = (hash(source, self.seed) as usize) & (self.sources.len() - 1);
+    pub fn admit(&mut self, punt: &Punt, now: u64) -> Result<Kind, Refused> {
+        let kind = punt.kind;
+        let slot = (hash(punt.source(), self.seed) as usize) & (self.sources.len() - 1);
         let source = &mut self.sources[slot];
         if !source.has(&self.source_scale, now) {
             return Err(Refused::Source);
@@ -255,6 +250,7 @@ fn hash(bytes: &[u8], seed: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::{classify, Class, PortContext};
     use crate::slowpath::interface::Interface;
     use crate::slowpath::test_frames::Echo;
     use crate::slowpath::{arp, nd};
@@ -292,27 +288,35 @@ mod tests {
         buf
     }
 
+    /// The punt the classifier makes of `frame` (received untagged on port 0).
+    fn punt(frame: &[u8]) -> Punt {
+        match classify(frame, 0, &PortContext::with_vlans(OURS, true, &[100]), None) {
+            Class::SlowPath(p) => p,
+            other => panic!("not punted: {other:?}"),
+        }
+    }
+
     #[test]
-    fn kinds_and_sources() {
+    fn the_classifier_names_kinds_and_sources() {
         let req = arp_request(1, "198.18.0.2/24");
-        assert_eq!(Kind::of(&req), (Kind::ArpBroadcast, &[198, 18, 0, 2][..]));
+        assert_eq!(punt(&req), Punt::new(Kind::ArpBroadcast, &[198, 18, 0, 2]));
         // The same request unicast to us, as a reply or a refresh is.
         let mut uni = req.clone();
         uni[..6].copy_from_slice(&OURS.0);
-        assert_eq!(Kind::of(&uni).0, Kind::Neighbor);
+        assert_eq!(punt(&uni).kind, Kind::Neighbor);
         // Tagged.
         let mut buf = vec![0u8; 128];
         let mut tagged = peer(1, "198.18.0.2/24");
         tagged.vlan = Some(100);
         let n = arp::request(&mut buf, &tagged, "198.18.0.1".parse().unwrap(), None).unwrap();
-        assert_eq!(Kind::of(&buf[..n]), (Kind::ArpBroadcast, &[198, 18, 0, 2][..]));
-        assert_eq!(Kind::of(&echo("198.18.0.9")), (Kind::Icmp, &[198, 18, 0, 9][..]));
+        assert_eq!(punt(&buf[..n]), Punt::new(Kind::ArpBroadcast, &[198, 18, 0, 2]));
+        assert_eq!(punt(&echo("198.18.0.9")), Punt::new(Kind::Icmp, &[198, 18, 0, 9]));
         // NS to the solicited-node group, NA unicast, echo over IPv6.
         let src = Interface::new("peer", 0, None, MacAddr([0x02, 0, 0, 0, 1, 1]));
         let n = nd::solicit(&mut buf, &src, "2001:db8::1".parse().unwrap(), None);
-        assert_eq!(Kind::of(&buf[..n]).0, Kind::NdMulticast);
+        assert_eq!(punt(&buf[..n]).kind, Kind::NdMulticast);
         buf[..6].copy_from_slice(&OURS.0);
-        assert_eq!(Kind::of(&buf[..n]).0, Kind::Neighbor);
+        assert_eq!(punt(&buf[..n]).kind, Kind::Neighbor);
         let e6 = Echo::<Ipv6Addr> {
             src_mac: MacAddr([0x02, 0, 0, 0, 1, 1]),
             dst_mac: OURS,
@@ -322,17 +326,9 @@ mod tests {
         };
         let n = e6.emit(&mut buf, b"ping");
         let ip: Ipv6Addr = "2001:db8::9".parse().unwrap();
-        assert_eq!(Kind::of(&buf[..n]), (Kind::Icmp, &ip.octets()[..]));
-        // UDP (a STUN check, a DTLS record), over IPv6 and IPv4.
-        buf[20] = 17;
-        assert_eq!(Kind::of(&buf[..n]), (Kind::IceDtls, &ip.octets()[..]));
-        let mut udp4 = echo("198.18.0.9");
-        udp4[23] = 17;
-        assert_eq!(Kind::of(&udp4), (Kind::IceDtls, &[198, 18, 0, 9][..]));
-        // Runts are named by their source MAC, or by what there is.
-        assert_eq!(Kind::of(&req[..20]), (Kind::ArpBroadcast, &req[6..12]));
-        assert_eq!(Kind::of(&req[..3]), (Kind::Icmp, &req[..3]));
-        assert_eq!(Kind::of(&[]), (Kind::Icmp, &[][..]));
+        assert_eq!(punt(&buf[..n]), Punt::new(Kind::Icmp, &ip.octets()));
+        // An ARP frame too short to name its sender is named by its source MAC.
+        assert_eq!(punt(&req[..20]), Punt::new(Kind::ArpBroadcast, &req[6..12]));
     }
 
     #[test]
@@ -343,33 +339,33 @@ mod tests {
         for i in 0..100_000u32 {
             let [_, a, b, c] = i.to_be_bytes();
             let f = arp_request(1, &format!("10.{a}.{b}.{c}/8"));
-            admitted += p.admit(&f, i as u64 * 10).is_ok() as u32;
+            admitted += p.admit(&punt(&f), i as u64 * 10).is_ok() as u32;
         }
         // The burst; the first token of the rate comes back at 1 ms.
         assert_eq!(admitted, 100);
         // Meanwhile a neighbor's answer and a ping still pass.
         let mut answer = arp_request(2, "198.18.0.254/24");
         answer[..6].copy_from_slice(&OURS.0);
-        assert_eq!(p.admit(&answer, 999_995), Ok(Kind::Neighbor));
-        assert_eq!(p.admit(&echo("198.18.0.9"), 999_995), Ok(Kind::Icmp));
+        assert_eq!(p.admit(&punt(&answer), 999_995), Ok(Kind::Neighbor));
+        assert_eq!(p.admit(&punt(&echo("198.18.0.9")), 999_995), Ok(Kind::Icmp));
         // ARP refused until a token comes back: one per millisecond at 1000/s.
         let other = arp_request(3, "198.18.0.77/24");
-        assert_eq!(p.admit(&other, 999_995), Err(Refused::Kind(Kind::ArpBroadcast)));
-        assert_eq!(p.admit(&other, 1_000_000), Ok(Kind::ArpBroadcast));
+        assert_eq!(p.admit(&punt(&other), 999_995), Err(Refused::Kind(Kind::ArpBroadcast)));
+        assert_eq!(p.admit(&punt(&other), 1_000_000), Ok(Kind::ArpBroadcast));
     }
 
     #[test]
     fn one_source_cannot_take_its_kind() {
         let mut p = Police::new(&PoliceConfig::default(), HZ, 0, 7);
         let loud = echo("198.18.0.66");
-        let passed = (0..1000).filter(|_| p.admit(&loud, 0).is_ok()).count();
+        let passed = (0..1000).filter(|_| p.admit(&punt(&loud), 0).is_ok()).count();
         assert_eq!(passed, 20);
         // Its refusals took nothing from the kind: others have the rest of the burst.
-        let passed = (0..200u8).filter(|i| p.admit(&echo(&format!("198.18.1.{i}")), 0).is_ok()).count();
+        let passed = (0..200u8).filter(|i| p.admit(&punt(&echo(&format!("198.18.1.{i}"))), 0).is_ok()).count();
         assert_eq!(passed, 80);
         // 100/s for the source: one every 10 ms.
-        assert_eq!(p.admit(&loud, 9_999_999), Err(Refused::Source));
-        assert!(p.admit(&loud, 20_000_000).is_ok());
+        assert_eq!(p.admit(&punt(&loud), 9_999_999), Err(Refused::Source));
+        assert!(p.admit(&punt(&loud), 20_000_000).is_ok());
     }
 
     #[test]
@@ -379,7 +375,7 @@ mod tests {
         let sent = (0..300_000u32)
             .filter(|i| {
                 let [_, a, b, c] = i.to_be_bytes();
-                p.admit(&echo(&format!("10.{a}.{b}.{c}")), *i as u64 * HZ / 300_000).is_ok()
+                p.admit(&punt(&echo(&format!("10.{a}.{b}.{c}"))), *i as u64 * HZ / 300_000).is_ok()
             })
             .count();
         assert!((1000..=1100).contains(&sent), "{sent}");
@@ -390,23 +386,34 @@ mod tests {
         let cfg = PoliceConfig { kinds: [Rate { per_second: 1000, burst: 1 }; Kind::COUNT], ..PoliceConfig::default() };
         let mut p = Police::new(&cfg, HZ, 5_000_000, 1);
         let f = echo("198.18.0.9");
-        assert!(p.admit(&f, 5_000_000).is_ok());
-        assert!(p.admit(&f, 0).is_err());
-        assert!(p.admit(&f, 5_999_999).is_err());
-        assert!(p.admit(&f, 6_000_000).is_ok());
+        assert!(p.admit(&punt(&f), 5_000_000).is_ok());
+        assert!(p.admit(&punt(&f), 0).is_err());
+        assert!(p.admit(&punt(&f), 5_999_999).is_err());
+        assert!(p.admit(&punt(&f), 6_000_000).is_ok());
         // A zero rate refuses everything.
         let cfg = PoliceConfig { kinds: [Rate { per_second: 0, burst: 0 }; Kind::COUNT], ..PoliceConfig::default() };
         let mut p = Police::new(&cfg, HZ, 0, 1);
-        assert_eq!(p.admit(&f, u64::MAX), Err(Refused::Kind(Kind::Icmp)));
+        assert_eq!(p.admit(&punt(&f), u64::MAX), Err(Refused::Kind(Kind::Icmp)));
     }
 
     proptest! {
         #[test]
-        fn arbitrary_frames_never_panic(data in proptest::collection::vec(any::<u8>(), 0..100), now in any::<u64>()) {
+        fn arbitrary_punts_never_panic(
+            kind in 0..Kind::COUNT,
+            source in proptest::collection::vec(any::<u8>(), 0..24),
+            now in any::<u64>(),
+        ) {
             let mut p = Police::new(&PoliceConfig { source_slots: 3, ..PoliceConfig::default() }, 3_000_000_000, 0, 9);
-            let (kind, src) = Kind::of(&data);
-            prop_assert!(src.len() <= 16 && Kind::ALL.contains(&kind));
-            let _ = p.admit(&data, now);
+            let punt = Punt::new(Kind::ALL[kind], &source);
+            prop_assert!(punt.source().len() <= 16 && punt.source() == &source[..source.len().min(16)]);
+            let _ = p.admit(&punt, now);
+        }
+
+        #[test]
+        fn every_punted_frame_is_named_by_at_most_16_bytes(data in proptest::collection::vec(any::<u8>(), 0..100)) {
+            if let Class::SlowPath(p) = classify(&data, 0, &PortContext::new(OURS), None) {
+                prop_assert!(!p.source().is_empty() && p.source().len() <= 16);
+            }
         }
     }
 }
