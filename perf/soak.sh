@@ -21,9 +21,9 @@
 # themselves, and a relay or generator kept off its CPU for a second
 # overflows its receive rings (the kernel's RT throttle still leaves others
 # 5% of each second); the churn, the barrage and the sampler run at
-# SOAK_NICE (10). rtpgen sleeps SOAK_IDLE_SLEEP_US (20)
-# after a loop with nothing to send or receive, so that it does not hold a
-# whole CPU for 10,000 packets a second. The relay's log (stdout and stderr,
+# SOAK_NICE (10). The relay's worker and rtpgen sleep SOAK_IDLE_SLEEP_US
+# (20) once idle (dataplane.idle_sleep_us, rtpgen --idle-sleep-us), so that
+# neither holds a whole CPU for 10,000 packets a second. The relay's log (stdout and stderr,
 # with LIBC_FATAL_STDERR_ and RUST_BACKTRACE set) goes straight to
 # SOAK_OUT/mediafwd.log, and a core file, if it dumps one, stays there too;
 # a relay that did not live to the end fails the run. Needs root and 2
@@ -62,6 +62,7 @@ stats_log_seconds = 600
 [dataplane]
 rx_desc = 4096
 tx_desc = 4096
+idle_sleep_us = $IDLE_US
 
 [sessions]
 max_sessions = $((CALLS + 64))

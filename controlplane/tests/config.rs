@@ -164,10 +164,7 @@ fn bad_configs_fail_naming_the_field() {
             with("[node]", "[dataplane.police]\nicmp = { per_second = 0, burst = 1 }\n[node]"),
             "dataplane.police.icmp.per_second",
         ),
-        (
-            with("[node]", "[dataplane.police]\nsource_slots = 3000\n[node]"),
-            "dataplane.police.source_slots",
-        ),
+        (with("[node]", "[dataplane.police]\nsource_slots = 3000\n[node]"), "dataplane.police.source_slots"),
         (with("[node]", "[dataplane.police]\nping = { per_second = 5, burst = 1 }\n[node]"), "line"),
     ];
     for (text, field) in cases {

@@ -449,8 +449,10 @@ fn arp_and_icmp_go_to_the_slow_path() {
     arp.extend_from_slice(&CALLER_MAC.0);
     arp.extend_from_slice(&[0x08, 0x06]);
     arp.extend_from_slice(&[0u8; 28]);
-    // Broadcast, and too short to name its sender: named by its MAC.
-    assert_eq!(f.run(&arp, 0, 0).0, Verdict::SlowPath(Punt::new(Kind::ArpBroadcast, &CALLER_MAC.0)));
+    // Broadcast; named by the ARP sender's address (0.0.0.0 here).
+    assert_eq!(f.run(&arp, 0, 0).0, Verdict::SlowPath(Punt::new(Kind::ArpBroadcast, &[0, 0, 0, 0])));
+    // Cut before the sender's address: named by the source MAC.
+    assert_eq!(f.run(&arp[..14 + 10], 0, 0).0, Verdict::SlowPath(Punt::new(Kind::ArpBroadcast, &CALLER_MAC.0)));
     let mut icmp = f.caller_frame(&rtp(1));
     icmp[14 + 9] = 1;
     ipv4::Packet::new_unchecked(&mut icmp[14..]).fill_checksum();

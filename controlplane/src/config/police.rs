@@ -89,7 +89,11 @@ impl PoliceSection {
 
     /// The policer's configuration.
     pub fn to_config(&self) -> PoliceConfig {
-        PoliceConfig { kinds: self.kinds().map(Rate::from), source: self.source.into(), source_slots: self.source_slots }
+        PoliceConfig {
+            kinds: self.kinds().map(Rate::from),
+            source: self.source.into(),
+            source_slots: self.source_slots,
+        }
     }
 
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
