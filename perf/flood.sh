@@ -68,22 +68,18 @@ device = "net_af_packet1,iface=b1,framecnt=4096"
 addresses = ["198.19.0.1/24"]
 gateway4 = "198.19.0.2"
 EOF
-# Everything runs under SCHED_RR, in the order a flood must not upset: the
-# relay (FLOOD_PRIO_RELAY, 30) over the call generator and the API probe
-# (FLOOD_PRIO_CALLS, 20; rtpgen sleeps once idle) over the flood generator
-# (FLOOD_PRIO_FLOOD, 10), which takes whatever the others leave of the
-# control core; the relay's worker has the other core to itself. Pollers of
-# equal priority would hold the core for whole 100 ms time slices. Other
-# SCHED_RR work on the machine above FLOOD_PRIO_FLOOD slows the flood.
-# FLOOD_RT= (empty): everything under the ordinary scheduler instead.
-if [ -n "${FLOOD_RT-1}" ]; then
-	RELAY_S=(chrt -r "${FLOOD_PRIO_RELAY:-30}")
-	CALLS_S=(chrt -r "${FLOOD_PRIO_CALLS:-20}")
-	FLOOD_S=(chrt -r "${FLOOD_PRIO_FLOOD:-10}")
-else
-	RELAY_S=(nice -n 0) CALLS_S=(nice -n 0) FLOOD_S=(nice -n 0)
-fi
-lib_relay "$DIR/mediafwd.log" ip netns exec "$TOPO_RELAY" "${RELAY_S[@]}" "$BIN/mediafwd" --config "$DIR/mediafwd.toml"
+# The generators poll the control core: under SCHED_RR they would hold it
+# for whole 100 ms time slices and the API's latency would measure the
+# scheduler, so everything there runs under the ordinary one.
+# FLOOD_RT=1: everything SCHED_RR, as make demo runs (higher flood rates,
+# API latency in time slices).
+RT=(nice -n 0)
+[ -n "${FLOOD_RT:-}" ] && RT=(chrt -r 10)
+lib_relay "$DIR/mediafwd.log" ip netns exec "$TOPO_RELAY" "${RT[@]}" "$BIN/mediafwd" --config "$DIR/mediafwd.toml"
+# The relay's worker, alone on its core, runs SCHED_RR (as a production
+# node's isolated core would be); its control thread and the generators
+# share the other core under the ordinary scheduler.
+for tid in $(ps -L -o tid=,comm= -p "$RELAY" | awk '$2 ~ /^rte-worker/ { print $1 }'); do chrt -r -p 10 "$tid"; done
 MAC_A="$(ip netns exec "$TOPO_RELAY" cat /sys/class/net/a1/address)"
 G=(ip netns exec "$TOPO_GEN")
 METRICS="http://$TOPO_CTL_RELAY:9100/metrics"
@@ -96,8 +92,8 @@ delta() { awk -v pat="$3" 'NR==FNR { if ($1 ~ pat) a[$1]=$2; next } $1 ~ pat { s
 
 printf '%-17s %9s %9s %8s %9s %8s %9s %8s %8s %8s %7s %7s %6s %9s %9s\n' kind "sent/s" "relay/s" missed policed ringfull "slowpath" replies learned unresolv txfull "calls" "lost" "lat.max" "grpc.p99"
 for kind in $KINDS; do
-	"${G[@]}" "${CALLS_S[@]}" "$BIN/rtpgen" --api "http://$TOPO_CTL_RELAY:7070" --sessions "$CALLS" --direction both \
-		--duration "$((SECS + 8))" --idle-sleep-us 20 --quiet --json --port net_af_packet0 --port net_af_packet1 -- \
+	"${G[@]}" "${RT[@]}" "$BIN/rtpgen" --api "http://$TOPO_CTL_RELAY:7070" --sessions "$CALLS" --direction both \
+		--duration "$((SECS + 8))" --quiet --json --port net_af_packet0 --port net_af_packet1 -- \
 		--lcores=0@0 --no-pci --no-huge -m 256 --no-shconf --no-telemetry --log-level=warning \
 		--file-prefix="mfw-$TAG-gen" --vdev=net_af_packet0,iface=a0,framecnt=4096 \
 		--vdev=net_af_packet1,iface=b0,framecnt=4096 >"$DIR/rtpgen.json" 2>"$DIR/rtpgen.log" &
@@ -110,13 +106,13 @@ for kind in $KINDS; do
 	done
 	sleep 2
 	snapshot >"$DIR/before"
-	"${G[@]}" "${FLOOD_S[@]}" "$BIN/mfw-blast" --port net_af_packet0 --flood "$kind" --dst-mac "$MAC_A" \
+	"${G[@]}" "${RT[@]}" "$BIN/mfw-blast" --port net_af_packet0 --flood "$kind" --dst-mac "$MAC_A" \
 		--flood-ports 30000-30999 --duration "$SECS" --drain-ms 0 -- \
 		--lcores=0@0 --no-pci --no-huge -m 256 --no-shconf --no-telemetry --log-level=warning \
 		--file-prefix="mfw-$TAG-flood" --vdev=net_af_packet0,iface=f0,framecnt=4096 >"$DIR/blast.json" 2>"$DIR/blast.log" &
 	BLAST=$!
 	PIDS+=("$BLAST")
-	"${G[@]}" "${CALLS_S[@]}" "$BIN/mfw-control-load" --server "http://$TOPO_CTL_RELAY:7070" --rate 20 --concurrency 1 \
+	"${G[@]}" "$BIN/mfw-control-load" --server "http://$TOPO_CTL_RELAY:7070" --rate 20 --concurrency 1 \
 		--duration "$SECS" >"$DIR/probe.txt" 2>&1 &
 	PROBE=$!
 	PIDS+=("$PROBE")
