@@ -23,12 +23,14 @@ use crate::logging::{session_span, RateLimit};
 use crate::metrics::Exposition;
 use crate::node::{NeighborResolver, Node};
 use crate::session::{Resolver, Session, SessionManager};
+use crate::webrtc::WebrtcLegs;
 use crate::warn_limited;
 
 mod error;
 mod observe;
 pub mod request;
 pub mod view;
+mod webrtc;
 
 pub use error::Error;
 pub use request::{ask, CreateSession, Drain, ListSessions, Reply, Request, UpdateLeg};
@@ -76,6 +78,8 @@ pub struct Control {
     retiring: Vec<(u64, Vec<Arc<Context>>)>,
     /// The session store, if sessions are kept (`[ha]`).
     keeper: Option<Keeper>,
+    /// The WebRTC legs (ICE-lite, DTLS-SRTP).
+    webrtc: WebrtcLegs,
 }
 
 /// What happened to sessions since start.
@@ -126,6 +130,13 @@ impl Control {
         stop: Arc<AtomicBool>,
     ) -> Self {
         let tally = Tally { created: node.sessions.len() as u64, ..Tally::default() };
+        let webrtc = match mediafwd_dtls::Identity::generate("mediafwd") {
+            Ok(id) => WebrtcLegs::new(id),
+            Err(e) => {
+                tracing::error!(error = %e, "no DTLS certificate: WebRTC legs are refused");
+                WebrtcLegs::default()
+            }
+        };
         Control {
             pending_ends: Default::default(),
             node,
@@ -141,6 +152,7 @@ impl Control {
             watch: Watch { last: Vec::new(), limits: Default::default() },
             retiring: Vec::new(),
             keeper: None,
+            webrtc,
         }
     }
 
@@ -184,6 +196,7 @@ impl Control {
             self.finish_ends();
             self.node.slow.poll(Instant::now(), &mut commands);
             self.send(commands.drain(..));
+            self.serve_webrtc(Instant::now());
             while let Ok(ev) = self.node.dataplane.events().try_recv() {
                 self.on_dataplane_event(ev);
             }
@@ -261,6 +274,10 @@ impl Control {
             Request::Stats(reply) => {
                 let _ = reply.send(Ok(self.node_stats()));
             }
+            Request::Webrtc(req, reply) => {
+                let _s = session_span(&req.session_id).entered();
+                let _ = reply.send(self.setup_webrtc(*req));
+            }
             Request::Metrics(reply) => {
                 let mut e = Exposition::new();
                 crate::metrics::node::render(&self.snapshot(), &mut e);
@@ -324,6 +341,7 @@ impl Control {
         if let Some(k) = &mut self.keeper {
             k.ended(id);
         }
+        self.end_webrtc(id);
         let seq = self.send(commands);
         self.pending_ends.push_back(PendingEnd { seq, session, reason, reply, since: Instant::now() });
         self.finish_ends();
@@ -365,11 +383,15 @@ impl Control {
 
     fn view(&self, s: &Session) -> SessionView {
         let now_tsc = Tsc::now();
-        SessionView::of(s, self.node.sessions.interfaces(), |l| {
+        let mut v = SessionView::of(s, self.node.sessions.interfaces(), |l| {
             let rtp = self.node.dataplane.flow_stats(l.flow_ids.0);
             let rtcp = self.node.dataplane.flow_stats(l.flow_ids.1);
             view::LegStats::of(&rtp, &rtcp, now_tsc, self.tsc_hz, l.request.clock_rate)
-        })
+        });
+        for l in &mut v.legs {
+            l.webrtc = self.webrtc.view(&l.local);
+        }
+        v
     }
 
     fn list(&self, req: ListSessions) -> Result<SessionPage, Error> {

@@ -14,6 +14,7 @@ use super::view::{NodeStats, SessionPage, SessionView};
 use super::Error;
 use crate::logging::RateLimit;
 use crate::session::LegRequest;
+use crate::webrtc::{WebrtcSetup, WebrtcView};
 use crate::warn_limited;
 
 /// The answer to a request.
@@ -107,6 +108,8 @@ pub enum Request {
     Drain(Drain, Reply<usize>),
     /// The node's metrics, as Prometheus exposition text.
     Metrics(Reply<String>),
+    /// Make a leg a WebRTC leg (ICE-lite, DTLS-SRTP), or change it.
+    Webrtc(Box<WebrtcSetup>, Reply<WebrtcView>),
 }
 
 /// Sends a request to the control loop and awaits its answer (from an async
