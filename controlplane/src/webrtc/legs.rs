@@ -290,6 +290,12 @@ impl WebrtcLegs {
             self.counters.dtls_unserved += 1;
             return;
         };
+        if leg.role == Some(Role::Server) {
+            leg.route = Some(DtlsDatagram { payload: Vec::new(), ..d.clone() });
+            if let Some(identity) = &self.identity {
+                let _ = start(identity, leg, &mut self.counters, now, out);
+            }
+        }
         let Some(endpoint) = leg.endpoint.as_mut().filter(|_| !leg.failed) else {
             self.counters.dtls_unserved += 1;
             return;
@@ -359,9 +365,11 @@ fn view_of(identity: &Identity, leg: &Leg) -> WebrtcView {
     }
 }
 
-/// Makes the leg's endpoint when everything it needs is known: a passive
-/// leg at once, an active one once a pair is nominated (its ClientHello
-/// goes there). Nothing is sent before that, and never by a passive leg.
+/// Makes the leg's endpoint when everything it needs is known and the peer
+/// is there: an active leg once a pair is nominated (its ClientHello goes
+/// there), a passive one then or at the peer's first record, so that the
+/// handshake timeout runs from the moment the peer can handshake. A
+/// passive leg never sends first.
 fn start(
     identity: &Identity,
     leg: &mut Leg,
@@ -373,7 +381,11 @@ fn start(
         return Ok(());
     }
     let (Some(role), Some(fp)) = (leg.role, leg.remote_fingerprint) else { return Ok(()) };
-    if role == Role::Client && leg.route.as_ref().is_none_or(|r| Some(r.remote) != leg.nominated) {
+    let reached = match role {
+        Role::Client => leg.route.as_ref().is_some_and(|r| Some(r.remote) == leg.nominated),
+        Role::Server => leg.route.is_some(),
+    };
+    if !reached {
         return Ok(());
     }
     leg.endpoint = Some(Endpoint::new(identity, role, fp, now)?);
@@ -427,5 +439,178 @@ fn progress(
             };
             out.push(Action::Event { local, event: WebrtcEvent::DtlsFailed(reason) });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mediafwd_dataplane::wire::ethernet::MacAddr;
+    use mediafwd_dtls::HANDSHAKE_TIMEOUT;
+
+    const LOCAL: &str = "198.18.0.1:30000";
+    const PEER: &str = "198.18.0.2:5000";
+
+    fn route() -> DtlsDatagram {
+        DtlsDatagram {
+            local: LOCAL.parse().unwrap(),
+            remote: PEER.parse().unwrap(),
+            peer_mac: MacAddr([2, 0, 0, 0, 0, 9]),
+            port_id: 0,
+            vlan: None,
+            payload: Vec::new(),
+        }
+    }
+
+    fn setup(role: Option<Role>, fp: Option<Fingerprint>) -> WebrtcSetup {
+        WebrtcSetup {
+            session_id: "s1".into(),
+            leg: "web".into(),
+            remote_ufrag: Some("peer".into()),
+            remote_fingerprint: fp,
+            role,
+        }
+    }
+
+    fn sends(out: &[Action]) -> Vec<Vec<u8>> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Send(d) => {
+                    assert_eq!((d.local, d.remote), (LOCAL.parse().unwrap(), PEER.parse().unwrap()));
+                    Some(d.payload.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Carries datagrams both ways between the legs and `peer` until
+    /// neither has more; every action the legs gave.
+    fn exchange(legs: &mut WebrtcLegs, peer: &mut Endpoint, mut to_peer: Vec<Vec<u8>>, now: Instant) -> Vec<Action> {
+        let mut all = Vec::new();
+        for _ in 0..20 {
+            for d in to_peer.drain(..) {
+                let _ = peer.receive(&d, now);
+            }
+            let from_peer = peer.take_outgoing();
+            if from_peer.is_empty() {
+                break;
+            }
+            let mut out = Vec::new();
+            for payload in from_peer {
+                legs.on_dtls(DtlsDatagram { payload, ..route() }, now, &mut out);
+            }
+            to_peer = sends(&out);
+            all.extend(out);
+        }
+        all
+    }
+
+    fn keys(out: &[Action]) -> Option<(Policy, Policy)> {
+        out.iter().find_map(|a| match a {
+            Action::Keys { inbound, outbound, .. } => Some((inbound.clone(), outbound.clone())),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_passive_leg_waits_then_its_keys_program_the_leg() {
+        let mut legs = WebrtcLegs::new(Identity::generate("mediafwd").unwrap());
+        let browser = Identity::generate("browser").unwrap();
+        let now = Instant::now();
+        let local: SocketAddr = LOCAL.parse().unwrap();
+        let mut out = Vec::new();
+        let (view, creds) = legs.setup(local, &setup(Some(Role::Server), Some(browser.fingerprint())), now, &mut out).unwrap();
+        assert!(out.is_empty(), "no stray ClientHello when passive: {out:?}");
+        assert_eq!((view.role, view.dtls), (Some(Role::Server), "new"));
+        assert_eq!((view.ice_ufrag.len(), view.ice_pwd.len()), (8, 24));
+        assert_eq!(creds.remote_ufrag.as_deref(), Some("peer"));
+        assert_eq!(view.fingerprint, legs.fingerprint().unwrap().to_string());
+        legs.poll(now + std::time::Duration::from_secs(3), &mut out);
+        assert!(out.is_empty(), "a passive leg never retransmits first");
+        // The peer nominates, then starts the handshake as the DTLS client.
+        legs.on_ice(local, IceEvent::Nominated(PEER.parse().unwrap()), Some(route()), now, &mut out);
+        assert_eq!(out[0], Action::Latch { local, remote: PEER.parse().unwrap() });
+        assert!(sends(&out).is_empty());
+        let mut peer = Endpoint::new(&browser, Role::Client, legs.fingerprint().unwrap(), now).unwrap();
+        let all = exchange(&mut legs, &mut peer, Vec::new(), now);
+        let (inbound, outbound) = keys(&all).expect("keys programmed");
+        let theirs = peer.keys().expect("peer connected").clone();
+        assert_eq!((inbound.master_keys[0].clone(), outbound.master_keys[0].clone()), (theirs.local, theirs.remote));
+        assert!(all.contains(&Action::Event { local, event: WebrtcEvent::DtlsConnected(theirs.suite) }));
+        let c = legs.counters();
+        assert_eq!((c.nominations, c.handshakes_started, c.handshakes_completed), (1, 1, 1));
+        assert_eq!(legs.view(&local).unwrap().dtls, "connected");
+        // The snapshot carries the keys; restored elsewhere, the same view.
+        let snap = legs.snapshot(&local).unwrap();
+        let mut other = WebrtcLegs::new(Identity::generate("node2").unwrap());
+        assert_eq!(other.restore(&snap, now).unwrap(), creds);
+        assert_eq!(other.snapshot(&local).unwrap(), snap);
+        assert_eq!(other.view(&local).unwrap().suite, Some(theirs.suite));
+        // Consent lost: held, evented, counted.
+        let mut out = Vec::new();
+        legs.on_ice(local, IceEvent::ConsentLost(PEER.parse().unwrap()), None, now, &mut out);
+        assert_eq!(out[0], Action::Hold { local });
+        assert_eq!(legs.counters().consent_lost, 1);
+        assert_eq!(legs.of_session("s1"), vec![local]);
+        assert!(legs.remove(&local));
+    }
+
+    #[test]
+    fn an_active_leg_sends_its_client_hello_to_the_nominated_pair() {
+        let mut legs = WebrtcLegs::new(Identity::generate("mediafwd").unwrap());
+        let browser = Identity::generate("browser").unwrap();
+        let now = Instant::now();
+        let local: SocketAddr = LOCAL.parse().unwrap();
+        let mut out = Vec::new();
+        // Offered actpass: no role yet, DTLS is not served.
+        legs.setup(local, &setup(None, None), now, &mut out).unwrap();
+        legs.on_dtls(DtlsDatagram { payload: vec![22, 0xfe, 0xfd], ..route() }, now, &mut out);
+        assert_eq!(legs.counters().dtls_unserved, 1);
+        // The answer says the peer is passive: we are the client, but wait for ICE.
+        legs.setup(local, &setup(Some(Role::Client), Some(browser.fingerprint())), now, &mut out).unwrap();
+        assert!(out.is_empty());
+        legs.on_ice(local, IceEvent::Nominated(PEER.parse().unwrap()), Some(route()), now, &mut out);
+        let hello = sends(&out);
+        assert_eq!(hello.len(), 1);
+        let mut peer = Endpoint::new(&browser, Role::Server, legs.fingerprint().unwrap(), now).unwrap();
+        let all = exchange(&mut legs, &mut peer, hello, now);
+        let (inbound, outbound) = keys(&all).expect("keys programmed");
+        let theirs = peer.keys().expect("peer connected").clone();
+        assert_eq!((inbound.master_keys[0].clone(), outbound.master_keys[0].clone()), (theirs.local, theirs.remote));
+    }
+
+    #[test]
+    fn a_wrong_fingerprint_and_a_silent_peer_are_refused_and_counted() {
+        let mut legs = WebrtcLegs::new(Identity::generate("mediafwd").unwrap());
+        let browser = Identity::generate("browser").unwrap();
+        let impostor = Identity::generate("impostor").unwrap();
+        let now = Instant::now();
+        let local: SocketAddr = LOCAL.parse().unwrap();
+        let mut out = Vec::new();
+        legs.setup(local, &setup(Some(Role::Server), Some(browser.fingerprint())), now, &mut out).unwrap();
+        let mut peer = Endpoint::new(&impostor, Role::Client, legs.fingerprint().unwrap(), now).unwrap();
+        let all = exchange(&mut legs, &mut peer, Vec::new(), now);
+        assert!(keys(&all).is_none());
+        let failed = WebrtcEvent::DtlsFailed("fingerprint mismatch".into());
+        assert!(all.contains(&Action::Event { local, event: failed }), "{all:?}");
+        assert_eq!(legs.counters().fingerprint_mismatches, 1);
+        assert_eq!(legs.view(&local).unwrap().dtls, "failed");
+        // More from that peer is not served.
+        legs.on_dtls(DtlsDatagram { payload: vec![22, 0xfe, 0xfd], ..route() }, now, &mut out);
+        assert_eq!(legs.counters().dtls_unserved, 1);
+
+        // An active leg whose peer never answers: retransmits, then times out once.
+        let other: SocketAddr = "198.18.0.1:30002".parse().unwrap();
+        let mut out = Vec::new();
+        legs.setup(other, &setup(Some(Role::Client), Some(browser.fingerprint())), now, &mut out).unwrap();
+        let r = DtlsDatagram { local: other, ..route() };
+        legs.on_ice(other, IceEvent::Nominated(PEER.parse().unwrap()), Some(r), now, &mut out);
+        let mut out = Vec::new();
+        legs.poll(now + HANDSHAKE_TIMEOUT, &mut out);
+        legs.poll(now + HANDSHAKE_TIMEOUT * 2, &mut out);
+        let timeout = WebrtcEvent::DtlsFailed("timeout".into());
+        assert_eq!(out, [Action::Event { local: other, event: timeout }]);
+        assert_eq!(legs.counters().handshake_timeouts, 1);
     }
 }
