@@ -23,8 +23,8 @@ use crate::logging::{session_span, RateLimit};
 use crate::metrics::Exposition;
 use crate::node::{NeighborResolver, Node};
 use crate::session::{Resolver, Session, SessionManager};
-use crate::webrtc::WebrtcLegs;
 use crate::warn_limited;
+use crate::webrtc::WebrtcLegs;
 
 mod error;
 mod observe;

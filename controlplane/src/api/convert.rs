@@ -13,9 +13,9 @@ use mediafwd_proto::v1 as pb;
 use tonic::Status;
 
 use crate::control::view::{self, EndReason, EventKind, LegView, SessionState, SessionView};
-use crate::webrtc::WebrtcEvent;
 use crate::control::{self, CreateSession, Error, UpdateLeg};
 use crate::session::{check_label, LegRequest, DEFAULT_CLOCK_RATE};
+use crate::webrtc::WebrtcEvent;
 
 /// The status code and message of a refusal.
 pub fn status(e: Error) -> Status {

@@ -14,8 +14,8 @@ use super::view::{NodeStats, SessionPage, SessionView};
 use super::Error;
 use crate::logging::RateLimit;
 use crate::session::LegRequest;
-use crate::webrtc::{WebrtcSetup, WebrtcView};
 use crate::warn_limited;
+use crate::webrtc::{WebrtcSetup, WebrtcView};
 
 /// The answer to a request.
 pub type Reply<T> = oneshot::Sender<Result<T, Error>>;

@@ -79,9 +79,10 @@ impl Control {
 
     /// The session and label of the leg on `local`.
     fn leg_at(&self, local: SocketAddr) -> Option<(String, String)> {
-        self.node.sessions.sessions().find_map(|s| {
-            s.legs.iter().find(|l| l.local == local).map(|l| (s.id.clone(), l.request.label.clone()))
-        })
+        self.node
+            .sessions
+            .sessions()
+            .find_map(|s| s.legs.iter().find(|l| l.local == local).map(|l| (s.id.clone(), l.request.label.clone())))
     }
 
     fn apply_webrtc(&mut self, actions: Vec<Action>) {

@@ -520,7 +520,8 @@ mod tests {
         let now = Instant::now();
         let local: SocketAddr = LOCAL.parse().unwrap();
         let mut out = Vec::new();
-        let (view, creds) = legs.setup(local, &setup(Some(Role::Server), Some(browser.fingerprint())), now, &mut out).unwrap();
+        let (view, creds) =
+            legs.setup(local, &setup(Some(Role::Server), Some(browser.fingerprint())), now, &mut out).unwrap();
         assert!(out.is_empty(), "no stray ClientHello when passive: {out:?}");
         assert_eq!((view.role, view.dtls), (Some(Role::Server), "new"));
         assert_eq!((view.ice_ufrag.len(), view.ice_pwd.len()), (8, 24));

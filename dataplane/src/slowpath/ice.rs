@@ -82,7 +82,11 @@ impl IceLegs {
     /// (an ICE restart, RFC 8445 §9) forget the nomination; the same ones
     /// (a re-offer that keeps them, the peer's ufrag arriving) keep it.
     pub fn set(&mut self, local: SocketAddr, creds: IceCredentials) {
-        let e = self.legs.entry(local).or_insert_with(|| Entry { creds: creds.clone(), state: IceLeg::default(), route: None });
+        let e = self.legs.entry(local).or_insert_with(|| Entry {
+            creds: creds.clone(),
+            state: IceLeg::default(),
+            route: None,
+        });
         if e.creds.local_ufrag != creds.local_ufrag || e.creds.local_pwd != creds.local_pwd {
             e.state = IceLeg::default();
             e.route = None;
