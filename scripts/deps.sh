@@ -28,6 +28,8 @@ packages=(
   redis-server redis-sentinel
   # make soak draws its plot with matplotlib.
   python3-matplotlib
+  # The WebRTC interop test runs aiortc in a virtualenv (scripts/webrtc-venv.sh).
+  python3-venv
 )
 if [[ "${1:-}" == --bench ]]; then
   # perf/bench relays the same calls through rtpengine (userspace mode).
