@@ -6,9 +6,9 @@
 //! expired; the handshake as a whole is bounded by [`HANDSHAKE_TIMEOUT`].
 
 use std::collections::VecDeque;
+use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use mediafwd_dataplane::srtp::{MasterKey, Suite};
