@@ -123,20 +123,27 @@ fn unix_now() -> f64 {
 impl Control {
     /// A loop over `node`, answering `requests`.
     pub fn new(
-        node: Node,
+        mut node: Node,
         requests: Receiver<Request>,
         events: broadcast::Sender<Event>,
         serving: tokio::sync::watch::Sender<Serving>,
         stop: Arc<AtomicBool>,
     ) -> Self {
         let tally = Tally { created: node.sessions.len() as u64, ..Tally::default() };
-        let webrtc = match mediafwd_dtls::Identity::generate("mediafwd") {
+        let mut webrtc = match mediafwd_dtls::Identity::generate("mediafwd") {
             Ok(id) => WebrtcLegs::new(id),
             Err(e) => {
                 tracing::error!(error = %e, "no DTLS certificate: WebRTC legs are refused");
                 WebrtcLegs::default()
             }
         };
+        // WebRTC legs restored from the store: consent checks answered, SRTP on their keys.
+        for s in std::mem::take(&mut node.restored_webrtc) {
+            match webrtc.restore(&s, Instant::now()) {
+                Ok(creds) => node.slow.set_ice_leg(s.local, creds),
+                Err(e) => tracing::error!(session = s.session_id, error = %e, "stored WebRTC leg not restored"),
+            }
+        }
         Control {
             pending_ends: Default::default(),
             node,
@@ -164,7 +171,7 @@ impl Control {
 
     fn kept(&self, id: &str) {
         if let (Some(k), Some(s)) = (&self.keeper, self.node.sessions.get(id)) {
-            k.changed(s);
+            k.changed_with_webrtc(s, &self.webrtc_snapshots(id));
         }
     }
 
@@ -205,7 +212,8 @@ impl Control {
                 last_check = Instant::now();
                 self.expire_sessions();
                 if let Some(k) = &mut self.keeper {
-                    k.checkpoint_streams(&self.node.sessions, &self.node.dataplane);
+                    let webrtc = &self.webrtc;
+                    k.checkpoint_streams(&self.node.sessions, &self.node.dataplane, &|id| webrtc.snapshots_of(id));
                 }
                 self.check_drained();
                 self.watch_counters();

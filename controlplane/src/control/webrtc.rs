@@ -64,7 +64,7 @@ impl Control {
 
     /// The durable WebRTC facts of session `id`, for its exported state.
     pub fn webrtc_snapshots(&self, id: &str) -> Vec<WebrtcSnapshot> {
-        self.webrtc.of_session(id).iter().filter_map(|l| self.webrtc.snapshot(l)).collect()
+        self.webrtc.snapshots_of(id)
     }
 
     /// Restores a WebRTC leg carried from another node (its session exists).

@@ -331,6 +331,11 @@ impl WebrtcLegs {
         })
     }
 
+    /// The durable facts of `session_id`'s WebRTC legs.
+    pub fn snapshots_of(&self, session_id: &str) -> Vec<WebrtcSnapshot> {
+        self.of_session(session_id).iter().filter_map(|l| self.snapshot(l)).collect()
+    }
+
     /// A leg restored from `s` (carried from another node): its credentials,
     /// nomination and, when its handshake had completed, its keys. Gives the
     /// credentials for the slow path.
