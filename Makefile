@@ -16,7 +16,7 @@ CARGO ?= cargo
 HUGEPAGES ?= 512
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build release test lint fmt hugepages demo soak flood selfcheck bench bench-matrix clean fuzz fuzz-smoke webrtc-venv webrtc-interop
+.PHONY: all deps build release test lint fmt hugepages demo soak flood selfcheck bench bench-matrix clean fuzz fuzz-smoke webrtc-venv webrtc-interop webrtc-browser
 
 all: build
 
@@ -54,6 +54,13 @@ webrtc-venv: deps
 webrtc-interop: webrtc-venv
 	$(CARGO) build -p mediafwd-controlplane --bin mediafwd
 	scripts/webrtc-interop.sh
+
+# The same call from headless Chromium (Debian's chromium, installed here:
+# scripts/deps.sh --browser) with its fake microphone, to an RTP echo.
+webrtc-browser: webrtc-venv
+	scripts/deps.sh --browser
+	$(CARGO) build -p mediafwd-controlplane --bin mediafwd
+	scripts/webrtc-interop.sh --browser
 
 # Every fuzz target (fuzz/, docs/testing.md) for FUZZ_SECONDS each, from the
 # checked-in seeds; cargo-fuzz is installed when missing. Needs the nightly

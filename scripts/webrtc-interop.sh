@@ -18,6 +18,10 @@
 # and exits non-zero when anything is not as expected. Bounded in time;
 # everything it made is removed, also on failure. Needs root.
 #
+# --browser: the same call with headless Chromium (Debian's `chromium`, its
+# fake microphone) instead of aiortc, to an RTP echo on the SIP side; prints
+#   webrtc: peer=chromium ice=ok dtls=ok suite=S sent=N received=M
+#
 # MFW_BIN: the mediafwd binary (default: target/debug/mediafwd, built if missing).
 # WEBRTC_VENV: the virtualenv with aiortc (default target/webrtc-venv, made if missing).
 # WEBRTC_SECONDS: seconds of media per case (default 3).
@@ -27,6 +31,8 @@ REPO="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${MFW_BIN:-$REPO/target/debug/mediafwd}"
 VENV="${WEBRTC_VENV:-$REPO/target/webrtc-venv}"
 MEDIA_SECONDS="${WEBRTC_SECONDS:-3}"
+BROWSER=0
+[ "${1:-}" = --browser ] && BROWSER=1
 
 [ "$(id -u)" = 0 ] || { echo "webrtc-interop needs root (namespaces, DPDK)" >&2; exit 1; }
 if [ ! -x "$BIN" ]; then
@@ -153,18 +159,24 @@ for k in sys.argv[2].split("."): v=v.get(k, 0) if isinstance(v, dict) else 0
 print(str(v).lower() if isinstance(v, bool) else v)' "$1" "$2"
 }
 
+# report PEER DIR: reads DIR/peer.json into ice, dtls, suite, sent and
+# received (the caller's locals) and prints the call's line.
+report() {
+	ice=$(field "$2/peer.json" ice)
+	dtls=$(field "$2/peer.json" dtls)
+	suite=$(field "$2/peer.json" suite)
+	sent=$(field "$2/peer.json" sent)
+	received=$(field "$2/peer.json" received)
+	echo "webrtc: peer=$1 ice=$ice dtls=$dtls suite=$suite sent=$sent received=$received"
+}
+
 media_case() {
 	local name=$1 d="$DIR/$1"
 	run_case "$@"
 	local ice dtls suite sent received sip_sent sip_received
-	ice=$(field "$d/peer.json" ice)
-	dtls=$(field "$d/peer.json" dtls)
-	suite=$(field "$d/peer.json" suite)
-	sent=$(field "$d/peer.json" sent)
-	received=$(field "$d/peer.json" received)
+	report aiortc "$d"
 	sip_sent=$(field "$d/sip.json" sent)
 	sip_received=$(field "$d/sip.json" received)
-	echo "webrtc: peer=aiortc ice=$ice dtls=$dtls suite=$suite sent=$sent received=$received"
 	echo "  ($name: SIP side sent=$sip_sent received=$sip_received; tones heard: aiortc $(field "$d/peer.json" tone_hz) Hz, SIP $(field "$d/sip.json" tone_hz) Hz)"
 	[ "$ice" = ok ] && [ "$dtls" = ok ] && [ -n "$suite" ] || { echo "$name: not connected" >&2; return 1; }
 	[ "$(field "$d/peer.json" tone_ok)" = true ] || { echo "$name: aiortc did not hear the 1000 Hz tone" >&2; return 1; }
@@ -187,6 +199,39 @@ refused_case() {
 	[ "$dtls" != ok ] || { echo "$name: the call connected" >&2; return 1; }
 	[ "$after" -gt "$before" ] || { echo "$name: mediafwd did not count the refusal ($counter $before -> $after)" >&2; return 1; }
 }
+
+# browser_case: Chromium's offer through ng to an RTP echo, mediafwd passive.
+browser_case() {
+	local d="$DIR/chromium"
+	mkdir -p "$d"
+	timeout 240 ip netns exec "$NS_WEB" "$PY" "$REPO/scripts/webrtc/browser.py" --dir "$d" \
+		--seconds "$MEDIA_SECONDS" >"$d/page.log" 2>&1 &
+	local page=$!
+	PIDS+=("$page")
+	sleep 0.5
+	timeout 240 ip netns exec "$NS_WEB" chromium --headless=new --no-sandbox --disable-gpu \
+		--use-fake-device-for-media-stream --use-fake-ui-for-media-stream \
+		--autoplay-policy=no-user-gesture-required \
+		--disable-features=WebRtcHideLocalIpsWithMdns --no-first-run --no-default-browser-check \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--enable-logging=stderr --user-data-dir="$d/profile" http://127.0.0.1:8088/ >"$d/chromium.log" 2>&1 &
+	PIDS+=($!)
+	timeout 240 ip netns exec "$NS_SIP" "$PY" "$REPO/scripts/webrtc/sip.py" --dir "$d" \
+		--ng 198.18.255.2:22222 --metrics http://198.18.255.2:9100/metrics \
+		--call "$TAG-chromium" --local "198.19.0.2:26100" --mode web-offers --dtls passive --echo --offer-wait 120 --max-seconds 120 \
+		>"$d/sip.log" 2>&1 || { echo "chromium: the SIP side failed:" >&2; cat "$d/sip.log" "$d/page.log" >&2; grep -v dbus "$d/chromium.log" | tail -20 >&2; return 1; }
+	wait "$page" || { echo "chromium: the page server failed:" >&2; cat "$d/page.log" "$d/chromium.log" >&2; return 1; }
+	local ice dtls suite sent received
+	report chromium "$d"
+	echo "  (chromium: the RTP echo received $(field "$d/sip.json" received) and sent back $(field "$d/sip.json" sent))"
+	[ "$ice" = ok ] && [ "$dtls" = ok ] && [ "$received" -gt 0 ] || { echo "chromium: no call" >&2; cat "$d/peer.json" >&2; return 1; }
+}
+
+if [ "$BROWSER" = 1 ]; then
+	command -v chromium >/dev/null || { echo "no chromium: apt-get install chromium (scripts/deps.sh --browser)" >&2; exit 1; }
+	browser_case
+	exit 0
+fi
 
 media_case offer-passive "--freq 440 --expect 1000" "--mode web-offers --dtls passive"
 media_case offer-active "--freq 440 --expect 1000" "--mode web-offers --dtls active"

@@ -24,6 +24,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from av import AudioFrame
+from files import write
 
 RATE = 8000
 PTIME = 160
@@ -72,13 +73,6 @@ async def wait_file(path, timeout):
     await asyncio.sleep(0.05)
     with open(path) as f:
         return f.read()
-
-
-def write(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.rename(tmp, path)
 
 
 async def run(args):

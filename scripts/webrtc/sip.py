@@ -21,6 +21,8 @@ import struct
 import time
 import urllib.request
 
+from files import wait_file, write
+
 RATE = 8000
 PTIME = 160
 
@@ -130,22 +132,6 @@ def metrics(url):
     return out
 
 
-def wait_file(path, timeout):
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(path):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no {path} in {timeout} s")
-        time.sleep(0.05)
-    with open(path) as f:
-        return f.read()
-
-
-def write(path, text):
-    with open(path + ".tmp", "w") as f:
-        f.write(text)
-    os.rename(path + ".tmp", path)
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--dir", required=True)
@@ -159,6 +145,8 @@ def main():
     p.add_argument("--freq", type=float, default=1000.0)
     p.add_argument("--expect", type=float, default=440.0)
     p.add_argument("--max-seconds", type=float, default=40.0)
+    p.add_argument("--offer-wait", type=float, default=45.0, help="seconds the WebRTC side may take to offer")
+    p.add_argument("--echo", action="store_true", help="send back what arrives (under another SSRC) instead of a tone")
     a = p.parse_args()
     ng = Ng(a.ng)
     ip, port = a.local.rsplit(":", 1)
@@ -166,7 +154,7 @@ def main():
     before = metrics(a.metrics)
     common = {"call-id": a.call, "replace": ["origin", "session-connection"]}
     if a.mode == "web-offers":
-        offer = wait_file(os.path.join(a.dir, "offer.sdp"), 20)
+        offer = wait_file(os.path.join(a.dir, "offer.sdp"), a.offer_wait)
         if a.bad == "fingerprint":
             offer = re.sub(r"a=fingerprint:sha-256 \S+", "a=fingerprint:sha-256 " + ":".join(["5A"] * 32), offer)
         to_sip = ng.ask(dict(common, **{
@@ -204,12 +192,15 @@ def main():
     seq, ts, n = 1, 0, 0
     start = time.monotonic()
     peer_done = os.path.join(a.dir, "peer.json")
+    ticks = 0
     while time.monotonic() - start < a.max_seconds and not os.path.exists(peer_done):
-        payload = bytes(ulaw(int(8000 * math.sin(2 * math.pi * a.freq * (n + i) / RATE))) for i in range(PTIME))
-        sock.sendto(struct.pack("!BBHII", 0x80, 0, seq, ts, 0x51B) + payload, relay)
-        sent += 1
-        seq, ts, n = (seq + 1) & 0xFFFF, ts + PTIME, n + PTIME
-        deadline = start + sent * PTIME / RATE
+        if not a.echo:
+            payload = bytes(ulaw(int(8000 * math.sin(2 * math.pi * a.freq * (n + i) / RATE))) for i in range(PTIME))
+            sock.sendto(struct.pack("!BBHII", 0x80, 0, seq, ts, 0x51B) + payload, relay)
+            sent += 1
+            seq, ts, n = (seq + 1) & 0xFFFF, ts + PTIME, n + PTIME
+        ticks += 1
+        deadline = start + ticks * PTIME / RATE
         while True:
             try:
                 data, _ = sock.recvfrom(2048)
@@ -218,7 +209,14 @@ def main():
                     break
                 time.sleep(0.002)
                 continue
-            if len(data) > 12 and data[0] >> 6 == 2 and data[1] & 0x7F == 0:
+            if len(data) > 12 and data[0] >> 6 == 2 and 72 <= data[1] & 0x7F <= 79:
+                continue  # RTCP
+            if a.echo and len(data) > 12 and data[0] >> 6 == 2:
+                received += 1
+                ssrc = struct.unpack("!I", data[8:12])[0] ^ 0x5A5A5A5A
+                sock.sendto(data[:8] + struct.pack("!I", ssrc) + data[12:], relay)
+                sent += 1
+            elif len(data) > 12 and data[0] >> 6 == 2 and data[1] & 0x7F == 0:
                 received += 1
                 if len(pcm) < RATE * 4:
                     pcm.extend(linear(b) for b in data[12:])
