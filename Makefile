@@ -16,7 +16,7 @@ CARGO ?= cargo
 HUGEPAGES ?= 512
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build release test lint fmt hugepages demo soak flood selfcheck bench bench-matrix clean fuzz fuzz-smoke
+.PHONY: all deps build release test lint fmt hugepages demo soak flood selfcheck bench bench-matrix clean fuzz fuzz-smoke webrtc-venv webrtc-interop webrtc-browser
 
 all: build
 
@@ -38,10 +38,29 @@ lint: deps
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p mediafwd-dataplane --no-default-features --all-targets -- -D warnings
 
-test: lint
+test: lint webrtc-venv
 	$(CARGO) test --workspace
 	$(CARGO) test -p mediafwd-dataplane --no-default-features --lib
 	$(MAKE) fuzz-smoke
+
+# The virtualenv with aiortc (PyPI) that the WebRTC interop test runs
+# (controlplane/tests/webrtc_interop.rs, scripts/webrtc-interop.sh).
+WEBRTC_VENV ?= $(CURDIR)/target/webrtc-venv
+export WEBRTC_VENV
+webrtc-venv: deps
+	scripts/webrtc-venv.sh $(WEBRTC_VENV)
+
+# aiortc through mediafwd to a plain RTP endpoint, alone (root).
+webrtc-interop: webrtc-venv
+	$(CARGO) build -p mediafwd-controlplane --bin mediafwd
+	scripts/webrtc-interop.sh
+
+# The same call from headless Chromium (Debian's chromium, installed here:
+# scripts/deps.sh --browser) with its fake microphone, to an RTP echo.
+webrtc-browser: webrtc-venv
+	scripts/deps.sh --browser
+	$(CARGO) build -p mediafwd-controlplane --bin mediafwd
+	scripts/webrtc-interop.sh --browser
 
 # Every fuzz target (fuzz/, docs/testing.md) for FUZZ_SECONDS each, from the
 # checked-in seeds; cargo-fuzz is installed when missing. Needs the nightly

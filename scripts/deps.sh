@@ -2,6 +2,7 @@
 # Installs the Debian packages mediafwd needs that are missing; does nothing
 # when everything is there. Run as root (make does this for you).
 # --bench: also what perf/bench compares mediafwd with (rtpengine).
+# --browser: also what make webrtc-browser runs (chromium).
 set -euo pipefail
 
 packages=(
@@ -28,10 +29,16 @@ packages=(
   redis-server redis-sentinel
   # make soak draws its plot with matplotlib.
   python3-matplotlib
+  # The WebRTC interop test runs aiortc in a virtualenv (scripts/webrtc-venv.sh).
+  python3-venv
 )
 if [[ "${1:-}" == --bench ]]; then
   # perf/bench relays the same calls through rtpengine (userspace mode).
   packages+=(rtpengine-daemon)
+fi
+if [[ "${1:-}" == --browser ]]; then
+  # make webrtc-browser calls through mediafwd from headless Chromium.
+  packages+=(chromium)
 fi
 
 missing=()

@@ -24,11 +24,13 @@ use crate::metrics::Exposition;
 use crate::node::{NeighborResolver, Node};
 use crate::session::{Resolver, Session, SessionManager};
 use crate::warn_limited;
+use crate::webrtc::WebrtcLegs;
 
 mod error;
 mod observe;
 pub mod request;
 pub mod view;
+mod webrtc;
 
 pub use error::Error;
 pub use request::{ask, CreateSession, Drain, ListSessions, Reply, Request, UpdateLeg};
@@ -76,6 +78,8 @@ pub struct Control {
     retiring: Vec<(u64, Vec<Arc<Context>>)>,
     /// The session store, if sessions are kept (`[ha]`).
     keeper: Option<Keeper>,
+    /// The WebRTC legs (ICE-lite, DTLS-SRTP).
+    webrtc: WebrtcLegs,
 }
 
 /// What happened to sessions since start.
@@ -119,13 +123,27 @@ fn unix_now() -> f64 {
 impl Control {
     /// A loop over `node`, answering `requests`.
     pub fn new(
-        node: Node,
+        mut node: Node,
         requests: Receiver<Request>,
         events: broadcast::Sender<Event>,
         serving: tokio::sync::watch::Sender<Serving>,
         stop: Arc<AtomicBool>,
     ) -> Self {
         let tally = Tally { created: node.sessions.len() as u64, ..Tally::default() };
+        let mut webrtc = match mediafwd_dtls::Identity::generate("mediafwd") {
+            Ok(id) => WebrtcLegs::new(id),
+            Err(e) => {
+                tracing::error!(error = %e, "no DTLS certificate: WebRTC legs are refused");
+                WebrtcLegs::default()
+            }
+        };
+        // WebRTC legs restored from the store: consent checks answered, SRTP on their keys.
+        for s in std::mem::take(&mut node.restored_webrtc) {
+            match webrtc.restore(&s, Instant::now()) {
+                Ok(creds) => node.slow.set_ice_leg(s.local, creds),
+                Err(e) => tracing::error!(session = s.session_id, error = %e, "stored WebRTC leg not restored"),
+            }
+        }
         Control {
             pending_ends: Default::default(),
             node,
@@ -141,6 +159,7 @@ impl Control {
             watch: Watch { last: Vec::new(), limits: Default::default() },
             retiring: Vec::new(),
             keeper: None,
+            webrtc,
         }
     }
 
@@ -152,7 +171,7 @@ impl Control {
 
     fn kept(&self, id: &str) {
         if let (Some(k), Some(s)) = (&self.keeper, self.node.sessions.get(id)) {
-            k.changed(s);
+            k.changed_with_webrtc(s, &self.webrtc_snapshots(id));
         }
     }
 
@@ -184,6 +203,7 @@ impl Control {
             self.finish_ends();
             self.node.slow.poll(Instant::now(), &mut commands);
             self.send(commands.drain(..));
+            self.serve_webrtc(Instant::now());
             while let Ok(ev) = self.node.dataplane.events().try_recv() {
                 self.on_dataplane_event(ev);
             }
@@ -192,7 +212,8 @@ impl Control {
                 last_check = Instant::now();
                 self.expire_sessions();
                 if let Some(k) = &mut self.keeper {
-                    k.checkpoint_streams(&self.node.sessions, &self.node.dataplane);
+                    let webrtc = &self.webrtc;
+                    k.checkpoint_streams(&self.node.sessions, &self.node.dataplane, &|id| webrtc.snapshots_of(id));
                 }
                 self.check_drained();
                 self.watch_counters();
@@ -261,6 +282,10 @@ impl Control {
             Request::Stats(reply) => {
                 let _ = reply.send(Ok(self.node_stats()));
             }
+            Request::Webrtc(req, reply) => {
+                let _s = session_span(&req.session_id).entered();
+                let _ = reply.send(self.setup_webrtc(*req));
+            }
             Request::Metrics(reply) => {
                 let mut e = Exposition::new();
                 crate::metrics::node::render(&self.snapshot(), &mut e);
@@ -324,6 +349,7 @@ impl Control {
         if let Some(k) = &mut self.keeper {
             k.ended(id);
         }
+        self.end_webrtc(id);
         let seq = self.send(commands);
         self.pending_ends.push_back(PendingEnd { seq, session, reason, reply, since: Instant::now() });
         self.finish_ends();
@@ -365,11 +391,15 @@ impl Control {
 
     fn view(&self, s: &Session) -> SessionView {
         let now_tsc = Tsc::now();
-        SessionView::of(s, self.node.sessions.interfaces(), |l| {
+        let mut v = SessionView::of(s, self.node.sessions.interfaces(), |l| {
             let rtp = self.node.dataplane.flow_stats(l.flow_ids.0);
             let rtcp = self.node.dataplane.flow_stats(l.flow_ids.1);
             view::LegStats::of(&rtp, &rtcp, now_tsc, self.tsc_hz, l.request.clock_rate)
-        })
+        });
+        for l in &mut v.legs {
+            l.webrtc = self.webrtc.view(&l.local);
+        }
+        v
     }
 
     fn list(&self, req: ListSessions) -> Result<SessionPage, Error> {

@@ -13,3 +13,4 @@ pub mod metrics;
 pub mod ng;
 pub mod node;
 pub mod session;
+pub mod webrtc;

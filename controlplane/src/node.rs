@@ -30,6 +30,8 @@ pub struct Node {
     pub stats_interval: Duration,
     /// Flow table capacity per worker.
     pub max_flows: usize,
+    /// WebRTC legs of sessions restored from the store, for the control loop.
+    pub restored_webrtc: Vec<crate::webrtc::WebrtcSnapshot>,
 }
 
 /// The dataplane's node configuration for a validated configuration.
@@ -123,7 +125,7 @@ impl Node {
         sessions.max_sessions = (sc.max_sessions > 0).then_some(sc.max_sessions);
         let stats_interval = Duration::from_secs(config.raw.node.stats_log_seconds.max(1) as u64);
         let max_flows = d.max_flows;
-        let mut node = Node { dataplane, slow, io, sessions, stats_interval, max_flows };
+        let mut node = Node { dataplane, slow, io, sessions, stats_interval, max_flows, restored_webrtc: Vec::new() };
         node.start_static_sessions(config)?;
         Ok(node)
     }

@@ -9,6 +9,7 @@ use mediafwd_controlplane::metrics::node::{
     render, InterfaceSample, NodeSnapshot, PortSample, StoreSample, WorkerSample,
 };
 use mediafwd_controlplane::metrics::text::{Exposition, Kind};
+use mediafwd_controlplane::webrtc::WebrtcCounters;
 use mediafwd_dataplane::slowpath::{Reason, SlowPathStats};
 use mediafwd_dataplane::stats::{DropReason, WorkerStats};
 use prometheus::{parse, sum, value};
@@ -103,6 +104,7 @@ fn snapshot() -> NodeSnapshot {
         latched: 2,
         draining: true,
         store: Some(StoreSample { written: 40, failures: 2, dropped: 0, backlog: 3, up: false }),
+        webrtc: WebrtcCounters { handshake_timeouts: 1, fingerprint_mismatches: 2, ..Default::default() },
     }
 }
 
@@ -140,6 +142,8 @@ fn the_node_renders_as_valid_exposition_text() {
     assert_eq!(v("mediafwd_slowpath_messages_total", &[("direction", "out"), ("type", "arp_reply")]), 2.0);
     assert_eq!(v("mediafwd_slowpath_dropped_packets_total", &[("reason", Reason::RateLimited.name())]), 4.0);
     assert_eq!(v("mediafwd_draining", &[]), 1.0);
+    assert_eq!(v("mediafwd_webrtc_dtls_handshakes_total", &[("outcome", "timeout")]), 1.0);
+    assert_eq!(v("mediafwd_webrtc_dtls_handshakes_total", &[("outcome", "fingerprint_mismatch")]), 2.0);
     assert_eq!(v("mediafwd_build_info", &[("version", "0.1.0")]), 1.0);
     assert_eq!(v("mediafwd_srtp_engine_info", &[("engine", "ipsec-mb")]), 1.0);
 }

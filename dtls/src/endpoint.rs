@@ -7,6 +7,8 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mediafwd_dataplane::srtp::{MasterKey, Suite};
@@ -108,6 +110,9 @@ pub struct Endpoint {
     remote_fingerprint: Fingerprint,
     started: Instant,
     state: State,
+    /// Set by the verify callback when the peer's certificate is not the
+    /// one of its a=fingerprint.
+    mismatch: Arc<AtomicBool>,
 }
 
 impl Endpoint {
@@ -129,8 +134,18 @@ impl Endpoint {
         ctx.set_tlsext_use_srtp(PROFILES)?;
         ctx.set_options(SslOptions::NO_QUERY_MTU);
         // Self-signed certificates are the rule (RFC 8827 §6.5): the chain
-        // is not judged, the fingerprint is, once the handshake is done.
-        ctx.set_verify_callback(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT, |_, _| true);
+        // is not judged, the fingerprint is, during the handshake, so that a
+        // wrong one ends it with an alert the peer sees (and again at its end).
+        let mismatch = Arc::new(AtomicBool::new(false));
+        let (expected, flag) = (remote_fingerprint, mismatch.clone());
+        ctx.set_verify_callback(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT, move |_, store| {
+            if store.error_depth() != 0 {
+                return true;
+            }
+            let ok = store.current_cert().is_some_and(|c| Fingerprint::of(c).is_ok_and(|f| f == expected));
+            flag.store(!ok, Ordering::Relaxed);
+            ok
+        });
         let mut ssl = Ssl::new(&ctx.build())?;
         ssl.set_mtu(MTU)?;
         match role {
@@ -138,8 +153,14 @@ impl Endpoint {
             Role::Server => ssl.set_accept_state(),
         }
         let stream = SslStream::new(ssl, Channel::default())?;
-        let mut e =
-            Endpoint { stream: Some(stream), role, remote_fingerprint, started: now, state: State::Handshaking };
+        let mut e = Endpoint {
+            stream: Some(stream),
+            role,
+            remote_fingerprint,
+            started: now,
+            state: State::Handshaking,
+            mismatch,
+        };
         if role == Role::Client {
             e.drive(now)?;
         }
@@ -163,6 +184,7 @@ impl Endpoint {
             remote_fingerprint: Fingerprint(snapshot.remote_fingerprint),
             started: now,
             state,
+            mismatch: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -236,6 +258,7 @@ impl Endpoint {
                 }
                 return Ok(None);
             }
+            Err(_) if self.mismatch.load(Ordering::Relaxed) => return self.fail(DtlsError::FingerprintMismatch),
             Err(e) => return self.fail(DtlsError::Handshake(e.to_string())),
         }
         let ssl = stream.ssl();

@@ -22,6 +22,7 @@ use mediafwd_controlplane::ng::bencode::{self, Value};
 use mediafwd_controlplane::ng::message::{frame_reply, Frame};
 use mediafwd_controlplane::ng::{self, Engine};
 use mediafwd_controlplane::session::{IfaceInfo, Resolver, Session, SessionManager};
+use mediafwd_controlplane::webrtc::WebrtcLegs;
 use mediafwd_dataplane::wire::ethernet::MacAddr;
 
 const CONFIG: &str = r#"
@@ -57,6 +58,7 @@ impl Resolver for Direct {
 /// The control loop's session handling, without workers to send commands to.
 struct Sessions {
     manager: SessionManager,
+    webrtc: WebrtcLegs,
 }
 
 impl Sessions {
@@ -141,6 +143,22 @@ impl Sessions {
             Request::Metrics(tx) => {
                 let _ = tx.send(Ok(String::new()));
             }
+            Request::Webrtc(req, tx) => {
+                let local = self
+                    .manager
+                    .get(&req.session_id)
+                    .and_then(|s| s.legs.iter().find(|l| l.request.label == req.leg))
+                    .map(|l| l.local);
+                let r = match local {
+                    Some(local) => self
+                        .webrtc
+                        .setup(local, &req, now, &mut Vec::new())
+                        .map(|(v, _)| v)
+                        .map_err(|e| Error::Unavailable(e.to_string())),
+                    None => Err(Error::NotFound(req.leg.clone())),
+                };
+                let _ = tx.send(r);
+            }
         }
     }
 }
@@ -175,7 +193,9 @@ fuzz_target!(|data: &[u8]| {
         .enumerate()
         .map(|(i, c)| IfaceInfo { config: c.clone(), port_id: i as u16, mac: MacAddr([2, 0, 0, 0, 0, i as u8]) })
         .collect();
-    let mut sessions = Sessions { manager: SessionManager::new(ifaces, 1 << 10) };
+    static IDENTITY: std::sync::OnceLock<mediafwd_dtls::Identity> = std::sync::OnceLock::new();
+    let identity = IDENTITY.get_or_init(|| mediafwd_dtls::Identity::generate("fuzz").expect("a certificate")).clone();
+    let mut sessions = Sessions { manager: SessionManager::new(ifaces, 1 << 10), webrtc: WebrtcLegs::new(identity) };
     let (tx, requests) = crossbeam_channel::bounded(64);
     let mut engine = Engine::new(tx, ng::settings(&config));
     let peer: IpAddr = "127.0.0.1".parse().expect("an address");

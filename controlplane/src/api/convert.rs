@@ -15,6 +15,7 @@ use tonic::Status;
 use crate::control::view::{self, EndReason, EventKind, LegView, SessionState, SessionView};
 use crate::control::{self, CreateSession, Error, UpdateLeg};
 use crate::session::{check_label, LegRequest, DEFAULT_CLOCK_RATE};
+use crate::webrtc::WebrtcEvent;
 
 /// The status code and message of a refusal.
 pub fn status(e: Error) -> Status {
@@ -227,6 +228,15 @@ pub fn leg(l: &LegView) -> pb::Leg {
         stats: Some(leg_stats(&l.stats)),
         srtp_inbound_suite: suite(l.srtp_inbound),
         srtp_outbound_suite: suite(l.srtp_outbound),
+        webrtc: l.webrtc.as_ref().map(|w| pb::WebrtcLeg {
+            ice_ufrag: w.ice_ufrag.clone(),
+            ice_pwd: w.ice_pwd.clone(),
+            fingerprint: w.fingerprint.clone(),
+            setup: w.role.map(|r| r.setup().to_string()).unwrap_or_default(),
+            nominated: w.nominated.map(to_endpoint),
+            dtls_state: w.dtls.to_string(),
+            dtls_suite: suite(w.suite),
+        }),
     }
 }
 
@@ -336,6 +346,15 @@ pub fn event(e: &control::Event) -> pb::Event {
                 _ => pb::EndReason::Unspecified,
             };
             Kind::SessionEnded(pb::SessionEnded { reason: reason as i32, session: Some(session(s)) })
+        }
+        EventKind::Webrtc { leg, event } => {
+            let (kind, remote, detail) = match event {
+                WebrtcEvent::Nominated(r) => ("ice_nominated", Some(to_endpoint(*r)), String::new()),
+                WebrtcEvent::ConsentLost(r) => ("ice_consent_lost", Some(to_endpoint(*r)), String::new()),
+                WebrtcEvent::DtlsConnected(suite) => ("dtls_connected", None, suite.to_string()),
+                WebrtcEvent::DtlsFailed(reason) => ("dtls_failed", None, reason.clone()),
+            };
+            Kind::Webrtc(pb::WebrtcEvent { leg: leg.clone(), kind: kind.to_string(), remote, detail })
         }
     };
     pb::Event { time: e.time, session_id: e.session_id.clone(), kind: Some(kind) }

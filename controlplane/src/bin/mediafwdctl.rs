@@ -537,6 +537,10 @@ fn describe_event(e: &pb::Event) -> String {
         Some(Kind::SessionEnded(s)) => {
             format!("ended: {}", pb::EndReason::try_from(s.reason).map(|r| r.as_str_name()).unwrap_or("?"))
         }
+        Some(Kind::Webrtc(w)) => {
+            let remote = w.remote.as_ref().map(|_| format!(" {}", ep(&w.remote))).unwrap_or_default();
+            format!("WebRTC leg {}: {}{remote} {}", w.leg, w.kind, w.detail)
+        }
         None => "?".into(),
     };
     format!("{:.3} {} {}", e.time, e.session_id, what)

@@ -102,6 +102,7 @@ impl Control {
             latched: self.tally.latched,
             draining: self.drain.is_some(),
             store: self.keeper.as_ref().map(|k| k.sample()),
+            webrtc: self.webrtc.counters(),
         }
     }
 

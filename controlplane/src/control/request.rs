@@ -15,6 +15,7 @@ use super::Error;
 use crate::logging::RateLimit;
 use crate::session::LegRequest;
 use crate::warn_limited;
+use crate::webrtc::{WebrtcSetup, WebrtcView};
 
 /// The answer to a request.
 pub type Reply<T> = oneshot::Sender<Result<T, Error>>;
@@ -107,6 +108,8 @@ pub enum Request {
     Drain(Drain, Reply<usize>),
     /// The node's metrics, as Prometheus exposition text.
     Metrics(Reply<String>),
+    /// Make a leg a WebRTC leg (ICE-lite, DTLS-SRTP), or change it.
+    Webrtc(Box<WebrtcSetup>, Reply<WebrtcView>),
 }
 
 /// Sends a request to the control loop and awaits its answer (from an async

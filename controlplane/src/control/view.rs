@@ -146,6 +146,8 @@ pub struct LegView {
     pub srtp_inbound: Option<Suite>,
     /// The SRTP suite of what the endpoint receives, if SRTP.
     pub srtp_outbound: Option<Suite>,
+    /// Its ICE and DTLS state, if a WebRTC leg.
+    pub webrtc: Option<crate::webrtc::WebrtcView>,
 }
 
 impl LegView {
@@ -171,6 +173,7 @@ impl LegView {
             stats,
             srtp_inbound,
             srtp_outbound,
+            webrtc: None,
         }
     }
 }
@@ -337,4 +340,11 @@ pub enum EventKind {
     },
     /// The session ended; its final view.
     SessionEnded(Box<SessionView>),
+    /// Something happened to a WebRTC leg's ICE or DTLS.
+    Webrtc {
+        /// The leg's label.
+        leg: String,
+        /// What happened.
+        event: crate::webrtc::WebrtcEvent,
+    },
 }

@@ -35,8 +35,15 @@ impl Keeper {
 
     /// `s` was created or changed.
     pub fn changed(&self, s: &Session) {
+        self.changed_with_webrtc(s, &[]);
+    }
+
+    /// Session `s` changed; `webrtc` are the facts of its WebRTC legs.
+    pub fn changed_with_webrtc(&self, s: &Session, webrtc: &[crate::webrtc::WebrtcSnapshot]) {
         let checkpoints = self.checkpoints.get(&s.id).copied().unwrap_or_default();
-        match SessionRecord::of(s, self.sealer.as_deref()) {
+        let record =
+            SessionRecord::of(s, self.sealer.as_deref()).and_then(|r| r.with_webrtc(webrtc, self.sealer.as_deref()));
+        match record {
             Ok(r) => self.writer.put(&s.id, r.with_checkpoints(checkpoints).to_json()),
             // Only a failing random source; the session goes on unstored.
             Err(e) => tracing::error!(session = s.id, error = %e, "session not stored"),
@@ -53,7 +60,13 @@ impl Keeper {
     /// stream moved to another rollover counter (or another SSRC) since its
     /// last checkpoint is written again. Called every half second or so; it
     /// reads each SRTP leg's published statistics, nothing else.
-    pub fn checkpoint_streams(&mut self, sessions: &SessionManager, dataplane: &Dataplane) {
+    /// `webrtc` gives a session's WebRTC facts, written with it.
+    pub fn checkpoint_streams(
+        &mut self,
+        sessions: &SessionManager,
+        dataplane: &Dataplane,
+        webrtc: &dyn Fn(&str) -> Vec<crate::webrtc::WebrtcSnapshot>,
+    ) {
         for s in sessions.sessions() {
             let srtp = s.legs.iter().any(|l| l.request.srtp_inbound.is_some() || l.request.srtp_outbound.is_some());
             if !srtp {
@@ -68,7 +81,7 @@ impl Keeper {
             if due {
                 let merged = [now[0].or(prev[0]), now[1].or(prev[1])];
                 self.checkpoints.insert(s.id.clone(), merged);
-                self.changed(s);
+                self.changed_with_webrtc(s, &webrtc(&s.id));
             }
         }
     }

@@ -11,6 +11,7 @@
 
 mod keeper;
 pub mod record;
+pub mod record_webrtc;
 pub mod restore;
 pub mod seal;
 pub mod store;

@@ -70,6 +70,9 @@ pub struct LegRecord {
     /// The RTP stream the leg receives, as last checkpointed.
     #[serde(default)]
     pub rtp_checkpoint: Option<StreamCheckpoint>,
+    /// A WebRTC leg's ICE and DTLS facts.
+    #[serde(default)]
+    pub webrtc: Option<super::record_webrtc::WebrtcRecord>,
 }
 
 /// Where an RTP stream stood: its SSRC and its extended highest sequence
@@ -185,6 +188,7 @@ impl SessionRecord {
                 srtp_inbound: policy(&r.srtp_inbound)?,
                 srtp_outbound: policy(&r.srtp_outbound)?,
                 rtp_checkpoint: None,
+                webrtc: None,
             })
         };
         Ok(SessionRecord {

@@ -99,6 +99,10 @@ pub fn restore_node(config: &HaConfig, sealer: Option<&Sealer>, node: &mut Node)
                 for c in commands {
                     node.send(c);
                 }
+                match r.webrtc_snapshots(sealer) {
+                    Ok(w) => node.restored_webrtc.extend(w),
+                    Err(e) => tracing::error!(error = %e, "stored WebRTC legs not restored"),
+                }
                 restored += 1;
             }
             Err(e) => tracing::error!(error = %e, "stored session not restored"),

@@ -98,6 +98,8 @@ pub struct NodeSnapshot {
     pub draining: bool,
     /// The session store's writer, when sessions are kept (`[ha]`).
     pub store: Option<StoreSample>,
+    /// The WebRTC legs' ICE and DTLS outcomes.
+    pub webrtc: crate::webrtc::WebrtcCounters,
 }
 
 /// The session store's writer (docs/ha.md).
@@ -149,6 +151,35 @@ pub fn render(s: &NodeSnapshot, e: &mut Exposition) {
     sessions(s, e);
     slow_path(s, e);
     store(s, e);
+    webrtc(s, e);
+}
+
+fn webrtc(s: &NodeSnapshot, e: &mut Exposition) {
+    let w = &s.webrtc;
+    e.family("mediafwd_webrtc_ice_total", Kind::Counter, "ICE on WebRTC legs: nominations, losses of consent.");
+    for (event, n) in [("nominated", w.nominations), ("consent_lost", w.consent_lost)] {
+        e.int("mediafwd_webrtc_ice_total", &[("event", event)], n);
+    }
+    e.family(
+        "mediafwd_webrtc_dtls_handshakes_total",
+        Kind::Counter,
+        "DTLS-SRTP handshakes of WebRTC legs, by outcome (started, completed, timeout, fingerprint_mismatch, failed).",
+    );
+    for (outcome, n) in [
+        ("started", w.handshakes_started),
+        ("completed", w.handshakes_completed),
+        ("timeout", w.handshake_timeouts),
+        ("fingerprint_mismatch", w.fingerprint_mismatches),
+        ("failed", w.handshake_failures),
+    ] {
+        e.int("mediafwd_webrtc_dtls_handshakes_total", &[("outcome", outcome)], n);
+    }
+    e.family(
+        "mediafwd_webrtc_dtls_unserved_total",
+        Kind::Counter,
+        "DTLS datagrams to a WebRTC leg with no handshake to take them (role not decided, or failed).",
+    )
+    .int("mediafwd_webrtc_dtls_unserved_total", &[], w.dtls_unserved);
 }
 
 fn store(s: &NodeSnapshot, e: &mut Exposition) {

@@ -109,6 +109,10 @@ pub struct MediaSlot {
     pub keys: [Option<Keys>; 2],
     /// The last offer.
     pub offer: Option<Offer>,
+    /// Each leg's WebRTC side (ICE-lite, DTLS-SRTP), on WebRTC legs.
+    pub webrtc: [Option<super::webrtc::WebLeg>; 2],
+    /// The last offer's `DTLS-reverse`: our role towards its sender.
+    pub reverse_dtls: Option<mediafwd_dtls::Role>,
 }
 
 impl MediaSlot {
@@ -124,6 +128,8 @@ impl MediaSlot {
             rtcp_mux: [false; 2],
             keys: [None, None],
             offer: None,
+            webrtc: [None, None],
+            reverse_dtls: None,
         }
     }
 }

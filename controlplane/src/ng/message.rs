@@ -119,6 +119,10 @@ pub struct Request {
     pub address_family: Option<String>,
     /// `ICE`, canonical form.
     pub ice: Option<String>,
+    /// `DTLS`: `off`, `passive`, `active` (our role towards the receiver of this SDP).
+    pub dtls: Option<String>,
+    /// `DTLS-reverse`: the same, towards the sender of this SDP (in the answer to come).
+    pub dtls_reverse: Option<String>,
     /// `rtcp-mux`, canonical form.
     pub rtcp_mux: Vec<String>,
     /// `transport protocol`, as sent (`RTP/SAVP`).
@@ -233,6 +237,8 @@ impl Request {
                 }
                 "address family" => r.address_family = Some(text(k, v)?.to_ascii_uppercase()),
                 "ice" => r.ice = Some(normalize(&text(k, v)?)),
+                "dtls" => r.dtls = Some(normalize(&text(k, v)?)),
+                "dtls reverse" => r.dtls_reverse = Some(normalize(&text(k, v)?)),
                 "rtcp mux" => r.rtcp_mux = list(k, v)?.iter().map(|f| normalize(f)).collect(),
                 "transport protocol" => r.transport_protocol = Some(text(k, v)?.to_ascii_uppercase()),
                 "sdes" => r.sdes = list(k, v)?,

@@ -31,6 +31,7 @@ pub mod offer;
 pub mod sdes;
 pub mod sdp;
 pub mod stats;
+pub mod webrtc;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -16,8 +16,10 @@ use super::message::Request;
 use super::sdes::{self, SdesOptions};
 use super::sdp::{MediaOut, Rewrite, RtcpAttribute, Sdp};
 use super::stats::put;
+use super::webrtc::{self, WebLeg};
 use crate::control::{self, CreateSession, SessionView, UpdateLeg};
 use crate::session::{LegRequest, DEFAULT_CLOCK_RATE};
+use mediafwd_dtls::Role;
 
 /// Flags mediafwd acts on, or that ask for what it does anyway: accepted
 /// without a warning.
@@ -37,6 +39,7 @@ const QUIET_FLAGS: &[&str] = &[
     "full rtcp attribute",
     "reject ice",
     "pad crypto",
+    "generate mid",
 ];
 
 /// What the flags of an offer or answer ask.
@@ -48,6 +51,9 @@ pub(super) struct Options {
     rtcp_attr: Option<bool>, // None: short form; Some(false): omit; Some(true): full
     mux: MuxOptions,
     sdes: SdesOptions,
+    /// Our DTLS role towards the receiver of this SDP (`DTLS`), and towards its sender (`DTLS-reverse`).
+    dtls: Option<Role>,
+    dtls_reverse: Option<Role>,
 }
 
 impl Options {
@@ -83,6 +89,8 @@ impl Options {
             .filter_map(|f| f.get(5..).filter(|_| f.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("sdes-"))));
         let (sdes, sdes_unknown) = SdesOptions::parse(req.sdes.iter().map(String::as_str).chain(sdes_flags));
         o.sdes = sdes;
+        o.dtls = webrtc::role_of(req.dtls.as_deref());
+        o.dtls_reverse = webrtc::role_of(req.dtls_reverse.as_deref());
         unknown.extend(sdes_unknown);
         for (flag, raw) in req.flags.iter().zip(&req.raw_flags) {
             if !QUIET_FLAGS.contains(&flag.as_str()) && !flag.starts_with("sdes ") {
@@ -103,6 +111,14 @@ struct Endpoint {
     advertised: Option<SocketAddr>,
     hold: bool,
     v6: bool,
+}
+
+impl Endpoint {
+    /// A WebRTC leg's: its remote comes from the ICE nomination, never from
+    /// the SDP (whose `c=` is often `0.0.0.0`, which is no hold there).
+    fn by_ice() -> Endpoint {
+        Endpoint { remote: None, remote_rtcp: None, advertised: None, hold: false, v6: false }
+    }
 }
 
 impl Engine {
@@ -281,14 +297,28 @@ impl Engine {
             warnings.push(format!("media {}: {} is not relayed; the stream was disabled", k + 1, m.line.proto));
             return Ok(MediaOut::Reject);
         }
-        let ep = self.endpoint(req, opts, sdp, k)?;
+        let sender_web = m.is_dtls();
+        let ep = if sender_web { Endpoint::by_ice() } else { self.endpoint(req, opts, sdp, k)? };
         let sender_proto = m.line.proto.to_ascii_uppercase();
         let receiver_proto = req.transport_protocol.clone().unwrap_or_else(|| sender_proto.clone());
-        if !matches!(receiver_proto.as_str(), "RTP/AVP" | "RTP/AVPF" | "RTP/SAVP" | "RTP/SAVPF") {
+        if !matches!(
+            receiver_proto.as_str(),
+            "RTP/AVP" | "RTP/AVPF" | "RTP/SAVP" | "RTP/SAVPF" | "UDP/TLS/RTP/SAVP" | "UDP/TLS/RTP/SAVPF"
+        ) {
             return Err(error(format!(
-                "transport protocol {receiver_proto}: use RTP/AVP, RTP/AVPF, RTP/SAVP or RTP/SAVPF"
+                "transport protocol {receiver_proto}: use RTP/AVP, RTP/AVPF, RTP/SAVP, RTP/SAVPF or UDP/TLS/RTP/SAVPF"
             )));
         }
+        let receiver_web = receiver_proto.starts_with("UDP/TLS/");
+        // The sender's ICE and DTLS, kept for the answer (which decides our role).
+        let sender_webleg = if sender_web {
+            let mut w = slot.webrtc[s].clone().unwrap_or_else(|| WebLeg::ours(k.to_string(), None));
+            w.learn(sdp, k)?;
+            w.role = None;
+            Some(w)
+        } else {
+            None
+        };
         // SRTP from the sender: its key, and ours (kept on a re-offer of the same suite).
         let sender_keys = if m.is_srtp() {
             let theirs = sdes::choose(m.crypto_lines())
@@ -330,6 +360,9 @@ impl Engine {
                         u.remote = ep.remote;
                         u.remote_rtcp = ep.remote_rtcp;
                         u.hold = Some(ep.hold);
+                        if sender_web {
+                            u.rtcp_mux = Some(true);
+                        }
                         u.latch = Some(opts.latch);
                         u.strict_source = Some(opts.strict_source);
                         if changed {
@@ -385,18 +418,24 @@ impl Engine {
                 let sender = LegRequest {
                     remote: ep.remote,
                     remote_rtcp: ep.remote_rtcp,
+                    rtcp_mux: sender_web,
                     srtp_inbound,
                     srtp_outbound,
                     ..leg(s, ep.v6)
                 };
-                let receiver = LegRequest { rtcp_mux: mux.require, ..leg(r, want_v6) };
+                // ICE and DTLS share the RTP port of a WebRTC leg.
+                let receiver = LegRequest { rtcp_mux: mux.require || receiver_web, ..leg(r, want_v6) };
                 let legs = if s == 0 { [sender, receiver] } else { [receiver, sender] };
                 let create =
                     CreateSession { id: session_id(&call.id, k), legs, media_timeout: None, max_lifetime: None };
                 let v = self.ask(|tx| control::Request::Create(Box::new(create), tx)).await.map_err(from_error)?;
                 slot.session = Some(v.id.clone());
                 slot.labels = [call.label(0), call.label(1)];
-                slot.rtcp_mux = [false, mux.require];
+                slot.rtcp_mux = [false, mux.require || receiver_web];
+                if s == 1 {
+                    slot.rtcp_mux.swap(0, 1);
+                }
+                slot.rtcp_mux[s] = sender_web;
                 slot.locals = v.legs.each_ref().map(|l| Some(l.local));
                 if ep.hold {
                     self.update(slot, call, s, |u| u.hold = Some(true)).await.map_err(from_error)?;
@@ -409,8 +448,30 @@ impl Engine {
         slot.protos[r] = receiver_proto.clone();
         slot.advertised[s] = ep.advertised;
         slot.keys[s] = sender_keys;
-        slot.offer = Some(Offer { sender: s, sender_mux, mux_out, mux, offered: offered.clone() });
+        slot.webrtc[s] = sender_webleg;
         let ours = view.legs[r].local;
+        // Towards a WebRTC receiver: our credentials, certificate and role
+        // (`actpass` unless `DTLS` says), the sender's mid or one of ours.
+        let attributes = if receiver_web {
+            let mid = m.attribute(sdp, "mid").map(str::to_string).unwrap_or_else(|| k.to_string());
+            let w = match slot.webrtc[r].clone() {
+                Some(mut w) if w.role == opts.dtls || opts.dtls.is_none() => {
+                    w.mid = mid;
+                    w
+                }
+                _ => WebLeg::ours(mid, opts.dtls),
+            };
+            let v = self.setup_webrtc(slot.session.as_deref().unwrap_or_default(), &slot.labels[r], &w).await?;
+            let lines = w.attributes(&v, ours);
+            slot.webrtc[r] = Some(w);
+            lines
+        } else {
+            slot.webrtc[r] = None;
+            Vec::new()
+        };
+        let mux_out = mux_out || receiver_web;
+        slot.offer = Some(Offer { sender: s, sender_mux, mux_out, mux, offered: offered.clone() });
+        slot.reverse_dtls = opts.dtls_reverse;
         let rtcp_port = if slot.rtcp_mux[r] { ours.port() } else { ours.port().wrapping_add(1) };
         Ok(MediaOut::Relay {
             address: ours.ip(),
@@ -419,6 +480,7 @@ impl Engine {
             rtcp_mux: mux_out,
             proto: (receiver_proto != sender_proto).then_some(receiver_proto),
             crypto: Some(offered.iter().map(|c| c.to_string()).collect()),
+            attributes,
         })
     }
 
@@ -509,7 +571,16 @@ impl Engine {
             self.drop_session(slot).await;
             return Ok(if m.line.port == 0 { MediaOut::Unchanged } else { MediaOut::Reject });
         }
-        let ep = self.endpoint(req, opts, sdp, k)?;
+        let answer_web = slot.webrtc[a].is_some();
+        if answer_web != m.is_dtls() {
+            return Err(error(format!(
+                "media {}: {} was offered, the answer is {}",
+                k + 1,
+                slot.protos[a],
+                m.line.proto
+            )));
+        }
+        let ep = if answer_web { Endpoint::by_ice() } else { self.endpoint(req, opts, sdp, k)? };
         let offer = slot.offer.clone().unwrap_or(Offer {
             sender: o,
             sender_mux: slot.rtcp_mux[o],
@@ -518,8 +589,10 @@ impl Engine {
             offered: slot.keys[a].iter().map(|k| k.ours.clone()).collect(),
         });
         let answer_mux = m.rtcp_mux() && offer.mux_out;
-        let a_mux = answer_mux || offer.mux.require;
-        let o_mux = offer.sender_mux && !offer.mux.reject && (answer_mux || offer.mux.demux || offer.mux.accept);
+        let a_mux = answer_mux || offer.mux.require || answer_web;
+        let o_web = slot.webrtc[o].is_some();
+        let o_mux =
+            (offer.sender_mux && !offer.mux.reject && (answer_mux || offer.mux.demux || offer.mux.accept)) || o_web;
         let a_keys = if is_savp(&slot.protos[a]) {
             if !m.is_srtp() {
                 return Err(error(format!(
@@ -560,7 +633,29 @@ impl Engine {
             view = self.update(slot, call, o, |u| u.rtcp_mux = Some(o_mux)).await.map_err(from_error)?;
             slot.rtcp_mux[o] = o_mux;
         }
+        let id = slot.session.clone().unwrap_or_default();
+        // A WebRTC answerer: its ICE and DTLS, and our role from its a=setup.
+        if let Some(mut w) = slot.webrtc[a].clone() {
+            w.learn(sdp, k)?;
+            w.role = Some(w.answered()?);
+            self.setup_webrtc(&id, &slot.labels[a], &w).await?;
+            slot.webrtc[a] = Some(w);
+        }
         let ours = view.legs[o].local;
+        // A WebRTC offerer: our answer's role from its a=setup, `DTLS` of
+        // this answer or `DTLS-reverse` of the offer for its actpass
+        // (passive when neither says).
+        let attributes = match slot.webrtc[o].clone() {
+            Some(mut w) => {
+                let prefer = opts.dtls.or(slot.reverse_dtls).unwrap_or(Role::Server);
+                w.role = Some(w.answering(prefer)?);
+                let v = self.setup_webrtc(&id, &slot.labels[o], &w).await?;
+                let lines = w.attributes(&v, ours);
+                slot.webrtc[o] = Some(w);
+                lines
+            }
+            None => Vec::new(),
+        };
         let rtcp_port = if o_mux { ours.port() } else { ours.port().wrapping_add(1) };
         let answered_proto = m.line.proto.to_ascii_uppercase();
         Ok(MediaOut::Relay {
@@ -570,6 +665,7 @@ impl Engine {
             rtcp_mux: o_mux,
             proto: (answered_proto != slot.protos[o]).then(|| slot.protos[o].clone()),
             crypto: Some(slot.keys[o].iter().map(|k| k.ours.to_string()).collect()),
+            attributes,
         })
     }
 
@@ -580,10 +676,18 @@ impl Engine {
             _ => None,
         });
         let sent = &mut call.sent[to];
+        let mids: Vec<String> = media
+            .iter()
+            .filter_map(|m| match m {
+                MediaOut::Relay { attributes, .. } => webrtc::mid_of(attributes),
+                _ => None,
+            })
+            .collect();
         let mut rw = Rewrite {
             origin_address: if req.replaces("origin") { address } else { None },
             session_connection: req.replaces("session connection"),
             strip_ice: true,
+            session_attributes: webrtc::session_attributes(&mids),
             media,
             ..Default::default()
         };

@@ -106,6 +106,10 @@ const ICE_ATTRIBUTES: &[&str] = &[
     "end-of-candidates",
 ];
 
+/// The DTLS-SRTP attributes (RFC 8842): mediafwd terminates DTLS, so the
+/// peer's never pass to the other side; a WebRTC leg gets its own.
+const DTLS_ATTRIBUTES: &[&str] = &["fingerprint", "setup", "tls-id"];
+
 /// The address of a `c=` value: `IN IP4 198.18.0.2[/ttl]`.
 fn connection_address(value: &str) -> Result<IpAddr, SdpError> {
     let bad = || SdpError::Field { what: "c= is not `IN IP4|IP6 <address>`", text: value.to_string() };
@@ -270,7 +274,23 @@ impl Media {
 
     /// RTP over UDP (`RTP/AVP`, `RTP/AVPF`, `RTP/SAVP`, `RTP/SAVPF`).
     pub fn is_rtp(&self) -> bool {
-        matches!(self.line.proto.to_ascii_uppercase().as_str(), "RTP/AVP" | "RTP/AVPF" | "RTP/SAVP" | "RTP/SAVPF")
+        matches!(
+            self.line.proto.to_ascii_uppercase().as_str(),
+            "RTP/AVP" | "RTP/AVPF" | "RTP/SAVP" | "RTP/SAVPF" | "UDP/TLS/RTP/SAVP" | "UDP/TLS/RTP/SAVPF"
+        )
+    }
+
+    /// DTLS-SRTP (`UDP/TLS/RTP/SAVP`, `UDP/TLS/RTP/SAVPF`): a WebRTC leg.
+    pub fn is_dtls(&self) -> bool {
+        self.line.proto.to_ascii_uppercase().starts_with("UDP/TLS/RTP/SAVP")
+    }
+
+    /// The value of this section's first `a=<name>`, else the session's.
+    pub fn attribute<'a>(&'a self, sdp: &'a Sdp, name: &str) -> Option<&'a str> {
+        let find = |lines: &'a [Line]| {
+            lines.iter().find(|l| l.is_attribute(name)).map(|l| l.attribute().and_then(|a| a.1).unwrap_or(""))
+        };
+        find(&self.lines).or_else(|| find(&sdp.session))
     }
 
     /// SRTP with SDES keys (`RTP/SAVP`, `RTP/SAVPF`).
@@ -335,6 +355,9 @@ pub enum MediaOut {
         proto: Option<String>,
         /// `a=crypto` lines in place of the received ones (`None`: keep them).
         crypto: Option<Vec<String>>,
+        /// Attribute lines added at the end of the section (a WebRTC leg's
+        /// ICE and DTLS attributes); received lines of the same names go.
+        attributes: Vec<String>,
     },
 }
 
@@ -355,6 +378,9 @@ pub struct Rewrite {
     pub strip_ice: bool,
     /// One entry per media section.
     pub media: Vec<MediaOut>,
+    /// Session-level attribute lines added (`a=ice-lite`, `a=group:BUNDLE`);
+    /// received ones of the same names go.
+    pub session_attributes: Vec<String>,
 }
 
 fn push_line(out: &mut String, line: &str, eol: &str) {
@@ -372,6 +398,9 @@ impl Sdp {
     pub fn rewrite(&self, rw: &Rewrite) -> String {
         let eol = self.eol;
         let is_ice = |l: &Line| rw.strip_ice && ICE_ATTRIBUTES.iter().any(|a| l.is_attribute(a));
+        let name_of = |a: &str| a.strip_prefix("a=").map(|v| v.split(':').next().unwrap_or(v).to_string());
+        let replaced = |l: &Line, added: &[String]| added.iter().filter_map(|a| name_of(a)).any(|n| l.is_attribute(&n));
+        let is_dtls = |l: &Line| DTLS_ATTRIBUTES.iter().any(|a| l.is_attribute(a));
         // The session c= carries the first relayed stream's address, when some
         // stream relies on it or when asked.
         let relayed = |i: usize| match rw.media.get(i) {
@@ -398,9 +427,12 @@ impl Sdp {
                     let a = session_c.unwrap_or(IpAddr::from([0, 0, 0, 0]));
                     push_line(&mut out, &format!("c=IN {} {a}", family(a)), eol)
                 }
-                _ if is_ice(l) => {}
+                _ if is_ice(l) || is_dtls(l) || replaced(l, &rw.session_attributes) => {}
                 _ => push_line(&mut out, &l.0, eol),
             }
+        }
+        for a in &rw.session_attributes {
+            push_line(&mut out, a, eol);
         }
         for (i, m) in self.media.iter().enumerate() {
             match rw.media.get(i).unwrap_or(&MediaOut::Unchanged) {
@@ -418,7 +450,7 @@ impl Sdp {
                         push_line(&mut out, &l.0, eol);
                     }
                 }
-                MediaOut::Relay { address, port, rtcp, rtcp_mux, proto, crypto } => {
+                MediaOut::Relay { address, port, rtcp, rtcp_mux, proto, crypto, attributes } => {
                     let line = MediaLine {
                         port: *port,
                         proto: proto.clone().unwrap_or_else(|| m.line.proto.clone()),
@@ -462,7 +494,7 @@ impl Sdp {
                                 }
                                 crypto_done = true;
                             }
-                        } else if !is_ice(l) {
+                        } else if !is_ice(l) && !is_dtls(l) && !replaced(l, attributes) {
                             push_line(&mut out, &l.0, eol);
                         }
                     }
@@ -481,6 +513,9 @@ impl Sdp {
                         for c in crypto.iter().flatten() {
                             push_line(&mut out, c, eol);
                         }
+                    }
+                    for a in attributes {
+                        push_line(&mut out, a, eol);
                     }
                 }
             }
@@ -563,6 +598,7 @@ a=rtpmap:96 H264/90000\r\n";
                     rtcp_mux: false,
                     proto: None,
                     crypto: None,
+                    attributes: vec![],
                 },
                 MediaOut::Unchanged,
             ],
@@ -602,6 +638,7 @@ a=rtpmap:96 H264/90000\r\n"
             rtcp_mux: false,
             proto: None,
             crypto: None,
+            attributes: vec![],
         };
         let out =
             sdp.rewrite(&Rewrite { strip_ice: true, media: vec![relay, MediaOut::Unchanged], ..Default::default() });
@@ -626,6 +663,7 @@ a=rtpmap:96 H264/90000\r\n"
                 rtcp_mux: true,
                 proto: Some("RTP/AVP".into()),
                 crypto: Some(vec![]),
+                attributes: vec![],
             }],
             ..Default::default()
         });
@@ -646,6 +684,7 @@ a=rtpmap:96 H264/90000\r\n"
             rtcp_mux: false,
             proto: None,
             crypto: None,
+            attributes: vec![],
         };
         let out = sdp.rewrite(&Rewrite { media: vec![relay(30000), relay(30002)], ..Default::default() });
         let back = Sdp::parse(&out).unwrap();
@@ -671,7 +710,7 @@ a=rtpmap:96 H264/90000\r\n"
             if let Ok(sdp) = Sdp::parse(&text) {
                 let media = sdp.media.iter().map(|_| MediaOut::Relay {
                     address: ip("198.19.0.1"), port: 30000, rtcp: RtcpAttribute::Port(30001),
-                    rtcp_mux: true, proto: None, crypto: Some(vec![]),
+                    rtcp_mux: true, proto: None, crypto: Some(vec![]), attributes: vec![],
                 }).collect();
                 let out = sdp.rewrite(&Rewrite { strip_ice: true, origin_address: Some(ip("198.19.0.1")), media, ..Default::default() });
                 let again = Sdp::parse(&out);

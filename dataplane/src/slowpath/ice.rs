@@ -58,6 +58,8 @@ pub struct DtlsDatagram {
 struct Entry {
     creds: IceCredentials,
     state: IceLeg,
+    /// How the last verified check reached the leg: the way back to its peer.
+    route: Option<DtlsDatagram>,
 }
 
 /// The ICE-lite legs served on this node, by relay address.
@@ -80,9 +82,14 @@ impl IceLegs {
     /// (an ICE restart, RFC 8445 §9) forget the nomination; the same ones
     /// (a re-offer that keeps them, the peer's ufrag arriving) keep it.
     pub fn set(&mut self, local: SocketAddr, creds: IceCredentials) {
-        let e = self.legs.entry(local).or_insert_with(|| Entry { creds: creds.clone(), state: IceLeg::default() });
+        let e = self.legs.entry(local).or_insert_with(|| Entry {
+            creds: creds.clone(),
+            state: IceLeg::default(),
+            route: None,
+        });
         if e.creds.local_ufrag != creds.local_ufrag || e.creds.local_pwd != creds.local_pwd {
             e.state = IceLeg::default();
+            e.route = None;
         }
         e.creds = creds;
     }
@@ -95,6 +102,14 @@ impl IceLegs {
     /// The ICE state of the leg on `local`.
     pub fn state(&self, local: &SocketAddr) -> Option<&IceLeg> {
         self.legs.get(local).map(|e| &e.state)
+    }
+
+    /// The addressing of the leg's nominated peer (a datagram with no
+    /// payload), learned from the verified check that nominated it: where a
+    /// DTLS client on the leg sends its first flight.
+    pub fn route(&self, local: &SocketAddr) -> Option<DtlsDatagram> {
+        let e = self.legs.get(local)?;
+        e.route.clone().filter(|r| Some(r.remote) == e.state.nominated)
     }
 
     fn ms(&self, now: Instant) -> u64 {
@@ -166,6 +181,10 @@ impl IceLegs {
             return Handled::drop(message, Reason::NoRoom);
         }
         self.events.extend(event.map(|ev| (local, ev)));
+        if let Some(IceEvent::Nominated(remote)) = event {
+            let (port_id, vlan, peer_mac) = (iface.port_id, iface.vlan, reply.dst_mac);
+            e.route = Some(DtlsDatagram { local, remote, peer_mac, port_id, vlan, payload: Vec::new() });
+        }
         let n = reply.emit(buf, &out[..n]);
         let len = pad(buf, n);
         Handled { message, verdict: Verdict::Reply { len, learn: None } }
@@ -275,6 +294,8 @@ mod tests {
             let xma = m.find(attr::XOR_MAPPED_ADDRESS).unwrap();
             assert_eq!(stun::decode_xor_address(xma.value, &m.transaction_id()), Some(from));
             assert_eq!(l.state(&local).unwrap().nominated, Some(from));
+            let route = l.route(&local).unwrap();
+            assert_eq!((route.remote, route.peer_mac, route.vlan), (from, PEER, vlan));
             // Consent runs out without further checks, once.
             events.clear();
             l.poll(now + Duration::from_millis(CONSENT_TIMEOUT_MS + 1000));

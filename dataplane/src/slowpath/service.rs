@@ -137,6 +137,12 @@ impl SlowPath {
         self.ice.drain_events(out);
     }
 
+    /// The way to the peer that nominated the leg on `local` (see
+    /// [`IceLegs::route`]).
+    pub fn ice_route(&self, local: &SocketAddr) -> Option<DtlsDatagram> {
+        self.ice.route(local)
+    }
+
     /// Moves the DTLS datagrams received for WebRTC legs to `out`, for the
     /// control side's DTLS endpoints.
     pub fn drain_dtls(&mut self, out: &mut Vec<DtlsDatagram>) {
