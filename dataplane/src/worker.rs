@@ -128,6 +128,9 @@ impl Worker {
     #[inline]
     fn poll(&mut self, b: &mut Bursts, now_tsc: u64, now_us: u64) -> usize {
         self.apply_commands(COMMANDS_PER_POLL);
+        // SRTP streams whose packets now reach another worker (one atomic
+        // load when there are none).
+        self.table.hand_over_streams();
         let mut total = self.transmit_injected(b);
         for q in 0..self.rx.len() {
             let mut rx = Burst::new();
