@@ -150,6 +150,12 @@ impl StreamBoard {
         for key in b.requests[usize::from(worker)].drain(..) {
             let Some(owner) = b.owners.get_mut(&key).filter(|o| o.worker == worker) else { continue };
             let Some(to) = owner.wanted_by.take() else { continue };
+            if owner.handed.is_some() {
+                // Handed to this worker, which never took it: pass it on as it is.
+                owner.worker = to;
+                handed += 1;
+                continue;
+            }
             match take((key >> 32) as FlowId, key as u32) {
                 Some(states) => {
                     owner.worker = to;
@@ -237,6 +243,19 @@ mod tests {
         assert_eq!(board.hand_over(1, |_, _| Some(at(70_001))), 1);
         assert_eq!(board.claim(0, 7, 0xabc), Claim::Handed(Box::new(at(70_001))));
         assert_eq!(board.streams(), 1);
+    }
+
+    #[test]
+    fn states_handed_but_not_taken_are_passed_on_whole() {
+        let board = StreamBoard::new(3);
+        assert_eq!(board.claim(0, 2, 9), Claim::Owned);
+        assert_eq!(board.claim(1, 2, 9), Claim::Elsewhere);
+        assert_eq!(board.hand_over(0, |_, _| Some(at(131_072))), 1);
+        // Worker 1 has not claimed them yet when worker 2 asks for the stream.
+        assert_eq!(board.claim(2, 2, 9), Claim::Elsewhere);
+        assert_eq!(board.hand_over(1, |_, _| panic!("worker 1 holds no state of it")), 1);
+        assert_eq!(board.claim(2, 2, 9), Claim::Handed(Box::new(at(131_072))));
+        assert_eq!(board.claim(1, 2, 9), Claim::Elsewhere);
     }
 
     #[test]
