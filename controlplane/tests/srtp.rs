@@ -40,6 +40,11 @@ fn sock(e: &Option<pb::Endpoint>) -> SocketAddr {
     SocketAddr::new(e.address.parse().unwrap(), e.port as u16)
 }
 
+/// The caller's and the callee's RTP sockets, in their namespaces.
+fn endpoints(topo: &Topology) -> (UdpSocket, UdpSocket) {
+    (topo.caller.udp_socket(p(CALLER)), topo.callee.udp_socket(p(CALLEE)))
+}
+
 fn rtcp_of(a: SocketAddr) -> SocketAddr {
     SocketAddr::new(a.ip(), a.port() + 1)
 }
@@ -52,6 +57,16 @@ fn profile(suite: Suite) -> Profile {
 /// Key and salt of a test key, as libsrtp takes them.
 fn key_salt(suite: Suite, fill: u8) -> Vec<u8> {
     (0..suite.master_key_len() + suite.master_salt_len()).map(|i| fill.wrapping_mul(31).wrapping_add(i as u8)).collect()
+}
+
+/// A libsrtp endpoint protecting with the keys of `params(suite, fill)`.
+fn libsrtp_sender(suite: Suite, fill: u8) -> Session {
+    Session::sender(profile(suite), &key_salt(suite, fill))
+}
+
+/// A libsrtp endpoint unprotecting with the keys of `params(suite, fill)`.
+fn libsrtp_receiver(suite: Suite, fill: u8) -> Session {
+    Session::receiver(profile(suite), &key_salt(suite, fill))
 }
 
 fn params(suite: Suite, fill: u8) -> pb::SrtpParams {
@@ -223,13 +238,12 @@ mod cases {
         );
         assert_eq!((s.legs[1].srtp_inbound_suite.as_str(), s.legs[1].srtp_outbound_suite.as_str()), ("", ""));
         let (a, b) = (sock(&s.legs[0].local), sock(&s.legs[1].local));
-        let caller = topo.caller.udp_socket(p(CALLER));
-        let callee = topo.callee.udp_socket(p(CALLEE));
+        let (caller, callee) = endpoints(&topo);
         let (caller_rtcp, callee_rtcp) =
             (topo.caller.udp_socket(p("198.18.0.2:5001")), topo.callee.udp_socket(p("198.19.0.2:6001")));
 
         // Caller -> callee: libsrtp protects, the callee gets the RTP in clear.
-        let mut caller_tx = Session::sender(profile(in_suite), &key_salt(in_suite, 1));
+        let mut caller_tx = libsrtp_sender(in_suite, 1);
         let mut seq = 100;
         exchange(
             &node,
@@ -243,7 +257,7 @@ mod cases {
             &mut |got| assert_eq!(got, &expected_rtp(got)[..]),
         );
         // Callee -> caller: plain RTP in, SRTP (GCM) out, which libsrtp unprotects.
-        let mut caller_rx = Session::receiver(profile(out_suite), &key_salt(out_suite, 2));
+        let mut caller_rx = libsrtp_receiver(out_suite, 2);
         let mut back = 7000;
         exchange(&node, &callee, b, &caller, a, 50, &mut back, &mut |s| rtp(s), &mut |got| {
             assert_eq!(got.len(), 172 + 16, "GCM tag");
@@ -301,8 +315,7 @@ mod cases {
             })
             .unwrap();
         assert_eq!(s.legs[0].srtp_inbound_suite, "AES_256_CM_HMAC_SHA1_80");
-        let mut caller_tx =
-            Session::sender(profile(Suite::Aes256CmHmacSha1_80), &key_salt(Suite::Aes256CmHmacSha1_80, 4));
+        let mut caller_tx = libsrtp_sender(Suite::Aes256CmHmacSha1_80, 4);
         exchange(
             &node,
             &caller,
@@ -328,10 +341,9 @@ mod cases {
             (Some(params(suites[0], 1)), Some(params(suites[3], 4))),
             (Some(params(suites[2], 3)), Some(params(suites[1], 2))),
         );
-        let caller = topo.caller.udp_socket(p(CALLER));
-        let callee = topo.callee.udp_socket(p(CALLEE));
-        let mut caller_tx = Session::sender(profile(suites[0]), &key_salt(suites[0], 1));
-        let mut callee_rx = Session::receiver(profile(suites[1]), &key_salt(suites[1], 2));
+        let (caller, callee) = endpoints(&topo);
+        let mut caller_tx = libsrtp_sender(suites[0], 1);
+        let mut callee_rx = libsrtp_receiver(suites[1], 2);
         let mut seq = 1;
         exchange(
             &node,
@@ -347,8 +359,8 @@ mod cases {
                 assert_eq!(plain, expected_rtp(&plain));
             },
         );
-        let mut callee_tx = Session::sender(profile(suites[2]), &key_salt(suites[2], 3));
-        let mut caller_rx = Session::receiver(profile(suites[3]), &key_salt(suites[3], 4));
+        let mut callee_tx = libsrtp_sender(suites[2], 3);
+        let mut caller_rx = libsrtp_receiver(suites[3], 4);
         let mut seq = 60000;
         exchange(
             &node,
@@ -377,9 +389,8 @@ mod cases {
             .block_on(api.client.watch_events(pb::WatchEventsRequest { session_id: "srtp-3".into() }))
             .unwrap()
             .into_inner();
-        let caller = topo.caller.udp_socket(p(CALLER));
-        let callee = topo.callee.udp_socket(p(CALLEE));
-        let mut caller_tx = Session::sender(profile(suite), &key_salt(suite, 5));
+        let (caller, callee) = endpoints(&topo);
+        let mut caller_tx = libsrtp_sender(suite, 5);
         let mut seq = 1;
         exchange(
             &node,
@@ -452,10 +463,9 @@ mod cases {
         let node = MediaFwd::start(&topo.config(None, &sessions));
         let a = p("198.18.0.1:30000");
         let b = p("198.19.0.1:30000");
-        let caller = topo.caller.udp_socket(p(CALLER));
-        let callee = topo.callee.udp_socket(p(CALLEE));
-        let mut caller_tx = Session::sender(profile(suites[0]), &key_salt(suites[0], 7));
-        let mut caller_rx = Session::receiver(profile(suites[1]), &key_salt(suites[1], 8));
+        let (caller, callee) = endpoints(&topo);
+        let mut caller_tx = libsrtp_sender(suites[0], 7);
+        let mut caller_rx = libsrtp_receiver(suites[1], 8);
         let mut seq = 1;
         exchange(
             &node,
@@ -492,10 +502,9 @@ fn a_node_killed_and_restarted_from_redis_goes_on_with_the_same_keys_and_streams
     let mut api = Api::connect(&node);
     let (in_suite, out_suite) = (Suite::AesCm128HmacSha1_80, Suite::AeadAes128Gcm);
     let (a, b) = api.call("srtp-ha", (Some(params(in_suite, 1)), Some(params(out_suite, 2))), (None, None));
-    let caller = topo.caller.udp_socket(p(CALLER));
-    let callee = topo.callee.udp_socket(p(CALLEE));
-    let mut caller_tx = Session::sender(profile(in_suite), &key_salt(in_suite, 1));
-    let mut caller_rx = Session::receiver(profile(out_suite), &key_salt(out_suite, 2));
+    let (caller, callee) = endpoints(&topo);
+    let mut caller_tx = libsrtp_sender(in_suite, 1);
+    let mut caller_rx = libsrtp_receiver(out_suite, 2);
     let (mut seq, mut back) = (100, 7000);
     let run = |node: &MediaFwd, seq: &mut u16, back: &mut u16, tx: &mut Session, rx: &mut Session| {
         exchange(node, &caller, a, &callee, b, 30, seq, &mut |s| tx.protect(&rtp(s)).unwrap(), &mut |got| {

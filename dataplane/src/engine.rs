@@ -12,7 +12,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use mediafwd_ffi::{eal, Eal, Ring, RxQueue, TxQueue};
 
 use crate::classify::PortContext;
-use crate::flow::{Command, Event, FlowId, FlowTable, SequencedCommand};
+use crate::flow::{Command, Event, FlowId, FlowTable, SequencedCommand, StreamBoard};
 use crate::slowpath::police::{Police, PoliceConfig};
 use crate::stats::{FlowStats, FlowStatsArray, WorkerCounters, WorkerStats};
 use crate::worker::Worker;
@@ -111,8 +111,11 @@ impl Dataplane {
         let (ev_tx, ev_rx) = bounded(config.event_queue);
         let mut workers = Vec::new();
         let mut dp = Dataplane { eal, workers: Vec::new(), events: ev_rx, stop: stop.clone(), seq: 0, stopped: false };
+        // Which worker holds each SRTP stream, so that a stream RSS moves takes its state along.
+        let streams = StreamBoard::new(queues.len());
         for (id, q) in queues.into_iter().enumerate() {
-            let (worker, handle) = Self::worker(id as u16, config, &ports, q, ev_tx.clone(), stop.clone());
+            let (mut worker, handle) = Self::worker(id as u16, config, &ports, q, ev_tx.clone(), stop.clone());
+            worker.table.share_srtp_streams(streams.clone(), id as u16);
             let lcore = handle.lcore;
             if let Err(source) = eal.launch(lcore, move || worker.run()) {
                 dp.workers = workers;

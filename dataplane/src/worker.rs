@@ -77,6 +77,9 @@ impl Worker {
     /// Polls until told to stop, then flushes and returns 0 (the lcore's
     /// exit code).
     pub fn run(mut self) -> i32 {
+        // The SRTP engine's per-thread state (an ipsec-mb manager), made here
+        // rather than in the first SRTP burst.
+        crate::srtp::engine::init_thread();
         let tsc_hz = eal::tsc_hz().max(1);
         // Microseconds from TSC ticks by a multiply and a shift, not a division per poll.
         let us_per_tick_q32 = ((1_000_000u128 << 32) / tsc_hz as u128) as u64;
@@ -125,6 +128,9 @@ impl Worker {
     #[inline]
     fn poll(&mut self, b: &mut Bursts, now_tsc: u64, now_us: u64) -> usize {
         self.apply_commands(COMMANDS_PER_POLL);
+        // SRTP streams whose packets now reach another worker (one atomic
+        // load when there are none).
+        self.table.hand_over_streams();
         let mut total = self.transmit_injected(b);
         for q in 0..self.rx.len() {
             let mut rx = Burst::new();

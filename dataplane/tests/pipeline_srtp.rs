@@ -15,7 +15,7 @@ use mediafwd_dataplane::buf::PacketBuf;
 use mediafwd_dataplane::classify::PortContext;
 use mediafwd_dataplane::craft::{rtp_packet, UdpFrame};
 use mediafwd_dataplane::flow::{
-    Command, Egress, Event, Flow, FlowKey, FlowTable, Ingress, LatchMode, Media, SrtpKeys, SrtpTransform,
+    Command, Egress, Event, Flow, FlowKey, FlowTable, Ingress, LatchMode, Media, SrtpKeys, SrtpTransform, StreamBoard,
     SSRCS_PER_FLOW,
 };
 use mediafwd_dataplane::pipeline::{Pipeline, Verdict, MAX_BURST};
@@ -115,6 +115,8 @@ fn rtcp(n: u8) -> Vec<u8> {
 /// Leg A on port 0 faces the caller, leg B on port 1 the callee; RTCP on
 /// RTP + 1 unless multiplexed.
 struct Relay {
+    /// The worker this relay plays.
+    worker: u16,
     table: FlowTable,
     ports: Vec<PortContext>,
     stats: FlowStatsArray,
@@ -132,6 +134,7 @@ struct Relay {
 impl Relay {
     fn new(mux: bool) -> Self {
         let mut r = Relay {
+            worker: 0,
             table: FlowTable::with_capacity(64, 8),
             ports: vec![PortContext::new(MAC_A), PortContext::new(MAC_B)],
             stats: FlowStatsArray::new(64),
@@ -248,7 +251,7 @@ impl Relay {
         let mut verdicts = vec![Verdict::Drop(DropReason::Runt); pkts.len()];
         let mut events = Vec::new();
         let mut p = Pipeline {
-            worker: 0,
+            worker: self.worker,
             table: &mut self.table,
             ports: &self.ports,
             flow_stats: &self.stats,
@@ -488,6 +491,83 @@ fn a_rekey_mid_stream_keeps_the_rollover_counter_across_the_wrap() {
     let entry = r.table.get(&FlowKey::new(1, r.b_local.ip(), r.b_local.port())).unwrap();
     let (ssrc, rx, _) = entry.srtp.as_ref().unwrap().streams(r.table.srtp()).next().unwrap();
     assert_eq!((ssrc, rx.unwrap().roc()), (SSRC, 1));
+}
+
+/// Issue: RSS after a NAT rebinding moves a stream to another worker. The
+/// stream's states (the one it is unprotected with and the one it is
+/// protected with) go along: past a sequence number wrap, the new worker
+/// authenticates and decrypts with the right rollover counter, sends it, and
+/// refuses what the old worker accepted or protected; and back again.
+#[test]
+fn a_stream_moved_to_another_worker_keeps_its_rollover_counter_and_replay_windows() {
+    let suite = Suite::AesCm128HmacSha1_80;
+    let (b_in, b_out) = (context(suite, 21), context(suite, 22));
+    let board = StreamBoard::new(2);
+    let [mut a, mut b] = [0u16, 1].map(|worker| {
+        let mut r = Relay::new(false);
+        r.worker = worker;
+        r.table.share_srtp_streams(board.clone(), worker);
+        r.install(
+            &SrtpTransform { unprotect: None, protect: keys(&b_out) },
+            &SrtpTransform { unprotect: keys(&b_in), protect: None },
+        );
+        r
+    });
+    let (mut callee_tx, mut callee_rx) = (Peer::new(&b_in), Peer::new(&b_out));
+    // Both directions through one worker: SRTP from the callee, RTP protected to it.
+    let step = |r: &mut Relay, callee_tx: &mut Peer, callee_rx: &mut Peer, seq: u16| -> Vec<u8> {
+        let plain = rtp(seq);
+        let sealed = callee_tx.protect(&plain);
+        assert_eq!(forwarded(&r.send(false, false, &sealed)), &plain[..], "worker {} seq {seq}", r.worker);
+        let out = r.send(true, false, &plain);
+        assert_eq!(callee_rx.unprotect(forwarded(&out)).unwrap(), plain, "worker {} seq {seq}", r.worker);
+        sealed
+    };
+
+    // Worker A carries the stream across the wrap.
+    let mut seq = 65530u16;
+    let mut on_a = Vec::new();
+    for _ in 0..10 {
+        on_a.push((seq, step(&mut a, &mut callee_tx, &mut callee_rx, seq)));
+        seq = seq.wrapping_add(1);
+    }
+    assert_eq!((callee_tx.stream.roc(), callee_rx.stream.roc()), (1, 1));
+
+    // The packets now arrive at worker B, which asks A for the stream: the
+    // first ones are dropped until A hands it over between its bursts.
+    let sealed = callee_tx.protect(&rtp(seq));
+    assert_eq!(b.send(false, false, &sealed).0, Verdict::Drop(DropReason::SrtpMoving));
+    assert_eq!(b.send(true, false, &rtp(seq)).0, Verdict::Drop(DropReason::SrtpMoving));
+    assert_eq!(b.table.hand_over_streams(), 0);
+    // One stream per flow: the callee's SRTP in, and the RTP protected for it.
+    assert_eq!(a.table.hand_over_streams(), 2);
+    assert_eq!(forwarded(&b.send(false, false, &sealed)), &rtp(seq)[..]);
+    assert_eq!(callee_rx.unprotect(forwarded(&b.send(true, false, &rtp(seq)))).unwrap(), rtp(seq));
+    seq += 1;
+    for _ in 0..5 {
+        step(&mut b, &mut callee_tx, &mut callee_rx, seq);
+        seq += 1;
+    }
+    assert_eq!((callee_tx.stream.roc(), callee_rx.stream.roc()), (1, 1));
+    // What A accepted is a replay on B, and B does not protect again an index A protected.
+    for (old_seq, old) in &on_a[on_a.len() - 3..] {
+        assert_eq!(b.send(false, false, old).0, Verdict::Drop(DropReason::SrtpReplay), "seq {old_seq}");
+        assert_eq!(b.send(true, false, &rtp(*old_seq)).0, Verdict::Drop(DropReason::SrtpReplay), "seq {old_seq}");
+    }
+    assert_eq!((b.drops(B_RTP, FlowDrop::SrtpAuth), a.drops(B_RTP, FlowDrop::SrtpAuth)), (0, 0));
+
+    // And back to A, which takes the states B moved on.
+    let sealed = callee_tx.protect(&rtp(seq));
+    assert_eq!(a.send(false, false, &sealed).0, Verdict::Drop(DropReason::SrtpMoving));
+    assert_eq!(b.table.hand_over_streams(), 1);
+    assert_eq!(forwarded(&a.send(false, false, &sealed)), &rtp(seq)[..]);
+    assert_eq!(a.send(false, false, &sealed).0, Verdict::Drop(DropReason::SrtpReplay));
+    seq += 1;
+    // The protecting stream follows at its own first packet.
+    assert_eq!(a.send(true, false, &rtp(seq)).0, Verdict::Drop(DropReason::SrtpMoving));
+    assert_eq!(b.table.hand_over_streams(), 1);
+    step(&mut a, &mut callee_tx, &mut callee_rx, seq);
+    assert_eq!(board.streams(), 2);
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 mod action;
 mod command;
+pub mod handoff;
 mod hashed;
 mod index;
 mod key;
@@ -15,6 +16,7 @@ mod table;
 
 pub use action::{Egress, Flow, FlowId, Ingress, LatchMode, Media};
 pub use command::{Command, Event, SequencedCommand};
+pub use handoff::{HandedStreams, StreamBoard};
 pub use hashed::HashedIndex;
 pub use index::{FlowIndex, MAX_ADDRESSES};
 pub use key::FlowKey;

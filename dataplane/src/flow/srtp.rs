@@ -8,11 +8,14 @@
 //! addressed by small integers, so a burst of packets from many flows can be
 //! handed to the burst transforms with no lookup, and nothing is allocated or
 //! freed per packet. Stream states are reserved when a transform is installed,
-//! [`SSRCS_PER_FLOW`] per direction.
+//! [`SSRCS_PER_FLOW`] per direction. A stream whose packets start arriving at
+//! another worker takes its states there ([`super::handoff`]).
 
 use core::ops::{Index, IndexMut};
 use std::sync::Arc;
 
+use super::handoff::{Claim, HandedStreams, Home, StreamBoard};
+use super::FlowId;
 use crate::srtp::{Context, StreamState, MAX_MASTER_KEYS};
 
 /// SSRCs a flow keeps SRTP state for. A flow carries one RTP stream, or a
@@ -77,6 +80,9 @@ const NO_STREAM: StreamId = StreamId::MAX;
 pub(crate) struct SsrcSlot {
     pub ssrc: u32,
     pub used: bool,
+    /// This worker holds the stream's states; otherwise another worker has
+    /// them (or had them when this worker last asked).
+    pub here: bool,
     /// State for unprotecting, when the flow unprotects.
     pub rx: StreamId,
     /// State for protecting, when the flow protects.
@@ -91,7 +97,7 @@ enum Dir {
 }
 
 impl SsrcSlot {
-    const EMPTY: SsrcSlot = SsrcSlot { ssrc: 0, used: false, rx: NO_STREAM, tx: NO_STREAM };
+    const EMPTY: SsrcSlot = SsrcSlot { ssrc: 0, used: false, here: false, rx: NO_STREAM, tx: NO_STREAM };
 
     fn stream_mut(&mut self, dir: Dir) -> &mut StreamId {
         match dir {
@@ -121,6 +127,15 @@ pub struct FlowSrtp {
     pub(crate) last_report_us: Option<u64>,
 }
 
+/// Why a packet has no SSRC slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SlotError {
+    /// A new SSRC, and every slot is taken.
+    Full,
+    /// Another worker holds the stream and was asked to hand it over.
+    Moving,
+}
+
 /// A packet's SSRC slot on its flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SlotFor {
@@ -140,33 +155,77 @@ impl FlowSrtp {
         }
     }
 
-    /// The slot of `ssrc`, taking a free one for a new SSRC (its stream states
-    /// reset); `None` when every slot is taken.
+    /// The slot of `ssrc` on flow `flow`, taking a free one for a new SSRC
+    /// (its stream states reset). A stream this worker does not hold is
+    /// claimed on the board: started here, taken from the worker that handed
+    /// it over, or asked for ([`SlotError::Moving`]).
     #[inline]
-    pub(crate) fn slot_for(&mut self, ssrc: u32, streams: &mut StreamSlab) -> Option<SlotFor> {
+    pub(crate) fn slot_for(
+        &mut self,
+        flow: FlowId,
+        ssrc: u32,
+        streams: &mut StreamSlab,
+        home: &Home,
+    ) -> Result<SlotFor, SlotError> {
         if let Some(slot) = self.ssrcs.iter().position(|s| s.used && s.ssrc == ssrc) {
-            return Some(SlotFor { slot, claimed: false });
+            if !self.ssrcs[slot].here {
+                self.fetch(slot, flow, streams, home)?;
+            }
+            return Ok(SlotFor { slot, claimed: false });
         }
-        let slot = self.ssrcs.iter().position(|s| !s.used)?;
+        let slot = self.ssrcs.iter().position(|s| !s.used).ok_or(SlotError::Full)?;
         let s = &mut self.ssrcs[slot];
         s.ssrc = ssrc;
         s.used = true;
+        s.here = false;
         for id in [s.rx, s.tx] {
             if id != NO_STREAM {
                 streams[id as usize] = StreamState::new();
             }
         }
-        Some(SlotFor { slot, claimed: true })
+        self.fetch(slot, flow, streams, home)?;
+        Ok(SlotFor { slot, claimed: true })
+    }
+
+    /// Claims the stream of `slot` on the board.
+    #[cold]
+    fn fetch(&mut self, slot: usize, flow: FlowId, streams: &mut StreamSlab, home: &Home) -> Result<(), SlotError> {
+        let s = &mut self.ssrcs[slot];
+        match home.board.claim(home.worker, flow, s.ssrc) {
+            Claim::Owned => {}
+            Claim::Handed(h) => {
+                for (id, state) in [(s.rx, h.rx), (s.tx, h.tx)] {
+                    if let (true, Some(state)) = (id != NO_STREAM, state) {
+                        streams[id as usize] = state;
+                    }
+                }
+            }
+            Claim::Elsewhere => return Err(SlotError::Moving),
+        }
+        s.here = true;
+        Ok(())
+    }
+
+    /// Gives up the states of `ssrc` to another worker: `None` if this worker
+    /// does not hold that stream.
+    pub(crate) fn hand_over(&mut self, ssrc: u32, streams: &StreamSlab) -> Option<HandedStreams> {
+        let s = self.ssrcs.iter_mut().find(|s| s.used && s.here && s.ssrc == ssrc)?;
+        s.here = false;
+        let get = |id: StreamId| (id != NO_STREAM).then(|| streams[id as usize].clone());
+        Some(HandedStreams { rx: get(s.rx), tx: get(s.tx) })
     }
 
     /// Gives back a slot a dropped packet claimed, unless a packet was accepted
     /// or protected on it since: a forged packet with a new SSRC must not keep
-    /// a slot.
-    pub(crate) fn unclaim(&mut self, slot: usize, streams: &StreamSlab) {
+    /// a slot, nor the stream on the board.
+    pub(crate) fn unclaim(&mut self, slot: usize, flow: FlowId, streams: &StreamSlab, home: &Home) {
         let s = &mut self.ssrcs[slot];
         let fresh = |id: StreamId| id == NO_STREAM || streams[id as usize].is_fresh();
         if fresh(s.rx) && fresh(s.tx) {
             s.used = false;
+            if s.here {
+                home.board.forget(home.worker, flow, s.ssrc);
+            }
         }
     }
 
@@ -254,6 +313,8 @@ pub struct SrtpStore {
     pub(crate) contexts: Vec<Option<Arc<Context>>>,
     free_contexts: Vec<ContextId>,
     pub(crate) streams: StreamSlab,
+    /// Where the workers' streams are recorded.
+    pub(crate) home: Home,
 }
 
 impl Default for SrtpStore {
@@ -265,7 +326,7 @@ impl Default for SrtpStore {
 impl SrtpStore {
     /// An empty store.
     pub fn new() -> Self {
-        SrtpStore { contexts: Vec::new(), free_contexts: Vec::new(), streams: StreamSlab::new() }
+        SrtpStore { contexts: Vec::new(), free_contexts: Vec::new(), streams: StreamSlab::new(), home: Home::default() }
     }
 
     /// Contexts held.
@@ -283,10 +344,13 @@ impl SrtpStore {
     /// their key usage moved as `carried` says.
     /// The state lives boxed so that plain flows' entries stay small; the box
     /// is made when a flow first gets keys, never per packet.
-    pub(crate) fn install(&mut self, state: &mut Option<Box<FlowSrtp>>, want: &SrtpTransform) {
+    pub(crate) fn install(&mut self, flow: FlowId, state: &mut Option<Box<FlowSrtp>>, want: &SrtpTransform) {
         if want.is_none() {
-            self.release(state);
+            self.release(flow, state);
             return;
+        }
+        if state.is_none() {
+            self.home.board.flow_installed(true);
         }
         let s = state.get_or_insert_with(|| Box::new(FlowSrtp::new()));
         let FlowSrtp { unprotect, protect, ssrcs, .. } = &mut **s;
@@ -330,19 +394,30 @@ impl SrtpStore {
         }
     }
 
-    /// Frees a flow's contexts and stream states.
-    pub(crate) fn release(&mut self, state: &mut Option<Box<FlowSrtp>>) {
+    /// Frees a flow's contexts and stream states, and its streams' places on
+    /// the board.
+    pub(crate) fn release(&mut self, flow: FlowId, state: &mut Option<Box<FlowSrtp>>) {
         let Some(s) = state.take() else { return };
+        self.home.board.flow_installed(false);
         for id in [s.unprotect, s.protect].into_iter().flatten() {
             self.remove_context(id);
         }
         for slot in s.ssrcs {
+            if slot.used {
+                self.home.board.forget(self.home.worker, flow, slot.ssrc);
+            }
             for id in [slot.rx, slot.tx] {
                 if id != NO_STREAM {
                     self.streams.release(id);
                 }
             }
         }
+    }
+
+    /// Records this worker's streams on `board`, shared with the other
+    /// workers, as worker `worker`. Set it before any flow is installed.
+    pub(crate) fn share(&mut self, board: Arc<StreamBoard>, worker: u16) {
+        self.home = Home { board, worker };
     }
 
     fn add_context(&mut self, c: Arc<Context>) -> ContextId {
@@ -384,25 +459,25 @@ mod tests {
         let mut store = SrtpStore::new();
         let mut state = None;
         let (a, b) = (keys(1), keys(2));
-        store.install(&mut state, &SrtpTransform { unprotect: Some(a.clone()), protect: None });
+        store.install(1, &mut state, &SrtpTransform { unprotect: Some(a.clone()), protect: None });
         assert_eq!((store.contexts(), store.streams.in_use()), (1, SSRCS_PER_FLOW));
         let s = state.as_mut().unwrap();
-        let got = s.slot_for(7, &mut store.streams).unwrap();
+        let got = s.slot_for(1, 7, &mut store.streams, &store.home).unwrap();
         assert_eq!(got, SlotFor { slot: 0, claimed: true });
-        assert_eq!(s.slot_for(7, &mut store.streams).unwrap(), SlotFor { slot: 0, claimed: false });
+        assert_eq!(s.slot_for(1, 7, &mut store.streams, &store.home).unwrap(), SlotFor { slot: 0, claimed: false });
         let rx = s.unprotect(0).unwrap();
 
         // Transcrypt now: the unprotect side keeps its streams, the protect side gets its own.
-        store.install(&mut state, &SrtpTransform { unprotect: Some(a.clone()), protect: Some(b.clone()) });
+        store.install(1, &mut state, &SrtpTransform { unprotect: Some(a.clone()), protect: Some(b.clone()) });
         assert_eq!((store.contexts(), store.streams.in_use()), (2, 2 * SSRCS_PER_FLOW));
         assert_eq!(state.as_ref().unwrap().unprotect(0), Some(rx));
         // A rekey replaces the context in place.
-        store.install(&mut state, &SrtpTransform { unprotect: Some(keys(3)), protect: Some(b) });
+        store.install(1, &mut state, &SrtpTransform { unprotect: Some(keys(3)), protect: Some(b) });
         assert_eq!((store.contexts(), store.streams.in_use()), (2, 2 * SSRCS_PER_FLOW));
         assert_eq!(state.as_ref().unwrap().unprotect(0), Some(rx));
         assert!(!Arc::ptr_eq(&store.contexts[rx.context as usize].clone().unwrap(), &a.context));
 
-        store.install(&mut state, &SrtpTransform::default());
+        store.install(1, &mut state, &SrtpTransform::default());
         assert!(state.is_none());
         assert_eq!((store.contexts(), store.streams.in_use()), (0, 0));
     }
@@ -411,14 +486,14 @@ mod tests {
     fn slots_run_out_and_a_failed_claim_is_given_back() {
         let mut store = SrtpStore::new();
         let mut state = None;
-        store.install(&mut state, &SrtpTransform { unprotect: Some(keys(1)), protect: None });
+        store.install(1, &mut state, &SrtpTransform { unprotect: Some(keys(1)), protect: None });
         let s = state.as_mut().unwrap();
         for ssrc in 0..SSRCS_PER_FLOW as u32 {
-            assert!(s.slot_for(ssrc, &mut store.streams).unwrap().claimed);
+            assert!(s.slot_for(1, ssrc, &mut store.streams, &store.home).unwrap().claimed);
         }
-        assert_eq!(s.slot_for(99, &mut store.streams), None);
+        assert_eq!(s.slot_for(1, 99, &mut store.streams, &store.home), Err(SlotError::Full));
         // Nothing was accepted on slot 3: giving it back frees it.
-        s.unclaim(3, &store.streams);
-        assert_eq!(s.slot_for(99, &mut store.streams), Some(SlotFor { slot: 3, claimed: true }));
+        s.unclaim(3, 1, &store.streams, &store.home);
+        assert_eq!(s.slot_for(1, 99, &mut store.streams, &store.home), Ok(SlotFor { slot: 3, claimed: true }));
     }
 }

@@ -1,3 +1,6 @@
+use std::sync::Arc;
+
+use super::handoff::StreamBoard;
 use super::index::{FlowIndex, MAX_ADDRESSES};
 use super::srtp::{FlowSrtp, SrtpStore, SrtpTransform};
 use super::{Command, Flow, FlowKey, LatchMode, Media};
@@ -119,7 +122,7 @@ impl FlowTable {
             Command::Remove { key } => {
                 if let Some(id) = self.index.remove(key) {
                     let entry = &mut self.entries[id as usize];
-                    self.srtp.release(&mut entry.srtp);
+                    self.srtp.release(id, &mut entry.srtp);
                     entry.derive();
                 }
             }
@@ -148,15 +151,15 @@ impl FlowTable {
                 }
                 // A new flow, or a new flow in an old one's place: its state starts afresh.
                 if let Some(old) = existing {
-                    self.srtp.release(&mut self.entries[old as usize].srtp);
+                    self.srtp.release(old, &mut self.entries[old as usize].srtp);
                 }
-                self.srtp.release(&mut self.entries[id as usize].srtp);
+                self.srtp.release(id, &mut self.entries[id as usize].srtp);
                 self.entries[id as usize] = FlowEntry::new(*flow);
                 self.index.insert(*key, id);
             }
         }
         let entry = &mut self.entries[id as usize];
-        self.srtp.install(&mut entry.srtp, srtp);
+        self.srtp.install(id, &mut entry.srtp, srtp);
         entry.derive();
         Ok(())
     }
@@ -190,6 +193,24 @@ impl FlowTable {
     #[inline(always)]
     pub fn find_direct(&self, slot: u16, udp_port: u16) -> Option<u32> {
         self.index.at(slot, udp_port)
+    }
+
+    /// Makes this table worker `worker`'s among those sharing `board`, so
+    /// that an SRTP stream whose packets move to another worker takes its
+    /// rollover counter and replay window along ([`super::handoff`]). Call it
+    /// before any flow is installed; a table on its own keeps every stream.
+    pub fn share_srtp_streams(&mut self, board: Arc<StreamBoard>, worker: u16) {
+        self.srtp.share(board, worker);
+    }
+
+    /// Hands the SRTP streams other workers asked for over to them; call it
+    /// between bursts. One atomic load when nobody asked. Returns the streams
+    /// handed over.
+    pub fn hand_over_streams(&mut self) -> usize {
+        let (entries, store) = (&mut self.entries, &mut self.srtp);
+        store.home.board.hand_over(store.home.worker, |flow, ssrc| {
+            entries.get_mut(flow as usize)?.srtp.as_mut()?.hand_over(ssrc, &store.streams)
+        })
     }
 
     /// The worker's SRTP contexts and stream states.

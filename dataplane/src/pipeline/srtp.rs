@@ -21,7 +21,7 @@ use core::net::SocketAddr;
 use super::{admit, count_drop, count_relayed, udp_checksum_ok, MediaHeader, Pipeline, Route, Verdict, MAX_BURST};
 use crate::buf::PacketBuf;
 use crate::classify::UdpPacket;
-use crate::flow::srtp::{Crypto, FlowSrtp, SlotFor, SrtpStore};
+use crate::flow::srtp::{Crypto, FlowSrtp, SlotError, SlotFor, SrtpStore};
 use crate::flow::{Event, FlowEntry, FlowId};
 use crate::relay;
 use crate::srtp::{
@@ -66,7 +66,10 @@ pub(super) fn first_pass(
     now_us: u64,
 ) -> Result<(Deferred, Option<Result<Option<SocketAddr>, DropReason>>), DropReason> {
     let fs = entry.srtp.as_mut().expect("an SRTP flow");
-    let ssrc_slot = fs.slot_for(media.ssrc, &mut store.streams).ok_or(DropReason::SrtpSsrcLimit)?;
+    let ssrc_slot = fs.slot_for(entry.flow.id, media.ssrc, &mut store.streams, &store.home).map_err(|e| match e {
+        SlotError::Full => DropReason::SrtpSsrcLimit,
+        SlotError::Moving => DropReason::SrtpMoving,
+    })?;
     let d = Deferred::new(*u, entry.flow.id, media, ssrc_slot, fs);
     if d.unprotects() {
         return Ok((d, None));
@@ -265,7 +268,7 @@ impl Pipeline<'_> {
     fn unclaim(&mut self, d: &Deferred) {
         let (entry, store) = self.table.entry_and_srtp(d.flow);
         if let Some(fs) = entry.srtp.as_mut() {
-            fs.unclaim(d.slot.slot, &store.streams);
+            fs.unclaim(d.slot.slot, d.flow, &store.streams, &store.home);
         }
     }
 }

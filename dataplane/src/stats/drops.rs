@@ -140,6 +140,9 @@ drop_reasons! {
     flow SrtpNoTailroom = "srtp_no_tailroom",
     /// A new SSRC on a flow that already keeps state for as many SSRCs as it can.
     flow SrtpSsrcLimit = "srtp_ssrc_limit",
+    /// A packet of an SRTP stream another worker holds (its sender's address
+    /// moved, and RSS with it), while that worker hands the stream's state over.
+    node SrtpMoving = "srtp_moving",
 }
 
 impl From<SrtpError> for DropReason {
@@ -191,7 +194,7 @@ mod tests {
         }
         let per_flow = DropReason::ALL.iter().filter_map(|r| r.flow_drop()).collect::<Vec<_>>();
         assert_eq!(per_flow, FlowDrop::ALL, "FlowDrop keeps DropReason's order");
-        assert_eq!((DropReason::COUNT, FlowDrop::COUNT), (33, 14));
+        assert_eq!((DropReason::COUNT, FlowDrop::COUNT), (34, 14));
     }
 
     /// The drop-reason table of docs/operations.md, as the code defines it.

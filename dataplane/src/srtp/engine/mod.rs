@@ -7,7 +7,8 @@
 //! The engine is chosen once per process ([`select`]) and every [`Context`]
 //! made afterwards prepares its session keys for it (AES key schedules, the
 //! HMAC-SHA1 pad states, the GCM hash key powers). Each thread that processes
-//! packets has its own ipsec-mb manager, made at its first use: one per worker.
+//! packets has its own ipsec-mb manager: one per worker, made when the worker
+//! starts ([`init_thread`]), off the packet path.
 //!
 //! The SRTP layer hands the engine whole bursts of operations of three kinds:
 //! [`CtrOp`] (AES-CM keystream, RFC 3711 §4.1.1), [`MacOp`] (HMAC-SHA1,
@@ -183,6 +184,14 @@ pub(crate) struct Crypto {
 
 thread_local! {
     static CRYPTO: RefCell<Crypto> = RefCell::new(Crypto::new());
+}
+
+/// Makes this thread's engine state now (its ipsec-mb manager and the hash
+/// jobs it keeps between bursts) if it has none yet. A worker calls it when it
+/// starts, so that its first SRTP burst does not allocate and initialise a
+/// manager; any other thread gets its state at its first use.
+pub fn init_thread() {
+    with_crypto(|_| ());
 }
 
 /// Runs `f` with this thread's engine state (made at the thread's first call).
