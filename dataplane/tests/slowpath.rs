@@ -72,13 +72,16 @@ impl Harness {
         assert!(self.slow.enqueue(m).is_ok(), "slow-path ring full");
     }
 
-    /// Polls until the ring is empty; the commands for the workers.
+    /// Polls until the ring is empty, all at one instant (rate limits do
+    /// not refill between the polls of one call, however slow the machine);
+    /// the commands for the workers.
     fn poll(&mut self) -> Vec<Command> {
         let mut commands = Vec::new();
+        let now = Instant::now();
         while self.slow.count() > 0 {
-            self.sp.poll(Instant::now(), &mut commands);
+            self.sp.poll(now, &mut commands);
         }
-        self.sp.poll(Instant::now(), &mut commands);
+        self.sp.poll(now, &mut commands);
         commands
     }
 

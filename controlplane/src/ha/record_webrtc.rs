@@ -181,7 +181,7 @@ mod tests {
         let sealer = Sealer::new(&[7; 32]);
         let json = SessionRecord::of(&s, Some(&sealer))
             .unwrap()
-            .with_webrtc(&[snap.clone()], Some(&sealer))
+            .with_webrtc(std::slice::from_ref(&snap), Some(&sealer))
             .unwrap()
             .to_json();
         assert!(!json.contains(&"p".repeat(24)), "the ice-pwd is sealed");
