@@ -105,7 +105,7 @@ impl IndexPlan {
     /// it is needed (to send to every worker ahead of the key's flow).
     pub fn memory_for(&mut self, key: &FlowKey) -> Option<IndexMemory> {
         let a = (key.port_id(), key.addr_bits());
-        if self.addrs.contains(&a) || self.overflow && self.addrs.len() >= self.direct {
+        if self.addrs.contains(&a) || (self.overflow && self.addrs.len() >= self.direct) {
             return None;
         }
         if self.addrs.len() < self.direct {
