@@ -12,7 +12,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use mediafwd_ffi::{eal, Eal, Ring, RxQueue, TxQueue};
 
 use crate::classify::PortContext;
-use crate::flow::{Command, Event, FlowId, FlowTable, SequencedCommand, StreamBoard};
+use crate::flow::{Command, Event, FlowId, FlowTable, IndexPlan, SequencedCommand, StreamBoard, MAX_ADDRESSES};
 use crate::slowpath::police::{Police, PoliceConfig};
 use crate::stats::{FlowStats, FlowStatsArray, WorkerCounters, WorkerStats};
 use crate::worker::Worker;
@@ -78,6 +78,8 @@ pub struct Dataplane {
     stop: Arc<AtomicBool>,
     seq: u64,
     stopped: bool,
+    /// The workers' flow indexes as the commands sent shape them.
+    index_plan: IndexPlan,
 }
 
 /// The dataplane could not start.
@@ -110,9 +112,17 @@ impl Dataplane {
         let stop = Arc::new(AtomicBool::new(false));
         let (ev_tx, ev_rx) = bounded(config.event_queue);
         let mut workers = Vec::new();
-        let mut dp = Dataplane { eal, workers: Vec::new(), events: ev_rx, stop: stop.clone(), seq: 0, stopped: false };
         // Which worker holds each SRTP stream, so that a stream RSS moves takes its state along.
         let streams = StreamBoard::new(queues.len());
+        let mut dp = Dataplane {
+            eal,
+            workers: Vec::new(),
+            events: ev_rx,
+            stop: stop.clone(),
+            seq: 0,
+            stopped: false,
+            index_plan: IndexPlan::new(config.max_flows, MAX_ADDRESSES),
+        };
         for (id, q) in queues.into_iter().enumerate() {
             let (mut worker, handle) = Self::worker(id as u16, config, &ports, q, ev_tx.clone(), stop.clone());
             worker.table.share_srtp_streams(streams.clone(), id as u16);
@@ -162,7 +172,19 @@ impl Dataplane {
 
     /// Sends `cmd` to every worker; returns its sequence number for
     /// [`Dataplane::wait_applied`]. Waits while a worker's queue is full.
+    /// A flow of a new local address is preceded by the index memory for
+    /// it, made here, so that the workers do not allocate.
     pub fn send(&mut self, cmd: Command) -> u64 {
+        if let Some((key, _)) = cmd.upserted() {
+            if let Some(mem) = self.index_plan.memory_for(key) {
+                self.send_each(Command::IndexMemory(mem));
+            }
+        }
+        self.send_each(cmd)
+    }
+
+    /// Sends `cmd` to every worker, each its own copy.
+    fn send_each(&mut self, cmd: Command) -> u64 {
         self.seq += 1;
         let c = SequencedCommand { seq: self.seq, command: cmd };
         for w in &self.workers {

@@ -290,9 +290,10 @@ impl Worker {
                         // A new flow (or a new flow in an old one's place) starts from zero.
                         self.flow_stats.slot(flow.id).reset();
                     }
-                    self.table.apply(&cmd.command).is_ok()
+                    self.table.apply_prepared(cmd.command).is_ok()
                 }
-                None => self.table.apply(&cmd.command).is_ok(),
+                // Index memory the table already has (not expected) would be freed here.
+                None => self.table.apply_prepared(cmd.command).is_ok_and(|spare| spare.is_none()),
             };
             if !applied {
                 add(&self.counters.command_errors, 1);

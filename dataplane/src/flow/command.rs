@@ -1,6 +1,6 @@
 use core::net::SocketAddr;
 
-use super::{Flow, FlowId, FlowKey, SrtpTransform};
+use super::{Flow, FlowId, FlowKey, IndexMemory, SrtpTransform};
 use crate::wire::ethernet::MacAddr;
 
 /// A change to the workers' flow tables and neighbor tables, sent by the
@@ -36,6 +36,10 @@ pub enum Command {
         /// The flow's key.
         key: FlowKey,
     },
+    /// Index memory for a new local address, made on the control side
+    /// ([`super::IndexPlan`]) and sent ahead of the address's first flow, so
+    /// that a worker applying commands never allocates.
+    IndexMemory(IndexMemory),
     /// Sets (or clears) the MAC address of next hop `id`.
     SetNeighbor {
         /// Next-hop index.

@@ -16,6 +16,7 @@ struct Slot {
 }
 
 /// Maps flow keys to flow ids.
+#[derive(Clone)]
 pub struct HashedIndex {
     slots: Box<[Slot]>,
     mask: usize,

@@ -8,10 +8,15 @@
 //! of 65,536 flow ids, one per UDP port (256 KiB per address). A lookup is
 //! one short probe of the address map and one load of a `u32`.
 //!
-//! A slot's array is allocated the first time a flow of its address is
-//! added (a new relay address is rare: it comes with an interface) and kept
-//! while the worker runs. Beyond [`MAX_ADDRESSES`] addresses, keys of further
-//! addresses go to a [`HashedIndex`], made when first needed.
+//! A slot's array is made on the control side when a flow of a new address
+//! is added (a new relay address is rare: it comes with an interface), by
+//! an [`IndexPlan`] that mirrors the workers' indexes, and sent to every
+//! worker in a [`super::Command::IndexMemory`] ahead of the flow, as SRTP
+//! contexts are: a worker never allocates. It is kept while the worker runs.
+//! Beyond [`MAX_ADDRESSES`] addresses, keys of further addresses go to a
+//! [`HashedIndex`], sent the same way when first needed.
+
+use std::collections::HashSet;
 
 use super::hashed::HashedIndex;
 use super::FlowKey;
@@ -28,6 +33,94 @@ const _: () = assert!(ADDR_BUCKETS.is_power_of_two() && ADDR_BUCKETS >= 2 * MAX_
 
 /// Flow ids of one address, by UDP port.
 type PortArray = Box<[u32; 1 << 16]>;
+
+/// Memory a worker's index needs for a new address, made on the control
+/// side ([`IndexPlan`]) and moved into the index ([`FlowIndex::install`]).
+#[derive(Clone)]
+pub enum IndexMemory {
+    /// The flow-id array of a new direct slot: (DPDK port, local address).
+    Direct {
+        /// The DPDK port.
+        port_id: u16,
+        /// The local address, as [`FlowKey::addr_bits`].
+        addr: u128,
+        /// 65,536 empty flow ids.
+        ids: PortArray,
+    },
+    /// The hashed index for the addresses beyond the direct slots.
+    Overflow(HashedIndex),
+}
+
+impl IndexMemory {
+    fn direct(port_id: u16, addr: u128) -> Self {
+        let ids: PortArray = vec![EMPTY; 1 << 16].into_boxed_slice().try_into().expect("65,536 ids");
+        IndexMemory::Direct { port_id, addr, ids }
+    }
+}
+
+impl core::fmt::Debug for IndexMemory {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            IndexMemory::Direct { port_id, addr, .. } => {
+                f.debug_struct("Direct").field("port_id", port_id).field("addr", &format_args!("{addr:#x}")).finish()
+            }
+            IndexMemory::Overflow(h) => f.debug_struct("Overflow").field("bytes", &h.memory()).finish(),
+        }
+    }
+}
+
+/// Equal: for the same address, or both the overflow index of the same size.
+impl PartialEq for IndexMemory {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (IndexMemory::Direct { port_id: p, addr: a, .. }, IndexMemory::Direct { port_id: q, addr: b, .. }) => {
+                p == q && a == b
+            }
+            (IndexMemory::Overflow(a), IndexMemory::Overflow(b)) => a.memory() == b.memory(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for IndexMemory {}
+
+/// The control side's mirror of the workers' indexes: every worker applies
+/// the same commands, so their direct slots are the same. Says which
+/// [`IndexMemory`] a key needs before its flow can be added.
+#[derive(Debug)]
+pub struct IndexPlan {
+    addrs: HashSet<(u16, u128)>,
+    overflow: bool,
+    max: usize,
+    direct: usize,
+}
+
+impl IndexPlan {
+    /// The mirror of [`FlowIndex::with_direct_addresses`]`(max, direct)`.
+    pub fn new(max: usize, direct: usize) -> Self {
+        IndexPlan { addrs: HashSet::new(), overflow: false, max, direct: direct.min(MAX_ADDRESSES) }
+    }
+
+    /// The memory the indexes need before `key` is inserted, the first time
+    /// it is needed (to send to every worker ahead of the key's flow).
+    pub fn memory_for(&mut self, key: &FlowKey) -> Option<IndexMemory> {
+        let a = (key.port_id(), key.addr_bits());
+        if self.addrs.contains(&a) || (self.overflow && self.addrs.len() >= self.direct) {
+            return None;
+        }
+        if self.addrs.len() < self.direct {
+            self.addrs.insert(a);
+            return Some(IndexMemory::direct(a.0, a.1));
+        }
+        self.overflow = true;
+        Some(IndexMemory::Overflow(HashedIndex::with_capacity(self.max)))
+    }
+}
+
+/// A key has neither a direct slot nor the overflow index: the
+/// [`IndexMemory`] it needs was not installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoMemory;
 
 #[derive(Clone, Copy)]
 struct AddrBucket {
@@ -66,7 +159,15 @@ impl FlowIndex {
     pub fn with_direct_addresses(max: usize, direct: usize) -> Self {
         let empty = AddrBucket { addr: 0, port_id: 0, slot: NO_SLOT };
         let direct = direct.min(MAX_ADDRESSES);
-        FlowIndex { addrs: Box::new([empty; ADDR_BUCKETS]), slots: Vec::new(), overflow: None, max, direct, len: 0 }
+        FlowIndex {
+            addrs: Box::new([empty; ADDR_BUCKETS]),
+            // Room for every slot: installing one never reallocates.
+            slots: Vec::with_capacity(direct),
+            overflow: None,
+            max,
+            direct,
+            len: 0,
+        }
     }
 
     /// Keys held.
@@ -138,41 +239,69 @@ impl FlowIndex {
         }
     }
 
-    /// The direct slot of `key`'s address, made if there is room.
-    fn slot_or_new(&mut self, key: &FlowKey) -> Option<u16> {
+    /// The memory `key` needs that this index lacks, made here: for
+    /// indexes off the worker cores (tests, tools), which have no [`IndexPlan`].
+    pub fn memory_for(&self, key: &FlowKey) -> Option<IndexMemory> {
         let (port_id, addr) = (key.port_id(), key.addr_bits());
-        if let Some(s) = self.slot(port_id, addr) {
-            return Some(s);
-        }
-        if self.slots.len() >= self.direct {
+        if self.slot(port_id, addr).is_some() {
             return None;
         }
-        let slot = self.slots.len() as u16;
-        let ids: PortArray = vec![EMPTY; 1 << 16].into_boxed_slice().try_into().expect("65,536 ids");
-        self.slots.push(ids);
-        let mut i = bucket_of(port_id, addr);
-        while self.addrs[i].slot != NO_SLOT {
-            i = (i + 1) & (ADDR_BUCKETS - 1);
+        if self.slots.len() < self.direct {
+            return Some(IndexMemory::direct(port_id, addr));
         }
-        self.addrs[i] = AddrBucket { addr, port_id, slot };
-        Some(slot)
+        self.overflow.is_none().then(|| IndexMemory::Overflow(HashedIndex::with_capacity(self.max)))
+    }
+
+    /// Takes memory made for this index (by an [`IndexPlan`] that saw the
+    /// same keys, or by [`FlowIndex::memory_for`]). Allocates nothing; memory
+    /// the index already has is handed back, to be freed elsewhere.
+    pub fn install(&mut self, mem: IndexMemory) -> Option<IndexMemory> {
+        match mem {
+            IndexMemory::Direct { port_id, addr, ids } => {
+                if self.slots.len() >= self.direct || self.slot(port_id, addr).is_some() {
+                    return Some(IndexMemory::Direct { port_id, addr, ids });
+                }
+                let slot = self.slots.len() as u16;
+                self.slots.push(ids);
+                let mut i = bucket_of(port_id, addr);
+                while self.addrs[i].slot != NO_SLOT {
+                    i = (i + 1) & (ADDR_BUCKETS - 1);
+                }
+                self.addrs[i] = AddrBucket { addr, port_id, slot };
+                None
+            }
+            IndexMemory::Overflow(h) => match self.overflow {
+                Some(_) => Some(IndexMemory::Overflow(h)),
+                None => {
+                    self.overflow = Some(h);
+                    None
+                }
+            },
+        }
+    }
+
+    /// Whether `key` can be inserted: its address has a direct slot, or the
+    /// overflow index is there.
+    pub fn has_memory_for(&self, key: &FlowKey) -> bool {
+        self.overflow.is_some() || self.slot(key.port_id(), key.addr_bits()).is_some()
     }
 
     /// Sets `key` to `value`; returns the previous value. The caller keeps
-    /// the index within the capacity it was made for.
-    pub fn insert(&mut self, key: FlowKey, value: u32) -> Option<u32> {
+    /// the index within the capacity it was made for. Allocates nothing:
+    /// [`NoMemory`] when the memory the key needs was not installed.
+    pub fn insert(&mut self, key: FlowKey, value: u32) -> Result<Option<u32>, NoMemory> {
         debug_assert!(value != EMPTY);
-        let old = match self.slot_or_new(&key) {
+        let old = match self.slot(key.port_id(), key.addr_bits()) {
             Some(s) => {
                 let old = core::mem::replace(&mut self.slots[s as usize][key.udp_port() as usize], value);
                 (old != EMPTY).then_some(old)
             }
-            None => self.overflow.get_or_insert_with(|| HashedIndex::with_capacity(self.max)).insert(key, value),
+            None => self.overflow.as_mut().ok_or(NoMemory)?.insert(key, value),
         };
         if old.is_none() {
             self.len += 1;
         }
-        old
+        Ok(old)
     }
 
     /// Removes `key`; returns its value.
@@ -210,13 +339,48 @@ mod tests {
         }
     }
 
+    /// Inserts `key`, with the memory it needs made first (off a worker core).
+    fn put(ix: &mut FlowIndex, key: FlowKey, v: u32) -> Option<u32> {
+        if let Some(mem) = ix.memory_for(&key) {
+            assert!(ix.install(mem).is_none());
+        }
+        ix.insert(key, v).expect("memory installed")
+    }
+
+    #[test]
+    fn insert_needs_the_memory_made_for_it() {
+        let mut ix = FlowIndex::with_direct_addresses(1000, 2);
+        let mut plan = IndexPlan::new(1000, 2);
+        let k = |a: u32, udp: u16| FlowKey::v4(0, Ipv4Addr::from(0xc612_0000 | a), udp);
+        assert_eq!(ix.insert(k(0, 7), 1), Err(NoMemory));
+        for a in 0..4 {
+            let mem = plan.memory_for(&k(a, 7));
+            assert_eq!(mem, ix.memory_for(&k(a, 7)), "the plan mirrors the index");
+            match a {
+                0 | 1 => assert!(matches!(mem, Some(IndexMemory::Direct { .. }))),
+                2 => assert!(matches!(mem, Some(IndexMemory::Overflow(_)))),
+                _ => assert!(mem.is_none()),
+            }
+            if let Some(mem) = mem {
+                assert!(ix.install(mem).is_none());
+            }
+            assert!(plan.memory_for(&k(a, 9)).is_none(), "made once per address");
+            assert_eq!(ix.insert(k(a, 7), a), Ok(None));
+        }
+        assert!(ix.overflow.is_some());
+        assert!(ix.install(IndexMemory::direct(0, 1)).is_some(), "no slot left: handed back");
+        for a in 0..4 {
+            assert_eq!(ix.get(&k(a, 7)), Some(a));
+        }
+    }
+
     #[test]
     fn insert_get_remove() {
         let mut ix = FlowIndex::with_capacity(100);
         for n in 0..100 {
-            assert_eq!(ix.insert(key(n, 4), n), None);
+            assert_eq!(put(&mut ix, key(n, 4), n), None);
         }
-        assert_eq!(ix.insert(key(7, 4), 700), Some(7));
+        assert_eq!(put(&mut ix, key(7, 4), 700), Some(7));
         assert_eq!(ix.len(), 100);
         for n in 0..100 {
             assert_eq!(ix.get(&key(n, 4)), Some(if n == 7 { 700 } else { n }));
@@ -236,7 +400,7 @@ mod tests {
         let mut ix = FlowIndex::with_capacity(1000);
         let k = |a: u32, udp: u16| FlowKey::v4(0, Ipv4Addr::from(0xc612_0000 | a), udp);
         for a in 0..(MAX_ADDRESSES as u32 + 10) {
-            assert_eq!(ix.insert(k(a, 7), a), None);
+            assert_eq!(put(&mut ix, k(a, 7), a), None);
         }
         assert!(ix.overflow.is_some());
         for a in 0..(MAX_ADDRESSES as u32 + 10) {
@@ -261,7 +425,7 @@ mod tests {
             for (insert, k, v) in ops {
                 let v = v % 1_000_000;
                 if insert {
-                    prop_assert_eq!(ix.insert(key(k, addrs), v), model.insert(key(k, addrs), v));
+                    prop_assert_eq!(put(&mut ix, key(k, addrs), v), model.insert(key(k, addrs), v));
                 } else {
                     prop_assert_eq!(ix.remove(&key(k, addrs)), model.remove(&key(k, addrs)));
                 }

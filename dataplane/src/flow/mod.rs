@@ -18,7 +18,7 @@ pub use action::{Egress, Flow, FlowId, Ingress, LatchMode, Media};
 pub use command::{Command, Event, SequencedCommand};
 pub use handoff::{HandedStreams, StreamBoard};
 pub use hashed::HashedIndex;
-pub use index::{FlowIndex, MAX_ADDRESSES};
+pub use index::{FlowIndex, IndexMemory, IndexPlan, NoMemory, MAX_ADDRESSES};
 pub use key::FlowKey;
 pub use srtp::{SrtpKeys, SrtpTransform, SSRCS_PER_FLOW};
 pub use table::{FlowEntry, FlowTable, TableError};

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use super::handoff::StreamBoard;
-use super::index::{FlowIndex, MAX_ADDRESSES};
+use super::index::{FlowIndex, IndexMemory, MAX_ADDRESSES};
 use super::srtp::{FlowSrtp, SrtpStore, SrtpTransform};
 use super::{Command, Flow, FlowKey, LatchMode, Media};
 use crate::latch::LatchState;
@@ -56,8 +56,9 @@ pub struct LeanFlow {
 /// [`Command`]s to every worker, which applies them between bursts, so
 /// lookups take no lock. Entries live in an array indexed by flow id (the
 /// same index as the flow's statistics slot), found through a compact
-/// key -> id [`FlowIndex`]; all memory is reserved up front, so applying a
-/// command never allocates on the hot core.
+/// key -> id [`FlowIndex`]; entries are reserved up front and index memory
+/// for a new address arrives in a [`Command::IndexMemory`], so applying a
+/// command ([`FlowTable::apply_prepared`]) never allocates on the hot core.
 pub struct FlowTable {
     index: FlowIndex,
     entries: Box<[FlowEntry]>,
@@ -77,6 +78,9 @@ pub enum TableError {
     /// A next-hop index beyond the neighbor table.
     #[error("next hop {0} is beyond the neighbor table")]
     NextHopOutOfRange(u32),
+    /// A flow of a new address came without the index memory for it.
+    #[error("no index memory for the flow's address: send commands through the dataplane")]
+    NoIndexMemory,
 }
 
 impl FlowTable {
@@ -113,25 +117,42 @@ impl FlowTable {
         self.entries.len()
     }
 
-    /// Applies one control-side change.
+    /// Applies one control-side change, making the index memory it needs
+    /// first: for tables off the worker cores (tests, benchmarks, tools).
+    /// Workers take [`FlowTable::apply_prepared`].
     pub fn apply(&mut self, cmd: &Command) -> Result<(), TableError> {
+        if let Some((key, _)) = cmd.upserted() {
+            if let Some(mem) = self.index.memory_for(key) {
+                self.index.install(mem);
+            }
+        }
+        self.apply_prepared(cmd.clone()).map(drop)
+    }
+
+    /// Applies one control-side change as a worker does, allocating and
+    /// freeing nothing: a flow of a new address needs its index memory in
+    /// an earlier [`Command::IndexMemory`] ([`crate::flow::IndexPlan`]).
+    /// Index memory the table already has is returned, for the caller to
+    /// free off the hot core (not expected: the plan mirrors the table).
+    pub fn apply_prepared(&mut self, cmd: Command) -> Result<Option<IndexMemory>, TableError> {
         const PLAIN: &SrtpTransform = &SrtpTransform { unprotect: None, protect: None };
         match cmd {
-            Command::Upsert { key, flow } => self.upsert(key, flow, PLAIN)?,
-            Command::UpsertSrtp { key, flow, srtp } => self.upsert(key, flow, srtp)?,
+            Command::Upsert { key, flow } => self.upsert(&key, &flow, PLAIN)?,
+            Command::UpsertSrtp { key, flow, srtp } => self.upsert(&key, &flow, &srtp)?,
             Command::Remove { key } => {
-                if let Some(id) = self.index.remove(key) {
+                if let Some(id) = self.index.remove(&key) {
                     let entry = &mut self.entries[id as usize];
                     self.srtp.release(id, &mut entry.srtp);
                     entry.derive();
                 }
             }
-            &Command::SetNeighbor { id, mac } => {
+            Command::SetNeighbor { id, mac } => {
                 let slot = self.neighbors.get_mut(id as usize).ok_or(TableError::NextHopOutOfRange(id))?;
                 *slot = mac;
             }
+            Command::IndexMemory(mem) => return Ok(self.index.install(mem)),
         }
-        Ok(())
+        Ok(None)
     }
 
     fn upsert(&mut self, key: &FlowKey, flow: &Flow, srtp: &SrtpTransform) -> Result<(), TableError> {
@@ -149,13 +170,16 @@ impl FlowTable {
                 if existing.is_none() && self.index.len() >= self.entries.len() {
                     return Err(TableError::Full(self.entries.len()));
                 }
+                if !self.index.has_memory_for(key) {
+                    return Err(TableError::NoIndexMemory);
+                }
                 // A new flow, or a new flow in an old one's place: its state starts afresh.
                 if let Some(old) = existing {
                     self.srtp.release(old, &mut self.entries[old as usize].srtp);
                 }
                 self.srtp.release(id, &mut self.entries[id as usize].srtp);
                 self.entries[id as usize] = FlowEntry::new(*flow);
-                self.index.insert(*key, id);
+                self.index.insert(*key, id).map_err(|_| TableError::NoIndexMemory)?;
             }
         }
         let entry = &mut self.entries[id as usize];
@@ -318,6 +342,21 @@ impl FlowEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_worker_takes_index_memory_from_the_control_side() {
+        let mut table = FlowTable::with_capacity(4, 1);
+        let mut plan = crate::flow::IndexPlan::new(4, MAX_ADDRESSES);
+        let key = FlowKey::v4(0, core::net::Ipv4Addr::new(198, 18, 0, 1), 10_000);
+        let upsert = Command::Upsert { key, flow: Flow { id: 1, ..Flow::placeholder() } };
+        assert_eq!(table.apply_prepared(upsert.clone()), Err(TableError::NoIndexMemory));
+        assert!(table.get(&key).is_none());
+        let mem = plan.memory_for(&key).expect("a new address");
+        assert_eq!(table.apply_prepared(Command::IndexMemory(mem)), Ok(None));
+        assert_eq!(table.apply_prepared(upsert), Ok(None));
+        assert_eq!(table.get(&key).map(|e| e.flow.id), Some(1));
+        assert!(plan.memory_for(&FlowKey::v4(0, core::net::Ipv4Addr::new(198, 18, 0, 1), 10_002)).is_none());
+    }
 
     #[test]
     fn entries_are_cache_aligned_and_small() {
