@@ -13,10 +13,11 @@ use mediafwd_ffi::{eal, Burst, Mbuf, Ring, RxQueue, TxQueue, BURST_SIZE};
 
 use crate::buf::PacketBuf;
 use crate::classify::PortContext;
-use crate::flow::{Event, FlowTable, SequencedCommand};
+use crate::flow::{Command, Event, FlowTable, SequencedCommand};
 use crate::pipeline::{Pipeline, Verdict, MAX_BURST};
 use crate::slowpath::police::Police;
 use crate::stats::counters::add;
+use crate::stats::rtp::RtpChange;
 use crate::stats::{DropReason, FlowStatsArray, WorkerCounters};
 
 /// Control commands applied per loop iteration at most, so that a flood of
@@ -287,7 +288,15 @@ impl Worker {
                     }
                     self.table.apply(&cmd.command).is_ok()
                 }
-                None => self.table.apply(&cmd.command).is_ok(),
+                None => {
+                    let applied = self.table.apply(&cmd.command).is_ok();
+                    if let Command::ResumeStream { key, .. } = &cmd.command {
+                        if let Some(e) = self.table.get(key) {
+                            self.flow_stats.slot(e.flow.id).publish_rtp(&e.rtp, RtpChange::Restarted);
+                        }
+                    }
+                    applied
+                }
             };
             if !applied {
                 add(&self.counters.command_errors, 1);

@@ -159,6 +159,18 @@ impl FlowSrtp {
         Some(SlotFor { slot, claimed: true })
     }
 
+    /// Sets the stream states of `ssrc` (taking a slot for it if needed) to
+    /// continue at SRTP index `index`: a stream resumed from a checkpoint.
+    pub(crate) fn resume(&mut self, ssrc: u32, index: u64, streams: &mut StreamSlab) {
+        let Some(SlotFor { slot, .. }) = self.slot_for(ssrc, streams) else { return };
+        let s = &self.ssrcs[slot];
+        for id in [s.rx, s.tx] {
+            if id != NO_STREAM {
+                streams[id as usize] = StreamState::resume_at(index);
+            }
+        }
+    }
+
     /// Gives back a slot a dropped packet claimed, unless a packet was accepted
     /// or protected on it since: a forged packet with a new SSRC must not keep
     /// a slot.
