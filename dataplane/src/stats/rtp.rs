@@ -125,7 +125,7 @@ impl RtpStream {
         if !self.started {
             return 0;
         }
-        self.extended_max() - self.base() + 1
+        (self.extended_max() + 1).saturating_sub(self.base())
     }
 
     /// Packets lost: expected minus received, 0 when duplicates outnumber losses.
