@@ -122,10 +122,14 @@ fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     // The stored sessions are back before the API (and its health service) is up.
+    let mut restored = ha::restore::Restored::default();
     if ha_config.enabled() {
-        if let Err(e) = ha::restore::restore_node(ha_config, sealer.as_deref(), &mut node) {
-            node.shutdown();
-            return Err(e);
+        match ha::restore::restore_node(ha_config, sealer.as_deref(), &mut node) {
+            Ok(r) => restored = r,
+            Err(e) => {
+                node.shutdown();
+                return Err(e);
+            }
         }
     }
     let (requests_tx, requests_rx) = crossbeam_channel::bounded(4096);
@@ -149,7 +153,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         node.shutdown();
         return Err(e);
     }
-    let keeper = ha_config.enabled().then(|| ha::Keeper::spawn(ha_config, api.runtime(), sealer));
+    let keeper =
+        ha_config.enabled().then(|| ha::Keeper::spawn(ha_config, api.runtime(), sealer).resumed(restored.checkpoints));
     let node = Control::new(node, requests_rx, events, serving_tx, stop.clone()).keep_sessions(keeper).run();
     tracing::info!("stopping");
     api.stop();

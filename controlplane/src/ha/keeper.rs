@@ -33,6 +33,12 @@ impl Keeper {
         Keeper { writer, sealer, checkpoints: HashMap::new() }
     }
 
+    /// Goes on from the stream checkpoints of the sessions a restore programmed.
+    pub fn resumed(mut self, checkpoints: HashMap<String, [Option<StreamCheckpoint>; 2]>) -> Self {
+        self.checkpoints = checkpoints;
+        self
+    }
+
     /// `s` was created or changed.
     pub fn changed(&self, s: &Session) {
         let checkpoints = self.checkpoints.get(&s.id).copied().unwrap_or_default();
