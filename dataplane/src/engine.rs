@@ -13,6 +13,7 @@ use mediafwd_ffi::{eal, Eal, Ring, RxQueue, TxQueue};
 
 use crate::classify::PortContext;
 use crate::flow::{Command, Event, FlowId, FlowTable, SequencedCommand};
+use crate::gate::TransmitGate;
 use crate::slowpath::police::{Police, PoliceConfig};
 use crate::stats::{FlowStats, FlowStatsArray, WorkerCounters, WorkerStats};
 use crate::worker::Worker;
@@ -76,6 +77,7 @@ pub struct Dataplane {
     workers: Vec<WorkerHandle>,
     events: Receiver<Event>,
     stop: Arc<AtomicBool>,
+    gate: Arc<TransmitGate>,
     seq: u64,
     stopped: bool,
 }
@@ -110,9 +112,19 @@ impl Dataplane {
         let stop = Arc::new(AtomicBool::new(false));
         let (ev_tx, ev_rx) = bounded(config.event_queue);
         let mut workers = Vec::new();
-        let mut dp = Dataplane { eal, workers: Vec::new(), events: ev_rx, stop: stop.clone(), seq: 0, stopped: false };
+        let gate = Arc::new(TransmitGate::open());
+        let mut dp = Dataplane {
+            eal,
+            workers: Vec::new(),
+            events: ev_rx,
+            stop: stop.clone(),
+            gate: gate.clone(),
+            seq: 0,
+            stopped: false,
+        };
         for (id, q) in queues.into_iter().enumerate() {
-            let (worker, handle) = Self::worker(id as u16, config, &ports, q, ev_tx.clone(), stop.clone());
+            let (worker, handle) =
+                Self::worker(id as u16, config, &ports, q, ev_tx.clone(), stop.clone(), gate.clone());
             let lcore = handle.lcore;
             if let Err(source) = eal.launch(lcore, move || worker.run()) {
                 dp.workers = workers;
@@ -132,6 +144,7 @@ impl Dataplane {
         q: WorkerQueues,
         events: Sender<Event>,
         stop: Arc<AtomicBool>,
+        gate: Arc<TransmitGate>,
     ) -> (Worker, WorkerHandle) {
         let (cmd_tx, cmd_rx) = bounded(config.command_queue);
         let counters = Arc::new(WorkerCounters::default());
@@ -152,9 +165,15 @@ impl Dataplane {
             inject: q.inject,
             idle_sleep: Duration::from_micros(config.idle_sleep_us.into()),
             stop,
+            gate,
         };
         let handle = WorkerHandle { lcore: q.lcore, commands: cmd_tx, counters, flow_stats };
         (worker, handle)
+    }
+
+    /// The workers' transmit gate, open until told otherwise.
+    pub fn gate(&self) -> &Arc<TransmitGate> {
+        &self.gate
     }
 
     /// Sends `cmd` to every worker; returns its sequence number for

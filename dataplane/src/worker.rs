@@ -14,6 +14,7 @@ use mediafwd_ffi::{eal, Burst, Mbuf, Ring, RxQueue, TxQueue, BURST_SIZE};
 use crate::buf::PacketBuf;
 use crate::classify::PortContext;
 use crate::flow::{Command, Event, FlowTable, SequencedCommand};
+use crate::gate::TransmitGate;
 use crate::pipeline::{Pipeline, Verdict, MAX_BURST};
 use crate::slowpath::police::Police;
 use crate::stats::counters::add;
@@ -65,6 +66,8 @@ pub struct Worker {
     pub idle_sleep: Duration,
     /// Set by the control side to end the loop.
     pub stop: Arc<AtomicBool>,
+    /// Whether the node may transmit (high availability's fence).
+    pub gate: Arc<TransmitGate>,
 }
 
 /// Buffers of a worker's loop, allocated once before it starts.
@@ -126,7 +129,7 @@ impl Worker {
     #[inline]
     fn poll(&mut self, b: &mut Bursts, now_tsc: u64, now_us: u64) -> usize {
         self.apply_commands(COMMANDS_PER_POLL);
-        let mut total = self.transmit_injected(b);
+        let mut total = self.transmit_injected(b, now_tsc);
         for q in 0..self.rx.len() {
             let mut rx = Burst::new();
             let n = self.rx[q].rx_burst(&mut rx);
@@ -153,6 +156,7 @@ impl Worker {
             }
         };
         let n = rx.len();
+        let fenced = !self.gate.allows(now_tsc);
         let mut verdicts = [Verdict::Drop(DropReason::Runt); BURST_SIZE];
         let mut stripped = [None; BURST_SIZE];
         let mut windows = [(0usize, 0usize); BURST_SIZE];
@@ -190,6 +194,10 @@ impl Worker {
             let (off, len) = windows[i];
             let tci = stripped[i];
             match verdict {
+                Verdict::Forward { .. } if fenced => {
+                    counters.drop_packet(DropReason::Fenced);
+                    push_or_free(&mut b.drops, m);
+                }
                 Verdict::Forward { port_id } => {
                     m.set_data_window(off, len).expect("rewrite stays inside the mbuf");
                     let Some(Some(txq)) = self.tx.get_mut(port_id as usize) else {
@@ -244,10 +252,16 @@ impl Worker {
     }
 
     /// Queues the control side's frames on this worker's TX queues.
-    fn transmit_injected(&mut self, b: &mut Bursts) -> usize {
+    fn transmit_injected(&mut self, b: &mut Bursts, now_tsc: u64) -> usize {
         let Some(ring) = &self.inject else { return 0 };
         let mut injected = Burst::new();
         let n = ring.dequeue_burst(&mut injected);
+        if !self.gate.allows(now_tsc) {
+            // A standby's ARP and ND would claim the media addresses too.
+            add(&self.counters.drops[DropReason::Fenced as usize], n as u64);
+            injected.free_all();
+            return n;
+        }
         for m in injected.drain() {
             let port = m.port() as usize;
             match (self.tx.get_mut(port), b.tx.get_mut(port)) {
