@@ -3,6 +3,7 @@
 //! See docs/ha.md for the key layout and the threat model.
 //!
 //! - [`Keeper`]: what the control loop calls when a session changes;
+//! - [`lease`]: which node of the group is active, with its epoch;
 //! - [`record`]: the session record, one serializable struct with a version;
 //! - [`restore`]: a record replayed through the session manager's create;
 //! - [`seal`]: the SRTP key fields, optionally sealed with AES-256-GCM;
@@ -10,6 +11,7 @@
 //! - [`writer`]: the writes, off the control loop's path.
 
 mod keeper;
+pub mod lease;
 pub mod record;
 pub mod restore;
 pub mod seal;
