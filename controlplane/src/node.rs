@@ -78,6 +78,7 @@ pub fn node_config(config: &Validated) -> NodeConfig {
             max_flows: d.max_flows,
             max_next_hops: d.max_neighbors,
             idle_sleep_us: d.idle_sleep_us,
+            start_fenced: config.raw.ha.leased(),
             ..Default::default()
         },
         slow_path: SlowPathConfig {

@@ -35,6 +35,9 @@ pub struct DataplaneConfig {
     /// polls in a row; 0 polls without pause (the lowest latency, a whole
     /// core per worker).
     pub idle_sleep_us: u32,
+    /// Start with the transmit gate closed (a node that transmits only while
+    /// it holds its group's lease): nothing is sent until it is opened.
+    pub start_fenced: bool,
 }
 
 impl Default for DataplaneConfig {
@@ -46,6 +49,7 @@ impl Default for DataplaneConfig {
             event_queue: 1 << 14,
             police: PoliceConfig::default(),
             idle_sleep_us: 0,
+            start_fenced: false,
         }
     }
 }
@@ -112,7 +116,7 @@ impl Dataplane {
         let stop = Arc::new(AtomicBool::new(false));
         let (ev_tx, ev_rx) = bounded(config.event_queue);
         let mut workers = Vec::new();
-        let gate = Arc::new(TransmitGate::open());
+        let gate = Arc::new(if config.start_fenced { TransmitGate::closed() } else { TransmitGate::open() });
         let mut dp = Dataplane {
             eal,
             workers: Vec::new(),
