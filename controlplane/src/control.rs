@@ -26,6 +26,7 @@ use crate::session::{Resolver, Session, SessionManager};
 use crate::warn_limited;
 
 mod error;
+pub mod ha;
 mod observe;
 pub mod request;
 pub mod view;
@@ -76,6 +77,8 @@ pub struct Control {
     retiring: Vec<(u64, Vec<Arc<Context>>)>,
     /// The session store, if sessions are kept (`[ha]`).
     keeper: Option<Keeper>,
+    /// The lease, the role and the follower, with `[ha] lease_ms`.
+    ha: Option<ha::Ha>,
 }
 
 /// What happened to sessions since start.
@@ -141,6 +144,7 @@ impl Control {
             watch: Watch { last: Vec::new(), limits: Default::default() },
             retiring: Vec::new(),
             keeper: None,
+            ha: None,
         }
     }
 
@@ -151,6 +155,9 @@ impl Control {
     }
 
     fn kept(&self, id: &str) {
+        if self.is_standby() {
+            return;
+        }
         if let (Some(k), Some(s)) = (&self.keeper, self.node.sessions.get(id)) {
             k.changed(s);
         }
@@ -188,11 +195,15 @@ impl Control {
                 self.on_dataplane_event(ev);
             }
             self.release_contexts();
+            self.poll_ha();
             if last_check.elapsed() >= Duration::from_millis(500) {
                 last_check = Instant::now();
-                self.expire_sessions();
-                if let Some(k) = &mut self.keeper {
-                    k.checkpoint_streams(&self.node.sessions, &self.node.dataplane);
+                // A standby sees no media: its sessions end when the active's do.
+                if !self.is_standby() {
+                    self.expire_sessions();
+                    if let Some(k) = &mut self.keeper {
+                        k.checkpoint_streams(&self.node.sessions, &self.node.dataplane);
+                    }
                 }
                 self.check_drained();
                 self.watch_counters();
@@ -228,6 +239,9 @@ impl Control {
 
     fn handle(&mut self, r: Request) {
         match r {
+            Request::Create(_, reply) | Request::Update(_, reply) | Request::Delete(_, reply) if self.is_standby() => {
+                let _ = reply.send(Err(self.standby_refusal().expect("standby")));
+            }
             Request::Create(req, reply) => {
                 let _s = session_span(&req.id).entered();
                 let _ = reply.send(self.create(*req));
@@ -235,6 +249,10 @@ impl Control {
             Request::Update(req, reply) => {
                 let _s = session_span(&req.session_id).entered();
                 let _ = reply.send(self.update(*req));
+            }
+            Request::Takeover(reply) => self.take_over(reply),
+            Request::HaState(reply) => {
+                let _ = reply.send(self.ha_state().ok_or_else(|| Error::NotFound("this node has no lease".into())));
             }
             Request::Delete(id, reply) => {
                 let _s = session_span(&id).entered();

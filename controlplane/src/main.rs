@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Parser;
 use mediafwd_controlplane::api;
 use mediafwd_controlplane::config::{allowed_cpus, cores_from, Config, Validated};
+use mediafwd_controlplane::control::ha::Ha;
 use mediafwd_controlplane::control::{Control, Serving};
 use mediafwd_controlplane::ha;
 use mediafwd_controlplane::ng;
@@ -153,9 +154,25 @@ fn run(args: Args) -> anyhow::Result<()> {
         node.shutdown();
         return Err(e);
     }
+    let leased = ha_config.leased().then(|| {
+        let role = ha::role::Role::spawn(
+            api.runtime(),
+            ha::role::RoleConfig {
+                url: ha_config.redis_url.clone(),
+                group: ha_config.group.clone(),
+                node_id: ha_config.node_id(),
+                lease: std::time::Duration::from_millis(ha_config.lease_ms),
+                defer_first_claim: ha_config.role == "standby",
+            },
+            node.dataplane.gate().clone(),
+        );
+        let follower = ha::follow::Follower::spawn(api.runtime(), ha_config.redis_url.clone(), &ha_config.group);
+        Ha::new(role, follower, sealer.clone(), ha_config.group.clone())
+    });
     let keeper =
         ha_config.enabled().then(|| ha::Keeper::spawn(ha_config, api.runtime(), sealer).resumed(restored.checkpoints));
-    let node = Control::new(node, requests_rx, events, serving_tx, stop.clone()).keep_sessions(keeper).run();
+    let node =
+        Control::new(node, requests_rx, events, serving_tx, stop.clone()).keep_sessions(keeper).with_ha(leased).run();
     tracing::info!("stopping");
     api.stop();
     node.shutdown();

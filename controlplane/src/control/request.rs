@@ -107,6 +107,10 @@ pub enum Request {
     Drain(Drain, Reply<usize>),
     /// The node's metrics, as Prometheus exposition text.
     Metrics(Reply<String>),
+    /// Take the group's lease over (a standby): the epoch of the claim.
+    Takeover(crate::ha::role::Takeover),
+    /// Whether the node holds its group's lease, and the epoch of its claim.
+    HaState(Reply<(bool, u64)>),
 }
 
 /// Sends a request to the control loop and awaits its answer (from an async

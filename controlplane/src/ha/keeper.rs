@@ -35,8 +35,13 @@ impl Keeper {
 
     /// Goes on from the stream checkpoints of the sessions a restore programmed.
     pub fn resumed(mut self, checkpoints: HashMap<String, [Option<StreamCheckpoint>; 2]>) -> Self {
-        self.checkpoints = checkpoints;
+        self.set_checkpoints(checkpoints);
         self
+    }
+
+    /// Goes on from these stream checkpoints (a standby's, taking over).
+    pub fn set_checkpoints(&mut self, checkpoints: HashMap<String, [Option<StreamCheckpoint>; 2]>) {
+        self.checkpoints = checkpoints;
     }
 
     /// `s` was created or changed.

@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 
 use mediafwd_dataplane::gate::TransmitGate;
 use mediafwd_dataplane::node::Tsc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::lease::{Holder, Lease, Renewal};
 use super::store::{self, Keys};
+use crate::control::Error;
 
 /// What the control loop hears from the lease task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +42,11 @@ pub enum RoleEvent {
 
 /// A takeover an operator asked for, with where to answer: the epoch of the
 /// claim, or why there is none.
-pub type Takeover = oneshot::Sender<Result<u64, String>>;
+pub type Takeover = crate::control::Reply<u64>;
+
+fn refused(why: impl Into<String>) -> Error {
+    Error::Unavailable(why.into())
+}
 
 /// Settings of the lease task.
 #[derive(Debug, Clone)]
@@ -100,7 +105,7 @@ impl Role {
         if let Err(mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r)) =
             self.takeover.try_send(reply)
         {
-            let _ = r.send(Err("a takeover is already under way".into()));
+            let _ = r.send(Err(refused("a takeover is already under way")));
         }
     }
 }
@@ -155,7 +160,7 @@ impl Task {
             let wait = if ours.is_some() { renew_every } else { poll_every };
             let Some(c) = con.as_mut() else {
                 if let Some(r) = pending {
-                    let _ = r.send(Err("the store is unreachable".into()));
+                    let _ = r.send(Err(refused("the store is unreachable")));
                 }
                 if ours.is_some() && !self.gate.allows(Tsc::now()) {
                     ours = None;
@@ -184,11 +189,11 @@ impl Task {
                         Ok(Some(self.claimed(h, sent + open_for, &mut ours)))
                     }
                     Ok(Err(h)) => {
-                        let _ = reply.send(Err(format!("held by {} (epoch {})", h.node, h.epoch)));
+                        let _ = reply.send(Err(refused(format!("held by {} (epoch {})", h.node, h.epoch))));
                         Ok(None)
                     }
                     Err(e) => {
-                        let _ = reply.send(Err(e.to_string()));
+                        let _ = reply.send(Err(refused(e.to_string())));
                         Err(e)
                     }
                 },

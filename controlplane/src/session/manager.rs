@@ -219,6 +219,14 @@ impl SessionManager {
         self.sessions.values()
     }
 
+    /// Counts every session as active now (their media timeouts start
+    /// over): a standby taking over sessions whose media it never saw.
+    pub fn touch_all(&mut self, now: Instant) {
+        for s in self.sessions.values_mut() {
+            s.touched = now;
+        }
+    }
+
     /// Number of sessions.
     pub fn len(&self) -> usize {
         self.sessions.len()
