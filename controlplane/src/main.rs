@@ -156,7 +156,6 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     let leased = ha_config.leased().then(|| {
         let role = ha::role::Role::spawn(
-            api.runtime(),
             ha::role::RoleConfig {
                 url: ha_config.redis_url.clone(),
                 group: ha_config.group.clone(),
@@ -165,10 +164,19 @@ fn run(args: Args) -> anyhow::Result<()> {
                 defer_first_claim: ha_config.role == "standby",
             },
             node.dataplane.gate().clone(),
-        );
+        )
+        .context("starting the lease thread")?;
         let follower = ha::follow::Follower::spawn(api.runtime(), ha_config.redis_url.clone(), &ha_config.group);
-        Ha::new(role, follower, sealer.clone(), ha_config.group.clone())
+        anyhow::Ok(Ha::new(role, follower, sealer.clone(), ha_config.group.clone()))
     });
+    let leased = match leased.transpose() {
+        Ok(l) => l,
+        Err(e) => {
+            api.stop();
+            node.shutdown();
+            return Err(e);
+        }
+    };
     let keeper =
         ha_config.enabled().then(|| ha::Keeper::spawn(ha_config, api.runtime(), sealer).resumed(restored.checkpoints));
     let node =

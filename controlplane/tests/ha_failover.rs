@@ -15,7 +15,6 @@ mod common;
 #[path = "common/redis.rs"]
 mod redis_server;
 
-use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -188,12 +187,19 @@ fn callee_addr(i: usize) -> SocketAddr {
     SocketAddr::new([198, 19, 0, 2].into(), 6000 + 2 * i as u16)
 }
 
-fn create(api: &mut (tokio::runtime::Runtime, MediaRelayClient<tonic::transport::Channel>), i: usize) -> SocketAddr {
+fn create(api: &mut Api, i: usize) -> SocketAddr {
+    let s = api.0.block_on(api.1.create_session(create_request(i))).unwrap_or_else(|e| panic!("create call-{i}: {e}"));
+    let s = s.into_inner();
+    let l = s.legs[0].local.as_ref().unwrap();
+    SocketAddr::new(l.address.parse().unwrap(), l.port as u16)
+}
+
+fn create_request(i: usize) -> pb::CreateSessionRequest {
     let endpoint = |a: SocketAddr| pb::Endpoint { address: a.ip().to_string(), port: a.port() as u32 };
     let k = kind(i);
     let srtp_in = (k != Kind::Plain).then(|| params(1 + i as u8));
     let srtp_out = (k == Kind::SrtpToSrtp).then(|| params(101 + i as u8));
-    let req = pb::CreateSessionRequest {
+    pb::CreateSessionRequest {
         session_id: format!("call-{i}"),
         legs: vec![
             pb::LegSpec {
@@ -213,10 +219,7 @@ fn create(api: &mut (tokio::runtime::Runtime, MediaRelayClient<tonic::transport:
         ],
         media_timeout_seconds: 0,
         max_lifetime_seconds: 0,
-    };
-    let s = api.0.block_on(api.1.create_session(req)).expect("create").into_inner();
-    let l = s.legs[0].local.as_ref().unwrap();
-    SocketAddr::new(l.address.parse().unwrap(), l.port as u16)
+    }
 }
 
 /// What a callee saw of one call.
@@ -224,6 +227,8 @@ fn create(api: &mut (tokio::runtime::Runtime, MediaRelayClient<tonic::transport:
 struct Seen {
     /// Packet counters received (each carries its own in the payload).
     counters: Vec<u32>,
+    /// When each arrived, in the same order.
+    arrivals: Vec<Instant>,
     first: Option<Instant>,
     last: Option<Instant>,
     max_gap: Duration,
@@ -291,6 +296,7 @@ fn receive_all(sockets: Vec<UdpSocket>, stop: Arc<AtomicBool>) -> Vec<Seen> {
                 v.first.get_or_insert(now);
                 v.last = Some(now);
                 v.counters.push(c);
+                v.arrivals.push(now);
             }
         }
         if !any {
@@ -308,91 +314,273 @@ fn wait_for(what: &str, node: &MediaFwd, within: Duration, mut cond: impl FnMut(
     }
 }
 
+/// Two nodes of one group and their redis-server; node a active.
+struct Pair {
+    a: Option<MediaFwd>,
+    b: MediaFwd,
+    seg: Segment,
+    group: String,
+    redis: redis_server::RedisServer,
+}
+
+type Api = (tokio::runtime::Runtime, MediaRelayClient<tonic::transport::Channel>);
+
+impl Pair {
+    fn start() -> Pair {
+        let redis = redis_server::RedisServer::start();
+        let seg = Segment::new();
+        let group = format!("failover{}", std::process::id());
+        let a = MediaFwd::start(&seg.config("a", "active", &redis.url(), &group));
+        wait_for("node a claims the lease", &a, Duration::from_secs(10), || a.log_contains("lease claimed"));
+        let b = MediaFwd::start(&seg.config("b", "standby", &redis.url(), &group));
+        wait_for("node b loads the group", &b, Duration::from_secs(10), || {
+            b.log_contains("followed the active's sessions")
+        });
+        Pair { a: Some(a), b, seg, group, redis }
+    }
+
+    fn a(&self) -> &MediaFwd {
+        self.a.as_ref().expect("node a")
+    }
+
+    fn api(node: &MediaFwd) -> Api {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let client = rt.block_on(MediaRelayClient::connect(format!("http://{}", node.api_addr()))).expect("API");
+        (rt, client)
+    }
+
+    fn stored_ids(&self) -> Vec<String> {
+        let ids = self.redis.cli(&["SMEMBERS", &format!("mediafwd:{}:sessions", self.group)]).unwrap_or_default();
+        let mut ids: Vec<String> = ids.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+        ids.sort();
+        ids
+    }
+}
+
+/// The endpoints' streams, one per call, caller to callee.
+struct Media {
+    stop_tx: Arc<AtomicBool>,
+    stop_rx: Arc<AtomicBool>,
+    sender: std::thread::JoinHandle<Vec<u32>>,
+    receiver: std::thread::JoinHandle<Vec<Seen>>,
+}
+
+impl Media {
+    fn start(seg: &Segment, targets: Vec<SocketAddr>) -> Media {
+        let calls = targets.len();
+        let stop_tx = Arc::new(AtomicBool::new(false));
+        let stop_rx = Arc::new(AtomicBool::new(false));
+        let tx_socks: Vec<UdpSocket> = (0..calls).map(|i| seg.caller.udp_socket(caller_addr(i))).collect();
+        let rx_socks: Vec<UdpSocket> = (0..calls).map(|i| seg.callee.udp_socket(callee_addr(i))).collect();
+        for s in &rx_socks {
+            s.set_nonblocking(true).unwrap();
+        }
+        let receiver = {
+            let stop = stop_rx.clone();
+            std::thread::spawn(move || receive_all(rx_socks, stop))
+        };
+        let sender = {
+            let stop = stop_tx.clone();
+            std::thread::spawn(move || send_all(tx_socks, targets, stop))
+        };
+        Media { stop_tx, stop_rx, sender, receiver }
+    }
+
+    fn finish(self) -> (Vec<u32>, Vec<Seen>) {
+        self.stop_tx.store(true, Ordering::Relaxed);
+        let sent = self.sender.join().expect("sender");
+        std::thread::sleep(Duration::from_millis(500));
+        self.stop_rx.store(true, Ordering::Relaxed);
+        (sent, self.receiver.join().expect("receiver"))
+    }
+}
+
+/// The figures of a run: calls still receiving `after` the event, the
+/// largest gap, the packets lost from each call's first packet on, the
+/// SRTP authentication failures.
+fn figures(sent: &[u32], seen: &[Seen], after: Instant) -> (usize, Duration, u64, u64) {
+    let mut continued = 0;
+    let mut lost = 0u64;
+    let mut max_gap = Duration::ZERO;
+    let mut auth = 0;
+    for (i, v) in seen.iter().enumerate() {
+        continued += usize::from(v.last.is_some_and(|l| l > after));
+        let first = v.counters.iter().min().copied().unwrap_or(0);
+        let mut got = v.counters.clone();
+        got.sort();
+        got.dedup();
+        lost += u64::from(sent[i] - first).saturating_sub(got.len() as u64);
+        max_gap = max_gap.max(v.max_gap);
+        auth += v.auth_failures;
+    }
+    (continued, max_gap, lost, auth)
+}
+
+fn calls_from_env(default: usize) -> usize {
+    std::env::var("FAILOVER_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 #[test]
 fn the_standby_takes_over_every_call_when_the_active_is_killed() {
-    let calls: usize = std::env::var("FAILOVER_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+    let calls = calls_from_env(50);
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let redis = redis_server::RedisServer::start();
-    let seg = Segment::new();
-    let group = format!("failover{}", std::process::id());
-    let a = MediaFwd::start(&seg.config("a", "active", &redis.url(), &group));
-    wait_for("node a claims the lease", &a, Duration::from_secs(10), || a.log_contains("lease claimed"));
-    let b = MediaFwd::start(&seg.config("b", "standby", &redis.url(), &group));
-    wait_for("node b loads the group", &b, Duration::from_secs(10), || {
-        b.log_contains("followed the active's sessions")
-    });
-
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let client = rt.block_on(MediaRelayClient::connect(format!("http://{}", a.api_addr()))).expect("API of a");
-    let mut api = (rt, client);
+    let mut pair = Pair::start();
+    let mut api = Pair::api(pair.a());
     let targets: Vec<SocketAddr> = (0..calls).map(|i| create(&mut api, i)).collect();
-
-    let stop_tx = Arc::new(AtomicBool::new(false));
-    let stop_rx = Arc::new(AtomicBool::new(false));
-    let tx_socks: Vec<UdpSocket> = (0..calls).map(|i| seg.caller.udp_socket(caller_addr(i))).collect();
-    let rx_socks: Vec<UdpSocket> = (0..calls).map(|i| seg.callee.udp_socket(callee_addr(i))).collect();
-    for s in &rx_socks {
-        s.set_nonblocking(true).unwrap();
-    }
-    let receiver = {
-        let stop = stop_rx.clone();
-        std::thread::spawn(move || receive_all(rx_socks, stop))
-    };
-    let sender = {
-        let stop = stop_tx.clone();
-        std::thread::spawn(move || send_all(tx_socks, targets, stop))
-    };
+    let media = Media::start(&pair.seg, targets);
 
     // Every SRTP stream has wrapped and its checkpoint is in the store.
     let srtp_calls: Vec<usize> = (0..calls).filter(|i| kind(*i) != Kind::Plain).collect();
-    wait_for("checkpoints past the wrap", &a, Duration::from_secs(30), || {
+    wait_for("checkpoints past the wrap", pair.a(), Duration::from_secs(30), || {
         srtp_calls.iter().all(|i| {
-            redis
-                .cli(&["GET", &format!("mediafwd:{group}:session:call-{i}")])
+            pair.redis
+                .cli(&["GET", &format!("mediafwd:{}:session:call-{i}", pair.group)])
                 .is_some_and(|r| r.contains(r#""rtp_checkpoint":{"#))
         })
     });
     // The standby reads the last checkpoints, then the active dies.
     std::thread::sleep(Duration::from_secs(2));
     let killed = Instant::now();
-    a.kill();
-    wait_for("node b takes over", &b, Duration::from_secs(10), || b.log_contains("lease claimed"));
+    pair.a.take().unwrap().kill();
+    let b = &pair.b;
+    wait_for("node b takes over", b, Duration::from_secs(10), || b.log_contains("lease claimed"));
     std::thread::sleep(Duration::from_secs(5));
-    stop_tx.store(true, Ordering::Relaxed);
-    let sent = sender.join().expect("sender");
-    std::thread::sleep(Duration::from_millis(500));
-    stop_rx.store(true, Ordering::Relaxed);
-    let seen = receiver.join().expect("receiver");
-
-    let mut continued = 0;
-    let mut lost = 0u64;
-    let mut max_gap = Duration::ZERO;
-    let mut auth = 0;
-    let mut per_kind: HashMap<String, (usize, u64)> = HashMap::new();
-    for (i, v) in seen.iter().enumerate() {
-        let after = v.last.is_some_and(|l| l > killed + Duration::from_secs(3));
-        continued += usize::from(after);
-        // From the first packet received to the last one sent.
-        let first = v.counters.iter().min().copied().unwrap_or(0);
-        let mut got = v.counters.clone();
-        got.sort();
-        got.dedup();
-        let l = u64::from(sent[i] - first).saturating_sub(got.len() as u64);
-        lost += l;
-        max_gap = max_gap.max(v.max_gap);
-        auth += v.auth_failures;
-        let e = per_kind.entry(format!("{:?}", kind(i))).or_default();
-        e.0 += usize::from(after);
-        e.1 += l;
-    }
+    let (sent, seen) = media.finish();
+    let (continued, max_gap, lost, auth) = figures(&sent, &seen, killed + Duration::from_secs(3));
     let line = format!(
         "failover: calls={calls} continued={continued} max_gap_ms={} lost_packets={lost} srtp_auth_failures={auth}",
         max_gap.as_millis()
     );
     println!("{line}");
-    eprintln!("by kind (continued, lost): {per_kind:?}");
     assert_eq!(continued, calls, "{line}\n--- node b ---\n{}", b.log_text());
     assert_eq!(auth, 0, "{line}");
     assert!(max_gap <= Duration::from_millis(1000), "{line}");
-    assert!(b.stop().success());
+    assert!(pair.b.stop().success());
+}
+
+#[test]
+fn an_active_frozen_past_its_lease_transmits_nothing_when_it_wakes() {
+    let calls = calls_from_env(50).min(15);
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let pair = Pair::start();
+    let mut api = Pair::api(pair.a());
+    let targets: Vec<SocketAddr> = (0..calls).map(|i| create(&mut api, i)).collect();
+    let media = Media::start(&pair.seg, targets);
+    std::thread::sleep(Duration::from_secs(3));
+
+    let a_pid = nix::unistd::Pid::from_raw(pair.a().pid() as i32);
+    nix::sys::signal::kill(a_pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let stopped = Instant::now();
+    let b = &pair.b;
+    wait_for("node b takes over", b, Duration::from_secs(10), || b.log_contains("lease claimed"));
+    std::thread::sleep(Duration::from_millis(1000));
+    let resumed = Instant::now();
+    nix::sys::signal::kill(a_pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let a = pair.a();
+    wait_for("node a stands by", a, Duration::from_secs(10), || a.log_contains("lease lost"));
+    std::thread::sleep(Duration::from_secs(3));
+    let (sent, seen) = media.finish();
+
+    // A packet older than one already received, arriving after the wake-up,
+    // is one the frozen node had queued and sent anyway.
+    let mut stale = 0;
+    for v in &seen {
+        let before = v.arrivals.iter().zip(&v.counters).filter(|(t, _)| **t < resumed).map(|(_, c)| *c).max();
+        stale += v
+            .arrivals
+            .iter()
+            .zip(&v.counters)
+            .filter(|(t, c)| **t >= resumed && before.is_some_and(|b| **c < b))
+            .count();
+    }
+    let stats = api.0.block_on(api.1.get_node_stats(pb::GetNodeStatsRequest {})).expect("stats of a").into_inner();
+    let fenced: u64 = stats.workers.iter().filter_map(|w| w.drops.get("fenced")).sum();
+    let refused = api.0.block_on(api.1.create_session(create_request(calls)));
+    let (continued, max_gap, lost, auth) = figures(&sent, &seen, stopped + Duration::from_secs(2));
+    let line = format!(
+        "split-brain: calls={calls} continued={continued} stale_after_wake={stale} fenced_drops={fenced} \
+         max_gap_ms={} lost_packets={lost} srtp_auth_failures={auth}",
+        max_gap.as_millis()
+    );
+    println!("{line}");
+    assert_eq!(stale, 0, "{line}\n--- node a ---\n{}", a.log_text());
+    assert!(fenced > 0, "the frozen node had nothing queued to fence: {line}");
+    assert_eq!(refused.map_err(|s| s.code()).unwrap_err(), tonic::Code::Unavailable, "a standby refuses changes");
+    assert_eq!(continued, calls, "{line}");
+    assert_eq!(auth, 0, "{line}");
+}
+
+#[test]
+fn with_redis_stopped_for_ten_seconds_the_api_answers_and_the_store_catches_up() {
+    let calls = 10;
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let pair = Pair::start();
+    let mut api = Pair::api(pair.a());
+    let targets: Vec<SocketAddr> = (0..calls).map(|i| create(&mut api, i)).collect();
+    let media = Media::start(&pair.seg, targets);
+    std::thread::sleep(Duration::from_secs(2));
+
+    pair.redis.signal(nix::sys::signal::Signal::SIGSTOP);
+    let stopped = Instant::now();
+    // Calls created and deleted while the store does not answer.
+    let mut slowest = Duration::ZERO;
+    for i in calls..calls + 10 {
+        let t = Instant::now();
+        create(&mut api, i);
+        eprintln!("create call-{i} while the store is stopped: {} ms", t.elapsed().as_millis());
+        slowest = slowest.max(t.elapsed());
+    }
+    for i in 0..5 {
+        let t = Instant::now();
+        api.0
+            .block_on(api.1.delete_session(pb::DeleteSessionRequest { session_id: format!("call-{i}") }))
+            .expect("delete while the store is down");
+        eprintln!("delete call-{i} while the store is stopped: {} ms", t.elapsed().as_millis());
+        slowest = slowest.max(t.elapsed());
+    }
+    let left = Duration::from_secs(10).saturating_sub(stopped.elapsed());
+    std::thread::sleep(left);
+    pair.redis.signal(nix::sys::signal::Signal::SIGCONT);
+    let back = Instant::now();
+
+    let mut want: Vec<String> = (5..calls + 10).map(|i| format!("call-{i}")).collect();
+    want.sort();
+    let a = pair.a();
+    wait_for("the store catches up", a, Duration::from_secs(15), || pair.stored_ids() == want);
+    let caught_up = back.elapsed();
+    let mut b_api = Pair::api(&pair.b);
+    let b = &pair.b;
+    wait_for("the standby follows", b, Duration::from_secs(15), || {
+        let page = b_api.0.block_on(b_api.1.list_sessions(pb::ListSessionsRequest::default()));
+        page.is_ok_and(|p| p.into_inner().sessions.len() == want.len())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, seen) = media.finish();
+    // Media of the calls still up flows again once the lease is renewed.
+    let flowing = seen[5..].iter().filter(|v| v.last.is_some_and(|l| l > back + Duration::from_secs(1))).count();
+    let ha = api
+        .0
+        .block_on(async {
+            let mut c =
+                pb::high_availability_client::HighAvailabilityClient::connect(format!("http://{}", a.api_addr()))
+                    .await
+                    .expect("HA API");
+            c.get_ha_state(pb::GetHaStateRequest {}).await
+        })
+        .expect("ha state")
+        .into_inner();
+    let line = format!(
+        "redis-outage: api_max_ms={} created=10 deleted=5 store_caught_up_ms={} standby_sessions={} \
+         calls_flowing_after={flowing}/{} a_active={} a_epoch={}",
+        slowest.as_millis(),
+        caught_up.as_millis(),
+        want.len(),
+        calls - 5,
+        ha.active,
+        ha.epoch
+    );
+    println!("{line}");
+    assert!(slowest < Duration::from_secs(1), "{line}");
+    assert!(ha.active, "the active keeps the lease after the outage: {line}\n{}", a.log_text());
+    assert_eq!(flowing, calls - 5, "{line}");
 }

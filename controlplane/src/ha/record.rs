@@ -100,11 +100,12 @@ impl StreamCheckpoint {
 
     /// Whether `now` needs writing after `prev`: another rollover counter,
     /// another stream, or [`CHECKPOINT_STRIDE`] packets since `prev`. A
-    /// stream that never wrapped needs none (a node starts streams at
-    /// rollover counter 0).
+    /// stream's first checkpoint is due once its index reaches the stride:
+    /// below it, the stream cannot have wrapped yet, and a node starting it
+    /// afresh (at rollover counter 0) guesses its indexes right.
     pub fn due(prev: Option<StreamCheckpoint>, now: StreamCheckpoint) -> bool {
         match prev {
-            None => now.roc() > 0,
+            None => now.index >= CHECKPOINT_STRIDE,
             Some(p) => p.ssrc != now.ssrc || p.roc() != now.roc() || now.index.abs_diff(p.index) >= CHECKPOINT_STRIDE,
         }
     }

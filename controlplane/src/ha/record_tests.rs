@@ -209,7 +209,8 @@ fn a_port_taken_on_the_restoring_node_is_refused_whole() {
 #[test]
 fn stream_checkpoints_are_due_on_a_new_rollover_counter_or_stream() {
     let at = |ssrc, index| StreamCheckpoint { ssrc, index };
-    assert!(!StreamCheckpoint::due(None, at(1, 65_535)), "no wrap yet: nothing to keep");
+    assert!(!StreamCheckpoint::due(None, at(1, CHECKPOINT_STRIDE - 1)), "far from a wrap: nothing to keep");
+    assert!(StreamCheckpoint::due(None, at(1, CHECKPOINT_STRIDE)));
     assert!(StreamCheckpoint::due(None, at(1, 65_536)));
     assert!(!StreamCheckpoint::due(Some(at(1, 65_536)), at(1, 65_536 + CHECKPOINT_STRIDE - 1)), "same ROC");
     assert!(StreamCheckpoint::due(Some(at(1, 65_536)), at(1, 65_536 + CHECKPOINT_STRIDE)), "a stride on");

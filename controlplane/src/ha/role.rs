@@ -4,11 +4,16 @@
 //! - Active: renews every `lease / 3` (at most 100 ms). Each renewal moves
 //!   the gate's deadline to the instant the renewal was *sent* plus 90 % of
 //!   the lease, so the workers stop on their own when renewals stop (Redis
-//!   unreachable, the node frozen). A renewal that finds a higher epoch, or
-//!   no lease, closes the gate at once: the node is standby again.
+//!   unreachable, the node frozen). A renewal that finds a higher epoch
+//!   closes the gate at once: the node is standby again. One that finds no
+//!   lease (it expired while the store was out of reach) claims it again if
+//!   it is still free. While the store is unreachable the node stays active
+//!   for its API (changes wait in the writer's backlog), fenced.
 //! - Standby: reads the lease every `lease / 6`; when it is gone (expired)
 //!   or on an operator's takeover, claims it with a higher epoch and opens
-//!   the gate.
+//!   the gate. After a store error of its own it waits one lease time
+//!   before claiming, so that after a store outage the active, which
+//!   renews three times per lease, keeps its sessions.
 //!
 //! The control loop hears of each change ([`RoleEvent`]) and does the rest
 //! (announcing the media addresses, taking API changes, writing the store).
@@ -73,16 +78,18 @@ pub struct Role {
 }
 
 impl Role {
-    /// Starts the lease task on `rt`, steering `gate` (closed until a claim).
-    pub fn spawn(rt: &tokio::runtime::Handle, config: RoleConfig, gate: Arc<TransmitGate>) -> Self {
+    /// Starts the lease task on a thread of its own (so that no load on the
+    /// API's runtime delays a renewal), steering `gate` (closed until a claim).
+    pub fn spawn(config: RoleConfig, gate: Arc<TransmitGate>) -> std::io::Result<Self> {
         let (events_tx, events) = crossbeam_channel::bounded(64);
         let (takeover, takeover_rx) = mpsc::channel(8);
         let active = Arc::new(AtomicBool::new(false));
         let epoch = Arc::new(AtomicU64::new(0));
         gate.close();
         let task = Task { config, gate, events: events_tx, active: active.clone(), epoch: epoch.clone() };
-        rt.spawn(task.run(takeover_rx));
-        Role { events, takeover, active, epoch }
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        std::thread::Builder::new().name("ha-lease".into()).spawn(move || rt.block_on(task.run(takeover_rx)))?;
+        Ok(Role { events, takeover, active, epoch })
     }
 
     /// The changes since last asked.
@@ -145,6 +152,7 @@ impl Task {
         let renew_every = (self.config.lease / 3).min(Duration::from_millis(100));
         let poll_every = (self.config.lease / 6).max(Duration::from_millis(5));
         let open_for = self.ticks(self.config.lease * 9 / 10);
+        let slow = self.ticks(renew_every);
         let mut con = None;
         let mut ours: Option<Holder> = None;
         let mut may_claim_at =
@@ -162,26 +170,32 @@ impl Task {
                 if let Some(r) = pending {
                     let _ = r.send(Err(refused("the store is unreachable")));
                 }
-                if ours.is_some() && !self.gate.allows(Tsc::now()) {
-                    ours = None;
-                    self.became(RoleEvent::Standby { holder: None });
-                }
+                may_claim_at = Instant::now() + self.config.lease;
                 tokio::time::sleep(wait).await;
                 continue;
             };
             let sent = Tsc::now();
             let result = match (&ours, pending) {
                 (Some(h), pending) => {
+                    let h = h.clone();
                     if let Some(r) = pending {
                         let _ = r.send(Ok(h.epoch));
                     }
-                    lease.renew(c, h).await.map(|r| match r {
-                        Renewal::Renewed => {
+                    match lease.renew(c, &h).await {
+                        Ok(Renewal::Renewed) => {
                             self.gate.open_until(sent + open_for);
-                            None
+                            Ok(None)
                         }
-                        Renewal::Lost(holder) => Some(RoleEvent::Standby { holder }),
-                    })
+                        // Expired while the store was out of reach: claimed
+                        // again if nobody took it meanwhile.
+                        Ok(Renewal::Lost(None)) => match lease.claim(c, false).await {
+                            Ok(Ok(again)) => Ok(Some(self.claimed(again, sent + open_for, &mut ours))),
+                            Ok(Err(other)) => Ok(Some(RoleEvent::Standby { holder: Some(other) })),
+                            Err(e) => Err(e),
+                        },
+                        Ok(Renewal::Lost(holder)) => Ok(Some(RoleEvent::Standby { holder })),
+                        Err(e) => Err(e),
+                    }
                 }
                 (None, Some(reply)) => match lease.claim(c, true).await {
                     Ok(Ok(h)) => {
@@ -198,6 +212,11 @@ impl Task {
                     }
                 },
                 (None, None) if Instant::now() >= may_claim_at => match lease.holder(c).await {
+                    // A slow answer is a store in trouble (or just back): as after an error.
+                    Ok(None) if Tsc::now() - sent > slow => {
+                        may_claim_at = Instant::now() + self.config.lease;
+                        Ok(None)
+                    }
                     Ok(None) => lease.claim(c, false).await.map(|r| match r {
                         Ok(h) => Some(self.claimed(h, sent + open_for, &mut ours)),
                         Err(_) => None,
@@ -216,13 +235,15 @@ impl Task {
                 Ok(Some(e)) => self.became(e),
                 Ok(None) => {}
                 Err(e) => {
+                    // The gate closes on its own at the deadline; the node
+                    // stays active (its API answers, its writes wait in the
+                    // backlog) until the store says otherwise.
                     tracing::debug!(error = %e, "lease: store error");
                     con = None;
-                    // Past the gate's deadline the lease may be another's: stand by.
-                    if ours.is_some() && !self.gate.allows(Tsc::now()) {
-                        ours = None;
-                        self.became(RoleEvent::Standby { holder: None });
-                    }
+                    // A standby that lost the store too leaves the active a
+                    // lease time to renew once the store is back: after an
+                    // outage the lease has expired for both.
+                    may_claim_at = Instant::now() + self.config.lease;
                 }
             }
             tokio::time::sleep(wait).await;
