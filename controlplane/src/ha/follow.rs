@@ -29,7 +29,7 @@ pub enum Followed {
     /// Every session of the group: those not in it are gone.
     All(Loaded),
     /// Session `id` changed: its record now, `None` if it ended.
-    Changed(String, Option<Result<SessionRecord, RecordError>>),
+    Changed(String, Option<Result<Box<SessionRecord>, RecordError>>),
 }
 
 /// The control loop's end of the follower task.
@@ -134,7 +134,7 @@ async fn follow(
             let names: Vec<String> = chunk.iter().map(|id| keys.session(id)).collect();
             let values: Vec<Option<Vec<u8>>> = redis::cmd("MGET").arg(&names).query_async(con).await?;
             for (id, v) in chunk.iter().zip(values) {
-                let record = v.map(|v| SessionRecord::from_json(&v));
+                let record = v.map(|v| SessionRecord::from_json(&v).map(Box::new));
                 if tx.send(Followed::Changed(id.clone(), record)).is_err() {
                     return Ok(());
                 }
