@@ -27,6 +27,7 @@ use crate::warn_limited;
 use crate::webrtc::WebrtcLegs;
 
 mod error;
+pub mod ha;
 mod observe;
 pub mod request;
 pub mod view;
@@ -80,6 +81,8 @@ pub struct Control {
     keeper: Option<Keeper>,
     /// The WebRTC legs (ICE-lite, DTLS-SRTP).
     webrtc: WebrtcLegs,
+    /// The lease, the role and the follower, with `[ha] lease_ms`.
+    ha: Option<ha::Ha>,
 }
 
 /// What happened to sessions since start.
@@ -160,6 +163,7 @@ impl Control {
             retiring: Vec::new(),
             keeper: None,
             webrtc,
+            ha: None,
         }
     }
 
@@ -170,6 +174,9 @@ impl Control {
     }
 
     fn kept(&self, id: &str) {
+        if self.is_standby() {
+            return;
+        }
         if let (Some(k), Some(s)) = (&self.keeper, self.node.sessions.get(id)) {
             k.changed_with_webrtc(s, &self.webrtc_snapshots(id));
         }
@@ -208,12 +215,18 @@ impl Control {
                 self.on_dataplane_event(ev);
             }
             self.release_contexts();
+            self.poll_ha();
             if last_check.elapsed() >= Duration::from_millis(500) {
                 last_check = Instant::now();
-                self.expire_sessions();
-                if let Some(k) = &mut self.keeper {
-                    let webrtc = &self.webrtc;
-                    k.checkpoint_streams(&self.node.sessions, &self.node.dataplane, &|id| webrtc.snapshots_of(id));
+                // A standby sees no media: its sessions end when the active's do.
+                if !self.is_standby() {
+                    self.expire_sessions();
+                    if let Some(k) = &mut self.keeper {
+                        let webrtc = &self.webrtc;
+                        k.checkpoint_streams(&self.node.sessions, &self.node.dataplane, &|id| {
+                            webrtc.snapshots_of(id)
+                        });
+                    }
                 }
                 self.check_drained();
                 self.watch_counters();
@@ -249,6 +262,9 @@ impl Control {
 
     fn handle(&mut self, r: Request) {
         match r {
+            Request::Create(_, reply) | Request::Update(_, reply) | Request::Delete(_, reply) if self.is_standby() => {
+                let _ = reply.send(Err(self.standby_refusal().expect("standby")));
+            }
             Request::Create(req, reply) => {
                 let _s = session_span(&req.id).entered();
                 let _ = reply.send(self.create(*req));
@@ -256,6 +272,10 @@ impl Control {
             Request::Update(req, reply) => {
                 let _s = session_span(&req.session_id).entered();
                 let _ = reply.send(self.update(*req));
+            }
+            Request::Takeover(reply) => self.take_over(reply),
+            Request::HaState(reply) => {
+                let _ = reply.send(self.ha_state().ok_or_else(|| Error::NotFound("this node has no lease".into())));
             }
             Request::Delete(id, reply) => {
                 let _s = session_span(&id).entered();

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Parser;
 use mediafwd_controlplane::api;
 use mediafwd_controlplane::config::{allowed_cpus, cores_from, Config, Validated};
+use mediafwd_controlplane::control::ha::Ha;
 use mediafwd_controlplane::control::{Control, Serving};
 use mediafwd_controlplane::ha;
 use mediafwd_controlplane::ng;
@@ -122,10 +123,14 @@ fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     // The stored sessions are back before the API (and its health service) is up.
+    let mut restored = ha::restore::Restored::default();
     if ha_config.enabled() {
-        if let Err(e) = ha::restore::restore_node(ha_config, sealer.as_deref(), &mut node) {
-            node.shutdown();
-            return Err(e);
+        match ha::restore::restore_node(ha_config, sealer.as_deref(), &mut node) {
+            Ok(r) => restored = r,
+            Err(e) => {
+                node.shutdown();
+                return Err(e);
+            }
         }
     }
     let (requests_tx, requests_rx) = crossbeam_channel::bounded(4096);
@@ -149,8 +154,33 @@ fn run(args: Args) -> anyhow::Result<()> {
         node.shutdown();
         return Err(e);
     }
-    let keeper = ha_config.enabled().then(|| ha::Keeper::spawn(ha_config, api.runtime(), sealer));
-    let node = Control::new(node, requests_rx, events, serving_tx, stop.clone()).keep_sessions(keeper).run();
+    let leased = ha_config.leased().then(|| {
+        let role = ha::role::Role::spawn(
+            ha::role::RoleConfig {
+                url: ha_config.redis_url.clone(),
+                group: ha_config.group.clone(),
+                node_id: ha_config.node_id(),
+                lease: std::time::Duration::from_millis(ha_config.lease_ms),
+                defer_first_claim: ha_config.role == "standby",
+            },
+            node.dataplane.gate().clone(),
+        )
+        .context("starting the lease thread")?;
+        let follower = ha::follow::Follower::spawn(api.runtime(), ha_config.redis_url.clone(), &ha_config.group);
+        anyhow::Ok(Ha::new(role, follower, sealer.clone(), ha_config.group.clone()))
+    });
+    let leased = match leased.transpose() {
+        Ok(l) => l,
+        Err(e) => {
+            api.stop();
+            node.shutdown();
+            return Err(e);
+        }
+    };
+    let keeper =
+        ha_config.enabled().then(|| ha::Keeper::spawn(ha_config, api.runtime(), sealer).resumed(restored.checkpoints));
+    let node =
+        Control::new(node, requests_rx, events, serving_tx, stop.clone()).keep_sessions(keeper).with_ha(leased).run();
     tracing::info!("stopping");
     api.stop();
     node.shutdown();

@@ -81,6 +81,7 @@ pub fn node_config(config: &Validated) -> NodeConfig {
             max_next_hops: d.max_neighbors,
             idle_sleep_us: d.idle_sleep_us,
             police: d.police.to_config(),
+            start_fenced: config.raw.ha.leased(),
             ..Default::default()
         },
         slow_path: SlowPathConfig {

@@ -198,7 +198,7 @@ fn exchange(
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         tx.send_to(&make(*seq), to).unwrap();
-        *seq += 1;
+        *seq = seq.wrapping_add(1);
         if let Ok((n, src)) = rx.recv_from(&mut buf) {
             check!(node, src == from, "first packet from {src}, expected {from}");
             check(&buf[..n]);
@@ -212,7 +212,7 @@ fn exchange(
     rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     for i in 0..count {
         tx.send_to(&make(*seq), to).unwrap();
-        *seq += 1;
+        *seq = seq.wrapping_add(1);
         let (n, src) = rx.recv_from(&mut buf).unwrap_or_else(|e| panic!("packet {i} lost: {e}\n{}", node.log_text()));
         check!(node, src == from, "packet {i} from {src}");
         check(&buf[..n]);
@@ -489,9 +489,22 @@ mod cases {
 
 #[test]
 fn a_node_killed_and_restarted_from_redis_goes_on_with_the_same_keys_and_streams() {
+    killed_and_restarted("sr", (100, 7000));
+}
+
+/// Both streams wrap their sequence numbers before the node is killed: the
+/// restarted node resumes them at rollover counter 1 from the checkpoints
+/// in the store, or libsrtp and mediafwd would fail each other's packets.
+#[test]
+fn a_node_killed_after_the_streams_wrapped_resumes_their_rollover_counters() {
+    killed_and_restarted("sw", (65_520, 65_520));
+}
+
+fn killed_and_restarted(tag: &str, (mut seq, mut back): (u16, u16)) {
+    let wraps = seq > 65_000;
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let redis = redis_server::RedisServer::start();
-    let topo = Topology::new("sr", None);
+    let topo = Topology::new(tag, None);
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("store.key");
     std::fs::write(&key_file, "0f".repeat(32)).unwrap();
@@ -505,7 +518,6 @@ fn a_node_killed_and_restarted_from_redis_goes_on_with_the_same_keys_and_streams
     let (caller, callee) = endpoints(&topo);
     let mut caller_tx = libsrtp_sender(in_suite, 1);
     let mut caller_rx = libsrtp_receiver(out_suite, 2);
-    let (mut seq, mut back) = (100, 7000);
     let run = |node: &MediaFwd, seq: &mut u16, back: &mut u16, tx: &mut Session, rx: &mut Session| {
         exchange(node, &caller, a, &callee, b, 30, seq, &mut |s| tx.protect(&rtp(s)).unwrap(), &mut |got| {
             assert_eq!(got, &expected_rtp(got)[..])
@@ -520,11 +532,18 @@ fn a_node_killed_and_restarted_from_redis_goes_on_with_the_same_keys_and_streams
     // The keys are in the store, sealed: not in clear.
     let record = format!("mediafwd:{group}:session:srtp-ha");
     let deadline = Instant::now() + Duration::from_secs(10);
+    // After a wrap, both legs' streams are checkpointed (at rollover counter 1).
+    let checkpoints = if wraps { 2 } else { 0 };
     let stored = loop {
-        if let Some(r) = redis.cli(&["GET", &record]).filter(|r| r.contains("sealed")) {
+        let r = redis.cli(&["GET", &record]).unwrap_or_default();
+        if r.contains("sealed") && r.matches(r#""rtp_checkpoint":{"#).count() == checkpoints {
             break r;
         }
-        assert!(Instant::now() < deadline, "no sealed record in the store:\n{}", node.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "no sealed record with {checkpoints} checkpoints in the store:\n{r}\n{}",
+            node.log_text()
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     let hex: String = key_salt(in_suite, 1).iter().map(|b| format!("{b:02x}")).collect();

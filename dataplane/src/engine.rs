@@ -13,6 +13,7 @@ use mediafwd_ffi::{eal, Eal, Ring, RxQueue, TxQueue};
 
 use crate::classify::PortContext;
 use crate::flow::{Command, Event, FlowId, FlowTable, IndexPlan, SequencedCommand, StreamBoard, MAX_ADDRESSES};
+use crate::gate::TransmitGate;
 use crate::slowpath::police::{Police, PoliceConfig};
 use crate::stats::{FlowStats, FlowStatsArray, WorkerCounters, WorkerStats};
 use crate::worker::Worker;
@@ -34,6 +35,9 @@ pub struct DataplaneConfig {
     /// polls in a row; 0 polls without pause (the lowest latency, a whole
     /// core per worker).
     pub idle_sleep_us: u32,
+    /// Start with the transmit gate closed (a node that transmits only while
+    /// it holds its group's lease): nothing is sent until it is opened.
+    pub start_fenced: bool,
 }
 
 impl Default for DataplaneConfig {
@@ -45,6 +49,7 @@ impl Default for DataplaneConfig {
             event_queue: 1 << 14,
             police: PoliceConfig::default(),
             idle_sleep_us: 0,
+            start_fenced: false,
         }
     }
 }
@@ -76,6 +81,7 @@ pub struct Dataplane {
     workers: Vec<WorkerHandle>,
     events: Receiver<Event>,
     stop: Arc<AtomicBool>,
+    gate: Arc<TransmitGate>,
     seq: u64,
     stopped: bool,
     /// The workers' flow indexes as the commands sent shape them.
@@ -114,17 +120,20 @@ impl Dataplane {
         let mut workers = Vec::new();
         // Which worker holds each SRTP stream, so that a stream RSS moves takes its state along.
         let streams = StreamBoard::new(queues.len());
+        let gate = Arc::new(if config.start_fenced { TransmitGate::closed() } else { TransmitGate::open() });
         let mut dp = Dataplane {
             eal,
             workers: Vec::new(),
             events: ev_rx,
             stop: stop.clone(),
+            gate: gate.clone(),
             seq: 0,
             stopped: false,
             index_plan: IndexPlan::new(config.max_flows, MAX_ADDRESSES),
         };
         for (id, q) in queues.into_iter().enumerate() {
-            let (mut worker, handle) = Self::worker(id as u16, config, &ports, q, ev_tx.clone(), stop.clone());
+            let (mut worker, handle) =
+                Self::worker(id as u16, config, &ports, q, ev_tx.clone(), stop.clone(), gate.clone());
             worker.table.share_srtp_streams(streams.clone(), id as u16);
             let lcore = handle.lcore;
             if let Err(source) = eal.launch(lcore, move || worker.run()) {
@@ -145,6 +154,7 @@ impl Dataplane {
         q: WorkerQueues,
         events: Sender<Event>,
         stop: Arc<AtomicBool>,
+        gate: Arc<TransmitGate>,
     ) -> (Worker, WorkerHandle) {
         let (cmd_tx, cmd_rx) = bounded(config.command_queue);
         let counters = Arc::new(WorkerCounters::default());
@@ -165,9 +175,15 @@ impl Dataplane {
             inject: q.inject,
             idle_sleep: Duration::from_micros(config.idle_sleep_us.into()),
             stop,
+            gate,
         };
         let handle = WorkerHandle { lcore: q.lcore, commands: cmd_tx, counters, flow_stats };
         (worker, handle)
+    }
+
+    /// The workers' transmit gate, open until told otherwise.
+    pub fn gate(&self) -> &Arc<TransmitGate> {
+        &self.gate
     }
 
     /// Sends `cmd` to every worker; returns its sequence number for

@@ -22,6 +22,7 @@ pub mod craft;
 #[cfg(feature = "dpdk")]
 pub mod engine;
 pub mod flow;
+pub mod gate;
 pub mod ice;
 pub mod latch;
 #[cfg(feature = "dpdk")]

@@ -13,10 +13,12 @@ use mediafwd_ffi::{eal, Burst, Mbuf, Ring, RxQueue, TxQueue, BURST_SIZE};
 
 use crate::buf::PacketBuf;
 use crate::classify::PortContext;
-use crate::flow::{Event, FlowTable, SequencedCommand};
+use crate::flow::{Command, Event, FlowTable, SequencedCommand};
+use crate::gate::TransmitGate;
 use crate::pipeline::{Pipeline, Verdict, MAX_BURST};
 use crate::slowpath::police::Police;
 use crate::stats::counters::add;
+use crate::stats::rtp::RtpChange;
 use crate::stats::{DropReason, FlowStatsArray, WorkerCounters};
 
 /// Control commands applied per loop iteration at most, so that a flood of
@@ -64,6 +66,8 @@ pub struct Worker {
     pub idle_sleep: Duration,
     /// Set by the control side to end the loop.
     pub stop: Arc<AtomicBool>,
+    /// Whether the node may transmit (high availability's fence).
+    pub gate: Arc<TransmitGate>,
 }
 
 /// Buffers of a worker's loop, allocated once before it starts.
@@ -131,7 +135,7 @@ impl Worker {
         // SRTP streams whose packets now reach another worker (one atomic
         // load when there are none).
         self.table.hand_over_streams();
-        let mut total = self.transmit_injected(b);
+        let mut total = self.transmit_injected(b, now_tsc);
         for q in 0..self.rx.len() {
             let mut rx = Burst::new();
             let n = self.rx[q].rx_burst(&mut rx);
@@ -158,6 +162,7 @@ impl Worker {
             }
         };
         let n = rx.len();
+        let fenced = !self.gate.allows(now_tsc);
         let mut verdicts = [Verdict::Drop(DropReason::Runt); BURST_SIZE];
         let mut stripped = [None; BURST_SIZE];
         let mut windows = [(0usize, 0usize); BURST_SIZE];
@@ -195,6 +200,10 @@ impl Worker {
             let (off, len) = windows[i];
             let tci = stripped[i];
             match verdict {
+                Verdict::Forward { .. } if fenced => {
+                    counters.drop_packet(DropReason::Fenced);
+                    push_or_free(&mut b.drops, m);
+                }
                 Verdict::Forward { port_id } => {
                     m.set_data_window(off, len).expect("rewrite stays inside the mbuf");
                     let Some(Some(txq)) = self.tx.get_mut(port_id as usize) else {
@@ -248,10 +257,16 @@ impl Worker {
     }
 
     /// Queues the control side's frames on this worker's TX queues.
-    fn transmit_injected(&mut self, b: &mut Bursts) -> usize {
+    fn transmit_injected(&mut self, b: &mut Bursts, now_tsc: u64) -> usize {
         let Some(ring) = &self.inject else { return 0 };
         let mut injected = Burst::new();
         let n = ring.dequeue_burst(&mut injected);
+        if !self.gate.allows(now_tsc) {
+            // A standby's ARP and ND would claim the media addresses too.
+            add(&self.counters.drops[DropReason::Fenced as usize], n as u64);
+            injected.free_all();
+            return n;
+        }
         for m in injected.drain() {
             let port = m.port() as usize;
             match (self.tx.get_mut(port), b.tx.get_mut(port)) {
@@ -292,8 +307,18 @@ impl Worker {
                     }
                     self.table.apply_prepared(cmd.command).is_ok()
                 }
-                // Index memory the table already has (not expected) would be freed here.
-                None => self.table.apply_prepared(cmd.command).is_ok_and(|spare| spare.is_none()),
+                None => {
+                    let resumed = match &cmd.command {
+                        Command::ResumeStream { key, .. } => Some(*key),
+                        _ => None,
+                    };
+                    // Index memory the table already has (not expected) would be freed here.
+                    let applied = self.table.apply_prepared(cmd.command).is_ok_and(|spare| spare.is_none());
+                    if let Some(e) = resumed.and_then(|key| self.table.get(&key)) {
+                        self.flow_stats.slot(e.flow.id).publish_rtp(&e.rtp, RtpChange::Restarted);
+                    }
+                    applied
+                }
             };
             if !applied {
                 add(&self.counters.command_errors, 1);

@@ -571,6 +571,45 @@ fn a_stream_moved_to_another_worker_keeps_its_rollover_counter_and_replay_window
 }
 
 #[test]
+fn a_stream_resumed_at_its_checkpoint_goes_on_past_a_wrap_and_a_fresh_one_fails() {
+    let suite = Suite::AesCm128HmacSha1_80;
+    let (b_in, b_out) = (context(suite, 21), context(suite, 22));
+    // The endpoints are at rollover counter 2, as a node that went down left them.
+    let at = (2u64 << 16) | 60_000;
+    let mut callee_tx = Peer { ctx: b_in.clone(), stream: StreamState::resume_at(at) };
+    let mut callee_rx = Peer { ctx: b_out.clone(), stream: StreamState::resume_at(at) };
+    let step = |r: &mut Relay, tx: &mut Peer, rx: &mut Peer, seq: u16| -> bool {
+        let plain = rtp(seq);
+        let back = r.send(false, false, &tx.protect(&plain));
+        let ok = back.0 != Verdict::Drop(DropReason::SrtpAuth);
+        let out = r.send(true, false, &plain);
+        ok && rx.unprotect(forwarded(&out)).is_ok()
+    };
+
+    // A node that takes the session over without the checkpoint starts both
+    // streams at rollover counter 0: the callee's packets fail authentication.
+    let mut fresh = srtp_callee(false, &b_in, &b_out);
+    let (mut tx, mut rx) = (Peer { ctx: b_in.clone(), stream: callee_tx.stream.clone() }, Peer::new(&b_out));
+    rx.stream = callee_rx.stream.clone();
+    assert!(!step(&mut fresh, &mut tx, &mut rx, 60_010));
+
+    // With the checkpoint, both directions go on, across the next wrap.
+    let mut r = srtp_callee(false, &b_in, &b_out);
+    for key in [Relay::key(0, r.a_local), Relay::key(1, r.b_local)] {
+        r.table.apply(&Command::ResumeStream { key, ssrc: SSRC, index: at }).unwrap();
+    }
+    let mut seq = 60_010u16;
+    for _ in 0..6000 {
+        assert!(step(&mut r, &mut callee_tx, &mut callee_rx, seq), "seq {seq}");
+        seq = seq.wrapping_add(1);
+    }
+    assert_eq!((callee_tx.stream.roc(), callee_rx.stream.roc()), (3, 3));
+    let b = r.stats.snapshot(B_RTP);
+    assert_eq!((b.rtp_received, b.rtp_ext_max), (6000, (3 << 16) | u64::from(seq.wrapping_sub(1))));
+    assert_eq!(r.drops(B_RTP, FlowDrop::SrtpAuth), 0);
+}
+
+#[test]
 fn an_mki_selects_the_key_and_an_unknown_one_is_dropped() {
     let suite = Suite::AesCm128HmacSha1_80;
     let key =

@@ -389,3 +389,38 @@ fn no_mbuf_leaks_after_traffic() {
     assert!(h.pool.in_use() <= 256 + 64, "mbufs in use after draining: {}", h.pool.in_use());
     let _ = &h.ports;
 }
+
+#[test]
+fn a_closed_or_expired_transmit_gate_drops_what_would_be_sent_and_counts_it() {
+    let mut h = harness();
+    h.neighbors();
+    let s = Session::new(7, 200_000);
+    let seq = s.program(&mut h);
+    assert!(h.dp.wait_applied(seq, WAIT));
+    let fenced = |h: &Harness| h.worker_drops(DropReason::Fenced);
+    let before = fenced(&h);
+    let mut seq = 0;
+    let mut send = |h: &Harness, n: u16| {
+        for _ in 0..n {
+            h.inject(&s, seq);
+            seq += 1;
+        }
+    };
+    // A deadline already passed (a lease not renewed in time), then closed.
+    h.dp.gate().open_until(mediafwd_dataplane::node::Tsc::now());
+    send(&h, 5);
+    h.dp.gate().close();
+    send(&h, 5);
+    let deadline = Instant::now() + WAIT;
+    while fenced(&h) - before < 10 && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert_eq!(fenced(&h) - before, 10);
+    assert!(h.collect_n(1).is_empty(), "a fenced node transmitted");
+    // Open again: the flow relays, its state intact.
+    h.dp.gate().open_until(u64::MAX);
+    send(&h, 3);
+    assert_eq!(h.collect_n(3).len(), 3);
+    let seq = s.remove(&mut h);
+    assert!(h.dp.wait_applied(seq, WAIT));
+}

@@ -19,6 +19,7 @@ use std::pin::Pin;
 
 use crossbeam_channel::Sender;
 use mediafwd_proto::v1 as pb;
+use pb::high_availability_server::HighAvailability;
 use pb::media_relay_server::MediaRelay;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -101,5 +102,26 @@ impl MediaRelay for RelayService {
     async fn drain(&self, r: Request<pb::DrainRequest>) -> Result<Response<pb::DrainResponse>, Status> {
         let req = convert::drain_request(r.into_inner());
         self.ask(|tx| control::Request::Drain(req, tx), |n| pb::DrainResponse { sessions_remaining: *n as u32 }).await
+    }
+}
+
+/// The HighAvailability service.
+pub struct HaService(RelayService);
+
+impl HaService {
+    /// A service talking to the control loop through `control`.
+    pub fn new(control: Sender<control::Request>, events: broadcast::Sender<control::Event>) -> Self {
+        HaService(RelayService::new(control, events))
+    }
+}
+
+#[tonic::async_trait]
+impl HighAvailability for HaService {
+    async fn takeover(&self, _r: Request<pb::TakeoverRequest>) -> Result<Response<pb::HaState>, Status> {
+        self.0.ask(control::Request::Takeover, |epoch| pb::HaState { active: true, epoch: *epoch }).await
+    }
+
+    async fn get_ha_state(&self, _r: Request<pb::GetHaStateRequest>) -> Result<Response<pb::HaState>, Status> {
+        self.0.ask(control::Request::HaState, |(active, epoch)| pb::HaState { active: *active, epoch: *epoch }).await
     }
 }

@@ -12,7 +12,7 @@ use mediafwd_proto::v1 as pb;
 use tokio::sync::{broadcast, watch};
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
-use super::RelayService;
+use super::{HaService, RelayService};
 use crate::config::ApiConfig;
 use crate::control::{Event, Request, Serving};
 use crate::metrics::{GrpcMetrics, GrpcMetricsLayer};
@@ -99,6 +99,7 @@ pub fn serve(
         tracing::info!(addr = %bound, "metrics listening");
         Some(runtime.spawn(super::metrics::serve(listener, control.clone(), grpc_metrics.clone())))
     };
+    let ha = pb::high_availability_server::HighAvailabilityServer::new(HaService::new(control.clone(), events.clone()));
     let relay = pb::media_relay_server::MediaRelayServer::new(RelayService::new(control, events));
     let server = runtime.spawn(async move {
         type Svc = pb::media_relay_server::MediaRelayServer<RelayService>;
@@ -125,6 +126,7 @@ pub fn serve(
             .add_service(health)
             .add_service(reflection)
             .add_service(relay)
+            .add_service(ha)
             .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async {
                 let _ = shutdown_rx.await;
             })

@@ -64,6 +64,9 @@ enum Cmd {
         #[arg(long, default_value_t = 2, value_name = "SECONDS")]
         poll: u64,
     },
+    /// High availability: the node's lease, a takeover.
+    #[command(subcommand)]
+    Ha(HaCmd),
     /// The node's health (SERVING, NOT_SERVING while draining).
     Health {
         /// The health service name: "" (the node: NOT_SERVING while
@@ -72,6 +75,15 @@ enum Cmd {
         #[arg(long, default_value = "")]
         service: String,
     },
+}
+
+#[derive(Subcommand)]
+enum HaCmd {
+    /// Whether the node holds its group's lease, and the epoch of its claim.
+    State,
+    /// Claim the group's lease with a higher epoch (on the standby): it
+    /// forwards from now on, the old active stops transmitting.
+    Takeover,
 }
 
 #[derive(Subcommand)]
@@ -316,6 +328,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
             if *wait {
                 wait_drained(&mut c, r.sessions_remaining, std::time::Duration::from_secs((*poll).max(1))).await?;
+            }
+        }
+        Cmd::Ha(cmd) => {
+            let mut h = pb::high_availability_client::HighAvailabilityClient::new(ch);
+            let r = match cmd {
+                HaCmd::State => h.get_ha_state(pb::GetHaStateRequest {}).await,
+                HaCmd::Takeover => h.takeover(pb::TakeoverRequest {}).await,
+            }
+            .map_err(status)?
+            .into_inner();
+            if args.json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!("{} epoch {}", if r.active { "active" } else { "standby" }, r.epoch);
             }
         }
         Cmd::Health { service } => {

@@ -9,8 +9,17 @@ use super::ConfigError;
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct HaConfig {
-    /// `active` (the only role so far: the node owns its sessions).
+    /// `active` (takes the group's lease when it is free) or `standby`
+    /// (follows the active's sessions and takes over when its lease
+    /// expires, or on `mediafwdctl ha takeover`). Both need `lease_ms`.
     pub role: String,
+    /// How long the group's lease holds without a renewal, in ms; the
+    /// active renews it every third of that (at most 100 ms). 0 (the
+    /// default): no lease, the node transmits always (a lone node restarted
+    /// in place).
+    pub lease_ms: u64,
+    /// This node's id in the lease; empty: `{hostname}-{pid}`.
+    pub node_id: String,
     /// The store: `redis://[user:password@]host[:port][/db]`, or through
     /// Sentinel `redis+sentinel://[user:password@]host[:port][,...]/master[/db]`;
     /// empty: none.
@@ -28,6 +37,8 @@ impl Default for HaConfig {
     fn default() -> Self {
         HaConfig {
             role: "active".into(),
+            lease_ms: 0,
+            node_id: String::new(),
             redis_url: String::new(),
             group: "default".into(),
             key_file: String::new(),
@@ -42,12 +53,29 @@ impl HaConfig {
         !self.redis_url.is_empty()
     }
 
+    /// Whether the node transmits only while it holds the group's lease.
+    pub fn leased(&self) -> bool {
+        self.enabled() && self.lease_ms > 0
+    }
+
+    /// `node_id`, or `{hostname}-{pid}`.
+    pub fn node_id(&self) -> String {
+        if !self.node_id.is_empty() {
+            return self.node_id.clone();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{}-{}", host.trim(), std::process::id())
+    }
+
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        if self.role != "active" {
-            return Err(ConfigError::new(
-                "ha.role",
-                format!("{:?}: only \"active\" is supported (a standby that follows an active is not)", self.role),
-            ));
+        if !matches!(self.role.as_str(), "active" | "standby") {
+            return Err(ConfigError::new("ha.role", format!("{:?}: use \"active\" or \"standby\"", self.role)));
+        }
+        if self.role == "standby" && (!self.enabled() || self.lease_ms == 0) {
+            return Err(ConfigError::new("ha.role", "a standby needs ha.redis_url and ha.lease_ms"));
+        }
+        if self.lease_ms != 0 && !(30..=60_000).contains(&self.lease_ms) {
+            return Err(ConfigError::new("ha.lease_ms", "between 30 and 60000 (or 0: no lease)"));
         }
         if !self.enabled() {
             return Ok(());

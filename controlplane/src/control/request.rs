@@ -110,6 +110,10 @@ pub enum Request {
     Metrics(Reply<String>),
     /// Make a leg a WebRTC leg (ICE-lite, DTLS-SRTP), or change it.
     Webrtc(Box<WebrtcSetup>, Reply<WebrtcView>),
+    /// Take the group's lease over (a standby): the epoch of the claim.
+    Takeover(crate::ha::role::Takeover),
+    /// Whether the node holds its group's lease, and the epoch of its claim.
+    HaState(Reply<(bool, u64)>),
 }
 
 /// Sends a request to the control loop and awaits its answer (from an async

@@ -33,6 +33,17 @@ impl Keeper {
         Keeper { writer, sealer, checkpoints: HashMap::new() }
     }
 
+    /// Goes on from the stream checkpoints of the sessions a restore programmed.
+    pub fn resumed(mut self, checkpoints: HashMap<String, [Option<StreamCheckpoint>; 2]>) -> Self {
+        self.set_checkpoints(checkpoints);
+        self
+    }
+
+    /// Goes on from these stream checkpoints (a standby's, taking over).
+    pub fn set_checkpoints(&mut self, checkpoints: HashMap<String, [Option<StreamCheckpoint>; 2]>) {
+        self.checkpoints = checkpoints;
+    }
+
     /// `s` was created or changed.
     pub fn changed(&self, s: &Session) {
         self.changed_with_webrtc(s, &[]);

@@ -75,6 +75,14 @@ pub struct LegRecord {
     pub webrtc: Option<super::record_webrtc::WebrtcRecord>,
 }
 
+/// Packets after which a stream's checkpoint is written again within a
+/// rollover counter. A node resuming a stream guesses the index of its next
+/// packet from the checkpoint (RFC 3711 Appendix A), which holds only while
+/// the checkpoint is less than 2^15 packets behind: a quarter of a cycle
+/// leaves room for the packets sent before the checkpoint is taken and the
+/// node takes over.
+pub const CHECKPOINT_STRIDE: u64 = 1 << 14;
+
 /// Where an RTP stream stood: its SSRC and its extended highest sequence
 /// number, which is the SRTP packet index of an SRTP stream (RFC 3711
 /// §3.3.1). The flow from this leg unprotects it with that index and the
@@ -93,13 +101,15 @@ impl StreamCheckpoint {
         (self.index >> 16) as u32
     }
 
-    /// Whether `now` needs writing after `prev`: another rollover counter or
-    /// another stream. A stream that never wrapped needs none (a node
-    /// starts streams at rollover counter 0).
+    /// Whether `now` needs writing after `prev`: another rollover counter,
+    /// another stream, or [`CHECKPOINT_STRIDE`] packets since `prev`. A
+    /// stream's first checkpoint is due once its index reaches the stride:
+    /// below it, the stream cannot have wrapped yet, and a node starting it
+    /// afresh (at rollover counter 0) guesses its indexes right.
     pub fn due(prev: Option<StreamCheckpoint>, now: StreamCheckpoint) -> bool {
         match prev {
-            None => now.roc() > 0,
-            Some(p) => p.ssrc != now.ssrc || p.roc() != now.roc(),
+            None => now.index >= CHECKPOINT_STRIDE,
+            Some(p) => p.ssrc != now.ssrc || p.roc() != now.roc() || now.index.abs_diff(p.index) >= CHECKPOINT_STRIDE,
         }
     }
 }

@@ -1,7 +1,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use mediafwd_dataplane::flow::{FlowKey, LatchMode};
+use mediafwd_dataplane::flow::{Command, FlowKey, LatchMode};
 use mediafwd_dataplane::srtp::{MasterKey, Mki, Policy, Suite};
 use mediafwd_dataplane::wire::ethernet::MacAddr;
 
@@ -209,9 +209,11 @@ fn a_port_taken_on_the_restoring_node_is_refused_whole() {
 #[test]
 fn stream_checkpoints_are_due_on_a_new_rollover_counter_or_stream() {
     let at = |ssrc, index| StreamCheckpoint { ssrc, index };
-    assert!(!StreamCheckpoint::due(None, at(1, 65_535)), "no wrap yet: nothing to keep");
+    assert!(!StreamCheckpoint::due(None, at(1, CHECKPOINT_STRIDE - 1)), "far from a wrap: nothing to keep");
+    assert!(StreamCheckpoint::due(None, at(1, CHECKPOINT_STRIDE)));
     assert!(StreamCheckpoint::due(None, at(1, 65_536)));
-    assert!(!StreamCheckpoint::due(Some(at(1, 65_536)), at(1, 131_071)), "same ROC");
+    assert!(!StreamCheckpoint::due(Some(at(1, 65_536)), at(1, 65_536 + CHECKPOINT_STRIDE - 1)), "same ROC");
+    assert!(StreamCheckpoint::due(Some(at(1, 65_536)), at(1, 65_536 + CHECKPOINT_STRIDE)), "a stride on");
     assert!(StreamCheckpoint::due(Some(at(1, 131_071)), at(1, 131_072)));
     assert!(StreamCheckpoint::due(Some(at(1, 70_000)), at(2, 70_000)), "another SSRC");
     assert_eq!(at(1, 3 << 16 | 7).roc(), 3);
@@ -227,4 +229,14 @@ fn stream_checkpoints_are_due_on_a_new_rollover_counter_or_stream() {
         .replace(r#","rtp_checkpoint":null"#, "");
     assert!(!old.contains("rtp_checkpoint"), "{old}");
     assert_eq!(SessionRecord::from_json(old.as_bytes()).unwrap().legs[0].rtp_checkpoint, None);
+
+    // A restore resumes the checkpointed stream on the flow from that leg,
+    // after the commands that install the flow.
+    let mut to = manager();
+    let (s, commands) = replay(&mut to, &back, None, &mut Hops, Instant::now()).unwrap();
+    let key = FlowKey::new(0, s.legs[0].local.ip(), s.legs[0].local.port());
+    let resume = Command::ResumeStream { key, ssrc: 9, index: 70_000 };
+    let at = commands.iter().position(|c| *c == resume).expect("the stream resumed");
+    assert!(commands[..at].iter().any(|c| c.upserted().is_some_and(|(k, _)| *k == key)));
+    assert_eq!(commands.iter().filter(|c| matches!(c, Command::ResumeStream { .. })).count(), 1);
 }

@@ -4,12 +4,13 @@
 //! worker's event does, and `update_leg`). There is no second way to build a
 //! session.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use mediafwd_dataplane::flow::{Command, FlowKey};
 
-use super::record::{RecordError, SessionRecord};
+use super::record::{RecordError, SessionRecord, StreamCheckpoint};
 use super::seal::Sealer;
 use super::store::{self, Keys};
 use crate::config::HaConfig;
@@ -29,7 +30,7 @@ pub enum RestoreError {
 }
 
 /// Programs `record` into `sessions`: the session and the dataplane commands
-/// that make it real.
+/// that make it real, the streams resumed at their checkpoints last.
 pub fn replay(
     sessions: &mut SessionManager,
     record: &SessionRecord,
@@ -48,6 +49,13 @@ pub fn replay(
                 commands.extend(c);
             }
         }
+        if let Some(c) = leg.rtp_checkpoint {
+            // The flow from this leg, and the one that protects towards the
+            // other, go on at the stream's index (both flows hold its state).
+            let port_id = sessions.interfaces()[session.legs[i].iface].port_id;
+            let key = FlowKey::new(port_id, leg.local.ip(), leg.local.port());
+            commands.push(Command::ResumeStream { key, ssrc: c.ssrc, index: c.index });
+        }
         if leg.hold {
             let (s, c) = sessions.update_leg(&record.id, &leg.label, |_, hold| *hold = true, resolver)?;
             commands.extend(c);
@@ -61,12 +69,21 @@ pub fn replay(
 /// How long a starting node tries to read the store before it gives up.
 const LOAD_PATIENCE: Duration = Duration::from_secs(10);
 
+/// What a restore programmed.
+#[derive(Debug, Default)]
+pub struct Restored {
+    /// Sessions restored.
+    pub sessions: usize,
+    /// Their stream checkpoints, for the [`Keeper`](super::Keeper) to go on from.
+    pub checkpoints: HashMap<String, [Option<StreamCheckpoint>; 2]>,
+}
+
 /// Programs every session of the store into a starting `node` (before it
-/// serves): the number restored. Records the node cannot use are logged and
+/// serves). Records the node cannot use are logged and
 /// left in the store; a session that already exists (a static session) is
 /// left as configured. A store that cannot be read within 10 s stops the
 /// start: serving without the stored sessions would end those calls.
-pub fn restore_node(config: &HaConfig, sealer: Option<&Sealer>, node: &mut Node) -> anyhow::Result<usize> {
+pub fn restore_node(config: &HaConfig, sealer: Option<&Sealer>, node: &mut Node) -> anyhow::Result<Restored> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let keys = Keys::new(&config.group);
     let started = Instant::now();
@@ -87,7 +104,7 @@ pub fn restore_node(config: &HaConfig, sealer: Option<&Sealer>, node: &mut Node)
     for (id, e) in &loaded.refused {
         tracing::error!(session = id, error = %e, "stored session not restored");
     }
-    let mut restored = 0;
+    let mut restored = Restored::default();
     for r in &loaded.records {
         let _s = crate::logging::session_span(&r.id).entered();
         if node.sessions.get(&r.id).is_some() {
@@ -103,14 +120,19 @@ pub fn restore_node(config: &HaConfig, sealer: Option<&Sealer>, node: &mut Node)
                     Ok(w) => node.restored_webrtc.extend(w),
                     Err(e) => tracing::error!(error = %e, "stored WebRTC legs not restored"),
                 }
-                restored += 1;
+                restored.sessions += 1;
+                let checkpoints = [&r.legs[0], &r.legs[1]].map(|l| l.rtp_checkpoint);
+                if checkpoints.iter().any(Option::is_some) {
+                    restored.checkpoints.insert(r.id.clone(), checkpoints);
+                }
             }
             Err(e) => tracing::error!(error = %e, "stored session not restored"),
         }
     }
     tracing::info!(
-        restored,
-        refused = loaded.records.len() - restored + loaded.refused.len(),
+        restored = restored.sessions,
+        resumed_streams = restored.checkpoints.values().flatten().flatten().count(),
+        refused = loaded.records.len() - restored.sessions + loaded.refused.len(),
         ms = started.elapsed().as_millis() as u64,
         "sessions restored from the store"
     );

@@ -29,6 +29,22 @@ impl Keys {
     pub fn sessions(&self) -> String {
         format!("{}sessions", self.prefix)
     }
+
+    /// The group's lease: `"{epoch} {node}"`, expiring unless renewed.
+    pub fn lease(&self) -> String {
+        format!("{}lease", self.prefix)
+    }
+
+    /// The count of the group's lease claims.
+    pub fn epoch(&self) -> String {
+        format!("{}epoch", self.prefix)
+    }
+
+    /// The stream of session changes a standby follows: one entry per
+    /// change, field `id`.
+    pub fn changes(&self) -> String {
+        format!("{}changes", self.prefix)
+    }
 }
 
 /// How long a connection attempt and a reply may take before the store

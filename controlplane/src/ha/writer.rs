@@ -233,15 +233,21 @@ async fn run(shared: Arc<Shared>, config: WriterConfig) {
     }
 }
 
-/// One pipelined round trip: each session's record and its membership of
-/// the group's set.
+/// Entries the change stream keeps (about: trimmed with `~`). A standby
+/// further behind than this loads the whole group again.
+pub const CHANGES_KEPT: usize = 100_000;
+
+/// One pipelined round trip: each session's record, its membership of the
+/// group's set, and an entry naming it in the change stream a standby follows.
 async fn write(con: &mut ConnectionManager, keys: &Keys, batch: &[(String, Op)]) -> redis::RedisResult<()> {
     let mut p = redis::pipe();
+    let changes = keys.changes();
     for (id, op) in batch {
         match op {
             Op::Put(json) => p.set(keys.session(id), json).ignore().sadd(keys.sessions(), id).ignore(),
             Op::Delete => p.del(keys.session(id)).ignore().srem(keys.sessions(), id).ignore(),
         };
+        p.cmd("XADD").arg(&changes).arg("MAXLEN").arg("~").arg(CHANGES_KEPT).arg("*").arg("id").arg(id).ignore();
     }
     p.query_async(con).await
 }

@@ -219,6 +219,14 @@ impl SessionManager {
         self.sessions.values()
     }
 
+    /// Counts every session as active now (their media timeouts start
+    /// over): a standby taking over sessions whose media it never saw.
+    pub fn touch_all(&mut self, now: Instant) {
+        for s in self.sessions.values_mut() {
+            s.touched = now;
+        }
+    }
+
     /// Number of sessions.
     pub fn len(&self) -> usize {
         self.sessions.len()
@@ -536,6 +544,17 @@ impl SessionManager {
     /// to give back with [`SessionManager::release_ids`] once every worker
     /// applied them.
     pub fn delete(&mut self, id: &str, now: Instant) -> Result<(Session, Vec<Command>), SessionError> {
+        self.remove(id, Some(now))
+    }
+
+    /// [`SessionManager::delete`] for a session about to be programmed again
+    /// with the same ports (a standby following its active's changes): its
+    /// ports skip the quarantine.
+    pub fn withdraw(&mut self, id: &str) -> Result<(Session, Vec<Command>), SessionError> {
+        self.remove(id, None)
+    }
+
+    fn remove(&mut self, id: &str, quarantine_from: Option<Instant>) -> Result<(Session, Vec<Command>), SessionError> {
         let s = self.sessions.remove(id).ok_or_else(|| SessionError::NotFound(format!("no session {id:?}")))?;
         let mut commands = Vec::new();
         for leg in &s.legs {
@@ -543,7 +562,10 @@ impl SessionManager {
                 self.by_key.remove(&k);
                 commands.push(Command::Remove { key: k });
             }
-            self.pools[leg.iface].release(leg.local.port(), now);
+            match quarantine_from {
+                Some(now) => self.pools[leg.iface].release(leg.local.port(), now),
+                None => self.pools[leg.iface].unreserve(leg.local.port()),
+            }
             self.retired.extend(leg.srtp.contexts());
         }
         Ok((s, commands))

@@ -31,6 +31,19 @@ pub enum Command {
         /// The SRTP transform.
         srtp: SrtpTransform,
     },
+    /// Resumes an RTP stream of a flow where another node (or this one before
+    /// a restart) left it: the flow's SRTP stream states for `ssrc` (both
+    /// directions it transforms) continue at packet index `index`, and its RTP
+    /// statistics at the same extended sequence number. Sent after the flow's
+    /// upsert; a flow that is not there, or has no SSRC slot left, ignores it.
+    ResumeStream {
+        /// The flow's key.
+        key: FlowKey,
+        /// The stream's SSRC.
+        ssrc: u32,
+        /// Its highest index (`ROC << 16 | SEQ`, RFC 3711 §3.3.1).
+        index: u64,
+    },
     /// Removes a flow.
     Remove {
         /// The flow's key.

@@ -215,6 +215,21 @@ impl FlowSrtp {
         Some(HandedStreams { rx: get(s.rx), tx: get(s.tx) })
     }
 
+    /// Sets the stream states of `ssrc` (taking a slot for it if needed) to
+    /// continue at SRTP index `index`: a stream resumed from a checkpoint.
+    /// Only the worker that holds the stream (or claims it now) resumes it;
+    /// the others take the resumed state from it when RSS brings them the
+    /// stream ([`StreamBoard`]).
+    pub(crate) fn resume(&mut self, flow: FlowId, ssrc: u32, index: u64, streams: &mut StreamSlab, home: &Home) {
+        let Ok(SlotFor { slot, .. }) = self.slot_for(flow, ssrc, streams, home) else { return };
+        let s = &self.ssrcs[slot];
+        for id in [s.rx, s.tx] {
+            if id != NO_STREAM {
+                streams[id as usize] = StreamState::resume_at(index);
+            }
+        }
+    }
+
     /// Gives back a slot a dropped packet claimed, unless a packet was accepted
     /// or protected on it since: a forged packet with a new SSRC must not keep
     /// a slot, nor the stream on the board.

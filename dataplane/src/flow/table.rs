@@ -139,6 +139,15 @@ impl FlowTable {
         match cmd {
             Command::Upsert { key, flow } => self.upsert(&key, &flow, PLAIN)?,
             Command::UpsertSrtp { key, flow, srtp } => self.upsert(&key, &flow, &srtp)?,
+            Command::ResumeStream { key, ssrc, index } => {
+                if let Some(id) = self.index.get(&key) {
+                    let entry = &mut self.entries[id as usize];
+                    entry.rtp = RtpStream::resume(ssrc, index);
+                    if let Some(s) = entry.srtp.as_mut() {
+                        s.resume(entry.flow.id, ssrc, index, &mut self.srtp.streams, &self.srtp.home);
+                    }
+                }
+            }
             Command::Remove { key } => {
                 if let Some(id) = self.index.remove(&key) {
                     let entry = &mut self.entries[id as usize];

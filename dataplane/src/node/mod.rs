@@ -286,8 +286,10 @@ impl Node {
             })
             .collect();
         let mut slow = SlowPath::new(&config.slow_path, slow_ifaces, slow_rings, inject, pool.clone())?;
-        let announced = slow.announce();
-        tracing::info!(frames = announced, "announced our addresses");
+        if !config.dataplane.start_fenced {
+            let announced = slow.announce();
+            tracing::info!(frames = announced, "announced our addresses");
+        }
         let io = NodeIo { eal, pool, ports, ring_ports, interfaces };
         Ok(Node { dataplane, slow, io })
     }

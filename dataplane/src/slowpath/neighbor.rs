@@ -263,6 +263,23 @@ impl NeighborTable {
         true
     }
 
+    /// Resolves every entry without a MAC (INCOMPLETE or FAILED) again from
+    /// its first probe, now: a node whose probes could not go out (a
+    /// standby, fenced) that starts transmitting. Returns how many.
+    pub fn restart_unresolved(&mut self, now: Instant) -> usize {
+        let mut n = 0;
+        for e in self.slots.iter_mut().flatten() {
+            if matches!(e.state, NeighborState::Incomplete | NeighborState::Failed) {
+                restart(e, now);
+                n += 1;
+            }
+        }
+        if n > 0 {
+            self.wake(Some(now));
+        }
+        n
+    }
+
     /// Records that `ip` on interface `iface` is at `mac`, from an ARP
     /// packet or a Neighbor Discovery message carrying a link-layer
     /// address. Only what the table resolves is learned: a frame never
@@ -569,6 +586,27 @@ mod tests {
         assert_eq!(t.next_hop(0, ip("2001:db8::99"), secs(t0, 70.0)), Ok(id));
         assert_eq!(state(&t, id, secs(t0, 70.0)), NeighborState::Incomplete);
         assert_eq!(t.poll(secs(t0, 70.0)).len(), 1);
+    }
+
+    #[test]
+    fn unresolved_entries_are_probed_again_at_once_when_asked() {
+        let t0 = Instant::now();
+        let mut t = NeighborTable::new(NeighborConfig::default());
+        let failed = t.next_hop(0, ip("198.18.0.7"), t0).unwrap();
+        for s in [0.0, 1.0, 2.0, 3.0] {
+            t.poll(secs(t0, s));
+        }
+        let probing = t.next_hop(0, ip("198.18.0.8"), secs(t0, 3.5)).unwrap();
+        t.poll(secs(t0, 3.5));
+        let known = t.next_hop(0, ip("198.18.0.9"), secs(t0, 3.5)).unwrap();
+        t.learn(0, ip("198.18.0.9"), GW, secs(t0, 3.6));
+        assert_eq!(state(&t, failed, secs(t0, 3.6)), NeighborState::Failed);
+        assert!(t.poll(secs(t0, 3.7)).is_empty(), "the next probe is a second after the last");
+        assert_eq!(t.restart_unresolved(secs(t0, 3.7)), 2);
+        let mut probed: Vec<u32> = t.poll(secs(t0, 3.7)).iter().map(|p| p.id).collect();
+        probed.sort();
+        assert_eq!(probed, vec![failed, probing]);
+        assert_eq!(state(&t, known, secs(t0, 3.7)), NeighborState::Reachable);
     }
 
     #[test]

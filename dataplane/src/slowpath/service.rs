@@ -301,6 +301,12 @@ impl SlowPath {
         sent
     }
 
+    /// Resolves every unresolved next hop again at once (a standby taking
+    /// over, whose probes were fenced); how many.
+    pub fn resolve_unresolved(&mut self) -> usize {
+        self.neighbors.restart_unresolved(Instant::now())
+    }
+
     /// The next-hop id the workers use to reach `dst` from interface
     /// `iface`: `dst` itself when on link, else the gateway. Resolution
     /// starts at the next [`SlowPath::poll`]; its `SetNeighbor` command

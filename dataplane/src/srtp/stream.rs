@@ -32,6 +32,17 @@ impl StreamState {
         Self::default()
     }
 
+    /// A stream taken over at `highest_index` (`ROC * 2^16 + SEQ`), as another
+    /// node or worker last had it: the next packets' indexes are guessed from
+    /// it (RFC 3711 Appendix A), so it must be within 2^15 packets of the
+    /// stream's true highest index. The index itself counts as seen; the ones
+    /// below it, within the replay window, are not known and would be accepted.
+    pub fn resume_at(highest_index: u64) -> Self {
+        let mut s = Self::new();
+        s.srtp.accept(highest_index);
+        s
+    }
+
     /// The rollover counter (RFC 3711 §3.3.1) of the highest packet so far.
     pub fn roc(&self) -> u32 {
         self.srtp.top().map_or(0, |i| (i >> 16) as u32)
@@ -144,5 +155,16 @@ mod tests {
         assert_eq!((s.key_usage(0), s.key_usage(1)), ((0, 0), (5, 1)));
         assert_eq!((s.roc(), s.highest_index()), (1, Some(70_000)));
         assert!(StreamState::new().is_fresh());
+    }
+
+    #[test]
+    fn a_resumed_stream_guesses_the_next_indexes_from_its_rollover_counter() {
+        let s = StreamState::resume_at((3 << 16) | 40_000);
+        assert_eq!((s.roc(), s.highest_index(), s.is_fresh()), (3, Some((3 << 16) | 40_000), false));
+        assert_eq!(s.estimate_srtp_index(50_000), Ok((3 << 16) | 50_000));
+        // Past the next wrap, and a late packet from before the checkpoint.
+        assert_eq!(s.estimate_srtp_index(2), Ok((4 << 16) | 2));
+        assert_eq!(s.estimate_srtp_index(39_990), Ok((3 << 16) | 39_990));
+        assert_eq!(s.srtp.check((3 << 16) | 40_000, 64), Err(SrtpError::Replayed));
     }
 }

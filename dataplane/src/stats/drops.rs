@@ -104,6 +104,9 @@ drop_reasons! {
     node MultiSegment = "multi_segment",
     /// The port's TX queue stayed full.
     node TxFull = "tx_full",
+    /// To be sent while the node does not hold its group's lease (a standby,
+    /// or a node fenced after losing the lease): see `gate`.
+    node Fenced = "fenced",
     /// For the slow path, whose ring was full.
     node SlowPathFull = "slow_path_full",
     /// For the slow path, which is not running.

@@ -50,6 +50,22 @@ impl RtpStream {
         }
     }
 
+    /// A stream taken over from another node or worker: source `ssrc` at
+    /// extended highest sequence number `extended_max` (cycles << 16 | seq),
+    /// counted from the packet after it.
+    pub fn resume(ssrc: u32, extended_max: u64) -> RtpStream {
+        let ext = extended_max as u32;
+        RtpStream {
+            ssrc,
+            started: true,
+            max_seq: ext as u16,
+            cycles: ext & !0xffff,
+            base_seq: ext.wrapping_add(1),
+            bad_seq: u32::MAX,
+            ..RtpStream::default()
+        }
+    }
+
     /// Accounts one packet: its SSRC, sequence number and RTP timestamp,
     /// and its arrival time in the stream's timestamp units. Says which of
     /// the figures changed, so that only those are published.
@@ -109,7 +125,7 @@ impl RtpStream {
         if !self.started {
             return 0;
         }
-        self.extended_max() - self.base() + 1
+        (self.extended_max() + 1).saturating_sub(self.base())
     }
 
     /// Packets lost: expected minus received, 0 when duplicates outnumber losses.
@@ -132,6 +148,14 @@ mod tests {
         for &q in seqs {
             s.update(7, q, q as u32 * 160, q as u32 * 160);
         }
+    }
+
+    #[test]
+    fn a_resumed_stream_counts_on_from_its_extended_sequence() {
+        let mut s = RtpStream::resume(7, (2 << 16) | 65_534);
+        assert_eq!((s.ssrc(), s.extended_max(), s.expected(), s.received()), (7, (2 << 16) | 65_534, 0, 0));
+        feed(&mut s, &[65_535, 0, 2]);
+        assert_eq!((s.extended_max(), s.expected(), s.lost()), ((3 << 16) | 2, 4, 1));
     }
 
     #[test]

@@ -1,0 +1,119 @@
+//! The control loop's side of high availability (docs/ha.md): while the
+//! node is standby it programs what the follower reads and refuses changes
+//! through the API and ng; when the lease task reports a claim it announces
+//! the media addresses, resolves its next hops, and starts keeping the
+//! sessions in the store.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{Control, Error};
+use crate::ha::follow::{self, Checkpoints, Follower};
+use crate::ha::role::{Role, RoleEvent, Takeover};
+use crate::ha::seal::Sealer;
+
+/// A node with a lease: its role, and what it follows while standby.
+pub struct Ha {
+    /// The lease task's handle.
+    pub role: Role,
+    /// The change stream's reader.
+    pub follower: Follower,
+    /// Opens the stored SRTP keys.
+    pub sealer: Option<Arc<Sealer>>,
+    /// The group, for messages.
+    pub group: String,
+    /// Checkpoints of the followed sessions, for the writer once active.
+    followed: Checkpoints,
+}
+
+impl Ha {
+    /// `role` and `follower` for the control loop.
+    pub fn new(role: Role, follower: Follower, sealer: Option<Arc<Sealer>>, group: String) -> Self {
+        Ha { role, follower, sealer, group, followed: Checkpoints::new() }
+    }
+}
+
+/// Followed changes programmed per loop iteration at most, so that a
+/// standby loading a large group still answers its API.
+const FOLLOWED_PER_POLL: usize = 256;
+
+impl Control {
+    /// Gives the loop a lease, a role and a follower.
+    pub fn with_ha(mut self, ha: Option<Ha>) -> Self {
+        self.ha = ha;
+        self
+    }
+
+    /// Whether this node waits as standby (it has a lease and does not hold it).
+    pub(super) fn is_standby(&self) -> bool {
+        self.ha.as_ref().is_some_and(|h| !h.role.is_active())
+    }
+
+    /// The error a standby answers a change with.
+    pub(super) fn standby_refusal(&self) -> Option<Error> {
+        let h = self.ha.as_ref().filter(|h| !h.role.is_active())?;
+        Some(Error::Unavailable(format!(
+            "this node is the standby of group {:?}; change sessions on the active node (or take over: \
+             mediafwdctl ha takeover)",
+            h.group
+        )))
+    }
+
+    /// Asks the lease task to take the lease over.
+    pub(super) fn take_over(&self, reply: Takeover) {
+        match &self.ha {
+            Some(h) => h.role.take_over(reply),
+            None => {
+                let _ = reply.send(Err(Error::Unavailable("this node has no lease (ha.lease_ms)".into())));
+            }
+        }
+    }
+
+    /// This node's lease epoch and whether it holds the lease.
+    pub(super) fn ha_state(&self) -> Option<(bool, u64)> {
+        self.ha.as_ref().map(|h| (h.role.is_active(), h.role.epoch()))
+    }
+
+    /// Hears the lease task, and programs what the follower read while standby.
+    pub(super) fn poll_ha(&mut self) {
+        let Some(ha) = &mut self.ha else { return };
+        let events: Vec<RoleEvent> = ha.role.events().collect();
+        for e in events {
+            match e {
+                RoleEvent::Active { epoch } => self.became_active(epoch),
+                RoleEvent::Standby { .. } => {
+                    if let Some(h) = &self.ha {
+                        // What the new active changed since is read again whole.
+                        h.follower.reload();
+                    }
+                }
+            }
+        }
+        let Some(ha) = &mut self.ha else { return };
+        let changes: Vec<_> = ha.follower.changes(FOLLOWED_PER_POLL).collect();
+        if ha.role.is_active() {
+            // The active's own writes, read back.
+            return;
+        }
+        for c in changes {
+            follow::apply(&mut self.node, ha.sealer.as_deref(), c, &mut ha.followed);
+        }
+    }
+
+    fn became_active(&mut self, epoch: u64) {
+        let announced = self.node.slow.announce();
+        let resolving = self.node.slow.resolve_unresolved();
+        self.node.sessions.touch_all(Instant::now());
+        let followed = self.ha.as_mut().map(|h| std::mem::take(&mut h.followed)).unwrap_or_default();
+        if let Some(k) = &mut self.keeper {
+            k.set_checkpoints(followed);
+        }
+        tracing::warn!(
+            epoch,
+            sessions = self.node.sessions.len(),
+            announced,
+            resolving,
+            "active: forwarding the group's sessions"
+        );
+    }
+}
