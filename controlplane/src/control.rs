@@ -223,9 +223,7 @@ impl Control {
                     self.expire_sessions();
                     if let Some(k) = &mut self.keeper {
                         let webrtc = &self.webrtc;
-                        k.checkpoint_streams(&self.node.sessions, &self.node.dataplane, &|id| {
-                            webrtc.snapshots_of(id)
-                        });
+                        k.checkpoint_streams(&self.node.sessions, &self.node.dataplane, &|id| webrtc.snapshots_of(id));
                     }
                 }
                 self.check_drained();

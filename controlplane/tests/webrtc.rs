@@ -349,7 +349,7 @@ fn first_seq(p: &[u8]) -> u16 {
 
 /// A counter of `/metrics`.
 fn metric(series: &str) -> u64 {
-    let text = node().ask(|tx| Request::Metrics(tx)).unwrap();
+    let text = node().ask(Request::Metrics).unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
         .unwrap_or_else(|| panic!("no {series} in /metrics"))
