@@ -159,6 +159,13 @@ impl Sessions {
                 };
                 let _ = tx.send(r);
             }
+            // ng never asks for these; a node without a lease answers so.
+            Request::Takeover(tx) => {
+                let _ = tx.send(Err(Error::NotFound("this node has no lease".into())));
+            }
+            Request::HaState(tx) => {
+                let _ = tx.send(Err(Error::NotFound("this node has no lease".into())));
+            }
         }
     }
 }
