@@ -283,8 +283,17 @@ impl Worker {
     }
 
     fn flush(&mut self, b: &mut Bursts) {
+        // The gate again, at the moment of sending: a node frozen (SIGSTOP,
+        // a stalled VM) between receiving a burst and sending it wakes with
+        // its lease gone, and must not send what it held.
+        let fenced = !self.gate.allows(eal::rdtsc());
         for (port, out) in b.tx.iter_mut().enumerate() {
             if out.is_empty() {
+                continue;
+            }
+            if fenced {
+                add(&self.counters.drops[DropReason::Fenced as usize], out.len() as u64);
+                out.free_all();
                 continue;
             }
             if let Some(txq) = self.tx[port].as_mut() {
