@@ -380,6 +380,14 @@ fn browser_calls_a_sip_phone_and_mediafwd_is_passive() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(node().take(peer.addr).is_empty(), "no stray ClientHello");
     assert_eq!(peer.ice(&ours, &ours.pwd), stun::msg_type::BINDING_SUCCESS);
+    // Nominated but not keyed yet: the SIP side's media is not sent to the
+    // peer in clear.
+    // Over 300 ms, time for the peer's address to be resolved.
+    for i in 0..30 {
+        node().send(sip, relay_sip, &rtp(0x51b, 900 + i, 0x22));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(node().take(peer.addr).is_empty(), "media before the keys went to the peer");
     let completed = metric(COMPLETED);
     let keys = peer.dtls(&ours, Role::Client).expect("the handshake completes");
     wait_keyed(call);

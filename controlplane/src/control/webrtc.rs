@@ -31,6 +31,12 @@ impl Control {
             .setup(local, &req, Instant::now(), &mut actions)
             .map_err(|e| Error::Unavailable(format!("WebRTC leg {:?}: {e}", req.leg)))?;
         self.node.slow.set_ice_leg(local, creds);
+        // No media towards the peer before its keys: nothing in clear while
+        // the handshake runs (counted `no_remote`). Nomination and keys
+        // together release it.
+        if !self.webrtc_keyed(local) {
+            actions.insert(0, Action::Hold { local });
+        }
         self.apply_webrtc(actions);
         self.kept(&req.session_id);
         Ok(view)
@@ -77,6 +83,11 @@ impl Control {
         Ok(())
     }
 
+    /// Whether the WebRTC leg on `local` runs on its handshake's keys.
+    fn webrtc_keyed(&self, local: SocketAddr) -> bool {
+        self.webrtc.view(&local).is_some_and(|v| v.dtls == "connected")
+    }
+
     /// The session and label of the leg on `local`.
     fn leg_at(&self, local: SocketAddr) -> Option<(String, String)> {
         self.node
@@ -104,12 +115,16 @@ impl Control {
                 Action::Latch { remote, .. } => {
                     change.remote = Some(remote);
                     change.remote_rtcp = Some(remote);
-                    change.hold = Some(false);
+                    // Media flows once the pair is nominated and the leg keyed.
+                    change.hold = Some(!self.webrtc_keyed(local));
                 }
                 Action::Hold { .. } => change.hold = Some(true),
                 Action::Keys { inbound, outbound, .. } => {
                     change.srtp_inbound = Some(Some(inbound));
                     change.srtp_outbound = Some(Some(outbound));
+                    if self.webrtc.view(&local).is_some_and(|v| v.nominated.is_some()) {
+                        change.hold = Some(false);
+                    }
                 }
                 Action::Event { event, .. } => {
                     match &event {
