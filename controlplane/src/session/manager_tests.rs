@@ -3,10 +3,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mediafwd_dataplane::flow::{Command, FlowKey, LatchMode};
-use mediafwd_dataplane::wire::ethernet::MacAddr;
 
 use super::*;
-use crate::config::Config;
 
 struct FakeResolver {
     asked: Vec<(usize, IpAddr)>,
@@ -23,29 +21,7 @@ impl Resolver for FakeResolver {
 }
 
 fn manager() -> SessionManager {
-    let text = r#"
-[node]
-worker_cores = [1]
-control_cores = [0]
-[[interface]]
-name = "public"
-device = "net_null0"
-addresses = ["198.18.0.1/24", "2001:db8:1::1/64"]
-rtp_ports = "30000-30007"
-[[interface]]
-name = "private"
-device = "net_null1"
-addresses = ["198.19.0.1/24"]
-rtp_ports = "40000-40099"
-"#;
-    let v = Config::parse(text).unwrap().validate().unwrap();
-    let ifaces = v
-        .interfaces
-        .into_iter()
-        .enumerate()
-        .map(|(i, config)| IfaceInfo { config, port_id: i as u16, mac: MacAddr([2, 0, 0, 0, 0, i as u8]) })
-        .collect();
-    SessionManager::new(ifaces, 1024)
+    crate::session::test_support::manager("30000-30007")
 }
 
 fn leg(label: &str, iface: &str, remote: Option<&str>) -> LegRequest {

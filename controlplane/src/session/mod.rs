@@ -6,6 +6,8 @@ mod ids;
 pub mod manager;
 pub mod ports;
 pub mod srtp;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 pub use flows::{flows_for, LegPlan};
 pub use manager::{check_label, IfaceInfo, Leg, LegRequest, Resolver, Session, SessionError, SessionManager};
