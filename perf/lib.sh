@@ -9,6 +9,9 @@
 #                             DIR and the DPDK runtime directories of file prefixes mfw-TAG-*
 #   lib_relay LOG CMD...      starts CMD (the relay, in its namespace) with stdout and stderr in
 #                             LOG, appends its PID to PIDS and sets RELAY; waits for "ready"
+#   lib_side_link GEN REL INTO  a veth GEN (generator's namespace) to REL (relay's) whose
+#                             frames tc redirects into the relay's INTO, as if received there:
+#                             a second sender onto a relay port that keeps the first's link clean
 #
 # Needs bash; everything it makes is removed on exit, also on Ctrl-C.
 
@@ -72,4 +75,14 @@ lib_relay() {
 	echo "mediafwd did not get ready:" >&2
 	tail "$log" >&2
 	exit 1
+}
+
+lib_side_link() {
+	ip link add "$1" netns "$TOPO_GEN" type veth peer name "$2" netns "$TOPO_RELAY"
+	ip -n "$TOPO_GEN" link set "$1" up
+	ip -n "$TOPO_RELAY" link set "$2" up
+	ip netns exec "$TOPO_GEN" sysctl -qw "net.ipv6.conf.$1.disable_ipv6=1"
+	ip netns exec "$TOPO_RELAY" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1"
+	tc -n "$TOPO_RELAY" qdisc add dev "$2" clsact
+	tc -n "$TOPO_RELAY" filter add dev "$2" ingress u32 match u32 0 0 action mirred ingress redirect dev "$3"
 }

@@ -3,9 +3,17 @@
 #
 #   namespace mfw-sN-gen                              namespace mfw-sN-relay
 #   rtpgen: CALLS calls, leg a SRTP   a0 <== veth ==> a1  mediafwd "public"
-#   soak.py barrage (malformed)       b0 <== veth ==> b1  mediafwd "private"
+#                                     b0 <== veth ==> b1  mediafwd "private"
+#   soak.py barrage (malformed)       d0 <== veth ==> d1 --tc mirred--> into b1
 #   mfw-control-load (gRPC + ng churn), soak.py sample
 #                                     c0 <== veth ==> c1  API, metrics, ng
+#
+# The barrage enters b1 (the callees' interface) from its own veth,
+# redirected by tc, so rtpgen's ports carry nothing but the calls and a call
+# packet lost can only have been lost by the relay or by rtpgen's own links.
+# rtpgen prints its totals every second (SOAK_OUT/rtpgen.log), so a loss
+# has a time; SOAK_OUT/kernel-counters.txt has the links' kernel counters
+# at the start and the end.
 #
 # Every SOAK_EVERY (10) seconds soak.py samples the relay's resident memory,
 # the packet pool's buffers in use, sessions, drops by reason and the frames
@@ -13,7 +21,8 @@
 # soak.csv; at the end it draws soak.png and fails (exit 1) if memory or
 # buffers grew after the warm-up (SOAK_WARMUP, default a tenth of the run,
 # at least 60 s), rtpgen lost a call packet or the relay died. Results go
-# to SOAK_OUT (default target/soak).
+# to SOAK_OUT (default target/soak). The af_packet rings of the relay's and
+# rtpgen's ports hold SOAK_FRAMES (16384) frames each: 1.6 s of the calls.
 #
 # The relay and the call generator run under SCHED_RR at priority SOAK_RT
 # (20; empty: the ordinary scheduler at nice SOAK_PRIO, -5): the machine may
@@ -50,6 +59,7 @@ lib_require soak
 PY="$(command -v /usr/bin/python3 || command -v python3)"
 lib_build "$NICE" mediafwd-controlplane mediafwd-perf
 lib_begin s
+lib_side_link d0 d1 b1
 if [ -n "$RT" ]; then SCHED=(chrt -r "$RT"); else SCHED=(nice -n "$PRIO"); fi
 cat >"$DIR/mediafwd.toml" <<EOF
 [node]
@@ -76,16 +86,32 @@ listen = "$TOPO_CTL_RELAY:22222"
 
 [[interface]]
 name = "public"
-device = "net_af_packet0,iface=a1,framecnt=4096"
+device = "net_af_packet0,iface=a1,framecnt=${SOAK_FRAMES:-16384}"
 addresses = ["198.18.0.1/24"]
 gateway4 = "198.18.0.2"
 
 [[interface]]
 name = "private"
-device = "net_af_packet1,iface=b1,framecnt=4096"
+device = "net_af_packet1,iface=b1,framecnt=${SOAK_FRAMES:-16384}"
 addresses = ["198.19.0.1/24"]
 gateway4 = "198.19.0.2"
 EOF
+
+# The kernel's side of the links, read before the namespaces go: veth drops
+# (`ip -s link`) and the per-CPU backlog drops (softnet_stat's second column),
+# at the start and at the end, so that a loss outside the relay has a place.
+kernel_counters() {
+	{
+		echo "== $1 $(date -u +%FT%TZ)"
+		ip -n "$TOPO_GEN" -s -s link show
+		ip -n "$TOPO_RELAY" -s -s link show
+		echo "-- softnet_stat"
+		cat /proc/net/softnet_stat
+	} >>"$OUT/kernel-counters.txt" 2>&1 || true
+}
+lib_on_exit() { kernel_counters end; }
+rm -f "$OUT/kernel-counters.txt"
+kernel_counters start
 
 # A core file lands in the relay's working directory.
 rm -f "$OUT"/core*
@@ -98,11 +124,11 @@ MAC_B="$(ip netns exec "$TOPO_RELAY" cat /sys/class/net/b1/address)"
 echo "soak: $DURATION s, $CALLS calls (leg a SRTP), churn $CHURN_RATE/s over gRPC and ng, barrage $BARRAGE_PPS frames/s; results in $OUT"
 G=(ip netns exec "$TOPO_GEN" nice -n "$NICE")
 ip netns exec "$TOPO_GEN" "${SCHED[@]}" "$BIN/rtpgen" --api "http://$TOPO_CTL_RELAY:7070" --sessions "$CALLS" --direction both \
-	--duration "$DURATION" --srtp-a AES_CM_128_HMAC_SHA1_80 --desc 4096 --idle-sleep-us "$IDLE_US" --quiet --json \
+	--duration "$DURATION" --srtp-a AES_CM_128_HMAC_SHA1_80 --desc 4096 --idle-sleep-us "$IDLE_US" --json \
 	--port net_af_packet0 --port net_af_packet1 -- \
 	--lcores=0@0 --no-pci --no-huge -m 512 --no-shconf --no-telemetry --log-level=warning \
-	--file-prefix="mfw-$TAG-gen" --vdev=net_af_packet0,iface=a0,framecnt=4096 \
-	--vdev=net_af_packet1,iface=b0,framecnt=4096 >"$OUT/rtpgen.json" 2>"$OUT/rtpgen.log" &
+	--file-prefix="mfw-$TAG-gen" --vdev=net_af_packet0,iface=a0,framecnt=${SOAK_FRAMES:-16384} \
+	--vdev=net_af_packet1,iface=b0,framecnt=${SOAK_FRAMES:-16384} >"$OUT/rtpgen.json" 2>"$OUT/rtpgen.log" &
 GEN=$!
 PIDS+=("$GEN")
 "${G[@]}" "$PY" "$REPO/perf/soak/soak.py" sample --pid "$RELAY" --gen-pid "$GEN" \
@@ -116,7 +142,7 @@ sleep 20
 	--rate "$CHURN_RATE" --concurrency 2 --duration "$((DURATION - 30))" >"$DIR/churn.txt" 2>&1 &
 PIDS+=($!)
 CHURN=$!
-"${G[@]}" "$PY" "$REPO/perf/soak/soak.py" barrage --iface b0 --dst-mac "$MAC_B" --src 198.19.0.77 \
+"${G[@]}" "$PY" "$REPO/perf/soak/soak.py" barrage --iface d0 --dst-mac "$MAC_B" --src 198.19.0.77 \
 	--dst 198.19.0.1 --pps "$BARRAGE_PPS" --seconds "$((DURATION - 30))" >"$DIR/barrage.json" 2>&1 &
 PIDS+=($!)
 BARRAGE=$!
