@@ -5,9 +5,12 @@ captures of dataplane/src/wire/mod.rs, the SDP and ng messages of the ng
 conformance test, the shipped configuration. Run from the repository root;
 the output is deterministic."""
 
+import hashlib
+import hmac
 import os
 import re
 import struct
+import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "fuzz", "seeds")
@@ -197,8 +200,37 @@ def pipeline_seeds(caps):
         0, ALTER | FIX, alter=(50, 0xff)) + built(8, SEAL | ALTER | FIX, alter=(80, 4), last=True))
 
 
+def stun_attr(typ, value):
+    return struct.pack("!HH", typ, len(value)) + value + b"\0" * (-len(value) % 4)
+
+
+def stun_check(user, pwd, nominate):
+    """A Binding request as a controlling browser sends it to a leg whose
+    credentials are the stun target's (mfwd, relaypasswordrelaypass, web1)."""
+    body = stun_attr(0x0006, user) + stun_attr(0x802A, bytes(range(1, 9))) + stun_attr(0x0024, b"\x6e\x00\x01\xff")
+    if nominate:
+        body += stun_attr(0x0025, b"")
+    tid = bytes(range(9, 21))
+    header = lambda n: struct.pack("!HHI", 0x0001, n, 0x2112A442) + tid
+    msg = header(len(body) + 24) + body
+    msg += stun_attr(0x0008, hmac.new(pwd, msg, hashlib.sha1).digest())
+    msg = header(len(body) + 24 + 8) + msg[20:]
+    crc = (zlib.crc32(msg) ^ 0x5354554E) & 0xFFFFFFFF
+    return msg + stun_attr(0x8028, struct.pack("!I", crc))
+
+
+def stun_seeds(caps):
+    write("stun", "rfc5769_request", caps["RFC5769_REQUEST"])
+    text = open(os.path.join(ROOT, "dataplane/src/wire/stun.rs")).read()
+    for name, body in re.findall(r'const (SAMPLE_V\d_RESPONSE): &str = "([^"]*)";', text):
+        write("stun", name.lower(), bytes.fromhex("".join(body.split())))
+    write("stun", "browser_check", stun_check(b"mfwd:web1", b"relaypasswordrelaypass", True))
+    write("stun", "wrong_password", stun_check(b"mfwd:web1", b"wrong", False))
+
+
 def main():
     caps = captures()
+    stun_seeds(caps)
     frame_seeds(caps)
     pipeline_seeds(caps)
     ng_seeds()

@@ -35,34 +35,7 @@ lib_on_exit() { [ -n "${FLOOD_KEEP_LOG:-}" ] && cp "$DIR/mediafwd.log" "$FLOOD_K
 lib_begin f
 lib_side_link f0 f1 a1
 
-cat >"$DIR/mediafwd.toml" <<EOF
-[node]
-worker_cores = [1]
-control_cores = [0]
-hugepages = false
-file_prefix = "mfw-$TAG-node"
-stats_log_seconds = 600
-
-[dataplane]
-rx_desc = 4096
-tx_desc = 4096
-
-[api]
-listen = "$TOPO_CTL_RELAY:7070"
-metrics_listen = "$TOPO_CTL_RELAY:9100"
-
-[[interface]]
-name = "public"
-device = "net_af_packet0,iface=a1,framecnt=${FLOOD_FRAMES:-16384}"
-addresses = ["198.18.0.1/24", "2001:db8::1/64"]
-gateway4 = "198.18.0.2"
-
-[[interface]]
-name = "private"
-device = "net_af_packet1,iface=b1,framecnt=${FLOOD_FRAMES:-16384}"
-addresses = ["198.19.0.1/24"]
-gateway4 = "198.19.0.2"
-EOF
+lib_relay_config "${FLOOD_FRAMES:-16384}" 0
 # Scheduling, as on a production node whose flood comes from elsewhere:
 # the relay's worker has core 1 to itself in all but name (nice -20 there,
 # against the builds a shared machine may run at nice 10); its control

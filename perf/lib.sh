@@ -9,6 +9,11 @@
 #                             DIR and the DPDK runtime directories of file prefixes mfw-TAG-*
 #   lib_relay LOG CMD...      starts CMD (the relay, in its namespace) with stdout and stderr in
 #                             LOG, appends its PID to PIDS and sets RELAY; waits for "ready"
+#   lib_relay_config FRAMES IDLE_US [SECTIONS]
+#                             DIR/mediafwd.toml: the relay of this topology (worker on CPU 1,
+#                             API, metrics and ng on the c link, "public" on a1 and "private"
+#                             on b1 as af_packet ports of FRAMES frames, the worker sleeping
+#                             IDLE_US once idle), then SECTIONS (more TOML tables) as given
 #   lib_side_link GEN REL INTO  a veth GEN (generator's namespace) to REL (relay's) whose
 #                             frames tc redirects into the relay's INTO, as if received there:
 #                             a second sender onto a relay port that keeps the first's link clean
@@ -85,4 +90,40 @@ lib_side_link() {
 	ip netns exec "$TOPO_RELAY" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1"
 	tc -n "$TOPO_RELAY" qdisc add dev "$2" clsact
 	tc -n "$TOPO_RELAY" filter add dev "$2" ingress u32 match u32 0 0 action mirred ingress redirect dev "$3"
+}
+
+lib_relay_config() {
+	cat >"$DIR/mediafwd.toml" <<EOF
+[node]
+worker_cores = [1]
+control_cores = [0]
+hugepages = false
+file_prefix = "mfw-$TAG-node"
+stats_log_seconds = 600
+
+[dataplane]
+rx_desc = 4096
+tx_desc = 4096
+idle_sleep_us = $2
+
+[api]
+listen = "$TOPO_CTL_RELAY:7070"
+metrics_listen = "$TOPO_CTL_RELAY:9100"
+
+[ng]
+listen = "$TOPO_CTL_RELAY:22222"
+
+[[interface]]
+name = "public"
+device = "net_af_packet0,iface=a1,framecnt=$1"
+addresses = ["198.18.0.1/24", "2001:db8::1/64"]
+gateway4 = "198.18.0.2"
+
+[[interface]]
+name = "private"
+device = "net_af_packet1,iface=b1,framecnt=$1"
+addresses = ["198.19.0.1/24"]
+gateway4 = "198.19.0.2"
+${3:-}
+EOF
 }

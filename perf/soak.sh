@@ -61,41 +61,8 @@ lib_build "$NICE" mediafwd-controlplane mediafwd-perf
 lib_begin s
 lib_side_link d0 d1 b1
 if [ -n "$RT" ]; then SCHED=(chrt -r "$RT"); else SCHED=(nice -n "$PRIO"); fi
-cat >"$DIR/mediafwd.toml" <<EOF
-[node]
-worker_cores = [1]
-control_cores = [0]
-hugepages = false
-file_prefix = "mfw-$TAG-node"
-stats_log_seconds = 600
-
-[dataplane]
-rx_desc = 4096
-tx_desc = 4096
-idle_sleep_us = $IDLE_US
-
-[sessions]
-max_sessions = $((CALLS + 64))
-
-[api]
-listen = "$TOPO_CTL_RELAY:7070"
-metrics_listen = "$TOPO_CTL_RELAY:9100"
-
-[ng]
-listen = "$TOPO_CTL_RELAY:22222"
-
-[[interface]]
-name = "public"
-device = "net_af_packet0,iface=a1,framecnt=${SOAK_FRAMES:-16384}"
-addresses = ["198.18.0.1/24"]
-gateway4 = "198.18.0.2"
-
-[[interface]]
-name = "private"
-device = "net_af_packet1,iface=b1,framecnt=${SOAK_FRAMES:-16384}"
-addresses = ["198.19.0.1/24"]
-gateway4 = "198.19.0.2"
-EOF
+lib_relay_config "${SOAK_FRAMES:-16384}" "$IDLE_US" "[sessions]
+max_sessions = $((CALLS + 64))"
 
 # The kernel's side of the links, read before the namespaces go: veth drops
 # (`ip -s link`) and the per-CPU backlog drops (softnet_stat's second column),

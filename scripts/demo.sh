@@ -33,34 +33,7 @@ lib_on_exit() {
 echo "creating the topology: namespaces mfw-d$$-gen and mfw-d$$-relay, three veth pairs"
 lib_begin d
 
-cat >"$DIR/mediafwd.toml" <<EOF
-[node]
-worker_cores = [1]
-control_cores = [0]
-hugepages = false
-file_prefix = "mfw-$TAG-node"
-stats_log_seconds = 60
-
-[dataplane]
-rx_desc = 4096
-tx_desc = 4096
-
-[api]
-listen = "$TOPO_CTL_RELAY:7070"
-metrics_listen = "$TOPO_CTL_RELAY:9100"
-
-[[interface]]
-name = "public"
-device = "net_af_packet0,iface=a1,framecnt=4096"
-addresses = ["198.18.0.1/24"]
-gateway4 = "198.18.0.2"
-
-[[interface]]
-name = "private"
-device = "net_af_packet1,iface=b1,framecnt=4096"
-addresses = ["198.19.0.1/24"]
-gateway4 = "198.19.0.2"
-EOF
+lib_relay_config 4096 0
 
 # Both poll their cores; SCHED_RR keeps other tasks of a busy machine from
 # stalling them (the kernel's RT throttle still leaves 5% to others).
