@@ -270,6 +270,38 @@ impl Lean {
     }
 }
 
+/// The UDP header and the fixed RTP header behind it, as the lean relay reads
+/// them: source port, destination port, length, checksum, then the 12 bytes
+/// of RTP (RFC 3550 §5.1).
+pub type UdpRtp = [u8; udp::HEADER_LEN + 12];
+
+impl Lean {
+    /// The sender and the UDP and fixed RTP headers of `frame` (the frame it
+    /// was classified from), taken with one bounds check; `None` when the
+    /// datagram is too short to hold an RTP header.
+    #[inline(always)]
+    pub fn headers<'f>(&self, frame: &'f [u8]) -> Option<(RemoteBits, &'f UdpRtp)> {
+        if (self.udp_len as usize) < core::mem::size_of::<UdpRtp>() {
+            return None;
+        }
+        let l3 = self.l3_off as usize;
+        match self.family {
+            Family::V4 => {
+                let h: &[u8; ipv4::HEADER_LEN + 20] = frame.get(l3..l3 + 40)?.try_into().ok()?;
+                let (ip, u) = h.split_at(ipv4::HEADER_LEN);
+                let a = u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]);
+                Some((RemoteBits::v4(a, self.src_port), u.try_into().ok()?))
+            }
+            Family::V6 => {
+                let h: &[u8; ipv6::HEADER_LEN + 20] = frame.get(l3..l3 + 60)?.try_into().ok()?;
+                let (ip, u) = h.split_at(ipv6::HEADER_LEN);
+                let a: [u8; 16] = ip[8..24].try_into().ok()?;
+                Some((RemoteBits::v6(u128::from_be_bytes(a), self.src_port), u.try_into().ok()?))
+            }
+        }
+    }
+}
+
 #[inline(always)]
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
@@ -430,6 +462,14 @@ mod tests {
                 };
                 prop_assert_eq!(u.key, key);
                 prop_assert_eq!(RemoteBits::of(Some(u.src)), l.src(&frame));
+                // The fixed-offset view: the same sender, the datagram's own bytes.
+                match l.headers(&frame) {
+                    Some((src, h)) => {
+                        prop_assert_eq!(src, l.src(&frame));
+                        prop_assert_eq!(&h[..], &frame[u.udp_off..u.udp_off + h.len()]);
+                    }
+                    None => prop_assert!(u.udp_len < core::mem::size_of::<UdpRtp>()),
+                }
                 prop_assert_eq!((u.vlan, u.family, u.l3_off, u.udp_off, u.udp_len), (l.vlan, l.family, l.l3_off as usize, l.udp_off(), l.udp_len as usize));
             }
         }

@@ -707,7 +707,7 @@ proptest! {
         latch in prop_oneof![Just(LatchMode::Off), Just(LatchMode::Once), Just(LatchMode::Follow)],
         strict in any::<bool>(),
         vlan_b in proptest::option::of(1u16..4095),
-        picks in proptest::collection::vec((0u8..5, any::<u16>(), proptest::collection::vec(any::<u8>(), 0..40)), 1..=32),
+        picks in proptest::collection::vec((0u8..6, any::<u16>(), proptest::collection::vec(any::<u8>(), 0..40)), 1..=32),
     ) {
         let fixture = || Fixture::with("198.18.0.1:30000", "198.18.0.2:5000", "[2001:db8:2::1]:40000", "[2001:db8:2::2]:6000", vlan_b, latch, strict);
         let (mut one, mut many, mut full) = (fixture(), fixture(), fixture());
@@ -730,7 +730,19 @@ proptest! {
                 1 => frame(src_mac, dst_mac, vlan, other, local, &rtp(*seq)),
                 2 => frame(src_mac, dst_mac, vlan, remote, local, &[0x80, 200, 0, 1, 0, 0, 0, 7]),
                 3 => junk.clone(),
-                _ => frame(src_mac, dst_mac, vlan, remote, SocketAddr::new(local.ip(), 1), &rtp(*seq)),
+                4 => frame(src_mac, dst_mac, vlan, remote, SocketAddr::new(local.ip(), 1), &rtp(*seq)),
+                // RTP with another first byte (padding, extension, CSRCs,
+                // another version), cut anywhere: the lean relay's checks.
+                _ => {
+                    let mut p = rtp(*seq);
+                    p[0] = match junk.first() {
+                        Some(b) if b & 1 == 0 => 0x80 | (b & 0x3f),
+                        Some(b) => *b,
+                        None => 0x80,
+                    };
+                    p.truncate(1 + junk.len() * p.len() / 40);
+                    frame(src_mac, dst_mac, vlan, remote, local, &p)
+                }
             })
             .collect();
         let expected: Vec<(Verdict, Vec<u8>)> = frames.iter().map(|f| {

@@ -229,25 +229,33 @@ impl Pipeline<'_> {
             return drop(DropReason::WrongVlan);
         }
         let frame = pkt.data();
-        let udp_off = l.udp_off();
-        let payload = &frame[udp_off + udp::HEADER_LEN..udp_off + l.udp_len as usize];
-        if lean.rtcp_mux && rtcp::is_rtcp(payload) {
+        // The sender, UDP and RTP headers at fixed offsets, one bounds check.
+        let (src, h) = l.headers(frame)?;
+        let rtp_first = h[udp::HEADER_LEN];
+        if lean.rtcp_mux && rtp_first >> 6 == 2 && (192..=223).contains(&h[udp::HEADER_LEN + 1]) {
             return None;
         }
-        let Ok(rtp) = rtp::Packet::new_checked(payload) else {
-            return drop(DropReason::BadRtp);
-        };
+        // Version 2 without padding, extension or CSRCs: the common header
+        // is valid as it is; any other first byte takes the checked view.
+        if rtp_first != 0x80 {
+            let udp_off = l.udp_off();
+            let payload = &frame[udp_off + udp::HEADER_LEN..udp_off + l.udp_len as usize];
+            if rtp::Packet::new_checked(payload).is_err() {
+                return drop(DropReason::BadRtp);
+            }
+        }
         let eg = &entry.egress;
-        if eg.needs_full_checksum(frame, l) {
+        if eg.needs_full_checksum(u16::from_ne_bytes([h[6], h[7]]), l) {
             return None;
         }
-        match entry.latch.check_unchanged(lean.latch, lean.strict_source, &l.src(frame)) {
+        match entry.latch.check_unchanged(lean.latch, lean.strict_source, &src) {
             None => return None,
             Some(false) => return drop(DropReason::SourceMismatch),
             Some(true) => {}
         }
-        let change =
-            entry.rtp.update(rtp.ssrc(), rtp.sequence_number(), rtp.timestamp(), clock.arrival(lean.clock_rate));
+        let be32 = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+        let (seq, ts, ssrc) = (u16::from_be_bytes([h[10], h[11]]), be32(12), be32(16));
+        let change = entry.rtp.update(ssrc, seq, ts, clock.arrival(lean.clock_rate));
         slot.publish_rtp(&entry.rtp, change);
         let Some(Some(dst_mac)) = neighbors.get(eg.next_hop as usize).copied() else {
             return drop(DropReason::NeighborUnresolved);

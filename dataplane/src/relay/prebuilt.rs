@@ -21,16 +21,20 @@ use crate::wire::{ipv6, udp};
 /// Longest Ethernet and IP headers: a tag and IPv6.
 const MAX_HEADERS: usize = ethernet::VLAN_HEADER_LEN + ipv6::HEADER_LEN;
 
-/// A flow's egress headers. Metadata first, then the header bytes, so that
-/// an untagged or tagged IPv4 egress fits the first cache line.
+/// A flow's egress headers. Metadata first, then the header bytes: in a
+/// flow entry, what the rewrite of an IPv4 packet leaving over IPv4 reads
+/// (the metadata with the new addresses, the Ethernet header) lies in the
+/// entry's second cache line ([`Prebuilt::V4_READ`]); the IP template,
+/// read only across families or over IPv6, may reach into the third.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(C)]
 pub struct Prebuilt {
     /// Sum of the new source and destination addresses as native 32-bit
     /// words (see [`patch`]).
     addr_sum: u64,
-    /// `addr_sum` plus the new UDP ports, the same way.
-    udp_sum: u64,
+    /// New IPv4 source and destination addresses (an IPv4 egress), as in
+    /// the template: the rewrite of an IPv4 packet reads them here.
+    v4_addrs: [u8; 8],
     /// Index of the next hop in the neighbor table.
     pub next_hop: u32,
     /// The egress DPDK port.
@@ -47,10 +51,14 @@ pub struct Prebuilt {
 }
 
 impl Prebuilt {
+    /// Bytes from the start of the headers that the rewrite of an IPv4
+    /// packet leaving over IPv4 reads, tagged or not.
+    pub const V4_READ: usize = core::mem::offset_of!(Prebuilt, bytes) + ethernet::VLAN_HEADER_LEN;
+
     /// No headers: the flow's packets take [`super::rewrite`].
     pub const NONE: Prebuilt = Prebuilt {
         addr_sum: 0,
-        udp_sum: 0,
+        v4_addrs: [0; 8],
         next_hop: 0,
         port_id: 0,
         ports: [0; 4],
@@ -90,7 +98,9 @@ impl Prebuilt {
         p.addr_sum = addr_sum;
         p.ports[..2].copy_from_slice(&eg.src.port().to_be_bytes());
         p.ports[2..].copy_from_slice(&dst.port().to_be_bytes());
-        p.udp_sum = addr_sum + u32::from_ne_bytes(p.ports) as u64;
+        if l3_len == ipv4::HEADER_LEN {
+            p.v4_addrs.copy_from_slice(&p.bytes[l2 + 12..l2 + 20]);
+        }
         p.l2_len = l2 as u8;
         p.l3_len = l3_len as u8;
         p
@@ -156,7 +166,7 @@ impl Prebuilt {
                 let check = u16::from_ne_bytes([h[10], h[11]]);
                 let old = old_addr_sum + u16::from_ne_bytes([old_ttl, protocol::UDP]) as u64;
                 let new = self.addr_sum + u16::from_ne_bytes([TTL, protocol::UDP]) as u64;
-                h[12..20].copy_from_slice(&tpl[12..20]);
+                h[12..20].copy_from_slice(&self.v4_addrs);
                 h[8] = TTL;
                 h[10..12].copy_from_slice(&patch(check, old, new).to_ne_bytes());
             }
@@ -187,7 +197,8 @@ impl Prebuilt {
         let old_ports = u32::from_ne_bytes([u[0], u[1], u[2], u[3]]) as u64;
         u[..4].copy_from_slice(&self.ports);
         if check != 0 || !self.is_v4() {
-            let c = patch(check, old_addr_sum + old_ports, self.udp_sum);
+            let new = self.addr_sum + u32::from_ne_bytes(self.ports) as u64;
+            let c = patch(check, old_addr_sum + old_ports, new);
             u[6..8].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_ne_bytes());
         }
 
@@ -202,9 +213,8 @@ impl Prebuilt {
     /// where the checksum is mandatory: it must be computed over the payload,
     /// which [`super::rewrite`] does.
     #[inline(always)]
-    pub fn needs_full_checksum(&self, frame: &[u8], l: &Lean) -> bool {
-        let at = l.udp_off() + 6;
-        !self.is_v4() && l.family == Family::V4 && frame[at] == 0 && frame[at + 1] == 0
+    pub fn needs_full_checksum(&self, udp_checksum: u16, l: &Lean) -> bool {
+        !self.is_v4() && l.family == Family::V4 && udp_checksum == 0
     }
 }
 
@@ -308,8 +318,8 @@ mod tests {
             let mut full = PacketBuf::new(&mut full_buf, HEADROOM, frame.len());
             let mut leaned = PacketBuf::new(&mut lean_buf, HEADROOM, frame.len());
             super::super::rewrite(&mut full, &u, &eg, eg.dst.unwrap(), NEXT).unwrap();
-            prop_assert_eq!(pb.needs_full_checksum(&frame, &lean), !in_v6 && out_v6 && no_checksum);
-            if !pb.needs_full_checksum(&frame, &lean) {
+            prop_assert_eq!(pb.needs_full_checksum(u16::from_ne_bytes([frame[lean.udp_off() + 6], frame[lean.udp_off() + 7]]), &lean), !in_v6 && out_v6 && no_checksum);
+            if !pb.needs_full_checksum(u16::from_ne_bytes([frame[lean.udp_off() + 6], frame[lean.udp_off() + 7]]), &lean) {
                 pb.rewrite(&mut leaned, &lean, NEXT).unwrap();
                 prop_assert_eq!(full.data(), leaned.data());
             }
