@@ -180,6 +180,9 @@ pub(crate) struct Crypto {
     /// HMAC-SHA1 jobs kept from one burst to the next.
     #[cfg(feature = "ipsec-mb")]
     hash_slots: mediafwd_ipsec_mb::HashSlots,
+    /// AES-CTR jobs kept from one burst to the next.
+    #[cfg(feature = "ipsec-mb")]
+    cipher_slots: mediafwd_ipsec_mb::CipherSlots,
 }
 
 thread_local! {
@@ -206,6 +209,8 @@ impl Crypto {
             mb: mediafwd_ipsec_mb::Manager::new().ok(),
             #[cfg(feature = "ipsec-mb")]
             hash_slots: mediafwd_ipsec_mb::HashSlots::new(),
+            #[cfg(feature = "ipsec-mb")]
+            cipher_slots: mediafwd_ipsec_mb::CipherSlots::new(),
         }
     }
 
@@ -249,7 +254,8 @@ impl Crypto {
     pub(crate) fn ctr(&mut self, ops: &mut [Option<CtrOp<'_>>]) {
         #[cfg(feature = "ipsec-mb")]
         if ops.iter().flatten().any(|op| matches!(op.key, CtrKey::IpsecMb(_))) {
-            ipsec_mb::ctr(self.manager_mut(), ops);
+            let mgr = self.mb.as_mut().expect("ipsec-mb keys are made only where the engine runs");
+            ipsec_mb::ctr(mgr, &mut self.cipher_slots, ops);
         }
         for op in ops.iter_mut().flatten() {
             // Irrefutable in a build without ipsec-mb.
