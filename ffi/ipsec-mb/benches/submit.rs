@@ -3,7 +3,8 @@
 //! (`split`), the hash jobs built once and
 //! submitted again (`hash_reused`), as one chained cipher-then-hash job per packet through the
 //! scheduler (`chained`), and the hash alone on the AVX-512 path (16 SHA-1
-//! lanes) against the SSE path (SHA-NI, one or two buffers at a time), and
+//! lanes) against the SSE path (SHA-NI, one or two buffers at a time), each
+//! path also with the SHA extensions switched off (`<arch>-nosha`), and
 //! on kept jobs through the unvalidating entry points (`hash_slots`,
 //! `cipher_slots`, what the SRTP engine does). `ipsec_mb/hash_n/...`: the
 //! hash alone on bursts of 8, 16 and 32, on each path (throughput: the
@@ -26,14 +27,11 @@ fn bufs() -> Vec<[u8; 192]> {
 fn levers(c: &mut Criterion) {
     let mut group = c.benchmark_group("ipsec_mb/burst32");
     group.throughput(Throughput::Elements(BURST as u64));
-    let mut arches = vec![Arch::Avx512, Arch::Avx2, Arch::Sse];
-    arches.retain(|&a| Manager::with_arch(a).is_ok());
     let best = Manager::new().unwrap();
     let aes = best.aes_key(&[9; 16]);
     let auth = best.hmac_sha1_key(&[7; 20]);
     let ivs: Vec<[u8; 16]> = (0..BURST).map(|i| [i as u8; 16]).collect();
-    for arch in arches {
-        let mut mgr = Manager::with_arch(arch).unwrap();
+    for (arch, mut mgr) in managers() {
         let mut b = bufs();
         let mut tags = [[0u8; 12]; BURST];
         group.bench_function(format!("split/{arch}"), |bench| {
@@ -119,19 +117,18 @@ fn levers(c: &mut Criterion) {
 
 /// HMAC-SHA1 alone on kept jobs, bursts of 8, 16 and 32 packets: where the
 /// SSE path (SHA-NI) and the multi-buffer AVX2 and AVX-512 paths cross.
+/// `<arch>-nosha` is the same path with the SHA extensions switched off
+/// (`Manager::without_sha_ni`).
 fn hash_sizes(c: &mut Criterion) {
     let mut group = c.benchmark_group("ipsec_mb/hash_n");
-    let mut arches = vec![Arch::Avx512, Arch::Avx2, Arch::Sse];
-    arches.retain(|&a| Manager::with_arch(a).is_ok());
     let auth = Manager::new().unwrap().hmac_sha1_key(&[7; 20]);
     let b = bufs();
-    for arch in arches {
-        let mut mgr = Manager::with_arch(arch).unwrap();
+    for (name, mut mgr) in managers() {
         let mut slots = HashSlots::new();
         let mut tags = [[0u8; 12]; BURST];
         for n in [8, 16, 32] {
             group.throughput(Throughput::Elements(n as u64));
-            group.bench_function(format!("{n}/{arch}"), |bench| {
+            group.bench_function(format!("{n}/{name}"), |bench| {
                 bench.iter(|| {
                     let msgs = b[..n].iter().zip(&mut tags).map(|(buf, tag)| (&auth, &buf[..HASHED], tag));
                     mgr.hash_burst_in(&mut slots, msgs).unwrap();
@@ -141,6 +138,20 @@ fn hash_sizes(c: &mut Criterion) {
         }
     }
     group.finish();
+}
+
+/// Every code path the CPU runs, with and without the SHA extensions.
+fn managers() -> Vec<(String, Manager)> {
+    let mut v = Vec::new();
+    for arch in [Arch::Avx512, Arch::Avx2, Arch::Sse] {
+        if let Ok(m) = Manager::with_arch(arch) {
+            v.push((arch.to_string(), m));
+        }
+        if let Ok(m) = Manager::without_sha_ni(Some(arch)) {
+            v.push((format!("{arch}-nosha"), m));
+        }
+    }
+    v
 }
 
 criterion_group!(benches, levers, hash_sizes);

@@ -313,7 +313,7 @@ impl Crypto {
             GcmKey::IpsecMb(k) => {
                 let mgr = self.manager_mut();
                 let expected = mgr.gcm_open(k, iv, aad, data);
-                if bool::from(expected.ct_eq(tag)) {
+                if bytes_equal(&expected, tag) {
                     return true;
                 }
                 // Rare: put the ciphertext back (the same keystream).
@@ -366,12 +366,47 @@ pub(crate) struct MacOp<'a> {
 
 /// Whether the first `tag.len()` bytes of `mac` equal `tag`, in constant time.
 pub(crate) fn tag_matches(mac: &[u8; MAC_LEN], tag: &[u8]) -> bool {
-    bool::from(mac[..tag.len()].ct_eq(tag))
+    bytes_equal(&mac[..tag.len()], tag)
+}
+
+/// Whether `a == b` (of one length), in constant time: the XOR of the two is
+/// folded into one word, eight bytes at a time, with no branch on the data,
+/// and only that word goes through `subtle`. (`subtle`'s slice compare runs
+/// one optimisation barrier per byte: about 100 instructions per 10-byte
+/// SRTP tag, against about 20 here.)
+pub(crate) fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    assert_eq!(a.len(), b.len(), "tags of one length");
+    let (mut wa, mut wb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let mut diff = 0u64;
+    for (x, y) in (&mut wa).zip(&mut wb) {
+        let word = |w: &[u8]| u64::from_ne_bytes(w.try_into().expect("chunks of 8"));
+        diff |= word(x) ^ word(y);
+    }
+    for (x, y) in wa.remainder().iter().zip(wb.remainder()) {
+        diff |= u64::from(x ^ y);
+    }
+    bool::from(diff.ct_eq(&0))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Equal only when every byte is, at every length an SRTP tag has.
+    #[test]
+    fn bytes_equal_sees_every_byte() {
+        for len in [0usize, 4, 8, 10, 16] {
+            let a: Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(37)).collect();
+            assert!(bytes_equal(&a, &a.clone()), "len {len}");
+            for i in 0..len {
+                for bit in 0..8 {
+                    let mut b = a.clone();
+                    b[i] ^= 1 << bit;
+                    assert!(!bytes_equal(&a, &b), "len {len} byte {i} bit {bit}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn names_parse_back() {
