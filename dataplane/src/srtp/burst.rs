@@ -211,23 +211,22 @@ fn protect<K: Kind, S>(
 ) where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
-    let mut pending: [Option<K::Pending>; MAX_OPS] = [None; MAX_OPS];
-    for (i, p) in packets.iter_mut().enumerate() {
-        match K::protect_begin(p.ctx, &mut streams[p.stream], p.buf, p.len) {
-            Ok(q) => pending[i] = Some(q),
-            Err(e) => results[i] = Err(e),
-        }
-    }
-    // GCM packets are sealed one by one; the rest (AES-CM or NULL cipher,
+    // GCM packets are sealed as they begin; the rest (AES-CM or NULL cipher,
     // HMAC or none) go through the two burst steps below, skipped, with
     // their per-burst op arrays, when the burst has none.
+    let mut pending: [Option<K::Pending>; MAX_OPS] = [None; MAX_OPS];
     let mut unsealed = false;
-    for (p, q) in packets.iter_mut().zip(&pending) {
-        let Some(q) = q else { continue };
-        if p.ctx.suite().is_aead() {
-            K::seal(p.ctx, c, q, p.buf);
-        } else {
-            unsealed = true;
+    for (i, p) in packets.iter_mut().enumerate() {
+        match K::protect_begin(p.ctx, &mut streams[p.stream], p.buf, p.len) {
+            Ok(q) => {
+                if p.ctx.suite().is_aead() {
+                    K::seal(p.ctx, c, &q, p.buf);
+                } else {
+                    unsealed = true;
+                }
+                pending[i] = Some(q);
+            }
+            Err(e) => results[i] = Err(e),
         }
     }
     if !unsealed {
