@@ -211,21 +211,37 @@ fn protect<K: Kind, S>(
 ) where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
+    // GCM packets are sealed as they begin; the rest (AES-CM or NULL cipher,
+    // HMAC or none) go through the two burst steps below, skipped, with
+    // their per-burst op arrays, when the burst has none.
     let mut pending: [Option<K::Pending>; MAX_OPS] = [None; MAX_OPS];
+    let mut unsealed = false;
     for (i, p) in packets.iter_mut().enumerate() {
         match K::protect_begin(p.ctx, &mut streams[p.stream], p.buf, p.len) {
-            Ok(q) => pending[i] = Some(q),
+            Ok(q) => {
+                if p.ctx.suite().is_aead() {
+                    K::seal(p.ctx, c, &q, p.buf);
+                } else {
+                    unsealed = true;
+                }
+                pending[i] = Some(q);
+            }
             Err(e) => results[i] = Err(e),
         }
     }
-    // Encrypt: AES-CM payloads in one engine call, GCM packets one by one.
+    if !unsealed {
+        for (i, (p, q)) in packets.iter_mut().zip(&pending).enumerate() {
+            let Some(q) = q else { continue };
+            results[i] = Ok(K::finish(p.ctx, q, p.buf, None));
+        }
+        return;
+    }
+    // Encrypt: AES-CM payloads in one engine call.
     {
         let mut ctr: [Option<CtrOp<'_>>; MAX_OPS] = [const { None }; MAX_OPS];
         for ((p, q), op) in packets.iter_mut().zip(&pending).zip(&mut ctr) {
             let Some(q) = q else { continue };
-            if p.ctx.suite().is_aead() {
-                K::seal(p.ctx, c, q, p.buf);
-            } else {
+            if !p.ctx.suite().is_aead() {
                 *op = K::ctr(p.ctx, q, p.buf);
             }
         }
@@ -255,8 +271,10 @@ fn unprotect<K: Kind, S>(
         }
     }
     // Verify every tag before any payload is decrypted; the stream moves in
-    // packet order as each one authenticates.
-    let macs = macs::<K>(c, packets, &mut pending, true);
+    // packet order as each one authenticates. A burst of GCM packets alone
+    // skips the HMAC and AES-CM steps.
+    let hmac = packets.iter().zip(&pending).any(|(p, q)| q.is_some() && !p.ctx.suite().is_aead());
+    let macs = if hmac { macs::<K>(c, packets, &mut pending, true) } else { [None; MAX_OPS] };
     for (i, (p, q)) in packets.iter_mut().zip(&mut pending).enumerate() {
         let Some(pq) = q else { continue };
         let stream = &mut streams[p.stream];
@@ -272,6 +290,9 @@ fn unprotect<K: Kind, S>(
         if results[i].is_err() {
             *q = None;
         }
+    }
+    if !hmac {
+        return;
     }
     let mut ctr: [Option<CtrOp<'_>>; MAX_OPS] = [const { None }; MAX_OPS];
     for ((p, q), op) in packets.iter_mut().zip(&pending).zip(&mut ctr) {

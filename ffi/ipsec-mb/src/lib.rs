@@ -41,6 +41,9 @@ pub const GCM_TAG_LEN: usize = 16;
 pub const GCM_IV_LEN: usize = 12;
 /// Bytes of an AES block, and of a full AES-CTR counter block.
 pub const AES_BLOCK: usize = 16;
+/// `IMB_FLAG_SHANI_OFF` of `intel-ipsec-mb.h` (a macro bindgen does not
+/// carry over): the manager neither detects nor uses the SHA extensions.
+const IMB_FLAG_SHANI_OFF: u64 = 1 << 0;
 /// Jobs a manager takes in one burst.
 pub const MAX_BURST: usize = sys::IMB_MAX_BURST_SIZE as usize;
 
@@ -125,13 +128,25 @@ impl Manager {
         Self::init(Some(arch))
     }
 
+    /// Allocates a manager for the code path `arch` (`None`: the best the
+    /// CPU has) that never uses the SHA extensions
+    /// (`IMB_FLAG_SHANI_OFF`): its HMAC-SHA1 runs on the path's
+    /// multi-buffer SHA-1 (16 lanes on AVX-512, 8 on AVX2, 4 on SSE).
+    pub fn without_sha_ni(arch: Option<Arch>) -> Result<Manager, Error> {
+        Self::init_with(arch, IMB_FLAG_SHANI_OFF)
+    }
+
     fn init(want: Option<Arch>) -> Result<Manager, Error> {
+        Self::init_with(want, 0)
+    }
+
+    fn init_with(want: Option<Arch>, flags: u64) -> Result<Manager, Error> {
         if let Some(a @ (Arch::NoAesNi | Arch::Avx)) = want {
             return Err(Error::Library { code: -1, message: format!("mediafwd makes no {a} manager") });
         }
-        // SAFETY: flags 0 asks for the default manager; the result is checked
-        // for NULL before use.
-        let raw = unsafe { sys::alloc_mb_mgr(0) };
+        // SAFETY: `flags` holds only IMB_FLAG_* bits the header defines; the
+        // result is checked for NULL before use.
+        let raw = unsafe { sys::alloc_mb_mgr(flags) };
         let mgr = NonNull::new(raw).ok_or(Error::Alloc)?;
         let mut arch = sys::IMB_ARCH::IMB_ARCH_NONE;
         // SAFETY: `mgr` was just allocated by alloc_mb_mgr and is not shared;
@@ -277,12 +292,7 @@ impl Manager {
         if jobs.is_empty() {
             return Ok(());
         }
-        let size = match key_len {
-            16 => sys::IMB_KEY_128_BYTES,
-            24 => sys::IMB_KEY_192_BYTES,
-            32 => sys::IMB_KEY_256_BYTES,
-            _ => panic!("AES key of {key_len} bytes"),
-        };
+        let size = aes_key_size(key_len);
         let f = self.raw().submit_cipher_burst.expect("an initialised manager has cipher bursts");
         // SAFETY: `Job` is a transparent IMB_JOB, so `jobs` is a contiguous
         // array of them; each job's pointers borrow keys and buffers that
@@ -320,8 +330,12 @@ impl Manager {
     /// the rest of every job stays as [`HashSlots::new`] set it. Returns
     /// when every tag is written.
     ///
+    /// Every field of these jobs is set by this crate from checked keys and
+    /// borrowed slices, so they go to the library's unvalidating entry point
+    /// (`IMB_SUBMIT_HASH_BURST_NOCHECK`).
+    ///
     /// # Panics
-    /// With more messages than `slots` holds.
+    /// With more messages than `slots` holds, or an empty message.
     pub fn hash_burst_in<'a>(
         &mut self,
         slots: &mut HashSlots,
@@ -329,6 +343,7 @@ impl Manager {
     ) -> Result<(), Error> {
         let mut n = 0;
         for (key, msg, tag) in msgs {
+            assert!(!msg.is_empty(), "HMAC-SHA1 of an empty message");
             let raw = &mut slots.jobs[n];
             raw.__bindgen_anon_1.src = msg.as_ptr();
             raw.__bindgen_anon_5.msg_len_to_hash_in_bytes = msg.len() as u64;
@@ -341,15 +356,73 @@ impl Manager {
         if n == 0 {
             return Ok(());
         }
-        let f = self.raw().submit_hash_burst.expect("an initialised manager has hash bursts");
+        let f = self.raw().submit_hash_burst_nocheck.expect("an initialised manager has hash bursts");
         // SAFETY: the first `n` slots were just given pointers into keys,
         // messages and tags borrowed for this call, and lengths that match
-        // them; the library reads and writes through them only during the
-        // call. The pointers left in the slots afterwards are never read again
-        // before being overwritten.
+        // them (no message is empty); every other field is HashSlots::new's
+        // valid HMAC-SHA1 setting, so the library's validation has nothing to
+        // refuse. It reads and writes through them only during the call. The
+        // pointers left in the slots afterwards are never read again before
+        // being overwritten.
         let done = unsafe { f(self.mgr.as_ptr(), slots.jobs.as_mut_ptr(), n as u32, sys::IMB_AUTH_HMAC_SHA_1) };
-        if done as usize != n || slots.jobs[..n].iter().any(|j| j.status != sys::IMB_STATUS_COMPLETED) {
-            self.check()?;
+        Self::slots_done(&slots.jobs[..n], done).or_else(|e| self.check().and(Err(e)))
+    }
+
+    /// AES-CTR of every `(key, iv, data)` in place, side by side, on jobs
+    /// kept from one burst to the next ([`CipherSlots`]): each job gets its
+    /// keys, counter block and buffer, the rest stays as
+    /// [`CipherSlots::new`] set it. Every key must have `key_len` bytes;
+    /// empty buffers are skipped (they need no keystream). Returns when every
+    /// buffer is done.
+    ///
+    /// As with [`Manager::hash_burst_in`], the jobs go to the unvalidating
+    /// entry point (`IMB_SUBMIT_CIPHER_BURST_NOCHECK`).
+    ///
+    /// # Panics
+    /// With more buffers than `slots` holds, a key of another length, or a
+    /// `key_len` other than 16, 24 or 32.
+    pub fn ctr_burst_in<'a>(
+        &mut self,
+        slots: &mut CipherSlots,
+        key_len: usize,
+        ops: impl IntoIterator<Item = (&'a AesKey, &'a [u8; AES_BLOCK], &'a mut [u8])>,
+    ) -> Result<(), Error> {
+        let size = aes_key_size(key_len);
+        let mut n = 0;
+        for (key, iv, data) in ops {
+            assert_eq!(key.len(), key_len, "AES keys of one burst have one length");
+            if data.is_empty() {
+                continue;
+            }
+            let raw = &mut slots.jobs[n];
+            raw.enc_keys = key.enc.as_ptr().cast();
+            raw.dec_keys = key.enc.as_ptr().cast();
+            raw.key_len_in_bytes = key.len;
+            raw.iv = iv.as_ptr();
+            raw.__bindgen_anon_1.src = data.as_ptr();
+            raw.__bindgen_anon_2.dst = data.as_mut_ptr();
+            raw.__bindgen_anon_4.msg_len_to_cipher_in_bytes = data.len() as u64;
+            raw.status = sys::IMB_STATUS_BEING_PROCESSED;
+            n += 1;
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let f = self.raw().submit_cipher_burst_nocheck.expect("an initialised manager has cipher bursts");
+        // SAFETY: the first `n` slots were just given pointers to expanded
+        // keys of `key_len` bytes (checked above), 16-byte counter blocks and
+        // non-empty buffers borrowed for this call, with their lengths; every
+        // other field is CipherSlots::new's valid AES-CTR setting, so the
+        // library's validation has nothing to refuse. Pointers left in the
+        // slots afterwards are never read before being overwritten.
+        let done = unsafe {
+            f(self.mgr.as_ptr(), slots.jobs.as_mut_ptr(), n as u32, sys::IMB_CIPHER_CNTR, sys::IMB_DIR_ENCRYPT, size)
+        };
+        Self::slots_done(&slots.jobs[..n], done).or_else(|e| self.check().and(Err(e)))
+    }
+
+    fn slots_done(jobs: &[sys::IMB_JOB], done: u32) -> Result<(), Error> {
+        if done as usize != jobs.len() || jobs.iter().any(|j| j.status != sys::IMB_STATUS_COMPLETED) {
             return Err(Error::Library { code: -1, message: "job not completed".into() });
         }
         Ok(())
@@ -649,6 +722,54 @@ impl HashSlots {
     }
 }
 
+/// [`MAX_BURST`] AES-CTR jobs kept between bursts for
+/// [`Manager::ctr_burst_in`], so that a burst writes seven fields per job
+/// instead of building whole jobs.
+pub struct CipherSlots {
+    jobs: Box<[sys::IMB_JOB; MAX_BURST]>,
+}
+
+impl CipherSlots {
+    /// Jobs with every field but the per-buffer ones set for AES-CTR
+    /// encryption (the same as decryption) with a 16-byte counter block.
+    pub fn new() -> CipherSlots {
+        let job = sys::IMB_JOB {
+            iv_len_in_bytes: AES_BLOCK as u64,
+            cipher_mode: sys::IMB_CIPHER_CNTR,
+            cipher_direction: sys::IMB_DIR_ENCRYPT,
+            hash_alg: sys::IMB_AUTH_NULL,
+            chain_order: sys::IMB_ORDER_CIPHER_HASH,
+            ..Default::default()
+        };
+        CipherSlots { jobs: Box::new([job; MAX_BURST]) }
+    }
+}
+
+impl Default for CipherSlots {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for CipherSlots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CipherSlots").finish_non_exhaustive()
+    }
+}
+
+// SAFETY: as for HashSlots: only pointers left from finished calls, never
+// read before being overwritten.
+unsafe impl Send for CipherSlots {}
+
+fn aes_key_size(key_len: usize) -> sys::IMB_KEY_SIZE_BYTES {
+    match key_len {
+        16 => sys::IMB_KEY_128_BYTES,
+        24 => sys::IMB_KEY_192_BYTES,
+        32 => sys::IMB_KEY_256_BYTES,
+        _ => panic!("AES key of {key_len} bytes"),
+    }
+}
+
 /// An HMAC-SHA1 job with a 12-byte tag, without its message, tag or pads.
 fn hmac_sha1_job() -> sys::IMB_JOB {
     sys::IMB_JOB {
@@ -789,12 +910,16 @@ mod tests {
         let msg: Vec<u8> = (0..180).map(|i| i as u8).collect();
         let mut outputs = Vec::new();
         for arch in [Arch::Sse, Arch::Avx2, Arch::Avx512] {
-            let Ok(mut mgr) = Manager::with_arch(arch) else { continue };
-            let mut tag = [0u8; 12];
-            let mut data = msg.clone();
-            mgr.hash_burst(&mut [Job::hmac_sha1(&key, &msg, &mut tag)]).unwrap();
-            mgr.cipher_burst(&mut [Job::aes_ctr(&aes, &iv, &mut data)], 16).unwrap();
-            outputs.push((arch, tag, data));
+            for sha_ni in [true, false] {
+                let made = if sha_ni { Manager::with_arch(arch) } else { Manager::without_sha_ni(Some(arch)) };
+                let Ok(mut mgr) = made else { continue };
+                assert!(sha_ni || !mgr.has_sha_ni(), "{arch} without SHA-NI");
+                let mut tag = [0u8; 12];
+                let mut data = msg.clone();
+                mgr.hash_burst(&mut [Job::hmac_sha1(&key, &msg, &mut tag)]).unwrap();
+                mgr.cipher_burst(&mut [Job::aes_ctr(&aes, &iv, &mut data)], 16).unwrap();
+                outputs.push(((arch, sha_ni), tag, data));
+            }
         }
         assert!(!outputs.is_empty());
         assert!(
@@ -851,6 +976,29 @@ mod tests {
             drop(jobs);
             for (b, t) in bufs.iter().zip(&tags) {
                 assert_eq!((&b[..], t), (&split[..], &split_tag), "{arch}");
+            }
+        }
+    }
+
+    /// Kept cipher jobs give what fresh ones give, burst after burst, for
+    /// every key size, an empty buffer among them skipped.
+    #[test]
+    fn cipher_slots_reused() {
+        let mut mgr = Manager::new().unwrap();
+        let mut slots = CipherSlots::new();
+        let ivs = [[1u8; 16], [2u8; 16]];
+        for key_len in [16, 24, 32] {
+            let key = mgr.aes_key(&vec![9; key_len]);
+            for round in 0..3u8 {
+                let msg: Vec<u8> = (0..100u8).map(|i| i ^ round).collect();
+                let (mut a, mut b, mut empty) = (msg.clone(), msg.clone(), Vec::new());
+                let ops = [(&key, &ivs[0], &mut a[..]), (&key, &ivs[1], &mut empty[..]), (&key, &ivs[1], &mut b[..])];
+                mgr.ctr_burst_in(&mut slots, key_len, ops).unwrap();
+                let (mut fa, mut fb) = (msg.clone(), msg.clone());
+                let mut jobs = [Job::aes_ctr(&key, &ivs[0], &mut fa), Job::aes_ctr(&key, &ivs[1], &mut fb)];
+                mgr.cipher_burst(&mut jobs, key_len).unwrap();
+                assert_ne!(a, msg);
+                assert_eq!((a, b), (fa, fb), "key of {key_len} bytes");
             }
         }
     }

@@ -2,7 +2,7 @@
 //! size, its HMAC-SHA1 jobs in one hash burst; the library runs them side by
 //! side in vector lanes.
 
-use mediafwd_ipsec_mb::{Batch, HashSlots, Job, Manager};
+use mediafwd_ipsec_mb::{CipherSlots, HashSlots, Manager};
 
 use super::{AuthKey, CtrKey, CtrOp, MacOp, MAX_OPS};
 
@@ -12,8 +12,9 @@ pub(super) fn describe(mgr: &Manager) -> String {
     format!("ipsec-mb {} ({}{sha})", mediafwd_ipsec_mb::version(), mgr.arch())
 }
 
-/// Runs the ops with ipsec-mb keys: one cipher burst per AES key size present.
-pub(super) fn ctr(mgr: &mut Manager, ops: &mut [Option<CtrOp<'_>>]) {
+/// Runs the ops with ipsec-mb keys: one cipher burst per AES key size
+/// present, on the thread's kept jobs.
+pub(super) fn ctr(mgr: &mut Manager, slots: &mut CipherSlots, ops: &mut [Option<CtrOp<'_>>]) {
     for chunk in ops.chunks_mut(MAX_OPS) {
         let mut sizes = [false; 3];
         for op in chunk.iter().flatten() {
@@ -23,16 +24,11 @@ pub(super) fn ctr(mgr: &mut Manager, ops: &mut [Option<CtrOp<'_>>]) {
         }
         for (i, _) in sizes.iter().enumerate().filter(|(_, &s)| s) {
             let key_len = 16 + 8 * i;
-            let mut jobs = Batch::<MAX_OPS>::new();
-            for op in chunk.iter_mut().flatten() {
-                if let CtrKey::IpsecMb(k) = op.key {
-                    // The library refuses empty messages; they need no keystream.
-                    if k.len() == key_len && !op.data.is_empty() {
-                        jobs.push(Job::aes_ctr(k, &op.iv, op.data));
-                    }
-                }
-            }
-            mgr.cipher_burst(jobs.as_mut_slice(), key_len).expect("AES-CTR jobs built from checked keys run");
+            let jobs = chunk.iter_mut().flatten().filter_map(|op| match op.key {
+                CtrKey::IpsecMb(k) if k.len() == key_len => Some((&**k, &op.iv, &mut *op.data)),
+                _ => None,
+            });
+            mgr.ctr_burst_in(slots, key_len, jobs).expect("AES-CTR jobs built from checked keys run");
         }
     }
 }

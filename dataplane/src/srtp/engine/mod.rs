@@ -180,6 +180,9 @@ pub(crate) struct Crypto {
     /// HMAC-SHA1 jobs kept from one burst to the next.
     #[cfg(feature = "ipsec-mb")]
     hash_slots: mediafwd_ipsec_mb::HashSlots,
+    /// AES-CTR jobs kept from one burst to the next.
+    #[cfg(feature = "ipsec-mb")]
+    cipher_slots: mediafwd_ipsec_mb::CipherSlots,
 }
 
 thread_local! {
@@ -206,6 +209,8 @@ impl Crypto {
             mb: mediafwd_ipsec_mb::Manager::new().ok(),
             #[cfg(feature = "ipsec-mb")]
             hash_slots: mediafwd_ipsec_mb::HashSlots::new(),
+            #[cfg(feature = "ipsec-mb")]
+            cipher_slots: mediafwd_ipsec_mb::CipherSlots::new(),
         }
     }
 
@@ -249,7 +254,8 @@ impl Crypto {
     pub(crate) fn ctr(&mut self, ops: &mut [Option<CtrOp<'_>>]) {
         #[cfg(feature = "ipsec-mb")]
         if ops.iter().flatten().any(|op| matches!(op.key, CtrKey::IpsecMb(_))) {
-            ipsec_mb::ctr(self.manager_mut(), ops);
+            let mgr = self.mb.as_mut().expect("ipsec-mb keys are made only where the engine runs");
+            ipsec_mb::ctr(mgr, &mut self.cipher_slots, ops);
         }
         for op in ops.iter_mut().flatten() {
             // Irrefutable in a build without ipsec-mb.
@@ -307,7 +313,7 @@ impl Crypto {
             GcmKey::IpsecMb(k) => {
                 let mgr = self.manager_mut();
                 let expected = mgr.gcm_open(k, iv, aad, data);
-                if bool::from(expected.ct_eq(tag)) {
+                if bytes_equal(&expected, tag) {
                     return true;
                 }
                 // Rare: put the ciphertext back (the same keystream).
@@ -360,12 +366,51 @@ pub(crate) struct MacOp<'a> {
 
 /// Whether the first `tag.len()` bytes of `mac` equal `tag`, in constant time.
 pub(crate) fn tag_matches(mac: &[u8; MAC_LEN], tag: &[u8]) -> bool {
-    bool::from(mac[..tag.len()].ct_eq(tag))
+    bytes_equal(&mac[..tag.len()], tag)
+}
+
+/// Whether `a == b`, in constant time for slices of one length (the length
+/// is not secret; slices of two lengths differ): the XOR of the two is
+/// folded into one word, eight bytes at a time, with no branch on the data,
+/// and only that word goes through `subtle`. (`subtle`'s slice compare runs
+/// one optimisation barrier per byte: about 100 instructions per 10-byte
+/// SRTP tag, against about 20 here.)
+pub(crate) fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut wa, mut wb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let mut diff = 0u64;
+    for (x, y) in (&mut wa).zip(&mut wb) {
+        let word = |w: &[u8]| u64::from_ne_bytes(w.try_into().expect("chunks of 8"));
+        diff |= word(x) ^ word(y);
+    }
+    for (x, y) in wa.remainder().iter().zip(wb.remainder()) {
+        diff |= u64::from(x ^ y);
+    }
+    bool::from(diff.ct_eq(&0))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Equal only when every byte is, at every length an SRTP tag has.
+    #[test]
+    fn bytes_equal_sees_every_byte() {
+        for len in [0usize, 4, 8, 10, 16] {
+            let a: Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(37)).collect();
+            assert!(bytes_equal(&a, &a.clone()), "len {len}");
+            assert!(!bytes_equal(&a, &[a.clone(), vec![0]].concat()), "len {len} against {}", len + 1);
+            for i in 0..len {
+                for bit in 0..8 {
+                    let mut b = a.clone();
+                    b[i] ^= 1 << bit;
+                    assert!(!bytes_equal(&a, &b), "len {len} byte {i} bit {bit}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn names_parse_back() {
