@@ -260,8 +260,10 @@ impl Control {
 
     fn handle(&mut self, r: Request) {
         match r {
-            Request::Create(_, reply) | Request::Update(_, reply) | Request::Delete(_, reply) if self.is_standby() => {
-                let _ = reply.send(Err(self.standby_refusal().expect("standby")));
+            Request::Create(_, reply) | Request::Update(_, reply) | Request::Delete(_, reply)
+                if self.standby_refusal().is_some() =>
+            {
+                let _ = reply.send(Err(self.standby_refusal().expect("refusing changes")));
             }
             Request::Create(req, reply) => {
                 let _s = session_span(&req.id).entered();

@@ -500,6 +500,38 @@ fn a_node_killed_after_the_streams_wrapped_resumes_their_rollover_counters() {
     killed_and_restarted("sw", (65_520, 65_520));
 }
 
+/// The SRTCP index of an SRTCP packet protected with an AEAD suite and no
+/// MKI: the last word, less the E flag (RFC 7714 §9.1).
+fn srtcp_index(packet: &[u8]) -> u32 {
+    u32::from_be_bytes(packet[packet.len() - 4..].try_into().unwrap()) & 0x7fff_ffff
+}
+
+/// Waits for the session record in `redis` to satisfy `ok`; returns it.
+fn stored_record(redis: &redis_server::RedisServer, key: &str, node: &MediaFwd, ok: &dyn Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = redis.cli(&["GET", key]).unwrap_or_default();
+        if ok(&r) {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "no record as expected in the store:\n{r}\n{}", node.log_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The SRTCP checkpoint of the callee leg (what mediafwd protects towards the caller).
+fn callee_srtcp_checkpoint(record: &str) -> Option<u64> {
+    let at = record.rfind(r#""srtcp_checkpoint":"#)? + r#""srtcp_checkpoint":"#.len();
+    record[at..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+/// An SRTP-to-RTP session, its keys sealed in the store, killed with
+/// SIGKILL and restarted twice: the same libsrtp endpoints go on with RTP
+/// both ways and with the SRTCP mediafwd protects towards the caller. That
+/// SRTCP never uses an index twice under the same keys (its keystream would
+/// repeat): libsrtp's replay check counts none, and the indexes the caller
+/// sees only rise, across both restarts, the second one after a restored
+/// node that never checkpointed on its own.
 fn killed_and_restarted(tag: &str, (mut seq, mut back): (u16, u16)) {
     let wraps = seq > 65_000;
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -516,9 +548,12 @@ fn killed_and_restarted(tag: &str, (mut seq, mut back): (u16, u16)) {
     let (in_suite, out_suite) = (Suite::AesCm128HmacSha1_80, Suite::AeadAes128Gcm);
     let (a, b) = api.call("srtp-ha", (Some(params(in_suite, 1)), Some(params(out_suite, 2))), (None, None));
     let (caller, callee) = endpoints(&topo);
+    let (caller_rtcp, callee_rtcp) =
+        (topo.caller.udp_socket(p("198.18.0.2:5001")), topo.callee.udp_socket(p("198.19.0.2:6001")));
     let mut caller_tx = libsrtp_sender(in_suite, 1);
     let mut caller_rx = libsrtp_receiver(out_suite, 2);
-    let run = |node: &MediaFwd, seq: &mut u16, back: &mut u16, tx: &mut Session, rx: &mut Session| {
+    let (mut n, mut srtcp_failures, mut indexes) = (0u16, 0, Vec::new());
+    let mut run = |node: &MediaFwd, seq: &mut u16, back: &mut u16, tx: &mut Session, rx: &mut Session| {
         exchange(node, &caller, a, &callee, b, 30, seq, &mut |s| tx.protect(&rtp(s)).unwrap(), &mut |got| {
             assert_eq!(got, &expected_rtp(got)[..])
         });
@@ -526,46 +561,72 @@ fn killed_and_restarted(tag: &str, (mut seq, mut back): (u16, u16)) {
             let plain = rx.unprotect(got).expect("libsrtp unprotects what mediafwd protected");
             assert_eq!(plain, expected_rtp(&plain));
         });
+        // Plain RTCP from the callee, SRTCP to the caller.
+        exchange(
+            node,
+            &callee_rtcp,
+            rtcp_of(b),
+            &caller_rtcp,
+            rtcp_of(a),
+            10,
+            &mut n,
+            &mut |i| rtcp(i as u8),
+            &mut |got| {
+                indexes.push(srtcp_index(got));
+                match rx.unprotect_rtcp(got) {
+                    Ok(plain) => assert_eq!(plain, rtcp(plain[8])),
+                    Err(_) => srtcp_failures += 1,
+                }
+            },
+        );
     };
     run(&node, &mut seq, &mut back, &mut caller_tx, &mut caller_rx);
 
-    // The keys are in the store, sealed: not in clear.
+    // The keys are in the store, sealed: not in clear. After a wrap, both
+    // legs' RTP streams are checkpointed (at rollover counter 1); the SRTCP
+    // towards the caller is, from its first packet (and a record written for
+    // it carries the RTP streams as they are).
     let record = format!("mediafwd:{group}:session:srtp-ha");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    // After a wrap, both legs' streams are checkpointed (at rollover counter 1).
     let checkpoints = if wraps { 2 } else { 0 };
-    let stored = loop {
-        let r = redis.cli(&["GET", &record]).unwrap_or_default();
-        if r.contains("sealed") && r.matches(r#""rtp_checkpoint":{"#).count() == checkpoints {
-            break r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no sealed record with {checkpoints} checkpoints in the store:\n{r}\n{}",
-            node.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let stored = stored_record(&redis, &record, &node, &|r| {
+        r.contains("sealed")
+            && r.matches(r#""rtp_checkpoint":{"#).count() >= checkpoints
+            && callee_srtcp_checkpoint(r).is_some_and(|c| c > 0)
+    });
     let hex: String = key_salt(in_suite, 1).iter().map(|b| format!("{b:02x}")).collect();
     assert!(!stored.contains(&hex) && !stored.contains("clear"), "{stored}");
 
-    node.kill();
-    let node = MediaFwd::start(&config);
-    let mut api = Api::connect(&node);
-    let s = api.get("srtp-ha");
-    assert_eq!((sock(&s.legs[0].local), sock(&s.legs[1].local)), (a, b));
-    assert_eq!(
-        (s.legs[0].srtp_inbound_suite.as_str(), s.legs[0].srtp_outbound_suite.as_str()),
-        ("AES_CM_128_HMAC_SHA1_80", "AEAD_AES_128_GCM")
-    );
-    // The endpoints go on as if nothing happened: same keys, same streams.
-    run(&node, &mut seq, &mut back, &mut caller_tx, &mut caller_rx);
-    let auth_failures: u64 = api
-        .node_stats()
-        .workers
-        .iter()
-        .map(|w| w.drops.iter().filter(|(r, _)| r.starts_with("srtp")).map(|(_, n)| *n).sum::<u64>())
-        .sum();
-    assert_eq!(auth_failures, 0);
+    let first = callee_srtcp_checkpoint(&stored).unwrap();
+    let mut node = node;
+    for restart in 0..2 {
+        node.kill();
+        node = MediaFwd::start(&config);
+        if restart == 0 {
+            // Before any packet, the restored node writes where its SRTCP
+            // goes on from: were it killed now, the next one would go on
+            // past that, not past the first checkpoint again.
+            stored_record(&redis, &record, &node, &|r| {
+                callee_srtcp_checkpoint(r).is_some_and(|c| c >= first + (1 << 24))
+            });
+        }
+        let mut api = Api::connect(&node);
+        let s = api.get("srtp-ha");
+        assert_eq!((sock(&s.legs[0].local), sock(&s.legs[1].local)), (a, b));
+        assert_eq!(
+            (s.legs[0].srtp_inbound_suite.as_str(), s.legs[0].srtp_outbound_suite.as_str()),
+            ("AES_CM_128_HMAC_SHA1_80", "AEAD_AES_128_GCM")
+        );
+        // The endpoints go on as if nothing happened: same keys, same streams.
+        run(&node, &mut seq, &mut back, &mut caller_tx, &mut caller_rx);
+        let auth_failures: u64 = api
+            .node_stats()
+            .workers
+            .iter()
+            .map(|w| w.drops.iter().filter(|(r, _)| r.starts_with("srtp")).map(|(_, n)| *n).sum::<u64>())
+            .sum();
+        assert_eq!(auth_failures, 0);
+    }
+    assert_eq!(srtcp_failures, 0, "libsrtp refused SRTCP from mediafwd (indexes {indexes:?})");
+    assert!(indexes.windows(2).all(|w| w[0] < w[1]), "an SRTCP index protected twice: {indexes:?}");
     assert!(node.stop().success());
 }

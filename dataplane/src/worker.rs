@@ -312,19 +312,24 @@ impl Worker {
                 Some((key, flow)) => {
                     if self.table.get(key).map(|e| e.flow.id) != Some(flow.id) {
                         // A new flow (or a new flow in an old one's place) starts from zero.
-                        self.flow_stats.slot(flow.id).reset();
+                        self.flow_stats.reset(flow.id);
                     }
                     self.table.apply_prepared(cmd.command).is_ok()
                 }
                 None => {
                     let resumed = match &cmd.command {
-                        Command::ResumeStream { key, .. } => Some(*key),
+                        Command::ResumeStream { key, .. } => Some((*key, None)),
+                        Command::ResumeSrtcp { key, next_index } => Some((*key, Some(*next_index))),
                         _ => None,
                     };
                     // Index memory the table already has (not expected) would be freed here.
                     let applied = self.table.apply_prepared(cmd.command).is_ok_and(|spare| spare.is_none());
-                    if let Some(e) = resumed.and_then(|key| self.table.get(&key)) {
-                        self.flow_stats.slot(e.flow.id).publish_rtp(&e.rtp, RtpChange::Restarted);
+                    match resumed.and_then(|(key, srtcp)| Some((self.table.get(&key)?, srtcp))) {
+                        Some((e, None)) => self.flow_stats.slot(e.flow.id).publish_rtp(&e.rtp, RtpChange::Restarted),
+                        // Published at once, so that the control side checkpoints where
+                        // this node goes on from before it protects anything.
+                        Some((e, Some(next))) if e.srtp.is_some() => self.flow_stats.note_srtcp_next(e.flow.id, next),
+                        _ => {}
                     }
                     applied
                 }

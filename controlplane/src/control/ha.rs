@@ -1,8 +1,9 @@
 //! The control loop's side of high availability (docs/ha.md): while the
 //! node is standby it programs what the follower reads and refuses changes
 //! through the API and ng; when the lease task reports a claim it announces
-//! the media addresses, resolves its next hops, and starts keeping the
-//! sessions in the store.
+//! the media addresses, resolves its next hops, programs what the old active
+//! wrote before the claim and it had not read yet (still refusing changes
+//! until then), and starts keeping the sessions in the store.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,12 +25,14 @@ pub struct Ha {
     pub group: String,
     /// Checkpoints of the followed sessions, for the writer once active.
     followed: Checkpoints,
+    /// Active, and reading what the old active wrote before the claim.
+    catching_up: bool,
 }
 
 impl Ha {
     /// `role` and `follower` for the control loop.
     pub fn new(role: Role, follower: Follower, sealer: Option<Arc<Sealer>>, group: String) -> Self {
-        Ha { role, follower, sealer, group, followed: Checkpoints::new() }
+        Ha { role, follower, sealer, group, followed: Checkpoints::new(), catching_up: false }
     }
 }
 
@@ -49,9 +52,11 @@ impl Control {
         self.ha.as_ref().is_some_and(|h| !h.role.is_active())
     }
 
-    /// The error a standby answers a change with.
+    /// The error a standby (or a node still catching up after its claim)
+    /// answers a change with: a change now could be overwritten by an older
+    /// one of the old active's, read after it.
     pub(super) fn standby_refusal(&self) -> Option<Error> {
-        let h = self.ha.as_ref().filter(|h| !h.role.is_active())?;
+        let h = self.ha.as_ref().filter(|h| !h.role.is_active() || h.catching_up)?;
         Some(Error::Unavailable(format!(
             "this node is the standby of group {:?}; change sessions on the active node (or take over: \
              mediafwdctl ha takeover)",
@@ -91,11 +96,22 @@ impl Control {
         }
         let Some(ha) = &mut self.ha else { return };
         let changes: Vec<_> = ha.follower.changes(FOLLOWED_PER_POLL).collect();
-        if ha.role.is_active() {
-            // The active's own writes, read back.
-            return;
-        }
         for c in changes {
+            if matches!(c, follow::Followed::CaughtUp) {
+                if ha.catching_up {
+                    ha.catching_up = false;
+                    let caught = std::mem::take(&mut ha.followed);
+                    tracing::info!(sessions = caught.len(), "caught up with the old active's last changes");
+                    if let Some(k) = &mut self.keeper {
+                        k.merge_checkpoints(caught);
+                    }
+                }
+                continue;
+            }
+            if ha.role.is_active() && !ha.catching_up {
+                // The active's own writes, read back.
+                continue;
+            }
             follow::apply(&mut self.node, ha.sealer.as_deref(), c, &mut ha.followed);
         }
     }
@@ -107,6 +123,12 @@ impl Control {
         let followed = self.ha.as_mut().map(|h| std::mem::take(&mut h.followed)).unwrap_or_default();
         if let Some(k) = &mut self.keeper {
             k.set_checkpoints(followed);
+        }
+        if let Some(h) = &mut self.ha {
+            // The old active may have written changes the follower has not
+            // read yet: they are programmed before this node takes changes.
+            h.catching_up = true;
+            h.follower.catch_up();
         }
         tracing::warn!(
             epoch,

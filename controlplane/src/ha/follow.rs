@@ -9,6 +9,12 @@
 //! server; a stream entry stays until trimmed, so a standby that reconnects
 //! reads on from the last entry it saw. A standby further behind than the
 //! stream keeps (or starting, or told to) loads the whole group again.
+//!
+//! A standby that claims the lease asks for a catch-up
+//! ([`Follower::catch_up`]): the follower notes where the stream ends after
+//! the claim, reads to there and says so ([`Followed::CaughtUp`]). What the
+//! old active wrote before the claim and the standby had not read yet is
+//! programmed then, not at the session's next change.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
 
-use super::record::{RecordError, SessionRecord, StreamCheckpoint};
+use super::record::{LegCheckpoint, RecordError, SessionRecord};
 use super::restore::replay;
 use super::seal::Sealer;
 use super::store::{self, Keys, Loaded};
@@ -30,12 +36,15 @@ pub enum Followed {
     All(Loaded),
     /// Session `id` changed: its record now, `None` if it ended.
     Changed(String, Option<Result<Box<SessionRecord>, RecordError>>),
+    /// Everything written before the last [`Follower::catch_up`] was handed over.
+    CaughtUp,
 }
 
 /// The control loop's end of the follower task.
 pub struct Follower {
     rx: crossbeam_channel::Receiver<Followed>,
     reload: Arc<AtomicBool>,
+    catch_up: Arc<AtomicBool>,
 }
 
 impl Follower {
@@ -43,8 +52,9 @@ impl Follower {
     pub fn spawn(rt: &tokio::runtime::Handle, url: String, group: &str) -> Self {
         let (tx, rx) = crossbeam_channel::bounded(4096);
         let reload = Arc::new(AtomicBool::new(true));
-        rt.spawn(run(url, Keys::new(group), tx, reload.clone()));
-        Follower { rx, reload }
+        let catch_up = Arc::new(AtomicBool::new(false));
+        rt.spawn(run(url, Keys::new(group), tx, Flags { reload: reload.clone(), catch_up: catch_up.clone() }));
+        Follower { rx, reload, catch_up }
     }
 
     /// The changes read since last asked, at most `max`.
@@ -56,6 +66,18 @@ impl Follower {
     pub fn reload(&self) {
         self.reload.store(true, Ordering::Relaxed);
     }
+
+    /// Asks for everything written until now (a node that just claimed the
+    /// lease), then [`Followed::CaughtUp`].
+    pub fn catch_up(&self) {
+        self.catch_up.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What the control loop asks of the follower task.
+struct Flags {
+    reload: Arc<AtomicBool>,
+    catch_up: Arc<AtomicBool>,
 }
 
 /// Entries read per `XREAD`.
@@ -63,8 +85,10 @@ const BATCH: usize = 512;
 
 type XRead = Option<Vec<(String, Vec<(String, Vec<String>)>)>>;
 
-async fn run(url: String, keys: Keys, tx: crossbeam_channel::Sender<Followed>, reload: Arc<AtomicBool>) {
+async fn run(url: String, keys: Keys, tx: crossbeam_channel::Sender<Followed>, flags: Flags) {
     let mut last = String::from("0-0");
+    // Where the stream ended when a catch-up was asked for.
+    let mut target: Option<String> = None;
     let mut backoff = Duration::from_millis(50);
     loop {
         let mut con = match store::connect(&url).await {
@@ -77,13 +101,13 @@ async fn run(url: String, keys: Keys, tx: crossbeam_channel::Sender<Followed>, r
             }
         };
         backoff = Duration::from_millis(50);
-        if let Err(e) = follow(&mut con, &keys, &tx, &reload, &mut last).await {
+        if let Err(e) = follow(&mut con, &keys, &tx, &flags, &mut last, &mut target).await {
             tracing::warn!(error = %e, "following the active's sessions: store error, reconnecting");
             tokio::time::sleep(backoff).await;
         }
         if tx.is_full() {
             // The control loop is gone or far behind; the next round reloads.
-            reload.store(true, Ordering::Relaxed);
+            flags.reload.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -92,21 +116,30 @@ async fn follow(
     con: &mut ConnectionManager,
     keys: &Keys,
     tx: &crossbeam_channel::Sender<Followed>,
-    reload: &AtomicBool,
+    flags: &Flags,
     last: &mut String,
+    target: &mut Option<String>,
 ) -> redis::RedisResult<()> {
     let changes = keys.changes();
     loop {
+        if flags.catch_up.swap(false, Ordering::Relaxed) {
+            *target = Some(stream_end(con, &changes).await?);
+        }
         let first: Vec<(String, Vec<String>)> =
             redis::cmd("XRANGE").arg(&changes).arg("-").arg("+").arg("COUNT").arg(1).query_async(con).await?;
         let trimmed = first.first().is_some_and(|(id, _)| stream_id(id) > stream_id(last)) && last != "0-0";
-        if reload.swap(false, Ordering::Relaxed) || trimmed {
+        if flags.reload.swap(false, Ordering::Relaxed) || trimmed {
             // The stream's end before the load: nothing written after it is missed.
-            let end: Vec<(String, Vec<String>)> =
-                redis::cmd("XREVRANGE").arg(&changes).arg("+").arg("-").arg("COUNT").arg(1).query_async(con).await?;
+            let end = stream_end(con, &changes).await?;
             let loaded = store::load(con, keys).await?;
-            *last = end.first().map_or_else(|| "0-0".into(), |(id, _)| id.clone());
+            *last = end;
             if tx.send(Followed::All(loaded)).is_err() {
+                return Ok(());
+            }
+        }
+        if target.as_ref().is_some_and(|t| stream_id(last) >= stream_id(t)) {
+            *target = None;
+            if tx.send(Followed::CaughtUp).is_err() {
                 return Ok(());
             }
         }
@@ -143,6 +176,13 @@ async fn follow(
     }
 }
 
+/// The id of the stream's last entry (`0-0` for an empty stream).
+async fn stream_end(con: &mut ConnectionManager, changes: &str) -> redis::RedisResult<String> {
+    let end: Vec<(String, Vec<String>)> =
+        redis::cmd("XREVRANGE").arg(changes).arg("+").arg("-").arg("COUNT").arg(1).query_async(con).await?;
+    Ok(end.first().map_or_else(|| "0-0".to_string(), |(id, _)| id.clone()))
+}
+
 /// A stream entry id `ms-seq`, comparable.
 fn stream_id(id: &str) -> (u64, u64) {
     let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
@@ -151,7 +191,7 @@ fn stream_id(id: &str) -> (u64, u64) {
 
 /// What a standby keeps of the sessions it follows: their streams'
 /// checkpoints, for the store's writer when it becomes active.
-pub type Checkpoints = HashMap<String, [Option<StreamCheckpoint>; 2]>;
+pub type Checkpoints = HashMap<String, [LegCheckpoint; 2]>;
 
 /// Programs one followed change into a standby `node`: a session that
 /// changed is withdrawn (its flows removed, its ports kept) and replayed
@@ -188,6 +228,7 @@ pub fn apply(node: &mut Node, sealer: Option<&Sealer>, change: Followed, checkpo
             program(node, sealer, &r, checkpoints);
             1
         }
+        Followed::CaughtUp => 0,
     }
 }
 
@@ -216,8 +257,8 @@ fn program(node: &mut Node, sealer: Option<&Sealer>, r: &SessionRecord, checkpoi
             for c in commands {
                 node.send(c);
             }
-            let c = [&r.legs[0], &r.legs[1]].map(|l| l.rtp_checkpoint);
-            if c.iter().any(Option::is_some) {
+            let c = r.checkpoints();
+            if c != <[LegCheckpoint; 2]>::default() {
                 checkpoints.insert(r.id.clone(), c);
             }
         }

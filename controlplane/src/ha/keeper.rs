@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use mediafwd_dataplane::Dataplane;
 
-use super::record::{SessionRecord, StreamCheckpoint};
+use super::record::{LegCheckpoint, SessionRecord, StreamCheckpoint};
 use super::seal::Sealer;
 use super::writer::{Writer, WriterConfig};
 use crate::config::HaConfig;
@@ -20,7 +20,7 @@ pub struct Keeper {
     writer: Writer,
     sealer: Option<Arc<Sealer>>,
     /// The stream checkpoints of the SRTP sessions, as last written.
-    checkpoints: HashMap<String, [Option<StreamCheckpoint>; 2]>,
+    checkpoints: HashMap<String, [LegCheckpoint; 2]>,
 }
 
 impl Keeper {
@@ -34,14 +34,20 @@ impl Keeper {
     }
 
     /// Goes on from the stream checkpoints of the sessions a restore programmed.
-    pub fn resumed(mut self, checkpoints: HashMap<String, [Option<StreamCheckpoint>; 2]>) -> Self {
+    pub fn resumed(mut self, checkpoints: HashMap<String, [LegCheckpoint; 2]>) -> Self {
         self.set_checkpoints(checkpoints);
         self
     }
 
     /// Goes on from these stream checkpoints (a standby's, taking over).
-    pub fn set_checkpoints(&mut self, checkpoints: HashMap<String, [Option<StreamCheckpoint>; 2]>) {
+    pub fn set_checkpoints(&mut self, checkpoints: HashMap<String, [LegCheckpoint; 2]>) {
         self.checkpoints = checkpoints;
+    }
+
+    /// Goes on from these checkpoints for their sessions (sessions a node
+    /// programmed from the store after it took over).
+    pub fn merge_checkpoints(&mut self, checkpoints: HashMap<String, [LegCheckpoint; 2]>) {
+        self.checkpoints.extend(checkpoints);
     }
 
     /// `s` was created or changed.
@@ -67,10 +73,11 @@ impl Keeper {
         self.writer.delete(id);
     }
 
-    /// Checkpoints the RTP streams of the SRTP sessions: a session whose
-    /// stream moved to another rollover counter (or another SSRC) since its
-    /// last checkpoint is written again. Called every half second or so; it
-    /// reads each SRTP leg's published statistics, nothing else.
+    /// Checkpoints the streams of the SRTP sessions: a session whose RTP
+    /// stream moved to another rollover counter (or another SSRC), or whose
+    /// SRTCP index moved on, since its last checkpoint is written again
+    /// ([`LegCheckpoint::due`]). Called every half second or so; it reads
+    /// each SRTP leg's published statistics, nothing else.
     /// `webrtc` gives a session's WebRTC facts, written with it.
     pub fn checkpoint_streams(
         &mut self,
@@ -84,13 +91,18 @@ impl Keeper {
                 continue;
             }
             let now = [&s.legs[0], &s.legs[1]].map(|l| {
-                let st = dataplane.flow_stats(l.flow_ids.0);
-                (st.rtp_received > 0).then_some(StreamCheckpoint { ssrc: st.ssrc, index: st.rtp_ext_max })
+                let rtp = dataplane.flow_stats(l.flow_ids.0);
+                // A multiplexed leg has no RTCP flow: its second slot is not installed.
+                let rtcp = (!l.request.rtcp_mux).then(|| dataplane.flow_stats(l.flow_ids.1).srtcp_next);
+                let srtcp_next = rtp.srtcp_next.max(rtcp.unwrap_or(0));
+                LegCheckpoint {
+                    rtp: (rtp.rtp_received > 0).then_some(StreamCheckpoint { ssrc: rtp.ssrc, index: rtp.rtp_ext_max }),
+                    srtcp_next: (srtcp_next > 0).then_some(srtcp_next),
+                }
             });
             let prev = self.checkpoints.get(&s.id).copied().unwrap_or_default();
-            let due = prev.iter().zip(&now).any(|(p, n)| n.is_some_and(|n| StreamCheckpoint::due(*p, n)));
-            if due {
-                let merged = [now[0].or(prev[0]), now[1].or(prev[1])];
+            if prev.iter().zip(&now).any(|(p, n)| p.due(n)) {
+                let merged = [prev[0].merged(&now[0]), prev[1].merged(&now[1])];
                 self.checkpoints.insert(s.id.clone(), merged);
                 self.changed_with_webrtc(s, &webrtc(&s.id));
             }

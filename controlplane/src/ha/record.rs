@@ -70,6 +70,10 @@ pub struct LegRecord {
     /// The RTP stream the leg receives, as last checkpointed.
     #[serde(default)]
     pub rtp_checkpoint: Option<StreamCheckpoint>,
+    /// The next SRTCP index of what the node protects from this leg towards
+    /// the other (the highest over the SSRCs), as last checkpointed.
+    #[serde(default)]
+    pub srtcp_checkpoint: Option<u32>,
     /// A WebRTC leg's ICE and DTLS facts.
     #[serde(default)]
     pub webrtc: Option<super::record_webrtc::WebrtcRecord>,
@@ -82,6 +86,58 @@ pub struct LegRecord {
 /// leaves room for the packets sent before the checkpoint is taken and the
 /// node takes over.
 pub const CHECKPOINT_STRIDE: u64 = 1 << 14;
+
+/// SRTCP packets a flow protects before its SRTCP index is checkpointed
+/// again. Its first checkpoint is written at its first SRTCP packet.
+pub const SRTCP_CHECKPOINT_STRIDE: u32 = 1 << 10;
+
+/// How far past its checkpoint a resumed flow's SRTCP index goes on: more
+/// than the flow can have protected since its last checkpoint reached the
+/// store (under [`SRTCP_CHECKPOINT_STRIDE`], plus what it protected while
+/// the next one was being written), so that no SRTCP index is protected
+/// twice under the same keys. docs/ha.md gives the reasoning; 2^24 leaves
+/// room for 127 resumes of a stream in the 31-bit index space.
+pub const SRTCP_RESUME_MARGIN: u32 = 1 << 24;
+
+/// The largest SRTCP index (31 bits, RFC 3711 §3.4).
+const SRTCP_MAX_INDEX: u32 = 0x7fff_ffff;
+
+/// What a node keeps of a leg's streams between writes of its record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LegCheckpoint {
+    /// The RTP stream the leg receives.
+    pub rtp: Option<StreamCheckpoint>,
+    /// The next SRTCP index of what is protected from the leg.
+    pub srtcp_next: Option<u32>,
+}
+
+impl LegCheckpoint {
+    /// Whether `now` needs writing after `self`: its RTP stream is due
+    /// ([`StreamCheckpoint::due`]), or its SRTCP index protected a first
+    /// packet or moved [`SRTCP_CHECKPOINT_STRIDE`] on.
+    pub fn due(&self, now: &LegCheckpoint) -> bool {
+        let rtp = now.rtp.is_some_and(|n| StreamCheckpoint::due(self.rtp, n));
+        let srtcp = match (self.srtcp_next, now.srtcp_next) {
+            (_, None | Some(0)) => false,
+            (None, Some(_)) => true,
+            (Some(p), Some(n)) => n >= p.saturating_add(SRTCP_CHECKPOINT_STRIDE),
+        };
+        rtp || srtcp
+    }
+
+    /// `now` over `self`: the latest RTP stream, the highest SRTCP index.
+    pub fn merged(&self, now: &LegCheckpoint) -> LegCheckpoint {
+        LegCheckpoint { rtp: now.rtp.or(self.rtp), srtcp_next: now.srtcp_next.max(self.srtcp_next) }
+    }
+
+    /// The SRTCP index a node resuming the leg protects from:
+    /// [`SRTCP_RESUME_MARGIN`] past the checkpoint (past 0 without one: the
+    /// flow may have protected SRTCP before its first checkpoint was
+    /// written), at most the last index.
+    pub fn srtcp_resume_at(&self) -> u32 {
+        self.srtcp_next.unwrap_or(0).saturating_add(SRTCP_RESUME_MARGIN).min(SRTCP_MAX_INDEX)
+    }
+}
 
 /// Where an RTP stream stood: its SSRC and its extended highest sequence
 /// number, which is the SRTP packet index of an SRTP stream (RFC 3711
@@ -198,6 +254,7 @@ impl SessionRecord {
                 srtp_inbound: policy(&r.srtp_inbound)?,
                 srtp_outbound: policy(&r.srtp_outbound)?,
                 rtp_checkpoint: None,
+                srtcp_checkpoint: None,
                 webrtc: None,
             })
         };
@@ -211,11 +268,17 @@ impl SessionRecord {
     }
 
     /// The record with the legs' stream checkpoints.
-    pub fn with_checkpoints(mut self, checkpoints: [Option<StreamCheckpoint>; 2]) -> Self {
+    pub fn with_checkpoints(mut self, checkpoints: [LegCheckpoint; 2]) -> Self {
         for (l, c) in self.legs.iter_mut().zip(checkpoints) {
-            l.rtp_checkpoint = c;
+            l.rtp_checkpoint = c.rtp;
+            l.srtcp_checkpoint = c.srtcp_next;
         }
         self
+    }
+
+    /// The legs' stream checkpoints in the record.
+    pub fn checkpoints(&self) -> [LegCheckpoint; 2] {
+        self.legs.each_ref().map(|l| LegCheckpoint { rtp: l.rtp_checkpoint, srtcp_next: l.srtcp_checkpoint })
     }
 
     /// The JSON written to the store.

@@ -196,14 +196,17 @@ fn stream_checkpoints_are_due_on_a_new_rollover_counter_or_stream() {
 
     // Records carry them, and records written before them still read.
     let from = busy_node();
-    let r = SessionRecord::of(from.get("srtp").unwrap(), None).unwrap().with_checkpoints([Some(at(9, 70_000)), None]);
+    let legs = [LegCheckpoint { rtp: Some(at(9, 70_000)), srtcp_next: Some(500) }, LegCheckpoint::default()];
+    let r = SessionRecord::of(from.get("srtp").unwrap(), None).unwrap().with_checkpoints(legs);
     let back = SessionRecord::from_json(r.to_json().as_bytes()).unwrap();
     assert_eq!(back.legs[0].rtp_checkpoint, Some(at(9, 70_000)));
     let old = r
         .to_json()
         .replace(r#","rtp_checkpoint":{"ssrc":9,"index":70000}"#, "")
-        .replace(r#","rtp_checkpoint":null"#, "");
-    assert!(!old.contains("rtp_checkpoint"), "{old}");
+        .replace(r#","rtp_checkpoint":null"#, "")
+        .replace(r#","srtcp_checkpoint":500"#, "")
+        .replace(r#","srtcp_checkpoint":null"#, "");
+    assert!(!old.contains("rtp_checkpoint") && !old.contains("srtcp_checkpoint"), "{old}");
     assert_eq!(SessionRecord::from_json(old.as_bytes()).unwrap().legs[0].rtp_checkpoint, None);
 
     // A restore resumes the checkpointed stream on the flow from that leg,
@@ -215,4 +218,37 @@ fn stream_checkpoints_are_due_on_a_new_rollover_counter_or_stream() {
     let at = commands.iter().position(|c| *c == resume).expect("the stream resumed");
     assert!(commands[..at].iter().any(|c| c.upserted().is_some_and(|(k, _)| *k == key)));
     assert_eq!(commands.iter().filter(|c| matches!(c, Command::ResumeStream { .. })).count(), 1);
+
+    // Both legs get SRTP from us: the flows from each protect SRTCP, and go
+    // on past the checkpoint (caller: RTP and RTCP ports), or past 0 where
+    // none was written (callee: RTCP multiplexed).
+    let srtcp: Vec<_> = commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::ResumeSrtcp { key, next_index } => Some((key.udp_port(), *next_index)),
+            _ => None,
+        })
+        .collect();
+    let (a, b) = (s.legs[0].local.port(), s.legs[1].local.port());
+    let margin = SRTCP_RESUME_MARGIN;
+    assert_eq!(srtcp, [(a, 500 + margin), (a + 1, 500 + margin), (b, margin)]);
+    assert_eq!(back.checkpoints(), legs);
+}
+
+#[test]
+fn srtcp_checkpoints_are_due_at_the_first_packet_and_every_stride() {
+    let at = |n| LegCheckpoint { rtp: None, srtcp_next: n };
+    assert!(!at(None).due(&at(None)));
+    assert!(!at(None).due(&at(Some(0))));
+    assert!(at(None).due(&at(Some(1))), "the first SRTCP packet");
+    assert!(!at(Some(1)).due(&at(Some(SRTCP_CHECKPOINT_STRIDE))));
+    assert!(at(Some(1)).due(&at(Some(1 + SRTCP_CHECKPOINT_STRIDE))));
+    // A node resumed past its checkpoint writes where it goes on from at once.
+    let resumed = at(Some(7)).srtcp_resume_at();
+    assert_eq!(resumed, 7 + SRTCP_RESUME_MARGIN);
+    assert!(at(Some(7)).due(&at(Some(resumed))));
+    assert_eq!(at(Some(7)).merged(&at(None)), at(Some(7)), "a flow that protected nothing yet keeps the checkpoint");
+    assert_eq!(at(None).srtcp_resume_at(), SRTCP_RESUME_MARGIN);
+    // The 31-bit index space ends: past it the flow protects no SRTCP.
+    assert_eq!(at(Some(0x7fff_0000)).srtcp_resume_at(), 0x7fff_ffff);
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use mediafwd_dataplane::flow::{Command, FlowKey};
 
-use super::record::{RecordError, SessionRecord, StreamCheckpoint};
+use super::record::{LegCheckpoint, RecordError, SessionRecord};
 use super::seal::Sealer;
 use super::store::{self, Keys};
 use crate::config::HaConfig;
@@ -30,7 +30,9 @@ pub enum RestoreError {
 }
 
 /// Programs `record` into `sessions`: the session and the dataplane commands
-/// that make it real, the streams resumed at their checkpoints last.
+/// that make it real, the streams resumed at their checkpoints last: each
+/// RTP stream at its index, and the SRTCP of every flow that protects it
+/// past its checkpoint ([`LegCheckpoint::srtcp_resume_at`]).
 pub fn replay(
     sessions: &mut SessionManager,
     record: &SessionRecord,
@@ -41,6 +43,7 @@ pub fn replay(
     let legs = record.leg_requests(sealer)?;
     let (mut session, mut commands) =
         sessions.create(&record.id, legs, Some(record.media_timeout()), record.max_lifetime(), resolver, now)?;
+    let checkpoints = record.checkpoints();
     for (i, leg) in record.legs.iter().enumerate() {
         if let Some(remote) = leg.latched {
             let port_id = sessions.interfaces()[session.legs[i].iface].port_id;
@@ -55,6 +58,16 @@ pub fn replay(
             let port_id = sessions.interfaces()[session.legs[i].iface].port_id;
             let key = FlowKey::new(port_id, leg.local.ip(), leg.local.port());
             commands.push(Command::ResumeStream { key, ssrc: c.ssrc, index: c.index });
+        }
+        if record.legs[1 - i].srtp_outbound.is_some() {
+            // The flows from this leg protect towards the other: RTP's, and RTCP's.
+            let port_id = sessions.interfaces()[session.legs[i].iface].port_id;
+            let next_index = checkpoints[i].srtcp_resume_at();
+            let rtcp_port = (!leg.rtcp_mux).then(|| leg.local.port() + 1);
+            for port in [Some(leg.local.port()), rtcp_port].into_iter().flatten() {
+                let key = FlowKey::new(port_id, leg.local.ip(), port);
+                commands.push(Command::ResumeSrtcp { key, next_index });
+            }
         }
         if leg.hold {
             let (s, c) = sessions.update_leg(&record.id, &leg.label, |_, hold| *hold = true, resolver)?;
@@ -75,7 +88,7 @@ pub struct Restored {
     /// Sessions restored.
     pub sessions: usize,
     /// Their stream checkpoints, for the [`Keeper`](super::Keeper) to go on from.
-    pub checkpoints: HashMap<String, [Option<StreamCheckpoint>; 2]>,
+    pub checkpoints: HashMap<String, [LegCheckpoint; 2]>,
 }
 
 /// Programs every session of the store into a starting `node` (before it
@@ -121,8 +134,8 @@ pub fn restore_node(config: &HaConfig, sealer: Option<&Sealer>, node: &mut Node)
                     Err(e) => tracing::error!(error = %e, "stored WebRTC legs not restored"),
                 }
                 restored.sessions += 1;
-                let checkpoints = [&r.legs[0], &r.legs[1]].map(|l| l.rtp_checkpoint);
-                if checkpoints.iter().any(Option::is_some) {
+                let checkpoints = r.checkpoints();
+                if checkpoints != <[LegCheckpoint; 2]>::default() {
                     restored.checkpoints.insert(r.id.clone(), checkpoints);
                 }
             }
@@ -131,7 +144,7 @@ pub fn restore_node(config: &HaConfig, sealer: Option<&Sealer>, node: &mut Node)
     }
     tracing::info!(
         restored = restored.sessions,
-        resumed_streams = restored.checkpoints.values().flatten().flatten().count(),
+        resumed_streams = restored.checkpoints.values().flatten().filter(|c| c.rtp.is_some()).count(),
         refused = loaded.records.len() - restored.sessions + loaded.refused.len(),
         ms = started.elapsed().as_millis() as u64,
         "sessions restored from the store"

@@ -101,6 +101,53 @@ impl Drop for Veth {
     }
 }
 
+/// A bridge in the root namespace, without addresses; deleted on drop.
+pub struct Bridge(pub String);
+
+impl Bridge {
+    pub fn new(name: &str) -> Bridge {
+        let _ = Command::new("ip").args(["link", "del", name]).output();
+        run(&["ip", "link", "add", "name", name, "type", "bridge", "stp_state", "0", "forward_delay", "0"]);
+        let _ = Command::new("sysctl").args(["-qw", &format!("net.ipv6.conf.{name}.disable_ipv6=1")]).output();
+        run(&["ip", "link", "set", name, "up"]);
+        Bridge(name.into())
+    }
+
+    pub fn attach(&self, port: &str) {
+        run(&["ip", "link", "set", port, "master", &self.0]);
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.0]).output();
+    }
+}
+
+/// A veth pair in the root namespace: `dpdk` for a node's af_packet port,
+/// `{dpdk}x` on a bridge. Deleted on drop.
+pub struct NodePort(pub String);
+
+impl NodePort {
+    pub fn new(dpdk: &str, bridge: &Bridge) -> NodePort {
+        let bridged = format!("{dpdk}x");
+        let _ = Command::new("ip").args(["link", "del", dpdk]).output();
+        run(&["ip", "link", "add", dpdk, "type", "veth", "peer", "name", &bridged]);
+        for dev in [dpdk, bridged.as_str()] {
+            let _ = Command::new("sysctl").args(["-qw", &format!("net.ipv6.conf.{dev}.disable_ipv6=1")]).output();
+            run(&["ip", "link", "set", dev, "up"]);
+        }
+        bridge.attach(&bridged);
+        NodePort(dpdk.into())
+    }
+}
+
+impl Drop for NodePort {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.0]).output();
+    }
+}
+
 /// A VLAN-tagged endpoint inside `ns` on a kernel without 802.1Q support:
 /// `trunk` (the veth towards mediafwd) carries VLAN `vid`, which a small
 /// user-space tagger bridges to an inner veth pair whose far end `inner`

@@ -9,14 +9,22 @@ use std::time::{Duration, Instant};
 
 use mediafwd_dataplane::craft::rtp_packet;
 
-use super::netns::{Netns, Veth, VlanEndpoint};
+use super::netns::{Bridge, Netns, NodePort, Veth, VlanEndpoint};
 use super::node::MediaFwd;
 
 /// One topology at a time: each test runs its own mediafwd on the same cores.
 pub static SERIAL: Mutex<()> = Mutex::new(());
 
+/// Bridges between the endpoints' veths and several nodes' ports.
+// Fields drop in order: ports before their bridges.
+struct Segment {
+    _ports: Vec<NodePort>,
+    _bridges: (Bridge, Bridge),
+}
+
 // Fields drop in order: the tagger stops before its namespace goes.
 pub struct Topology {
+    _segment: Option<Segment>,
     _vlan: Option<VlanEndpoint>,
     _veths: (Veth, Veth),
     pub caller: Netns,
@@ -41,10 +49,39 @@ impl Topology {
                 (b, Some(VlanEndpoint::new(&callee, "eth0", vid, &callee_addrs)))
             }
         };
-        Topology { caller, callee, _veths: (a, b), _vlan: vlan, tag }
+        Topology { caller, callee, _veths: (a, b), _vlan: vlan, tag, _segment: None }
+    }
+
+    /// The same endpoints on one L2 segment with several nodes: the caller's
+    /// and the callee's veths on a bridge each (`{tag}p`, `{tag}q`), and for
+    /// each of `nodes` a port on each bridge (`{tag}{node}p`, `{tag}{node}q`,
+    /// see [`Topology::node_config`]).
+    pub fn bridged(test: &str, nodes: &[&str]) -> Topology {
+        let mut t = Topology::new(test, None);
+        let tag = &t.tag;
+        let (p, q) = (Bridge::new(&format!("{tag}p")), Bridge::new(&format!("{tag}q")));
+        p.attach(&format!("m{tag}a"));
+        q.attach(&format!("m{tag}b"));
+        let ports = nodes
+            .iter()
+            .flat_map(|n| [NodePort::new(&format!("{tag}{n}p"), &p), NodePort::new(&format!("{tag}{n}q"), &q)])
+            .collect();
+        t._segment = Some(Segment { _ports: ports, _bridges: (p, q) });
+        t
     }
 
     pub fn config(&self, callee_vlan: Option<u16>, sessions: &str) -> String {
+        let tag = &self.tag;
+        self.config_on(&format!("mfw-e2e-{tag}"), [format!("m{tag}a"), format!("m{tag}b")], callee_vlan, sessions)
+    }
+
+    /// The configuration of node `node` of a [`Topology::bridged`] segment.
+    pub fn node_config(&self, node: &str, rest: &str) -> String {
+        let tag = &self.tag;
+        self.config_on(&format!("mfw-ha-{tag}{node}"), [format!("{tag}{node}p"), format!("{tag}{node}q")], None, rest)
+    }
+
+    fn config_on(&self, prefix: &str, [a, b]: [String; 2], callee_vlan: Option<u16>, sessions: &str) -> String {
         let vlan = callee_vlan.map(|v| format!("vlan = {v}\n")).unwrap_or_default();
         format!(
             r#"
@@ -52,7 +89,7 @@ impl Topology {
 worker_cores = [1]
 control_cores = [0]
 hugepages = false
-file_prefix = "mfw-e2e-{tag}"
+file_prefix = "{prefix}"
 stats_log_seconds = 1
 
 [api]
@@ -60,17 +97,16 @@ listen = "127.0.0.1:0"
 
 [[interface]]
 name = "public"
-device = "net_af_packet0,iface=m{tag}a,framecnt=4096"
+device = "net_af_packet0,iface={a},framecnt=4096"
 addresses = ["198.18.0.1/24", "2001:db8:1::1/64"]
 
 [[interface]]
 name = "private"
-device = "net_af_packet1,iface=m{tag}b,framecnt=4096"
+device = "net_af_packet1,iface={b},framecnt=4096"
 addresses = ["198.19.0.1/24", "2001:db8:2::1/64"]
 {vlan}
 {sessions}
-"#,
-            tag = self.tag
+"#
         )
     }
 }

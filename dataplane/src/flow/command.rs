@@ -44,6 +44,17 @@ pub enum Command {
         /// Its highest index (`ROC << 16 | SEQ`, RFC 3711 §3.3.1).
         index: u64,
     },
+    /// Resumes the SRTCP a flow protects where another node (or this one
+    /// before a restart) may have left it: every SSRC's SRTCP index, now and
+    /// for SSRCs that start later, goes on from `next_index` at least, so that
+    /// no index is protected twice under the same keys. Sent after the flow's
+    /// upsert; a flow that is not there, or does not protect, ignores it.
+    ResumeSrtcp {
+        /// The flow's key.
+        key: FlowKey,
+        /// The lowest SRTCP index (31 bits, RFC 3711 §3.4) to protect next.
+        next_index: u32,
+    },
     /// Removes a flow.
     Remove {
         /// The flow's key.

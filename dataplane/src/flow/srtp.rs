@@ -87,6 +87,9 @@ pub(crate) struct SsrcSlot {
     pub rx: StreamId,
     /// State for protecting, when the flow protects.
     pub tx: StreamId,
+    /// A resume ([`FlowSrtp::resume`]) that came while another worker held
+    /// the stream: applied to the states when they come here.
+    pub resume: Option<u64>,
 }
 
 /// A direction of a flow's transform, for the code that installs it.
@@ -97,7 +100,7 @@ enum Dir {
 }
 
 impl SsrcSlot {
-    const EMPTY: SsrcSlot = SsrcSlot { ssrc: 0, used: false, here: false, rx: NO_STREAM, tx: NO_STREAM };
+    const EMPTY: SsrcSlot = SsrcSlot { ssrc: 0, used: false, here: false, rx: NO_STREAM, tx: NO_STREAM, resume: None };
 
     fn stream_mut(&mut self, dir: Dir) -> &mut StreamId {
         match dir {
@@ -125,6 +128,10 @@ pub struct FlowSrtp {
     pub(crate) auth_failures: u64,
     /// When the last report went, in the pipeline's microseconds.
     pub(crate) last_report_us: Option<u64>,
+    /// SRTCP protected on this flow starts at this index at least, for every
+    /// SSRC: set when the flow is resumed from a checkpoint
+    /// ([`FlowSrtp::resume_srtcp`]).
+    srtcp_floor: u32,
 }
 
 /// Why a packet has no SSRC slot.
@@ -152,6 +159,7 @@ impl FlowSrtp {
             ssrcs: [SsrcSlot::EMPTY; SSRCS_PER_FLOW],
             auth_failures: 0,
             last_report_us: None,
+            srtcp_floor: 0,
         }
     }
 
@@ -178,18 +186,26 @@ impl FlowSrtp {
         s.ssrc = ssrc;
         s.used = true;
         s.here = false;
+        s.resume = None;
         for id in [s.rx, s.tx] {
             if id != NO_STREAM {
                 streams[id as usize] = StreamState::new();
             }
         }
+        if s.tx != NO_STREAM {
+            streams[s.tx as usize].resume_srtcp_at(self.srtcp_floor);
+        }
         self.fetch(slot, flow, streams, home)?;
         Ok(SlotFor { slot, claimed: true })
     }
 
-    /// Claims the stream of `slot` on the board.
+    /// Claims the stream of `slot` on the board. The states it goes on with
+    /// (its own, or ones handed over that left their worker before the flow
+    /// was resumed) take the resume that came meanwhile, and protect SRTCP
+    /// from the flow's floor on.
     #[cold]
     fn fetch(&mut self, slot: usize, flow: FlowId, streams: &mut StreamSlab, home: &Home) -> Result<(), SlotError> {
+        let floor = self.srtcp_floor;
         let s = &mut self.ssrcs[slot];
         match home.board.claim(home.worker, flow, s.ssrc) {
             Claim::Owned => {}
@@ -202,7 +218,13 @@ impl FlowSrtp {
             }
             Claim::Elsewhere => return Err(SlotError::Moving),
         }
+        if s.tx != NO_STREAM {
+            streams[s.tx as usize].resume_srtcp_at(floor);
+        }
         s.here = true;
+        if let Some(index) = s.resume.take() {
+            self.resume_here(slot, index, streams);
+        }
         Ok(())
     }
 
@@ -217,16 +239,50 @@ impl FlowSrtp {
 
     /// Sets the stream states of `ssrc` (taking a slot for it if needed) to
     /// continue at SRTP index `index`: a stream resumed from a checkpoint.
-    /// Only the worker that holds the stream (or claims it now) resumes it;
-    /// the others take the resumed state from it when RSS brings them the
-    /// stream ([`StreamBoard`]).
+    /// Every worker gets the resume; the one that holds the stream (or
+    /// claims it now) applies it, the others keep it in the slot and apply
+    /// it if the states they take from the board later are still behind it
+    /// ([`StreamBoard`]): states in transit between workers when the resume
+    /// came, or handed on before their worker applied it, are not missed.
     pub(crate) fn resume(&mut self, flow: FlowId, ssrc: u32, index: u64, streams: &mut StreamSlab, home: &Home) {
-        let Ok(SlotFor { slot, .. }) = self.slot_for(flow, ssrc, streams, home) else { return };
-        let s = &self.ssrcs[slot];
-        for id in [s.rx, s.tx] {
-            if id != NO_STREAM {
-                streams[id as usize] = StreamState::resume_at(index);
+        let slot = match self.slot_for(flow, ssrc, streams, home) {
+            Ok(SlotFor { slot, .. }) => slot,
+            Err(SlotError::Moving) => {
+                let Some(slot) = self.ssrcs.iter().position(|s| s.used && s.ssrc == ssrc) else { return };
+                self.ssrcs[slot].resume = Some(index);
+                return;
             }
+            Err(SlotError::Full) => return,
+        };
+        self.resume_here(slot, index, streams);
+    }
+
+    /// Resumes the states of `slot`, held here, at `index` unless they are
+    /// already past it (a resume never takes a stream back).
+    fn resume_here(&mut self, slot: usize, index: u64, streams: &mut StreamSlab) {
+        let s = &self.ssrcs[slot];
+        let behind = |id: StreamId| id != NO_STREAM && streams[id as usize].highest_index().is_none_or(|h| h < index);
+        let (rx, tx) = (behind(s.rx), behind(s.tx));
+        if rx {
+            streams[s.rx as usize] = StreamState::resume_at(index);
+        }
+        if tx {
+            // The SRTCP index protected so far stays: it belongs to the SSRC too.
+            let sent = streams[s.tx as usize].next_srtcp_index();
+            streams[s.tx as usize] = StreamState::resume_at(index);
+            streams[s.tx as usize].resume_srtcp_at(sent.max(self.srtcp_floor));
+        }
+    }
+
+    /// Protects SRTCP on this flow from index `next` on at least, for every
+    /// SSRC: those this worker holds now, and those it starts or takes from
+    /// another worker later. A flow resumed from a checkpoint: the node that
+    /// had it may have protected SRTCP up to below `next` under the same keys,
+    /// and an index protected twice reuses keystream (RFC 3711 §9.1).
+    pub(crate) fn resume_srtcp(&mut self, next: u32, streams: &mut StreamSlab) {
+        self.srtcp_floor = self.srtcp_floor.max(next);
+        for s in self.ssrcs.iter().filter(|s| s.used && s.here && s.tx != NO_STREAM) {
+            streams[s.tx as usize].resume_srtcp_at(next);
         }
     }
 
@@ -510,5 +566,99 @@ mod tests {
         // Nothing was accepted on slot 3: giving it back frees it.
         s.unclaim(3, 1, &store.streams, &store.home);
         assert_eq!(s.slot_for(1, 99, &mut store.streams, &store.home), Ok(SlotFor { slot: 3, claimed: true }));
+    }
+
+    /// Two workers' stores on one board, with the same transcrypting flow 1.
+    fn two_workers() -> [(SrtpStore, Option<Box<FlowSrtp>>); 2] {
+        let board = StreamBoard::new(2);
+        let both = SrtpTransform { unprotect: Some(keys(1)), protect: Some(keys(2)) };
+        [0, 1].map(|w| {
+            let mut store = SrtpStore::new();
+            store.share(board.clone(), w);
+            let mut state = None;
+            store.install(1, &mut state, &both);
+            (store, state)
+        })
+    }
+
+    /// The highest SRTP index and the next SRTCP index of a worker's states
+    /// for `ssrc`, if it holds the stream.
+    fn held(store: &SrtpStore, fs: &FlowSrtp, ssrc: u32) -> Option<(Option<u64>, Option<u64>, u32)> {
+        let slot = fs.ssrcs.iter().find(|s| s.used && s.here && s.ssrc == ssrc)?;
+        let (rx, tx) = (&store.streams[slot.rx as usize], &store.streams[slot.tx as usize]);
+        Some((rx.highest_index(), tx.highest_index(), tx.next_srtcp_index()))
+    }
+
+    const SSRC: u32 = 0xabc;
+
+    #[test]
+    fn a_resume_that_comes_while_the_stream_moves_between_workers_is_not_lost() {
+        let [(mut s0, mut f0), (mut s1, mut f1)] = two_workers();
+        let (f0, f1) = (f0.as_mut().unwrap(), f1.as_mut().unwrap());
+        // Worker 0 holds the stream, with states from before the resume.
+        let slot = f0.slot_for(1, SSRC, &mut s0.streams, &s0.home).unwrap().slot;
+        s0.streams[f0.ssrcs[slot].rx as usize].srtp.accept(100);
+        s0.streams[f0.ssrcs[slot].tx as usize].srtp.accept(100);
+        // RSS brings a packet of it to worker 1, which asks for it.
+        assert_eq!(f1.slot_for(1, SSRC, &mut s1.streams, &s1.home), Err(SlotError::Moving));
+        // The resume (and an SRTCP floor) reach worker 1 first: the stream is not there.
+        f1.resume(1, SSRC, 70_000, &mut s1.streams, &s1.home);
+        f1.resume_srtcp(1 << 24, &mut s1.streams);
+        assert_eq!(held(&s1, f1, SSRC), None);
+        // Worker 0 hands the stream over between bursts, then gets the commands:
+        // the board says worker 1 has the stream now.
+        let board = s0.home.board.clone();
+        assert_eq!(board.hand_over(0, |_, ssrc| f0.hand_over(ssrc, &s0.streams)), 1);
+        f0.resume(1, SSRC, 70_000, &mut s0.streams, &s0.home);
+        f0.resume_srtcp(1 << 24, &mut s0.streams);
+        assert_eq!(held(&s0, f0, SSRC), None);
+        // Worker 1 takes the states handed over, from before the resume: the
+        // resume it kept applies to them, and the SRTCP floor.
+        assert!(f1.slot_for(1, SSRC, &mut s1.streams, &s1.home).is_ok());
+        assert_eq!(held(&s1, f1, SSRC), Some((Some(70_000), Some(70_000), 1 << 24)));
+
+        // The stream goes on at worker 1, then back to worker 0: the resume
+        // worker 0 kept does not take it back.
+        let slot = f1.ssrcs.iter().position(|s| s.ssrc == SSRC).unwrap();
+        s1.streams[f1.ssrcs[slot].rx as usize].srtp.accept(70_010);
+        assert_eq!(f0.slot_for(1, SSRC, &mut s0.streams, &s0.home), Err(SlotError::Moving));
+        assert_eq!(board.hand_over(1, |_, ssrc| f1.hand_over(ssrc, &s1.streams)), 1);
+        assert!(f0.slot_for(1, SSRC, &mut s0.streams, &s0.home).is_ok());
+        assert_eq!(held(&s0, f0, SSRC), Some((Some(70_010), Some(70_000), 1 << 24)));
+    }
+
+    #[test]
+    fn a_resume_at_the_worker_that_holds_the_stream_applies_there_and_moves_with_it() {
+        let [(mut s0, mut f0), (mut s1, mut f1)] = two_workers();
+        let (f0, f1) = (f0.as_mut().unwrap(), f1.as_mut().unwrap());
+        // Nobody holds the stream: the first worker to get the resume takes it.
+        f0.resume(1, SSRC, 131_072, &mut s0.streams, &s0.home);
+        f1.resume(1, SSRC, 131_072, &mut s1.streams, &s1.home);
+        assert_eq!(held(&s0, f0, SSRC), Some((Some(131_072), Some(131_072), 0)));
+        assert_eq!(held(&s1, f1, SSRC), None);
+        // Worker 1 asked when its resume came: worker 0 hands the resumed states over.
+        let board = s0.home.board.clone();
+        assert_eq!(board.hand_over(0, |_, ssrc| f0.hand_over(ssrc, &s0.streams)), 1);
+        assert!(f1.slot_for(1, SSRC, &mut s1.streams, &s1.home).is_ok());
+        assert_eq!(held(&s1, f1, SSRC), Some((Some(131_072), Some(131_072), 0)));
+    }
+
+    #[test]
+    fn an_srtcp_floor_applies_to_new_ssrcs_which_stay_fresh_until_they_send() {
+        let mut store = SrtpStore::new();
+        let mut state = None;
+        store.install(1, &mut state, &SrtpTransform { unprotect: Some(keys(1)), protect: Some(keys(2)) });
+        let s = state.as_mut().unwrap();
+        let first = s.slot_for(1, 7, &mut store.streams, &store.home).unwrap();
+        let tx = s.ssrcs[first.slot].tx as usize;
+        store.streams[tx].srtcp_next = 40;
+        s.resume_srtcp(1 << 24, &mut store.streams);
+        assert_eq!(store.streams[tx].next_srtcp_index(), 1 << 24, "an SSRC held");
+        let new = s.slot_for(1, 8, &mut store.streams, &store.home).unwrap();
+        let tx = s.ssrcs[new.slot].tx as usize;
+        assert_eq!(store.streams[tx].next_srtcp_index(), 1 << 24, "a new SSRC");
+        // A packet that failed gives its slot back: nothing was protected on it.
+        s.unclaim(new.slot, 1, &store.streams, &store.home);
+        assert!(!s.ssrcs[new.slot].used);
     }
 }

@@ -148,6 +148,11 @@ impl FlowTable {
                     }
                 }
             }
+            Command::ResumeSrtcp { key, next_index } => {
+                if let Some(s) = self.index.get(&key).and_then(|id| self.entries[id as usize].srtp.as_mut()) {
+                    s.resume_srtcp(next_index, &mut self.srtp.streams);
+                }
+            }
             Command::Remove { key } => {
                 if let Some(id) = self.index.remove(&key) {
                     let entry = &mut self.entries[id as usize];

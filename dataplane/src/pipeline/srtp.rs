@@ -173,6 +173,11 @@ impl Pipeline<'_> {
 
         for ((pkt, verdict), d) in pkts.iter_mut().zip(verdicts.iter_mut()).zip(&burst.items) {
             let Some(d) = d else { continue };
+            if let (true, Some(c)) = (d.media.is_rtcp, d.protect) {
+                // The control side checkpoints it (docs/ha.md).
+                let next = self.table.srtp().streams[c.stream as usize].next_srtcp_index();
+                self.flow_stats.note_srtcp_next(d.flow, next);
+            }
             let slot = self.flow_stats.slot(d.flow);
             let result = match (d.dropped, d.route) {
                 (None, Some(route)) => {

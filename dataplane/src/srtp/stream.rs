@@ -20,6 +20,9 @@ pub struct StreamState {
     pub(crate) srtcp: ReplayWindow,
     /// Next SRTCP index to send.
     pub(crate) srtcp_next: u32,
+    /// The SRTCP index the stream started sending from: 0, or where a resumed
+    /// stream was told to go on ([`StreamState::resume_srtcp_at`]).
+    pub(crate) srtcp_first: u32,
     /// SRTP packets protected or accepted under each master key slot.
     pub(crate) srtp_packets: [u64; MAX_MASTER_KEYS],
     /// SRTCP packets protected or accepted under each master key slot.
@@ -41,6 +44,19 @@ impl StreamState {
         let mut s = Self::new();
         s.srtp.accept(highest_index);
         s
+    }
+
+    /// Protects SRTCP from index `next` on, unless the stream is already past
+    /// it: a stream resumed where another node (or this one before a restart)
+    /// may have protected SRTCP up to an index below `next`. A stream that
+    /// has protected nothing since still counts as fresh.
+    pub fn resume_srtcp_at(&mut self, next: u32) {
+        if self.srtcp_next < next {
+            if self.srtcp_next == self.srtcp_first {
+                self.srtcp_first = next;
+            }
+            self.srtcp_next = next;
+        }
     }
 
     /// The rollover counter (RFC 3711 §3.3.1) of the highest packet so far.
@@ -85,7 +101,7 @@ impl StreamState {
 
     /// Whether no packet was protected or accepted on this stream yet.
     pub fn is_fresh(&self) -> bool {
-        self.srtp.top().is_none() && self.srtcp.top().is_none() && self.srtcp_next == 0
+        self.srtp.top().is_none() && self.srtcp.top().is_none() && self.srtcp_next == self.srtcp_first
     }
 
     /// The index of an SRTP packet with sequence number `seq` (RFC 3711 §3.3.1,
@@ -166,5 +182,19 @@ mod tests {
         assert_eq!(s.estimate_srtp_index(2), Ok((4 << 16) | 2));
         assert_eq!(s.estimate_srtp_index(39_990), Ok((3 << 16) | 39_990));
         assert_eq!(s.srtp.check((3 << 16) | 40_000, 64), Err(SrtpError::Replayed));
+    }
+
+    #[test]
+    fn srtcp_resumes_forward_only_and_a_stream_that_sent_nothing_stays_fresh() {
+        let mut s = StreamState::new();
+        s.resume_srtcp_at(1 << 20);
+        assert_eq!((s.next_srtcp_index(), s.is_fresh()), (1 << 20, true));
+        s.srtcp_next += 3;
+        assert!(!s.is_fresh());
+        // Never backwards.
+        s.resume_srtcp_at(5);
+        assert_eq!(s.next_srtcp_index(), (1 << 20) + 3);
+        s.resume_srtcp_at(1 << 21);
+        assert_eq!((s.next_srtcp_index(), s.is_fresh()), (1 << 21, false));
     }
 }

@@ -201,6 +201,10 @@ pub struct FlowStats {
     pub rtp_ext_max: u64,
     /// Drops by [`FlowDrop`].
     pub drops: [u64; FlowDrop::COUNT],
+    /// The next SRTCP index the flow protects with, the highest over its
+    /// SSRCs and the workers; 0 if it protected none. What a checkpoint keeps,
+    /// so that a node resuming the flow never protects an index again.
+    pub srtcp_next: u32,
 }
 
 impl FlowCounters {
@@ -266,6 +270,8 @@ impl FlowCounters {
             jitter: self.rtp_jitter.load(Relaxed),
             rtp_ext_max: if received == 0 { 0 } else { self.rtp_ext_max.load(Relaxed) },
             drops: std::array::from_fn(|i| self.drops[i].load(Relaxed)),
+            // Kept apart from the slot ([`FlowStatsArray::snapshot`]).
+            srtcp_next: 0,
         }
     }
 }
@@ -287,6 +293,7 @@ impl FlowStats {
             self.jitter = other.jitter;
             self.rtp_ext_max = other.rtp_ext_max;
         }
+        self.srtcp_next = self.srtcp_next.max(other.srtcp_next);
         self.rtp_received += other.rtp_received;
         self.rtp_expected += other.rtp_expected;
         self.rtp_lost += other.rtp_lost;
@@ -301,12 +308,35 @@ impl FlowStats {
 /// One worker's flow slots, allocated once at start.
 pub struct FlowStatsArray {
     slots: Box<[FlowCounters]>,
+    /// Per flow, the next SRTCP index it protects with: apart from the
+    /// slots, whose three cache lines are full, since only SRTCP packets
+    /// (a few per stream and minute) write it.
+    srtcp_next: Box<[AtomicU32]>,
 }
 
 impl FlowStatsArray {
     /// Slots for flow ids `0..capacity`.
     pub fn new(capacity: usize) -> Self {
-        FlowStatsArray { slots: (0..capacity).map(|_| FlowCounters::default()).collect() }
+        FlowStatsArray {
+            slots: (0..capacity).map(|_| FlowCounters::default()).collect(),
+            srtcp_next: (0..capacity).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    /// Zeroes the slot of `id` for a new flow.
+    #[cfg_attr(not(feature = "dpdk"), allow(dead_code))] // used by the worker
+    pub(crate) fn reset(&self, id: u32) {
+        self.slots[id as usize].reset();
+        self.srtcp_next[id as usize].store(0, Relaxed);
+    }
+
+    /// Notes that flow `id` protects SRTCP from index `next` on (or higher).
+    #[inline]
+    pub(crate) fn note_srtcp_next(&self, id: u32, next: u32) {
+        let c = &self.srtcp_next[id as usize];
+        if next > c.load(Relaxed) {
+            c.store(next, Relaxed);
+        }
     }
 
     /// Number of slots.
@@ -322,7 +352,8 @@ impl FlowStatsArray {
 
     /// A copy of the slot of `id`.
     pub fn snapshot(&self, id: u32) -> FlowStats {
-        self.slots.get(id as usize).map(FlowCounters::snapshot).unwrap_or_default()
+        let Some(slot) = self.slots.get(id as usize) else { return FlowStats::default() };
+        FlowStats { srtcp_next: self.srtcp_next[id as usize].load(Relaxed), ..slot.snapshot() }
     }
 }
 
@@ -369,5 +400,20 @@ mod tests {
         let mut m = b;
         m.merge(&a);
         assert_eq!((m.ssrc, m.rtp_ext_max), (2, 9));
+        // The SRTCP index is the highest any worker protected with.
+        let (a, b) = (FlowStats { srtcp_next: 9, ..a }, FlowStats { srtcp_next: 4, last_tsc: 30, ..b });
+        let mut m = a;
+        m.merge(&b);
+        assert_eq!(m.srtcp_next, 9);
+    }
+
+    #[test]
+    fn the_srtcp_index_only_rises_and_a_new_flow_starts_from_zero() {
+        let array = FlowStatsArray::new(2);
+        array.note_srtcp_next(1, 7);
+        array.note_srtcp_next(1, 3);
+        assert_eq!((array.snapshot(1).srtcp_next, array.snapshot(0).srtcp_next), (7, 0));
+        array.reset(1);
+        assert_eq!(array.snapshot(1).srtcp_next, 0);
     }
 }
