@@ -10,7 +10,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use mediafwd_dtls::{Endpoint, Fingerprint, Identity, Role};
+use mediafwd_dtls::{Endpoint, Identity, Role};
 use std::collections::VecDeque;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
