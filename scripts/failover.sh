@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 runner=${FAILOVER_RUNNER:-}
 if [ -z "$runner" ]; then
     runner=$(nice -n 10 cargo test -q -p mediafwd-controlplane --test ha_failover --no-run --message-format=json |
-        sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+        grep '"name":"ha_failover"' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
     [ -x "$runner" ] || { echo "failover: the ha_failover test binary did not build" >&2; exit 1; }
 fi
 out=$(mktemp)
