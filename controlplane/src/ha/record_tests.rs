@@ -1,4 +1,4 @@
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use mediafwd_dataplane::flow::{Command, FlowKey, LatchMode};
@@ -7,18 +7,8 @@ use mediafwd_dataplane::srtp::{MasterKey, Mki, Policy, Suite};
 use super::*;
 use crate::ha::restore::replay;
 use crate::ha::seal::Sealer;
-use crate::session::{Leg, Resolver, SessionManager};
-
-struct Hops;
-
-impl Resolver for Hops {
-    fn next_hop(&mut self, iface: usize, _dst: IpAddr) -> Result<u32, String> {
-        Ok(iface as u32)
-    }
-    fn default_next_hop(&mut self, _iface: usize, _v4: bool) -> Option<u32> {
-        None
-    }
-}
+use crate::session::test_support::Hops;
+use crate::session::{Leg, SessionManager};
 
 fn manager() -> SessionManager {
     crate::session::test_support::manager("30000-30099")

@@ -109,38 +109,18 @@ impl SessionRecord {
 
 #[cfg(test)]
 mod tests {
-    use std::net::IpAddr;
     use std::time::Instant;
 
     use mediafwd_dataplane::flow::LatchMode;
     use mediafwd_dataplane::srtp::{MasterKey, Policy, Suite};
-    use mediafwd_dataplane::wire::ethernet::MacAddr;
 
     use super::*;
-    use crate::config::Config;
-    use crate::session::{IfaceInfo, LegRequest, Resolver, SessionManager};
-
-    struct Hops;
-
-    impl Resolver for Hops {
-        fn next_hop(&mut self, iface: usize, _dst: IpAddr) -> Result<u32, String> {
-            Ok(iface as u32)
-        }
-        fn default_next_hop(&mut self, _iface: usize, _v4: bool) -> Option<u32> {
-            None
-        }
-    }
+    use crate::session::test_support::Hops;
+    use crate::session::LegRequest;
 
     #[test]
     fn a_webrtc_leg_round_trips_through_its_record_sealed() {
-        let text = "[node]\nworker_cores = [1]\ncontrol_cores = [0]\n[[interface]]\nname = \"public\"\ndevice = \"net_null0\"\naddresses = [\"198.18.0.1/24\"]\nrtp_ports = \"30000-30099\"\n";
-        let v = Config::parse(text).unwrap().validate().unwrap();
-        let ifaces = v
-            .interfaces
-            .into_iter()
-            .map(|config| IfaceInfo { config, port_id: 0, mac: MacAddr([2, 0, 0, 0, 0, 1]) })
-            .collect();
-        let mut m = SessionManager::new(ifaces, 64);
+        let mut m = crate::session::test_support::manager("30000-30099");
         let suite = Suite::AeadAes128Gcm;
         let key = |fill: u8| MasterKey::from_key_salt(suite, &[fill; 28]).unwrap();
         let leg = |label: &str, keys: bool| LegRequest {

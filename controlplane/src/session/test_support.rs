@@ -4,7 +4,9 @@
 
 use mediafwd_dataplane::wire::ethernet::MacAddr;
 
-use super::{IfaceInfo, SessionManager};
+use std::net::IpAddr;
+
+use super::{IfaceInfo, Resolver, SessionManager};
 use crate::config::Config;
 
 /// The manager, `public` relaying on `public_ports` (e.g. `"30000-30099"`),
@@ -35,4 +37,16 @@ rtp_ports = "40000-40099"
         .map(|(i, config)| IfaceInfo { config, port_id: i as u16, mac: MacAddr([2, 0, 0, 0, 0, i as u8]) })
         .collect();
     SessionManager::new(ifaces, 1024)
+}
+
+/// A resolver whose next hop on interface i is neighbor i, with no default.
+pub(crate) struct Hops;
+
+impl Resolver for Hops {
+    fn next_hop(&mut self, iface: usize, _dst: IpAddr) -> Result<u32, String> {
+        Ok(iface as u32)
+    }
+    fn default_next_hop(&mut self, _iface: usize, _v4: bool) -> Option<u32> {
+        None
+    }
 }

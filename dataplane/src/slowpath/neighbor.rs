@@ -609,14 +609,21 @@ mod tests {
         assert_eq!(state(&t, known, secs(t0, 3.7)), NeighborState::Reachable);
     }
 
-    #[test]
-    fn reachable_entry_is_refreshed_by_unicast_probe() {
-        let t0 = Instant::now();
+    /// A table with 198.18.0.254 asked for, answered by `GW` at `t0`, and
+    /// the commands of that drained.
+    fn gateway_learned(t0: Instant) -> (NeighborTable, u32) {
         let mut t = NeighborTable::new(NeighborConfig::default());
         let id = t.next_hop(0, ip("198.18.0.254"), t0).unwrap();
         t.poll(t0);
         t.learn(0, ip("198.18.0.254"), GW, t0);
         commands(&mut t);
+        (t, id)
+    }
+
+    #[test]
+    fn reachable_entry_is_refreshed_by_unicast_probe() {
+        let t0 = Instant::now();
+        let (mut t, id) = gateway_learned(t0);
         assert!(t.poll(secs(t0, 29.9)).is_empty());
         let p = t.poll(secs(t0, 30.0));
         assert_eq!(p, vec![Probe { id, iface: 0, ip: ip("198.18.0.254"), unicast: Some(GW) }]);
@@ -664,11 +671,7 @@ mod tests {
     #[test]
     fn a_used_neighbor_that_stops_answering_keeps_its_mac() {
         let t0 = Instant::now();
-        let mut t = NeighborTable::new(NeighborConfig::default());
-        let id = t.next_hop(0, ip("198.18.0.254"), t0).unwrap();
-        t.poll(t0);
-        t.learn(0, ip("198.18.0.254"), GW, t0);
-        commands(&mut t);
+        let (mut t, id) = gateway_learned(t0);
         // Six unanswered probes (three unicast, three broadcast), from 30 s on.
         let mut sent = 0;
         for i in 0..=40 {
