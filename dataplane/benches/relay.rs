@@ -131,9 +131,9 @@ impl Relay {
             let a_to_b = flow(2 * s, ss.caller, egress(1, MAC_B, 1, ss.b_local, ss.callee));
             let b_to_a = flow(2 * s + 1, ss.callee, egress(0, MAC_A, 0, ss.a_local, ss.caller));
             let mut a_to_b_rev = a_to_b;
-            a_to_b_rev.reverse = Some(key_b);
+            a_to_b_rev.reverse = Some(b_to_a.id);
             let mut b_to_a_rev = b_to_a;
-            b_to_a_rev.reverse = Some(key_a);
+            b_to_a_rev.reverse = Some(a_to_b.id);
             table.apply(&Command::Upsert { key: key_a, flow: a_to_b_rev }).unwrap();
             table.apply(&Command::Upsert { key: key_b, flow: b_to_a_rev }).unwrap();
 

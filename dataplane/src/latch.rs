@@ -98,7 +98,8 @@ impl LatchState {
     /// The control side changed the flow; a new configured remote (an SDP
     /// answer, a re-INVITE) replaces the learned one and re-arms latching.
     pub fn on_update(&mut self, old: &Ingress, new: &Ingress) {
-        if old.remote != new.remote || old.latch != new.latch {
+        // As numbers: a flow entry keeps no IPv6 flow label or scope.
+        if RemoteBits::of(old.remote) != RemoteBits::of(new.remote) || old.latch != new.latch {
             self.set_remote(new.remote);
             self.latched = false;
         }

@@ -310,7 +310,7 @@ impl Worker {
             let applied = match cmd.command.upserted() {
                 Some((_, flow)) if flow.id as usize >= self.flow_stats.capacity() => false,
                 Some((key, flow)) => {
-                    if self.table.get(key).map(|e| e.flow.id) != Some(flow.id) {
+                    if self.table.get(key).map(|e| e.id()) != Some(flow.id) {
                         // A new flow (or a new flow in an old one's place) starts from zero.
                         self.flow_stats.reset(flow.id);
                     }
@@ -325,10 +325,10 @@ impl Worker {
                     // Index memory the table already has (not expected) would be freed here.
                     let applied = self.table.apply_prepared(cmd.command).is_ok_and(|spare| spare.is_none());
                     match resumed.and_then(|(key, srtcp)| Some((self.table.get(&key)?, srtcp))) {
-                        Some((e, None)) => self.flow_stats.slot(e.flow.id).publish_rtp(&e.rtp, RtpChange::Restarted),
+                        Some((e, None)) => self.flow_stats.slot(e.id()).publish_rtp(&e.rtp, RtpChange::Restarted),
                         // Published at once, so that the control side checkpoints where
                         // this node goes on from before it protects anything.
-                        Some((e, Some(next))) if e.srtp.is_some() => self.flow_stats.note_srtcp_next(e.flow.id, next),
+                        Some((e, Some(next))) if e.srtp.is_some() => self.flow_stats.note_srtcp_next(e.id(), next),
                         _ => {}
                     }
                     applied

@@ -136,9 +136,8 @@ fn a_node_on_ring_ports_resolves_its_peers_relays_rtp_and_counts_it() {
         reverse: Some(reverse),
         clock_rate: 8000,
     };
-    node.dataplane.send(Command::Upsert { key: key_a, flow: flow(0, caller, &b, hop_b, b_local, callee, key_b) });
-    let seq =
-        node.dataplane.send(Command::Upsert { key: key_b, flow: flow(1, callee, &a, hop_a, a_local, caller, key_a) });
+    node.dataplane.send(Command::Upsert { key: key_a, flow: flow(0, caller, &b, hop_b, b_local, callee, 1) });
+    let seq = node.dataplane.send(Command::Upsert { key: key_b, flow: flow(1, callee, &a, hop_a, a_local, caller, 0) });
     assert!(node.dataplane.wait_applied(seq, WAIT));
 
     let mut payload = [0u8; 172];

@@ -104,7 +104,7 @@ impl Fixture {
             ingress: Ingress { vlan: None, remote: Some(self.caller), latch, strict_source: strict },
             egress: self.egress_b(),
             rtcp_egress: mux.then(|| rtcp(self.egress_b())),
-            reverse: Some(self.key_b()),
+            reverse: Some(2),
             clock_rate: 8000,
         };
         let b_to_a = Flow {
@@ -118,7 +118,7 @@ impl Fixture {
             },
             egress: self.egress_a(),
             rtcp_egress: None,
-            reverse: Some(self.key_a()),
+            reverse: Some(1),
             clock_rate: 8000,
         };
         (a_to_b, b_to_a)

@@ -181,7 +181,7 @@ impl Relay {
             } else {
                 (1, self.b_local, self.callee, (B_RTP, B_RTCP))
             };
-            let (peer_port, peer_local) = if to_b { (1, self.b_local) } else { (0, self.a_local) };
+            let peer_ids = if to_b { (B_RTP, B_RTCP) } else { (A_RTP, A_RTCP) };
             let ingress =
                 |r: SocketAddr| Ingress { vlan: None, remote: Some(r), latch: self.latch, strict_source: false };
             let flow = Flow {
@@ -190,7 +190,7 @@ impl Relay {
                 ingress: ingress(remote),
                 egress: self.egress(to_b, false),
                 rtcp_egress: self.mux.then(|| self.egress(to_b, true)),
-                reverse: Some(Self::key(peer_port, peer_local)),
+                reverse: Some(peer_ids.0),
                 clock_rate: 8000,
             };
             cmds.push(Command::UpsertSrtp { key: Self::key(port, local), flow, srtp: srtp.clone() });
@@ -201,7 +201,7 @@ impl Relay {
                     ingress: ingress(self.rtcp_of(remote)),
                     egress: self.egress(to_b, true),
                     rtcp_egress: None,
-                    reverse: Some(Self::key(peer_port, self.rtcp_of(peer_local))),
+                    reverse: Some(peer_ids.1),
                     clock_rate: 8000,
                 };
                 cmds.push(Command::UpsertSrtp { key: Self::key(port, self.rtcp_of(local)), flow, srtp: srtp.clone() });

@@ -116,7 +116,7 @@ impl Session {
                 dst: Some(self.callee),
             },
             rtcp_egress: None,
-            reverse: Some(self.key_b()),
+            reverse: Some(self.id + 1),
             clock_rate: 8000,
         }
     }
@@ -135,7 +135,7 @@ impl Session {
                 dst: Some(self.caller),
             },
             rtcp_egress: None,
-            reverse: Some(self.key_a()),
+            reverse: Some(self.id),
             clock_rate: 8000,
         }
     }

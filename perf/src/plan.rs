@@ -80,7 +80,7 @@ pub fn session_flows(s: u32, port_id: u16, relay_mac: MacAddr) -> [(FlowKey, Flo
         reverse: Some(reverse),
         clock_rate: 8000,
     };
-    [(key_a, flow(2 * s, caller(s), b, callee(s), key_b)), (key_b, flow(2 * s + 1, callee(s), a, caller(s), key_a))]
+    [(key_a, flow(2 * s, caller(s), b, callee(s), 2 * s + 1)), (key_b, flow(2 * s + 1, callee(s), a, caller(s), 2 * s))]
 }
 
 /// Writes the caller's RTP frame of session `s` with sequence number 0

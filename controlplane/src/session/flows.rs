@@ -52,6 +52,15 @@ impl LegPlan {
         FlowKey::new(self.port_id, l.ip(), l.port())
     }
 
+    /// The flow that receives on [`LegPlan::rtcp_key`]: the RTP flow when multiplexed.
+    fn rtcp_flow_id(&self) -> FlowId {
+        if self.rtcp_mux {
+            self.flow_ids.0
+        } else {
+            self.flow_ids.1
+        }
+    }
+
     fn remote_rtcp(&self) -> Option<SocketAddr> {
         self.remote.map(|r| if self.rtcp_mux { r } else { SocketAddr::new(r.ip(), r.port() + 1) })
     }
@@ -91,7 +100,7 @@ pub fn flows_for(a: &LegPlan, b: &LegPlan) -> Vec<(FlowKey, Flow)> {
                 ingress: from.ingress(from.remote),
                 egress: to.rtp_egress(),
                 rtcp_egress: from.rtcp_mux.then(|| to.rtcp_egress()),
-                reverse: Some(to.rtp_key()),
+                reverse: Some(to.flow_ids.0),
                 clock_rate: from.clock_rate,
             },
         ));
@@ -104,7 +113,7 @@ pub fn flows_for(a: &LegPlan, b: &LegPlan) -> Vec<(FlowKey, Flow)> {
                     ingress: from.ingress(from.remote_rtcp()),
                     egress: to.rtcp_egress(),
                     rtcp_egress: None,
-                    reverse: Some(to.rtcp_key()),
+                    reverse: Some(to.rtcp_flow_id()),
                     clock_rate: from.clock_rate,
                 },
             ));
@@ -148,7 +157,7 @@ mod tests {
         assert_eq!(rtcp_a.media, Media::Rtcp);
         assert_eq!(rtcp_a.egress.src.port(), 40001);
         assert_eq!(rtcp_a.egress.dst, Some("198.19.0.2:6001".parse().unwrap()));
-        assert_eq!(rtcp_a.reverse.unwrap().udp_port(), 40001);
+        assert_eq!(rtcp_a.reverse, Some(3), "B's RTCP flow");
         assert_eq!(rtcp_a.ingress.remote, Some("198.18.0.2:5001".parse().unwrap()));
     }
 
@@ -166,7 +175,7 @@ mod tests {
         let rtcp_b = &f[2].1;
         assert_eq!(rtcp_b.egress.dst, Some("198.18.0.2:5000".parse().unwrap()));
         assert_eq!(rtcp_b.egress.src.port(), 30000);
-        assert_eq!(rtcp_b.reverse.unwrap().udp_port(), 30000);
+        assert_eq!(rtcp_b.reverse, Some(0), "A's RTP flow, which takes its RTCP");
     }
 
     #[test]

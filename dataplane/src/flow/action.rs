@@ -63,10 +63,8 @@ pub struct Egress {
 }
 
 /// The action for packets arriving at one [`FlowKey`](super::FlowKey).
-/// `repr(C)`: the fields every packet reads come first, the RTCP egress of
-/// multiplexed flows and the reverse key last.
+/// A flow entry keeps it packed ([`super::PackedFlow`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(C)]
 pub struct Flow {
     /// Statistics slot.
     pub id: FlowId,
@@ -81,9 +79,9 @@ pub struct Flow {
     /// Where RTCP demultiplexed from an rtcp-mux RTP port goes (the peer's
     /// RTCP port, or its RTP port when the peer is rtcp-mux too).
     pub rtcp_egress: Option<Egress>,
-    /// The flow whose egress destination is this flow's remote: when this
-    /// flow latches a new source, that flow's packets follow it.
-    pub reverse: Option<super::FlowKey>,
+    /// The flow (its id) whose egress destination is this flow's remote:
+    /// when this flow latches a new source, that flow's packets follow it.
+    pub reverse: Option<FlowId>,
 }
 
 impl Flow {

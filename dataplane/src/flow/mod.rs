@@ -11,6 +11,7 @@ pub mod handoff;
 mod hashed;
 mod index;
 mod key;
+mod packed;
 pub mod srtp;
 mod table;
 

@@ -2,18 +2,20 @@ use std::sync::Arc;
 
 use super::handoff::StreamBoard;
 use super::index::{FlowIndex, IndexMemory, MAX_ADDRESSES};
+use super::packed::PackedFlow;
 use super::srtp::{FlowSrtp, SrtpStore, SrtpTransform};
-use super::{Command, Flow, FlowKey, LatchMode, Media};
+use super::{Command, Flow, FlowId, FlowKey, Ingress, LatchMode, Media};
 use crate::latch::LatchState;
 use crate::relay::Prebuilt;
 use crate::stats::rtp::RtpStream;
 use crate::wire::ethernet::MacAddr;
 
-/// A flow with the state its worker keeps for it, cache-line aligned. A
-/// packet of the lean path writes the first line (latch and RTP state) and
-/// reads the second (what it checks of the action, and the egress headers:
-/// an IPv4 egress ends in it, an IPv6 one in the third line); the action as
-/// the control side set it, read by the full path, comes after.
+/// A flow with the state its worker keeps for it, cache-line aligned, five
+/// lines. A packet of the lean path writes the first line (latch and RTP
+/// state) and reads the second (what it checks of the action, and the egress
+/// headers: an IPv4 egress ends in it, an IPv6 one in the third line); the
+/// action as the control side set it, packed ([`PackedFlow`]) and read by
+/// the full path as a [`Flow`] ([`FlowEntry::flow`]), comes after.
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 pub struct FlowEntry {
@@ -27,8 +29,8 @@ pub struct FlowEntry {
     pub egress: Prebuilt,
     /// Where the flow's SRTP contexts and stream states are, if it transforms.
     pub srtp: Option<Box<FlowSrtp>>,
-    /// The action, as last set by the control side.
-    pub flow: Flow,
+    /// The action, as last set by the control side, less what `lean` holds.
+    action: PackedFlow,
 }
 
 /// What the lean path checks of a flow's action, beside its egress headers.
@@ -144,7 +146,7 @@ impl FlowTable {
                     let entry = &mut self.entries[id as usize];
                     entry.rtp = RtpStream::resume(ssrc, index);
                     if let Some(s) = entry.srtp.as_mut() {
-                        s.resume(entry.flow.id, ssrc, index, &mut self.srtp.streams, &self.srtp.home);
+                        s.resume(id, ssrc, index, &mut self.srtp.streams, &self.srtp.home);
                     }
                 }
             }
@@ -177,7 +179,7 @@ impl FlowTable {
         match self.index.get(key) {
             Some(old) if old == id => {
                 let entry = &mut self.entries[id as usize];
-                entry.latch.on_update(&entry.flow.ingress, &flow.ingress);
+                entry.latch.on_update(&entry.ingress(), &flow.ingress);
                 entry.set_flow(*flow);
             }
             existing => {
@@ -307,49 +309,62 @@ impl FlowTable {
     }
 }
 
+impl LeanFlow {
+    /// The checks of `f`, with `plain_rtp` as given.
+    pub(super) fn of(f: &Flow, plain_rtp: bool) -> Self {
+        LeanFlow {
+            vlan: f.ingress.vlan,
+            clock_rate: f.clock_rate,
+            plain_rtp,
+            rtcp_mux: f.media == Media::Rtp { rtcp_mux: true },
+            latch: f.ingress.latch,
+            strict_source: f.ingress.strict_source,
+        }
+    }
+}
+
 impl FlowEntry {
     fn new(flow: Flow) -> Self {
         let mut e = FlowEntry {
             latch: LatchState::new(&flow.ingress),
             rtp: RtpStream::default(),
-            lean: LeanFlow {
-                vlan: None,
-                clock_rate: 0,
-                plain_rtp: false,
-                rtcp_mux: false,
-                latch: LatchMode::Off,
-                strict_source: false,
-            },
+            lean: LeanFlow::of(&flow, false),
             egress: Prebuilt::NONE,
             srtp: None,
-            flow,
+            action: PackedFlow::of(&flow),
         };
         e.derive();
         e
     }
 
+    /// The action, as last set by the control side.
+    pub fn flow(&self) -> Flow {
+        self.action.get(&self.lean)
+    }
+
+    /// The flow's id ([`Flow::id`]).
+    #[inline(always)]
+    pub fn id(&self) -> FlowId {
+        self.action.id()
+    }
+
+    /// What the flow accepts ([`Flow::ingress`]).
+    pub fn ingress(&self) -> Ingress {
+        self.flow().ingress
+    }
+
     /// Replaces the action (its egress headers with it), keeping the state.
     pub fn set_flow(&mut self, flow: Flow) {
-        self.flow = flow;
+        self.action = PackedFlow::of(&flow);
+        self.lean = LeanFlow::of(&flow, false);
         self.derive();
     }
 
     /// Derives what the lean path reads from the action and the transform.
     fn derive(&mut self) {
-        let f = &self.flow;
-        self.egress = Prebuilt::new(&f.egress);
-        let (rtp, rtcp_mux) = match f.media {
-            Media::Rtp { rtcp_mux } => (true, rtcp_mux),
-            Media::Rtcp => (false, false),
-        };
-        self.lean = LeanFlow {
-            vlan: f.ingress.vlan,
-            clock_rate: f.clock_rate,
-            plain_rtp: rtp && self.srtp.is_none() && self.egress.is_some(),
-            rtcp_mux,
-            latch: f.ingress.latch,
-            strict_source: f.ingress.strict_source,
-        };
+        self.egress = Prebuilt::new(&self.action.egress());
+        let rtp = matches!(self.action.media(), Media::Rtp { .. });
+        self.lean.plain_rtp = rtp && self.srtp.is_none() && self.egress.is_some();
     }
 }
 
@@ -368,7 +383,7 @@ mod tests {
         let mem = plan.memory_for(&key).expect("a new address");
         assert_eq!(table.apply_prepared(Command::IndexMemory(mem)), Ok(None));
         assert_eq!(table.apply_prepared(upsert), Ok(None));
-        assert_eq!(table.get(&key).map(|e| e.flow.id), Some(1));
+        assert_eq!(table.get(&key).map(|e| e.id()), Some(1));
         assert!(plan.memory_for(&FlowKey::v4(0, core::net::Ipv4Addr::new(198, 18, 0, 1), 10_002)).is_none());
     }
 
@@ -379,7 +394,9 @@ mod tests {
         assert_eq!(std::mem::offset_of!(FlowEntry, lean), 64);
         // What the rewrite of an IPv4 packet leaving over IPv4 reads: the second line too.
         assert!(std::mem::offset_of!(FlowEntry, egress) + Prebuilt::V4_READ <= 128);
-        // docs/performance.md's memory per session counts these 448 bytes.
-        assert_eq!(std::mem::size_of::<FlowEntry>(), 7 * 64);
+        // The packed action fills the fifth line.
+        assert_eq!(std::mem::offset_of!(FlowEntry, action) + std::mem::size_of::<PackedFlow>(), 5 * 64);
+        // docs/performance.md's memory per session counts these 320 bytes.
+        assert_eq!(std::mem::size_of::<FlowEntry>(), 5 * 64);
     }
 }

@@ -19,7 +19,7 @@ use core::net::SocketAddr;
 
 use crate::buf::PacketBuf;
 use crate::classify::{classify, classify_lean, Class, Lean, PortContext, UdpPacket};
-use crate::flow::{Egress, Event, Flow, FlowEntry, FlowKey, FlowTable, Media};
+use crate::flow::{Egress, Event, Flow, FlowEntry, FlowId, FlowTable, Media};
 use crate::latch::SourceVerdict;
 use crate::relay;
 use crate::slowpath::police::Punt;
@@ -224,7 +224,8 @@ impl Pipeline<'_> {
         }
         let slot = self.flow_stats.slot(id);
         slot.last_tsc.store(self.now_tsc, std::sync::atomic::Ordering::Relaxed);
-        let drop = |r: DropReason| Some(Verdict::Drop(count_drop(slot, r)));
+        let stats = self.flow_stats;
+        let drop = |r: DropReason| Some(Verdict::Drop(count_drop(stats, slot, r)));
         if lean.vlan != l.vlan {
             return drop(DropReason::WrongVlan);
         }
@@ -281,10 +282,11 @@ impl Pipeline<'_> {
     ) -> Relayed {
         let u = *u;
         let (entry, store) = self.table.entry_and_srtp(id);
-        let flow = entry.flow;
-        let slot = self.flow_stats.slot(flow.id);
+        let flow = entry.flow();
+        let slot = self.flow_stats.slot(id);
         slot.last_tsc.store(self.now_tsc, std::sync::atomic::Ordering::Relaxed);
-        let drop = |r: DropReason| Relayed::Done(Verdict::Drop(count_drop(slot, r)));
+        let stats = self.flow_stats;
+        let drop = |r: DropReason| Relayed::Done(Verdict::Drop(count_drop(stats, slot, r)));
         if flow.ingress.vlan != u.vlan {
             return drop(DropReason::WrongVlan);
         }
@@ -338,7 +340,7 @@ impl Pipeline<'_> {
         let Some(entry) = self.table.get_mut(&u.key) else {
             return Err(DropReason::UnknownFlow);
         };
-        let flow = entry.flow;
+        let flow = entry.flow();
         let latched = admit(entry, u, media, self.flow_stats.slot(flow.id), self.now_us)?;
         self.route(u, &flow, media.is_rtcp, latched, on_event)
     }
@@ -375,11 +377,12 @@ impl Pipeline<'_> {
     /// Points the reverse flow at the remote this flow latched, until the
     /// control side confirms it with an update of both flows.
     #[cold]
-    fn follow_latch(&mut self, reverse: FlowKey, media: Media, remote: SocketAddr) {
-        let Some(entry) = self.table.get_mut(&reverse) else {
+    fn follow_latch(&mut self, reverse: FlowId, media: Media, remote: SocketAddr) {
+        if reverse as usize >= self.table.capacity() {
             return;
-        };
-        let mut rev = entry.flow;
+        }
+        let entry = self.table.entry_mut(reverse);
+        let mut rev = entry.flow();
         match (media, rev.media) {
             // Our RTCP port latched; the peer multiplexes, so its RTCP egress follows.
             (Media::Rtcp, Media::Rtp { .. }) => {
@@ -457,23 +460,24 @@ fn admit(
     slot: &FlowCounters,
     now_us: u64,
 ) -> Result<Option<SocketAddr>, DropReason> {
-    let latched = match entry.latch.check(&entry.flow.ingress, u.src) {
+    let latched = match entry.latch.check(&entry.ingress(), u.src) {
         SourceVerdict::Accept => None,
         SourceVerdict::Reject => return Err(DropReason::SourceMismatch),
         SourceVerdict::Latched(remote) => Some(remote),
     };
     if let Some((ssrc, seq, ts)) = media.rtp {
-        let change = entry.rtp.update(ssrc, seq, ts, arrival(now_us, entry.flow.clock_rate));
+        let change = entry.rtp.update(ssrc, seq, ts, arrival(now_us, entry.lean.clock_rate));
         slot.publish_rtp(&entry.rtp, change);
     }
     Ok(latched)
 }
 
-/// Counts a drop on its flow too, when the reason has a flow counter.
+/// Counts a drop on its flow (its statistics slot `slot`) too, when the
+/// reason has a flow counter.
 #[inline(always)]
-fn count_drop(slot: &FlowCounters, r: DropReason) -> DropReason {
+fn count_drop(stats: &FlowStatsArray, slot: &FlowCounters, r: DropReason) -> DropReason {
     if let Some(d) = r.flow_drop() {
-        slot.drop_packet(d);
+        stats.drop_packet(slot, d);
     }
     r
 }

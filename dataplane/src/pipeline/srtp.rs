@@ -65,12 +65,13 @@ pub(super) fn first_pass(
     slot: &FlowCounters,
     now_us: u64,
 ) -> Result<(Deferred, Option<Result<Option<SocketAddr>, DropReason>>), DropReason> {
+    let id = entry.id();
     let fs = entry.srtp.as_mut().expect("an SRTP flow");
-    let ssrc_slot = fs.slot_for(entry.flow.id, media.ssrc, &mut store.streams, &store.home).map_err(|e| match e {
+    let ssrc_slot = fs.slot_for(id, media.ssrc, &mut store.streams, &store.home).map_err(|e| match e {
         SlotError::Full => DropReason::SrtpSsrcLimit,
         SlotError::Moving => DropReason::SrtpMoving,
     })?;
-    let d = Deferred::new(*u, entry.flow.id, media, ssrc_slot, fs);
+    let d = Deferred::new(*u, id, media, ssrc_slot, fs);
     if d.unprotects() {
         return Ok((d, None));
     }
@@ -198,7 +199,7 @@ impl Pipeline<'_> {
                     if d.slot.claimed {
                         self.unclaim(d);
                     }
-                    Verdict::Drop(count_drop(slot, r))
+                    Verdict::Drop(count_drop(self.flow_stats, slot, r))
                 }
             };
         }

@@ -146,8 +146,9 @@ impl WorkerStats {
 }
 
 /// One flow's counters in one worker: a cache-line-aligned slot indexed by
-/// [`FlowId`](crate::flow::FlowId). What every packet touches (packets, bytes,
-/// last TSC, RTP state) is in the first cache line; the drop counters follow.
+/// [`FlowId`](crate::flow::FlowId), one line of what every packet touches
+/// (packets, bytes, last TSC, RTP state). The drops by reason, which a relayed
+/// packet never touches, are kept apart ([`FlowDrops`]).
 #[repr(C, align(64))]
 #[derive(Default)]
 pub struct FlowCounters {
@@ -169,9 +170,13 @@ pub struct FlowCounters {
     pub rtp_ssrc: AtomicU32,
     /// Interarrival jitter, timestamp units.
     pub rtp_jitter: AtomicU32,
-    /// Drops by [`FlowDrop`].
-    pub drops: [AtomicU64; FlowDrop::COUNT],
 }
+
+/// One flow's drops in one worker, by [`FlowDrop`]: apart from its
+/// [`FlowCounters`] slot, unpadded (112 bytes), since only a dropped packet
+/// writes them.
+#[derive(Default)]
+pub struct FlowDrops(pub [AtomicU64; FlowDrop::COUNT]);
 
 /// A copy of one flow's counters, summed over workers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -224,9 +229,6 @@ impl FlowCounters {
         }
         self.rtp_ssrc.store(0, Relaxed);
         self.rtp_jitter.store(0, Relaxed);
-        for d in &self.drops {
-            d.store(0, Relaxed);
-        }
     }
 
     /// Publishes the figures of the RTP stream's state that `change` says
@@ -243,12 +245,6 @@ impl FlowCounters {
             self.rtp_base.store(s.base(), Relaxed);
             self.rtp_ssrc.store(s.ssrc(), Relaxed);
         }
-    }
-
-    /// Counts a drop.
-    #[inline(always)]
-    pub(crate) fn drop_packet(&self, d: FlowDrop) {
-        add(&self.drops[d as usize], 1);
     }
 
     fn snapshot(&self) -> FlowStats {
@@ -269,8 +265,8 @@ impl FlowCounters {
             rtp_lost: expected.saturating_sub(received),
             jitter: self.rtp_jitter.load(Relaxed),
             rtp_ext_max: if received == 0 { 0 } else { self.rtp_ext_max.load(Relaxed) },
-            drops: std::array::from_fn(|i| self.drops[i].load(Relaxed)),
             // Kept apart from the slot ([`FlowStatsArray::snapshot`]).
+            drops: [0; FlowDrop::COUNT],
             srtcp_next: 0,
         }
     }
@@ -308,8 +304,11 @@ impl FlowStats {
 /// One worker's flow slots, allocated once at start.
 pub struct FlowStatsArray {
     slots: Box<[FlowCounters]>,
+    /// Per flow, its drops by reason: apart from the slots, whose one cache
+    /// line a relayed packet writes.
+    drops: Box<[FlowDrops]>,
     /// Per flow, the next SRTCP index it protects with: apart from the
-    /// slots, whose three cache lines are full, since only SRTCP packets
+    /// slots, since only SRTCP packets
     /// (a few per stream and minute) write it.
     srtcp_next: Box<[AtomicU32]>,
 }
@@ -319,6 +318,7 @@ impl FlowStatsArray {
     pub fn new(capacity: usize) -> Self {
         FlowStatsArray {
             slots: (0..capacity).map(|_| FlowCounters::default()).collect(),
+            drops: (0..capacity).map(|_| FlowDrops::default()).collect(),
             srtcp_next: (0..capacity).map(|_| AtomicU32::new(0)).collect(),
         }
     }
@@ -327,7 +327,20 @@ impl FlowStatsArray {
     #[cfg_attr(not(feature = "dpdk"), allow(dead_code))] // used by the worker
     pub(crate) fn reset(&self, id: u32) {
         self.slots[id as usize].reset();
+        for d in &self.drops[id as usize].0 {
+            d.store(0, Relaxed);
+        }
         self.srtcp_next[id as usize].store(0, Relaxed);
+    }
+
+    /// Counts a drop of the flow whose slot is `slot` (from [`FlowStatsArray::slot`]).
+    #[inline(always)]
+    pub(crate) fn drop_packet(&self, slot: &FlowCounters, d: FlowDrop) {
+        // The slot's index, from its address: the fast path keeps the slot
+        // at hand, not the flow id.
+        let id = (slot as *const FlowCounters as usize).wrapping_sub(self.slots.as_ptr() as usize)
+            / core::mem::size_of::<FlowCounters>();
+        add(&self.drops[id].0[d as usize], 1);
     }
 
     /// Notes that flow `id` protects SRTCP from index `next` on (or higher).
@@ -353,7 +366,11 @@ impl FlowStatsArray {
     /// A copy of the slot of `id`.
     pub fn snapshot(&self, id: u32) -> FlowStats {
         let Some(slot) = self.slots.get(id as usize) else { return FlowStats::default() };
-        FlowStats { srtcp_next: self.srtcp_next[id as usize].load(Relaxed), ..slot.snapshot() }
+        FlowStats {
+            drops: std::array::from_fn(|i| self.drops[id as usize].0[i].load(Relaxed)),
+            srtcp_next: self.srtcp_next[id as usize].load(Relaxed),
+            ..slot.snapshot()
+        }
     }
 }
 
@@ -387,7 +404,9 @@ mod tests {
     fn counters_live_in_their_own_cache_lines() {
         assert_eq!(std::mem::align_of::<WorkerCounters>(), 64);
         assert_eq!(std::mem::align_of::<FlowCounters>(), 64);
-        assert_eq!(std::mem::size_of::<FlowCounters>(), 192);
+        // docs/performance.md's memory per session counts these 64 + 112 bytes.
+        assert_eq!(std::mem::size_of::<FlowCounters>(), 64);
+        assert_eq!(std::mem::size_of::<FlowDrops>(), 8 * FlowDrop::COUNT);
     }
 
     #[test]
@@ -405,6 +424,21 @@ mod tests {
         let mut m = a;
         m.merge(&b);
         assert_eq!(m.srtcp_next, 9);
+    }
+
+    #[test]
+    fn a_drop_counts_on_its_own_flow_and_a_new_flow_starts_from_zero() {
+        let array = FlowStatsArray::new(3);
+        array.drop_packet(array.slot(1), FlowDrop::SourceMismatch);
+        array.drop_packet(array.slot(1), FlowDrop::SourceMismatch);
+        array.drop_packet(array.slot(2), FlowDrop::SrtpSsrcLimit);
+        let drops = |id| array.snapshot(id).drops;
+        assert_eq!(drops(0), [0; FlowDrop::COUNT]);
+        assert_eq!(array.snapshot(1).dropped(FlowDrop::SourceMismatch), 2);
+        assert_eq!(drops(1).iter().sum::<u64>(), 2);
+        assert_eq!((array.snapshot(2).dropped(FlowDrop::SrtpSsrcLimit), drops(2).iter().sum::<u64>()), (1, 1));
+        array.reset(1);
+        assert_eq!((drops(1), array.snapshot(2).dropped(FlowDrop::SrtpSsrcLimit)), ([0; FlowDrop::COUNT], 1));
     }
 
     #[test]

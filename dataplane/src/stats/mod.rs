@@ -7,6 +7,6 @@ pub mod port;
 pub(crate) mod reasons;
 pub mod rtp;
 
-pub use counters::{FlowCounters, FlowStats, FlowStatsArray, WorkerCounters, WorkerStats};
+pub use counters::{FlowCounters, FlowDrops, FlowStats, FlowStatsArray, WorkerCounters, WorkerStats};
 pub use drops::{DropReason, FlowDrop};
 pub use port::PortStats;
