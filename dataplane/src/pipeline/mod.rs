@@ -206,7 +206,7 @@ impl Pipeline<'_> {
         }
         let id = self.table.find_direct(*slot, l.dst_port)?;
         self.table.prefetch_entry(id, ENTRY_LINES);
-        crate::prefetch::prefetch(self.flow_stats.slot(id));
+        self.flow_stats.prefetch(id);
         Some(id)
     }
 

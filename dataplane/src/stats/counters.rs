@@ -363,6 +363,13 @@ impl FlowStatsArray {
         &self.slots[id as usize]
     }
 
+    /// Starts loading the slot of `id`.
+    #[inline(always)]
+    pub fn prefetch(&self, id: u32) {
+        // No bounds check: a prefetch of any address is harmless.
+        crate::prefetch::prefetch(self.slots.as_ptr().wrapping_add(id as usize));
+    }
+
     /// A copy of the slot of `id`.
     pub fn snapshot(&self, id: u32) -> FlowStats {
         let Some(slot) = self.slots.get(id as usize) else { return FlowStats::default() };

@@ -37,7 +37,8 @@ fn remote(leg: u8, s: u32) -> SocketAddr {
 }
 
 fn flow(id: u32, remote: SocketAddr, src: SocketAddr, dst: SocketAddr, reverse: u32) -> Flow {
-    let egress = Egress { port_id: 0, vlan: None, src_mac: MacAddr([2, 0, 0, 0, 0, 1]), next_hop: 0, src, dst: Some(dst) };
+    let egress =
+        Egress { port_id: 0, vlan: None, src_mac: MacAddr([2, 0, 0, 0, 0, 1]), next_hop: 0, src, dst: Some(dst) };
     Flow {
         id,
         clock_rate: 8000,
@@ -51,7 +52,8 @@ fn flow(id: u32, remote: SocketAddr, src: SocketAddr, dst: SocketAddr, reverse: 
 }
 
 fn main() {
-    let sessions: u32 = std::env::args().nth(1).map_or(1_000_000, |a| a.replace(['_', ','], "").parse().expect("SESSIONS"));
+    let sessions: u32 =
+        std::env::args().nth(1).map_or(1_000_000, |a| a.replace(['_', ','], "").parse().expect("SESSIONS"));
     let flows = 2 * sessions as usize;
     let before = rss_bytes();
     let mut table = FlowTable::with_capacity(flows, 1);
