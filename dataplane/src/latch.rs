@@ -127,10 +127,16 @@ impl LatchState {
     /// Judges the source `src` of a received packet.
     #[inline]
     pub fn check(&mut self, ingress: &Ingress, src: SocketAddr) -> SourceVerdict {
+        self.check_source(ingress.latch, ingress.strict_source, src)
+    }
+
+    /// [`LatchState::check`] with the ingress's latching mode and strict source.
+    #[inline]
+    pub fn check_source(&mut self, latch: LatchMode, strict_source: bool, src: SocketAddr) -> SourceVerdict {
         let matches = self.bits() == RemoteBits::of(Some(src));
-        match ingress.latch {
+        match latch {
             LatchMode::Off => {
-                if ingress.strict_source && self.family != 0 && !matches {
+                if strict_source && self.family != 0 && !matches {
                     SourceVerdict::Reject
                 } else {
                     SourceVerdict::Accept
@@ -146,7 +152,7 @@ impl LatchState {
                 }
             }
             LatchMode::Once => {
-                if ingress.strict_source && !matches {
+                if strict_source && !matches {
                     SourceVerdict::Reject
                 } else {
                     SourceVerdict::Accept

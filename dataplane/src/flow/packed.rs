@@ -145,6 +145,20 @@ impl PackedFlow {
     pub fn egress(&self) -> Egress {
         self.egress.get()
     }
+
+    /// [`Flow::rtcp_egress`] if `is_rtcp` and there is one, else [`Flow::egress`].
+    #[inline]
+    pub fn egress_for(&self, is_rtcp: bool) -> Egress {
+        match (is_rtcp, &self.rtcp_egress) {
+            (true, Some(e)) => e.get(),
+            _ => self.egress.get(),
+        }
+    }
+
+    /// [`Ingress::remote`].
+    pub fn remote(&self) -> Option<SocketAddr> {
+        self.remote.get()
+    }
 }
 
 #[cfg(test)]

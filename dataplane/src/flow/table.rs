@@ -4,7 +4,7 @@ use super::handoff::StreamBoard;
 use super::index::{FlowIndex, IndexMemory, MAX_ADDRESSES};
 use super::packed::PackedFlow;
 use super::srtp::{FlowSrtp, SrtpStore, SrtpTransform};
-use super::{Command, Flow, FlowId, FlowKey, Ingress, LatchMode, Media};
+use super::{Command, Egress, Flow, FlowId, FlowKey, Ingress, LatchMode, Media};
 use crate::latch::LatchState;
 use crate::relay::Prebuilt;
 use crate::stats::rtp::RtpStream;
@@ -351,7 +351,20 @@ impl FlowEntry {
 
     /// What the flow accepts ([`Flow::ingress`]).
     pub fn ingress(&self) -> Ingress {
-        self.flow().ingress
+        let l = &self.lean;
+        Ingress { vlan: l.vlan, remote: self.action.remote(), latch: l.latch, strict_source: l.strict_source }
+    }
+
+    /// RTP or RTCP ([`Flow::media`]).
+    #[inline(always)]
+    pub fn media(&self) -> Media {
+        self.action.media()
+    }
+
+    /// Where RTCP (`is_rtcp`) or RTP goes: [`Flow::rtcp_egress`], if any, or [`Flow::egress`].
+    #[inline]
+    pub fn egress_for(&self, is_rtcp: bool) -> Egress {
+        self.action.egress_for(is_rtcp)
     }
 
     /// Replaces the action (its egress headers with it), keeping the state.

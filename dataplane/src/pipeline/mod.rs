@@ -19,7 +19,7 @@ use core::net::SocketAddr;
 
 use crate::buf::PacketBuf;
 use crate::classify::{classify, classify_lean, Class, Lean, PortContext, UdpPacket};
-use crate::flow::{Egress, Event, Flow, FlowEntry, FlowId, FlowTable, Media};
+use crate::flow::{Egress, Event, FlowEntry, FlowId, FlowTable, Media};
 use crate::latch::SourceVerdict;
 use crate::relay;
 use crate::slowpath::police::Punt;
@@ -282,16 +282,15 @@ impl Pipeline<'_> {
     ) -> Relayed {
         let u = *u;
         let (entry, store) = self.table.entry_and_srtp(id);
-        let flow = entry.flow();
         let slot = self.flow_stats.slot(id);
         slot.last_tsc.store(self.now_tsc, std::sync::atomic::Ordering::Relaxed);
         let stats = self.flow_stats;
         let drop = |r: DropReason| Relayed::Done(Verdict::Drop(count_drop(stats, slot, r)));
-        if flow.ingress.vlan != u.vlan {
+        if entry.lean.vlan != u.vlan {
             return drop(DropReason::WrongVlan);
         }
         let payload = &pkt.data()[u.udp_off + udp::HEADER_LEN..u.udp_off + u.udp_len];
-        let media = match read_media(&flow, payload) {
+        let media = match read_media(entry.media(), payload) {
             Ok(m) => m,
             Err(r) => return drop(r),
         };
@@ -302,7 +301,7 @@ impl Pipeline<'_> {
                 Err(r) => return drop(r),
             };
             if let Some(admitted) = admitted {
-                d.settle(admitted.and_then(|latched| self.route(&u, &flow, media.is_rtcp, latched, on_event)));
+                d.settle(admitted.and_then(|latched| self.route(&u, id, media.is_rtcp, latched, on_event)));
             }
             deferred.get_or_insert_with(srtp::Burst::new).push(i, d);
             return Relayed::ToSrtpPass;
@@ -312,10 +311,10 @@ impl Pipeline<'_> {
             Ok(l) => l,
             Err(r) => return drop(r),
         };
+        let eg = entry.egress_for(media.is_rtcp);
         if let Some(remote) = latched {
-            self.latched(&u, &flow, remote, on_event);
+            self.latched(&u, id, remote, on_event);
         }
-        let eg = if media.is_rtcp { flow.rtcp_egress.unwrap_or(flow.egress) } else { flow.egress };
         let Some(dst) = eg.dst else {
             return drop(DropReason::NoRemote);
         };
@@ -337,12 +336,11 @@ impl Pipeline<'_> {
         media: MediaHeader,
         on_event: &mut impl FnMut(Event),
     ) -> Result<Route, DropReason> {
-        let Some(entry) = self.table.get_mut(&u.key) else {
+        let Some(id) = self.table.find(&u.key) else {
             return Err(DropReason::UnknownFlow);
         };
-        let flow = entry.flow();
-        let latched = admit(entry, u, media, self.flow_stats.slot(flow.id), self.now_us)?;
-        self.route(u, &flow, media.is_rtcp, latched, on_event)
+        let latched = admit(self.table.entry_mut(id), u, media, self.flow_stats.slot(id), self.now_us)?;
+        self.route(u, id, media.is_rtcp, latched, on_event)
     }
 
     /// Where the packet goes; a new latched source is reported and the
@@ -351,15 +349,16 @@ impl Pipeline<'_> {
     fn route(
         &mut self,
         u: &UdpPacket,
-        flow: &Flow,
+        id: FlowId,
         is_rtcp: bool,
         latched: Option<SocketAddr>,
         on_event: &mut impl FnMut(Event),
     ) -> Result<Route, DropReason> {
+        // Read before the reverse flow follows a latch (as the flow was when the packet came).
+        let eg = self.table.entry_mut(id).egress_for(is_rtcp);
         if let Some(remote) = latched {
-            self.latched(u, flow, remote, on_event);
+            self.latched(u, id, remote, on_event);
         }
-        let eg = if is_rtcp { flow.rtcp_egress.unwrap_or(flow.egress) } else { flow.egress };
         let dst = eg.dst.ok_or(DropReason::NoRemote)?;
         let dst_mac = self.table.neighbor(eg.next_hop).ok_or(DropReason::NeighborUnresolved)?;
         Ok(Route { eg, dst, dst_mac })
@@ -367,8 +366,9 @@ impl Pipeline<'_> {
 
     /// Reports a newly latched remote; the reverse flow follows it.
     #[cold]
-    fn latched(&mut self, u: &UdpPacket, flow: &Flow, remote: SocketAddr, on_event: &mut impl FnMut(Event)) {
-        on_event(Event::Latched { worker: self.worker, key: u.key, flow: flow.id, remote, src_mac: u.src_mac });
+    fn latched(&mut self, u: &UdpPacket, id: FlowId, remote: SocketAddr, on_event: &mut impl FnMut(Event)) {
+        on_event(Event::Latched { worker: self.worker, key: u.key, flow: id, remote, src_mac: u.src_mac });
+        let flow = self.table.entry_mut(id).flow();
         if let Some(reverse) = flow.reverse {
             self.follow_latch(reverse, flow.media, remote);
         }
@@ -436,8 +436,8 @@ fn arrival(now_us: u64, rate: u32) -> u32 {
 /// Whether the payload is the RTP or RTCP the flow carries, and what of it the
 /// relay reads. SRTP and SRTCP keep these headers in clear (RFC 3711 §3.1, §3.4).
 #[inline(always)]
-fn read_media(flow: &Flow, payload: &[u8]) -> Result<MediaHeader, DropReason> {
-    let is_rtcp = match flow.media {
+fn read_media(media: Media, payload: &[u8]) -> Result<MediaHeader, DropReason> {
+    let is_rtcp = match media {
         Media::Rtp { rtcp_mux } => rtcp_mux && rtcp::is_rtcp(payload),
         Media::Rtcp => true,
     };
@@ -460,7 +460,8 @@ fn admit(
     slot: &FlowCounters,
     now_us: u64,
 ) -> Result<Option<SocketAddr>, DropReason> {
-    let latched = match entry.latch.check(&entry.ingress(), u.src) {
+    let lean = &entry.lean;
+    let latched = match entry.latch.check_source(lean.latch, lean.strict_source, u.src) {
         SourceVerdict::Accept => None,
         SourceVerdict::Reject => return Err(DropReason::SourceMismatch),
         SourceVerdict::Latched(remote) => Some(remote),
