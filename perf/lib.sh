@@ -3,6 +3,7 @@
 #
 #   lib_require WHAT          root and 2 CPUs, or exit with a message naming `make WHAT`
 #   lib_build NICE PKG...     BIN: the release binaries (built here, niced, unless MFW_BIN_DIR is set)
+#   lib_stop_pids TENTHS      TERM to every PID in PIDS, then KILL to those alive after TENTHS/10 s
 #   lib_begin LETTER          TAG, DIR (a scratch directory), PIDS; the namespaces up, and a
 #                             trap that ends every PID in PIDS (TERM, then KILL), calls
 #                             lib_on_exit RC if the caller defined it, removes the namespaces,
@@ -41,15 +42,21 @@ lib_build() {
 	fi
 }
 
-lib_cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
+# Ends every PID in PIDS: TERM to all, then up to $1 tenths of a second each
+# before KILL.
+lib_stop_pids() {
 	local pid
 	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 	for pid in "${PIDS[@]}"; do
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		for _ in $(seq "$1"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null || true
 	done
+}
+
+lib_cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	lib_stop_pids 100
 	if declare -F lib_on_exit >/dev/null; then lib_on_exit "$rc" || true; fi
 	topo_down
 	rm -rf "$DIR" /var/run/dpdk/mfw-"$TAG"-*

@@ -48,15 +48,13 @@ NS_SIP="mfw-$TAG-sip"
 DIR="$(mktemp -d "/tmp/mediafwd-webrtc-$TAG.XXXXXX")"
 PIDS=()
 
+# shellcheck source=perf/lib.sh
+. "$REPO/perf/lib.sh"
+
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
-	local pid
-	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
-	done
+	lib_stop_pids 50
 	if [ "$rc" != 0 ] && [ -f "$DIR/mediafwd.log" ]; then
 		echo "--- mediafwd log (last 30 lines)" >&2
 		tail -30 "$DIR/mediafwd.log" >&2
