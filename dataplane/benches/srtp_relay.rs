@@ -5,6 +5,14 @@
 //! flow table (so every index is new to the stream states), prepared outside
 //! the timed part.
 //!
+//! RTP to SRTP also as the end-to-end benchmark delivers it
+//! (`rtp_to_srtp/sessions1000`: each burst of 32 from 32 of 1,000 sessions,
+//! one packet each, the next burst from the next 32), and in bursts of 1, 4
+//! and 8 packets of one session (`rtp_to_srtp/burstN`, throughput N):
+//! these keep one table across iterations (plain packets in, so the same
+//! frames can be protected again), and `plain/sessions1000` is their
+//! reference without SRTP.
+//!
 //! `cargo bench -p mediafwd-dataplane --bench srtp_relay`
 
 use core::net::SocketAddr;
@@ -44,14 +52,30 @@ fn context(fill: u8) -> Arc<Context> {
 /// One session, caller on port 0 to callee on port 1, with `srtp` on the
 /// caller's flow.
 fn table(srtp: &SrtpTransform) -> FlowTable {
-    let mut t = FlowTable::with_capacity(4, 2);
+    sessions(1, |_| srtp.clone())
+}
+
+/// `n` sessions, session `i` from caller port 5000 + i to relay port
+/// 30000 + i, with `srtp(i)` on the caller's flow.
+fn sessions(n: usize, srtp: impl Fn(usize) -> SrtpTransform) -> FlowTable {
+    let mut t = FlowTable::with_capacity(n.max(4), 2);
     t.apply(&Command::SetNeighbor { id: 1, mac: Some(CALLEE_MAC) }).unwrap();
-    let flow = Flow {
-        id: 0,
+    for i in 0..n {
+        let (i16_, id) = (i as u16, i as u32);
+        let flow = session_flow(id, i16_);
+        let key = FlowKey::new(0, sa("198.18.0.1:30000").ip(), 30000 + i16_);
+        t.apply(&Command::UpsertSrtp { key, flow, srtp: srtp(i) }).unwrap();
+    }
+    t
+}
+
+fn session_flow(id: u32, i: u16) -> Flow {
+    Flow {
+        id,
         media: Media::Rtp { rtcp_mux: false },
         ingress: Ingress {
             vlan: None,
-            remote: Some(sa("198.18.0.2:5000")),
+            remote: Some(SocketAddr::new(sa("198.18.0.2:5000").ip(), 5000 + i)),
             latch: LatchMode::Off,
             strict_source: true,
         },
@@ -60,34 +84,43 @@ fn table(srtp: &SrtpTransform) -> FlowTable {
             vlan: None,
             src_mac: MAC_B,
             next_hop: 1,
-            src: sa("198.19.0.1:40000"),
-            dst: Some(sa("198.19.0.2:6000")),
+            src: SocketAddr::new(sa("198.19.0.1:40000").ip(), 40000 + i),
+            dst: Some(SocketAddr::new(sa("198.19.0.2:6000").ip(), 6000 + i)),
         },
         rtcp_egress: None,
         reverse: None,
         clock_rate: 8000,
-    };
-    let key = FlowKey::new(0, sa("198.18.0.1:30000").ip(), 30000);
-    t.apply(&Command::UpsertSrtp { key, flow, srtp: srtp.clone() }).unwrap();
-    t
+    }
 }
 
 /// The burst's frames as the caller sends them: plain, or protected with `sealed_by`.
 fn frames(sealed_by: Option<&Context>) -> Vec<u8> {
-    let mut bufs = vec![0u8; BURST * SLOT];
     let mut stream = StreamState::new();
-    for (i, buf) in bufs.chunks_exact_mut(SLOT).enumerate() {
+    plain_frames(
+        BURST,
+        |_| 0,
+        |payload, len| match sealed_by {
+            Some(ctx) => ctx.protect_rtp(&mut stream, payload, len).unwrap(),
+            None => len,
+        },
+    )
+}
+
+/// `n` frames, frame `k` the caller's of session `session(k)`, its payload
+/// passed through `seal`.
+fn plain_frames(n: usize, session: impl Fn(usize) -> u16, mut seal: impl FnMut(&mut [u8], usize) -> usize) -> Vec<u8> {
+    let mut bufs = vec![0u8; n * SLOT];
+    for (k, buf) in bufs.chunks_exact_mut(SLOT).enumerate() {
+        let i = session(k);
         let mut payload = [0u8; 256];
-        let mut len = rtp_packet(&mut payload, 0xcafe, 1000 + i as u16, 160 * i as u32, 0, 160, 0xd5);
-        if let Some(ctx) = sealed_by {
-            len = ctx.protect_rtp(&mut stream, &mut payload, len).unwrap();
-        }
+        let len = rtp_packet(&mut payload, 0xcafe + u32::from(i), 1000 + k as u16, 160 * k as u32, 0, 160, 0xd5);
+        let len = seal(&mut payload, len);
         let frame = UdpFrame {
             src_mac: CALLER_MAC,
             dst_mac: MAC_A,
             vlan: None,
-            src: sa("198.18.0.2:5000"),
-            dst: sa("198.18.0.1:30000"),
+            src: SocketAddr::new(sa("198.18.0.2:5000").ip(), 5000 + i),
+            dst: SocketAddr::new(sa("198.18.0.1:30000").ip(), 30000 + i),
         };
         frame.emit(&mut buf[HEADROOM..], &payload[..len]);
     }
@@ -104,12 +137,13 @@ fn relay(table: &mut FlowTable, stats: &FlowStatsArray, ports: &[PortContext], b
             PacketBuf::new(b, HEADROOM, n)
         })
         .collect();
+    let n = pkts.len();
     let mut verdicts = [Verdict::Drop(DropReason::Runt); BURST];
     let mut p = Pipeline { worker: 0, table, ports, flow_stats: stats, now_tsc: 1, now_us: 0 };
-    p.process_burst(&mut pkts, 0, &[None; BURST], &mut verdicts, &mut |e| {
+    p.process_burst(&mut pkts, 0, &[None; BURST][..n], &mut verdicts[..n], &mut |e| {
         black_box(e);
     });
-    verdicts.iter().filter(|v| matches!(v, Verdict::Forward { .. })).count()
+    verdicts[..n].iter().filter(|v| matches!(v, Verdict::Forward { .. })).count()
 }
 
 fn bench(c: &mut Criterion) {
@@ -136,6 +170,60 @@ fn bench(c: &mut Criterion) {
             b.iter_batched_ref(
                 || (table(&srtp), template.clone()),
                 |(t, bufs)| relay(t, &stats, &ports, bufs),
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+    bench_kept_table(c, &stats, &ports);
+}
+
+/// Sessions whose bursts go through one table kept across iterations.
+const SESSIONS: usize = 1000;
+
+/// RTP to SRTP through one table kept across iterations: 32-packet bursts
+/// over 1,000 sessions, and bursts of 1, 4 and 8 packets of one session.
+fn bench_kept_table(c: &mut Criterion, stats: &FlowStatsArray, ports: &[PortContext]) {
+    let stats_many = FlowStatsArray::new(SESSIONS);
+    let keys: Vec<Arc<Context>> = (0..SESSIONS).map(|i| context(i as u8 ^ 0x5a)).collect();
+    let mut group = c.benchmark_group("srtp_relay");
+    // Bursts of 32, packet k of burst b from session (32 b + k) mod 1,000.
+    let cycle = plain_frames(SESSIONS * BURST, |k| (k % SESSIONS) as u16, |_, len| len);
+    group.throughput(Throughput::Elements(BURST as u64));
+    for (id, srtp) in [("plain/sessions1000", None), ("rtp_to_srtp/sessions1000", Some(&keys))] {
+        let transform = |i: usize| match srtp {
+            Some(k) => SrtpTransform { unprotect: None, protect: Some(SrtpKeys::new(k[i].clone())) },
+            None => SrtpTransform::default(),
+        };
+        let mut t = sessions(SESSIONS, transform);
+        let bursts = cycle.len() / (BURST * SLOT);
+        for b in 0..bursts {
+            let mut bufs = cycle[b * BURST * SLOT..(b + 1) * BURST * SLOT].to_vec();
+            assert_eq!(relay(&mut t, &stats_many, ports, &mut bufs), BURST, "{id}");
+        }
+        let mut next = 0;
+        group.bench_function(id, |b| {
+            b.iter_batched_ref(
+                || {
+                    next = (next + 1) % bursts;
+                    cycle[next * BURST * SLOT..(next + 1) * BURST * SLOT].to_vec()
+                },
+                |bufs| relay(&mut t, &stats_many, ports, bufs),
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    // One session, small bursts.
+    let callee_keys = context(2);
+    let one = frames(None);
+    for n in [1, 4, 8] {
+        let mut t = table(&SrtpTransform { unprotect: None, protect: Some(SrtpKeys::new(callee_keys.clone())) });
+        assert_eq!(relay(&mut t, stats, ports, &mut one[..n * SLOT].to_vec()), n, "burst{n}");
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("rtp_to_srtp/burst{n}"), |b| {
+            b.iter_batched_ref(
+                || one[..n * SLOT].to_vec(),
+                |bufs| relay(&mut t, stats, ports, bufs),
                 BatchSize::PerIteration,
             )
         });

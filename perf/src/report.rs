@@ -163,6 +163,20 @@ impl Row {
         u.worker_busy_pct.or(u.process_cpu_pct)
     }
 
+    /// mediafwd's worker time per packet received at the throughput, ns
+    /// (polls that received nothing excluded; scaled by the worker thread's
+    /// on-CPU share where known), and its mean RX burst.
+    pub fn worker_cost(&self) -> (Option<f64>, Option<f64>) {
+        let Some(u) = self.report.as_ref().and_then(|r| r.result.as_ref()).map(|m| &m.usage) else {
+            return (None, None);
+        };
+        // The kernel's pauses of the worker fall in busy and idle polls
+        // alike (in proportion to their time): only the on-CPU share of the
+        // busy time is the worker's.
+        let on_cpu = u.worker_on_cpu_pct.map_or(1.0, |c| (c / 100.0).min(1.0));
+        (u.worker_ns_per_packet.map(|ns| ns * on_cpu), u.worker_burst)
+    }
+
     /// Throughput over busy share: what one core of the relay would carry
     /// if the generator could offer more (a linear estimate).
     pub fn capacity(&self) -> Option<f64> {
@@ -192,13 +206,13 @@ impl BenchResults {
         ));
         s.push_str(
             "| scenario | relay | link | transform | throughput kpps | ratio | latency p50 / p99 / p99.9 µs | \
-             jitter p99 µs | relay busy % | 1-core capacity kpps |\n",
+             jitter p99 µs | relay busy % | 1-core capacity kpps | relay ns/packet | RX burst | worker on CPU % |\n",
         );
-        s.push_str("|---|---|---|---|---:|---:|---:|---:|---:|---:|\n");
+        s.push_str("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for r in &self.rows {
             let Some(report) = &r.report else {
                 s.push_str(&format!(
-                    "| {} | {} | {} | {} | not run: {} | | | | | |\n",
+                    "| {} | {} | {} | {} | not run: {} | | | | | | | | |\n",
                     r.scenario,
                     r.relay,
                     r.link,
@@ -221,8 +235,9 @@ impl BenchResults {
                 .and_then(|s| s.latency_us)
                 .map_or_else(|| "–".to_string(), |l| format!("{:.0} / {:.0} / {:.0}", l.p50, l.p99, l.p999));
             let jit = opt(res.and_then(|s| s.jitter_us).map(|j| j.p99), 1);
+            let (ns, burst) = r.worker_cost();
             s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 r.scenario,
                 r.relay,
                 r.link,
@@ -233,6 +248,9 @@ impl BenchResults {
                 jit,
                 opt(r.busy_pct(), 0),
                 r.capacity().map_or_else(|| "–".to_string(), kpps),
+                opt(ns, 0),
+                opt(burst, 1),
+                opt(report.result.as_ref().and_then(|m| m.usage.worker_on_cpu_pct), 0),
             ));
         }
         s
@@ -276,6 +294,13 @@ mod tests {
         }
     }
 
+    /// `r` with mediafwd's worker cost known.
+    fn costed(mut r: RunReport) -> RunReport {
+        let u = &mut r.result.as_mut().unwrap().usage;
+        (u.worker_ns_per_packet, u.worker_burst, u.worker_on_cpu_pct) = (Some(200.0), Some(12.5), Some(50.0));
+        r
+    }
+
     fn row(id: &str, relay: &str, report: RunReport, compare_to: Option<&str>) -> Row {
         Row {
             id: id.into(),
@@ -299,7 +324,7 @@ mod tests {
             max_loss_pct: 0.001,
             rows: vec![
                 row("testpmd", "testpmd io", report(4_000_000.0, None, true), None),
-                row("plain-1k", "mediafwd", report(2_500_000.0, Some(50.0), false), Some("testpmd")),
+                row("plain-1k", "mediafwd", costed(report(2_500_000.0, Some(50.0), false)), Some("testpmd")),
                 row("slow", "mediafwd", report(8_000.0, Some(0.5), false), Some("missing")),
                 Row {
                     report: None,
@@ -311,15 +336,15 @@ mod tests {
         let md = r.markdown();
         let lines: Vec<&str> = md.lines().collect();
         assert_eq!(lines[0], "Throughput: highest offered rate with loss <= 0.001% (RFC 2544 binary search, 2 s trials). Latency at that rate. `>=`: the generator's limit, not the relay's.");
-        assert_eq!(lines[2].matches('|').count(), 11);
+        assert_eq!(lines[2].matches('|').count(), 14);
         assert_eq!(
             lines[4],
-            "| plain RTP, 1k sessions | testpmd io | memif | RTP->RTP | >= 4000 |  | 12 / 40 / 95 | 2.2 | 100 | 4000 |"
+            "| plain RTP, 1k sessions | testpmd io | memif | RTP->RTP | >= 4000 |  | 12 / 40 / 95 | 2.2 | 100 | 4000 | – | – | – |"
         );
-        assert_eq!(lines[5], "| plain RTP, 1k sessions | mediafwd | memif | RTP->RTP | 2500 | 0.62 of testpmd io | 12 / 40 / 95 | 2.2 | 50 | 5000 |");
+        assert_eq!(lines[5], "| plain RTP, 1k sessions | mediafwd | memif | RTP->RTP | 2500 | 0.62 of testpmd io | 12 / 40 / 95 | 2.2 | 50 | 5000 | 100 | 12.5 | 50 |");
         assert_eq!(
             lines[6],
-            "| plain RTP, 1k sessions | mediafwd | memif | RTP->RTP | 8.0 |  | 12 / 40 / 95 | 2.2 | 0 | – |"
+            "| plain RTP, 1k sessions | mediafwd | memif | RTP->RTP | 8.0 |  | 12 / 40 / 95 | 2.2 | 0 | – | – | – | – |"
         );
         // The JSON file round-trips.
         let back: BenchResults = serde_json::from_str(&serde_json::to_string_pretty(&r).unwrap()).unwrap();

@@ -24,6 +24,23 @@ pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks as f64 / USER_HZ)
 }
 
+/// Seconds on a CPU of a process's DPDK worker threads (`rte-worker-N`),
+/// summed, from their schedstat (nanoseconds run).
+pub fn worker_thread_seconds(pid: u32) -> Option<f64> {
+    let mut ns = 0u64;
+    let mut found = false;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("rte-worker") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+        found = true;
+    }
+    found.then_some(ns as f64 / 1e9)
+}
+
 /// Busy and total seconds of CPU `cpu` (busy: everything but idle and iowait).
 pub fn core_seconds(cpu: usize) -> Option<(f64, f64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
@@ -97,6 +114,9 @@ pub fn scrape(addr: SocketAddr) -> std::io::Result<String> {
 pub struct Watch {
     /// A process (the relay).
     pub pid: Option<u32>,
+    /// A file that will hold the relay's process id (written once the relay
+    /// starts, after the generator): its DPDK worker threads' CPU time.
+    pub pid_file: Option<std::path::PathBuf>,
     /// A CPU (the relay's worker core).
     pub cpu: Option<usize>,
     /// mediafwd's metrics endpoint.
@@ -110,6 +130,7 @@ pub struct Sample {
     process: Option<f64>,
     core: Option<(f64, f64)>,
     metrics: Option<String>,
+    workers: Option<f64>,
 }
 
 /// What the device under test spent between two samples.
@@ -124,6 +145,22 @@ pub struct Usage {
     /// mediafwd's workers: share of their loop in polls that received packets, percent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker_busy_pct: Option<f64>,
+    /// mediafwd's workers: time in polls that received packets (receive,
+    /// the pipeline, transmit) per packet received, ns. Polls that found
+    /// nothing are not in it, so it does not fall as the offered load falls;
+    /// it rises as bursts shrink, by each poll's fixed cost over fewer packets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_ns_per_packet: Option<f64>,
+    /// mediafwd's workers: packets per poll that received any (the mean RX
+    /// burst; 32 at most).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_burst: Option<f64>,
+    /// mediafwd's worker threads: share of the wall-clock time they were on
+    /// a CPU, percent (schedstat). Below 100 the kernel ran something else
+    /// on the worker's core, and the TSC-timed busy share and time per
+    /// packet above include those pauses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_on_cpu_pct: Option<f64>,
     /// mediafwd's drops by reason in the interval.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub drops: BTreeMap<String, f64>,
@@ -137,6 +174,13 @@ impl Watch {
             process: self.pid.and_then(process_cpu_seconds),
             core: self.cpu.and_then(core_seconds),
             metrics: self.metrics.and_then(|a| scrape(a).ok()),
+            workers: self
+                .pid_file
+                .as_ref()
+                .and_then(|f| std::fs::read_to_string(f).ok())
+                .and_then(|p| p.trim().parse().ok())
+                .or(self.pid)
+                .and_then(worker_thread_seconds),
         }
     }
 }
@@ -150,6 +194,7 @@ pub fn between(a: &Sample, b: &Sample) -> Usage {
             .core
             .zip(b.core)
             .and_then(|((b0, t0), (b1, t1))| (t1 > t0).then(|| 100.0 * (b1 - b0) / (t1 - t0))),
+        worker_on_cpu_pct: a.workers.zip(b.workers).map(|(x, y)| 100.0 * (y - x) / secs),
         ..Usage::default()
     };
     if let (Some(x), Some(y)) = (&a.metrics, &b.metrics) {
@@ -158,6 +203,14 @@ pub fn between(a: &Sample, b: &Sample) -> Usage {
         let total = d("mediafwd_worker_loop_seconds_total", &[]);
         if total > 0.0 {
             u.worker_busy_pct = Some(100.0 * busy / total);
+        }
+        let packets = d("mediafwd_worker_rx_packets_total", &[]);
+        let polls = d("mediafwd_worker_busy_polls_total", &[]);
+        if packets > 0.0 {
+            u.worker_ns_per_packet = Some(1e9 * busy / packets);
+        }
+        if polls > 0.0 {
+            u.worker_burst = Some(packets / polls);
         }
         let before = metric_by_label(x, "mediafwd_dropped_packets_total", "reason");
         for (reason, n) in metric_by_label(y, "mediafwd_dropped_packets_total", "reason") {
@@ -190,6 +243,29 @@ mod tests {
         assert_eq!(by.into_iter().collect::<Vec<_>>(), [("no_flow".to_string(), 3.0), ("tx_full".to_string(), 8.0)]);
         assert_eq!(metric_sum(text, "mediafwd_sessions", &[]), 12.0);
         assert_eq!(metric_sum(text, "absent", &[]), 0.0);
+    }
+
+    #[test]
+    fn worker_cost_per_packet_and_burst() {
+        let at = |busy: f64, packets: u64, polls: u64| Sample {
+            at: Instant::now(),
+            process: None,
+            core: None,
+            workers: None,
+            metrics: Some(format!(
+                "mediafwd_worker_busy_seconds_total{{worker=\"0\"}} {busy}\n\
+                 mediafwd_worker_loop_seconds_total{{worker=\"0\"}} {}\n\
+                 mediafwd_worker_rx_packets_total{{worker=\"0\"}} {packets}\n\
+                 mediafwd_worker_busy_polls_total{{worker=\"0\"}} {polls}\n",
+                busy * 2.0
+            )),
+        };
+        // 1,000,000 packets in 250,000 polls, 0.5 s of them busy.
+        let u = between(&at(1.0, 3_000_000, 1_000_000), &at(1.5, 4_000_000, 1_250_000));
+        assert_eq!(u.worker_ns_per_packet, Some(500.0));
+        assert_eq!(u.worker_burst, Some(4.0));
+        let idle = between(&at(1.0, 10, 1), &at(1.0, 10, 1));
+        assert_eq!((idle.worker_ns_per_packet, idle.worker_burst), (None, None));
     }
 
     #[test]

@@ -77,6 +77,11 @@ impl TxMeta {
     pub fn rtp_len(&self) -> usize {
         usize::from(self.plain_len - self.rtp_off)
     }
+
+    /// The sequence number of the stream's next packet.
+    pub fn next_seq(&self) -> u16 {
+        self.seq
+    }
 }
 
 /// The templates of all streams, contiguous.

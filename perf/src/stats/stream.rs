@@ -54,12 +54,27 @@ impl StreamRx {
     /// received at `arrived` (the same clock, e.g. TSC cycles).
     #[inline]
     pub fn record(&mut self, seq: u16, sent: u64, arrived: u64) -> Arrival {
+        self.record_times(seq, Some((sent, arrived)))
+    }
+
+    /// Accounts for a packet known by its sequence number only (an SRTP
+    /// packet not opened, whose send time is in its encrypted payload): it
+    /// counts like any other, and leaves the jitter alone.
+    #[inline]
+    pub fn record_unopened(&mut self, seq: u16) -> Arrival {
+        self.record_times(seq, None)
+    }
+
+    #[inline]
+    fn record_times(&mut self, seq: u16, times: Option<(u64, u64)>) -> Arrival {
         if !self.started {
             self.started = true;
             self.highest = (1 << 16) + u64::from(seq);
             self.seen = 1;
             self.counts.received += 1;
-            self.jitter.record(sent, arrived);
+            if let Some((sent, arrived)) = times {
+                self.jitter.record(sent, arrived);
+            }
             return Arrival::InOrder;
         }
         let delta = i64::from(seq.wrapping_sub(self.highest as u16) as i16);
@@ -82,14 +97,12 @@ impl StreamRx {
         };
         match arrival {
             Arrival::Duplicate => self.counts.duplicates += 1,
-            Arrival::Reordered => {
+            Arrival::Reordered | Arrival::InOrder => {
                 self.counts.received += 1;
-                self.counts.reordered += 1;
-                self.jitter.record(sent, arrived);
-            }
-            Arrival::InOrder => {
-                self.counts.received += 1;
-                self.jitter.record(sent, arrived);
+                self.counts.reordered += u64::from(arrival == Arrival::Reordered);
+                if let Some((sent, arrived)) = times {
+                    self.jitter.record(sent, arrived);
+                }
             }
         }
         arrival
@@ -206,6 +219,21 @@ mod tests {
         assert_eq!(s.record(2, 0, 0), Arrival::Duplicate);
         assert_eq!(s.record(3, 0, 0), Arrival::InOrder);
         assert_eq!(s.counts, RxCounts { received: 1, duplicates: 1, reordered: 0 });
+    }
+
+    #[test]
+    fn unopened_packets_count_without_jitter() {
+        let mut s = StreamRx::default();
+        // Opened packets 0 and 4 (1 ms transit each), the rest by sequence alone.
+        assert_eq!(s.record(0, 0, 1000), Arrival::InOrder);
+        for seq in [1, 3, 2] {
+            s.record_unopened(seq);
+        }
+        assert_eq!(s.record_unopened(3), Arrival::Duplicate);
+        assert_eq!(s.record(4, 80, 1080), Arrival::InOrder);
+        assert_eq!(s.counts, RxCounts { received: 5, duplicates: 1, reordered: 1 });
+        assert_eq!(s.highest(), Some((1 << 16) + 4));
+        assert_eq!(s.jitter(), 0.0);
     }
 
     #[test]
