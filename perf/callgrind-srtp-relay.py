@@ -4,10 +4,10 @@ bench), split by stage: the pipeline's first pass (classify, flow lookup,
 admission), the SRTP pass around the engine (grouping, results, rewrite),
 the SRTP engine of mediafwd, ipsec-mb, and libc's memcpy/memset.
 
-Each id runs under callgrind collecting only inside
-`Pipeline::process_burst`; one run that matches no id counts the setup
+Each id runs under callgrind collecting only inside the bench's `relay`
+(the burst handed to `Pipeline::process_burst`); one run that matches no id counts the setup
 bursts every id runs before it is filtered, subtracted from the others.
-Packets are the calls of `process_burst` times the id's burst size.
+Packets are the calls of `relay` times the id's burst size.
 Valgrind's CPU has no AVX-512 and no SHA-NI: ipsec-mb runs its AVX2 code
 here; mediafwd's code is the same as on any CPU.
 
@@ -17,18 +17,10 @@ here; mediafwd's code is the same as on any CPU.
 Prints a markdown table.
 """
 import collections
-import importlib.util
 import os
 import subprocess
 import sys
 import tempfile
-
-# The callgrind output parser of perf/callgrind-srtp.py.
-_spec = importlib.util.spec_from_file_location(
-    "callgrind_srtp", os.path.join(os.path.dirname(os.path.abspath(__file__)), "callgrind-srtp.py"))
-_engine = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_engine)
-parse = _engine.parse
 
 IDS = [
     ("plain", 32),
@@ -42,43 +34,88 @@ IDS = [
     ("rtp_to_srtp/burst8", 8),
 ]
 ROWS = [
-    "ipsec-mb (AVX2 under valgrind)",
-    "SRTP engine (srtp::)",
-    "pipeline: SRTP pass (pipeline::srtp)",
+    "ipsec-mb (AVX2 under valgrind) and its FFI wrapper",
+    "SRTP engine (srtp/)",
+    "pipeline: SRTP pass (pipeline/srtp.rs)",
     "pipeline: first pass, classify, flow lookup, stats",
-    "rewrite (relay::)",
+    "UDP checksums (wire/checksum.rs)",
+    "rewrite (relay/)",
     "memcpy / memset (libc)",
-    "other",
+    "the bench's own (frames to PacketBufs)",
 ]
 
 
-def category(ob, fn):
-    if ob.startswith("libIPSec_MB") or "mediafwd_ipsec_mb::" in fn:
+def category(ob, fl, fn):
+    """By the source file of the code (inlined code keeps its own file)."""
+    if ob.startswith("libIPSec_MB") or "ipsec-mb/" in fl or "mediafwd_ipsec_mb::" in fn:
         return ROWS[0]
     if ob.startswith("libc"):
+        return ROWS[6]
+    if "/pipeline/srtp.rs" in fl:
+        return ROWS[2]
+    if "/srtp/" in fl:
+        return ROWS[1]
+    if "/wire/checksum.rs" in fl:
+        return ROWS[4]
+    if "/dataplane/src/relay" in fl or fl.startswith("dataplane/src/relay"):
         return ROWS[5]
+    if "benches/srtp_relay.rs" in fl:
+        return ROWS[7]
+    if "dataplane/src/" in fl:
+        return ROWS[3]
+    # The standard library's code inlined into ours: by the function.
     if "pipeline::srtp" in fn or "srtp_pass" in fn or "Pipeline::transform" in fn:
         return ROWS[2]
     if "dataplane::srtp::" in fn:
         return ROWS[1]
     if "dataplane::relay::" in fn:
-        return ROWS[4]
-    if "mediafwd_dataplane::" in fn:
-        return ROWS[3]
-    return ROWS[6]
+        return ROWS[5]
+    return ROWS[3]
+
+
+def parse(path):
+    """Self instructions per (object, source file, function) and calls per callee."""
+    cost, calls = collections.Counter(), collections.Counter()
+    ob = fn = cfn = None
+    fl = fi = ""
+    skip = False
+    with open(path) as f:
+        for line in f:
+            if skip:
+                skip = False
+                continue
+            if line.startswith("ob="):
+                ob = line[3:].strip().rsplit("/", 1)[-1]
+            elif line.startswith("fl="):
+                fl = fi = line[3:].strip()
+            elif line.startswith(("fi=", "fe=")):
+                fi = line[3:].strip()
+            elif line.startswith("fn="):
+                fn = line[3:].strip()
+                fi = fl
+            elif line.startswith("cfn="):
+                cfn = line[4:].strip()
+            elif line.startswith("calls="):
+                calls[cfn] += int(line[6:].split()[0])
+                skip = True  # the next line is the call's inclusive cost
+            elif line[:1].isdigit() or line[:1] in "+-*":
+                parts = line.split()
+                if len(parts) >= 2 and fn is not None:
+                    cost[(ob, fi, fn)] += int(parts[1])
+    return cost, calls
 
 
 def run(binary, out, filt):
     subprocess.run(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-         "--toggle-collect=*Pipeline*process_burst*", "--compress-strings=no", binary, "--bench",
+         "--toggle-collect=srtp_relay::relay", "--compress-strings=no", binary, "--bench",
          "--profile-time", os.environ.get("PROFILE_TIME", "2"), filt],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return parse(out)
 
 
 def bursts(calls):
-    return sum(n for f, n in calls.items() if "Pipeline" in f and f.endswith("process_burst"))
+    return calls["srtp_relay::relay"]
 
 
 def main():
@@ -95,8 +132,8 @@ def main():
             calls.subtract(setup_calls)
             packets = size * bursts(calls)
             agg = collections.Counter()
-            for (ob, fn), v in cost.items():
-                agg[category(ob, fn)] += v
+            for (ob, fl, fn), v in cost.items():
+                agg[category(ob, fl, fn)] += v
             cols.append((bid, packets, agg))
     print("| instructions per packet | " + " | ".join(f"`{n}`" for n, _, _ in cols) + " |")
     print("|---|" + "---:|" * len(cols))

@@ -130,14 +130,21 @@ impl Deferred {
 /// The deferred packets of a burst, by their place in it.
 pub(super) struct Burst {
     items: [Option<Deferred>; MAX_BURST],
+    /// Packets that each transform (by [`Step`], then SRTP or SRTCP) has to
+    /// do: one that has none is skipped whole (no SRTCP in an RTP burst, no
+    /// unprotect when plain RTP is protected).
+    todo: [[u8; 2]; 2],
 }
 
 impl Burst {
     pub(super) fn new() -> Self {
-        Burst { items: [None; MAX_BURST] }
+        Burst { items: [None; MAX_BURST], todo: [[0; 2]; 2] }
     }
 
     pub(super) fn push(&mut self, i: usize, d: Deferred) {
+        let kind = usize::from(d.media.is_rtcp);
+        self.todo[Step::Unprotect as usize][kind] += u8::from(d.unprotect.is_some());
+        self.todo[Step::Protect as usize][kind] += u8::from(d.protect.is_some());
         self.items[i] = Some(d);
     }
 }
@@ -217,6 +224,9 @@ impl Pipeline<'_> {
 
         // SRTP, then SRTCP: each kind's packets go through the engine together.
         for rtcp in [false, true] {
+            if burst.todo[step as usize][usize::from(rtcp)] == 0 {
+                continue;
+            }
             // Which packet each burst slot holds.
             let mut which = [0u8; MAX_BURST];
             let mut n = 0;
