@@ -7,7 +7,7 @@
 //! path also with the SHA extensions switched off (`<arch>-nosha`), and
 //! on kept jobs through the unvalidating entry points (`hash_slots`,
 //! `cipher_slots`, what the SRTP engine does). `ipsec_mb/hash_n/...`: the
-//! hash alone on bursts of 8, 16 and 32, on each path (throughput: the
+//! hash alone on bursts of 1, 2, 4, 8, 16 and 32, on each path (throughput: the
 //! burst's size).
 //! Packets are SRTP's 172 bytes (12-byte header, 160-byte payload) and the
 //! hash covers the 4-byte ROC after them. Throughput is 32 elements.
@@ -126,7 +126,7 @@ fn hash_sizes(c: &mut Criterion) {
     for (name, mut mgr) in managers() {
         let mut slots = HashSlots::new();
         let mut tags = [[0u8; 12]; BURST];
-        for n in [8, 16, 32] {
+        for n in [1, 2, 4, 8, 16, 32] {
             group.throughput(Throughput::Elements(n as u64));
             group.bench_function(format!("{n}/{name}"), |bench| {
                 bench.iter(|| {

@@ -177,6 +177,12 @@ fn ipsec_mb_unavailable_reason() -> String {
 pub(crate) struct Crypto {
     #[cfg(feature = "ipsec-mb")]
     mb: Option<mediafwd_ipsec_mb::Manager>,
+    /// A manager on ipsec-mb's SSE path, whose HMAC-SHA1 runs one message at
+    /// a time on SHA-NI, for hash bursts of fewer than [`FEW_HASHES`]: the
+    /// AVX-512 path hashes 16 lanes at once and costs nearly as much for one
+    /// message as for sixteen. Only where the CPU has SHA-NI.
+    #[cfg(feature = "ipsec-mb")]
+    mb_few: Option<mediafwd_ipsec_mb::Manager>,
     /// HMAC-SHA1 jobs kept from one burst to the next.
     #[cfg(feature = "ipsec-mb")]
     hash_slots: mediafwd_ipsec_mb::HashSlots,
@@ -184,6 +190,13 @@ pub(crate) struct Crypto {
     #[cfg(feature = "ipsec-mb")]
     cipher_slots: mediafwd_ipsec_mb::CipherSlots,
 }
+
+/// Hash bursts smaller than this go to the SHA-NI manager where there is
+/// one: at 1 and 4 messages it hashes 2.1x and 1.4x faster than the AVX-512
+/// manager's 16 lanes, at 8 about as fast (`ipsec_mb/hash_n` in
+/// docs/performance.md).
+#[cfg(feature = "ipsec-mb")]
+const FEW_HASHES: usize = 8;
 
 thread_local! {
     static CRYPTO: RefCell<Crypto> = RefCell::new(Crypto::new());
@@ -204,9 +217,16 @@ pub(crate) fn with_crypto<R>(f: impl FnOnce(&mut Crypto) -> R) -> R {
 
 impl Crypto {
     fn new() -> Self {
+        #[cfg(feature = "ipsec-mb")]
+        let mb = mediafwd_ipsec_mb::Manager::new().ok();
         Crypto {
             #[cfg(feature = "ipsec-mb")]
-            mb: mediafwd_ipsec_mb::Manager::new().ok(),
+            mb_few: mb
+                .as_ref()
+                .filter(|m| m.has_sha_ni() && m.arch() != mediafwd_ipsec_mb::Arch::Sse)
+                .and_then(|_| mediafwd_ipsec_mb::Manager::with_arch(mediafwd_ipsec_mb::Arch::Sse).ok()),
+            #[cfg(feature = "ipsec-mb")]
+            mb,
             #[cfg(feature = "ipsec-mb")]
             hash_slots: mediafwd_ipsec_mb::HashSlots::new(),
             #[cfg(feature = "ipsec-mb")]
@@ -270,9 +290,17 @@ impl Crypto {
     /// `None` entries are skipped.
     pub(crate) fn mac(&mut self, ops: &mut [Option<MacOp<'_>>]) {
         #[cfg(feature = "ipsec-mb")]
-        if ops.iter().flatten().any(|op| matches!(op.key, AuthKey::IpsecMb(_))) {
-            let mgr = self.mb.as_mut().expect("ipsec-mb keys are made only where the engine runs");
-            ipsec_mb::mac(mgr, &mut self.hash_slots, ops);
+        {
+            let n = ops.iter().flatten().filter(|op| matches!(op.key, AuthKey::IpsecMb(_))).count();
+            if n > 0 {
+                // HMAC-SHA1 states are the same on every path: keys made by
+                // the main manager serve the SSE one.
+                let mgr = match &mut self.mb_few {
+                    Some(few) if n < FEW_HASHES => few,
+                    _ => self.mb.as_mut().expect("ipsec-mb keys are made only where the engine runs"),
+                };
+                ipsec_mb::mac(mgr, &mut self.hash_slots, ops);
+            }
         }
         for op in ops.iter_mut().flatten() {
             #[allow(irrefutable_let_patterns)]
