@@ -12,6 +12,7 @@
 #include <rte_cycles.h>
 #include <rte_prefetch.h>
 #include <rte_memory.h>
+#include <rte_malloc.h>
 #include <rte_mempool.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>

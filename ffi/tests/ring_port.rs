@@ -1,7 +1,9 @@
 //! The wrappers against a real EAL: mempool, mbufs, bursts, ring ports,
 //! lcore launch. One EAL per test binary, so this is a single test.
 
-use mediafwd_ffi::{eal, ring, Burst, Eal, Mempool, Port, PortConfig, Ring};
+use std::rc::Rc;
+
+use mediafwd_ffi::{eal, ring, Burst, DpdkArray, Eal, Mempool, Port, PortConfig, Ring};
 
 #[test]
 fn ring_port_round_trip_and_lcore_launch() {
@@ -13,6 +15,7 @@ fn ring_port_round_trip_and_lcore_launch() {
     assert!(Eal::init(&["-l", "0"]).err().map(|e| e.to_string()).is_some());
     assert!(eal::tsc_hz() > 0);
     assert_eq!(eal.worker_lcores(), vec![1]);
+    dpdk_arrays_own_their_elements();
 
     let pool = Mempool::create("ffi_test_pool", 1023, 32, 2176, -1).unwrap();
     let to_port = Ring::create("ffi_rx", 256, -1, ring::flags::SP_ENQ | ring::flags::SC_DEQ).unwrap();
@@ -100,4 +103,25 @@ fn b_leftovers(q: &mut mediafwd_ffi::RxQueue) -> Burst {
     q.rx_burst(&mut b);
     assert!(b.is_empty());
     b
+}
+
+/// DPDK arrays: elements initialised in order, written through `DerefMut`,
+/// cloned on the same socket, dropped exactly once; a request larger than
+/// the EAL's memory is an error, not a crash.
+fn dpdk_arrays_own_their_elements() {
+    let live = Rc::new(());
+    {
+        let mut a = DpdkArray::from_fn(1000, -1, |i| (i as u64, live.clone())).expect("1000 elements in 256 MiB");
+        assert_eq!((a.len(), a.bytes(), a.socket()), (1000, 1000 * 16, -1));
+        assert!(a.iter().enumerate().all(|(i, v)| v.0 == i as u64));
+        assert_eq!(a.as_ptr() as usize % 64, 0);
+        a[7].0 = 70;
+        let b = a.clone();
+        assert_eq!((b[7].0, b[8].0), (70, 8));
+        assert_eq!(Rc::strong_count(&live), 2001);
+    }
+    assert_eq!(Rc::strong_count(&live), 1);
+    let e = DpdkArray::from_fn(1 << 30, -1, |_| 0u64).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("rte_malloc_socket") && e.contains("8589934592 bytes"), "{e}");
+    assert!(DpdkArray::<u8>::from_fn(0, -1, |_| 0).unwrap().is_empty());
 }
