@@ -11,7 +11,8 @@
 # markdown table. Needs root (hugepages, real-time scheduling).
 #
 # Usage: perf/bench-forward.sh [--sessions N] [--duration S] [--rate PPS]
-#                              [--no-huge] [--copy] [--no-rt] [--keep-logs DIR]
+#                              [--no-huge] [--copy] [--no-rt] [--table-memory hugepages|heap]
+#                              [--keep-logs DIR]
 set -euo pipefail
 
 SESSIONS=50000      # 100,000 flows in mediafwd's table
@@ -20,9 +21,10 @@ RATE=0              # packets/s offered; 0 = as fast as the link takes them
 HUGE=1              # hugepages (--in-memory --single-file-segments) or --no-huge
 ZERO_COPY=1         # memif client zero-copy (needs hugepages)
 RT=1                # run the DPDK processes SCHED_RR
+TABLES=hugepages    # mediafwd's flow tables: DPDK memory (hugepages) or the heap
 KEEP_LOGS=""
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--sessions) SESSIONS="$2"; shift 2 ;;
@@ -31,6 +33,7 @@ while [ $# -gt 0 ]; do
 	--no-huge) HUGE=0; ZERO_COPY=0; shift ;;
 	--copy) ZERO_COPY=0; shift ;;
 	--no-rt) RT=0; shift ;;
+	--table-memory) TABLES="$2"; shift 2 ;;
 	--keep-logs) KEEP_LOGS="$2"; shift 2 ;;
 	-h|--help) usage 0 ;;
 	*) echo "unknown option: $1" >&2; usage 2 ;;
@@ -89,9 +92,20 @@ trap 'exit 143' TERM
 mkdir -p "$LOG"
 
 # Hugepages: each DPDK process here takes under 150 MB; two run at once.
+# With its tables in hugepages, mediafwd takes about 700 bytes more per flow
+# (entry, statistics slot) and 256 KiB per relay address (the direct index;
+# the plan puts 25,000 sessions on an address, two legs), reserved at its
+# start (-m): a memif client in zero-copy mode under --in-memory leaves the
+# EAL unable to grow its memory once connected.
+MF_MEM=()
 if [ "$HUGE" = 1 ]; then
 	HP_FREE=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages)
 	HP_WANT=256
+	if [ "$TABLES" = hugepages ]; then
+		TABLES_MB=$(((2 * SESSIONS * 700 + 2 * ((SESSIONS + 24999) / 25000) * 262144) / 1048576 + 16))
+		HP_WANT=$((HP_WANT + TABLES_MB / 2))
+		MF_MEM=(-m $((256 + TABLES_MB)))
+	fi
 	if [ "$HP_FREE" -lt "$HP_WANT" ]; then
 		HP_NOW=$(cat /proc/sys/vm/nr_hugepages)
 		echo $((HP_NOW + HP_WANT - HP_FREE)) >/proc/sys/vm/nr_hugepages
@@ -160,7 +174,8 @@ reap() {
 
 echo "mediafwd forwarding benchmark: $SESSIONS sessions ($((2 * SESSIONS)) flows), ${DURATION}s per forwarder," \
 	"rate ${RATE} pps (0 = max), $([ "$HUGE" = 1 ] && echo hugepages || echo no-huge)," \
-	"memif client $([ "$ZERO_COPY" = 1 ] && echo zero-copy || echo copy), $([ ${#PRIO[@]} -gt 0 ] && echo SCHED_RR || echo CFS)" >&2
+	"memif client $([ "$ZERO_COPY" = 1 ] && echo zero-copy || echo copy), $([ ${#PRIO[@]} -gt 0 ] && echo SCHED_RR || echo CFS)," \
+	"mediafwd tables: $TABLES" >&2
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # (a) testpmd io forwarding, driven through its prompt so that its
@@ -194,7 +209,8 @@ start_generator mediafwd
 FWD_PREFIX="mfw-fwd-$TAG"
 PREFIXES+=("$FWD_PREFIX")
 "${PRIO[@]}" "$BIN/mfw-relay-bench" --sessions "$SESSIONS" --peer-mac "$GEN_MAC" --timeout $((DURATION + 240)) \
-	-- $FWD_EAL --file-prefix="$FWD_PREFIX" >"$LOG/mediafwd.json" 2>"$LOG/mediafwd.log" &
+	--table-memory "$TABLES" \
+	-- $FWD_EAL "${MF_MEM[@]}" --file-prefix="$FWD_PREFIX" >"$LOG/mediafwd.json" 2>"$LOG/mediafwd.log" &
 FWD_PID=$!
 PIDS+=("$FWD_PID")
 wait_for 240 grep -qs "mfw-relay-bench: ready" "$LOG/mediafwd.log" ||

@@ -14,6 +14,7 @@ use mediafwd_ffi::{eal, Eal, Ring, RxQueue, TxQueue};
 use crate::classify::PortContext;
 use crate::flow::{Command, Event, FlowId, FlowTable, IndexPlan, SequencedCommand, StreamBoard, MAX_ADDRESSES};
 use crate::gate::TransmitGate;
+use crate::memory::{Place, PlaceError, TableMemory};
 use crate::slowpath::police::{Police, PoliceConfig};
 use crate::stats::{FlowStats, FlowStatsArray, WorkerCounters, WorkerStats};
 use crate::worker::Worker;
@@ -38,6 +39,11 @@ pub struct DataplaneConfig {
     /// Start with the transmit gate closed (a node that transmits only while
     /// it holds its group's lease): nothing is sent until it is opened.
     pub start_fenced: bool,
+    /// Where each worker's flow entries, statistics slots and direct index
+    /// arrays live. [`TableMemory::Hugepages`] asks DPDK for them on the
+    /// worker's socket: hugepages when the EAL has them, its ordinary
+    /// memory under `--no-huge` (`-m` must then hold them).
+    pub table_memory: TableMemory,
 }
 
 impl Default for DataplaneConfig {
@@ -50,6 +56,7 @@ impl Default for DataplaneConfig {
             police: PoliceConfig::default(),
             idle_sleep_us: 0,
             start_fenced: false,
+            table_memory: TableMemory::Hugepages,
         }
     }
 }
@@ -73,6 +80,8 @@ struct WorkerHandle {
     commands: Sender<SequencedCommand>,
     counters: Arc<WorkerCounters>,
     flow_stats: Arc<FlowStatsArray>,
+    /// Where its tables are.
+    place: Place,
 }
 
 /// Running workers and the means to steer them.
@@ -101,6 +110,19 @@ pub enum StartError {
         lcore: u32,
         /// DPDK's error.
         source: mediafwd_ffi::DpdkError,
+    },
+    /// A worker's tables did not fit in DPDK memory.
+    #[error(
+        "worker {worker}'s flow tables ({max_flows} flows): {source}; reserve more hugepages \
+         (docs/hugepage-setup.md), lower dataplane.max_flows, or set dataplane.table_memory = \"heap\""
+    )]
+    TableMemory {
+        /// The worker.
+        worker: u16,
+        /// Its table size.
+        max_flows: usize,
+        /// What DPDK said.
+        source: PlaceError,
     },
 }
 
@@ -132,8 +154,19 @@ impl Dataplane {
             index_plan: IndexPlan::new(config.max_flows, MAX_ADDRESSES),
         };
         for (id, q) in queues.into_iter().enumerate() {
-            let (mut worker, handle) =
-                Self::worker(id as u16, config, &ports, q, ev_tx.clone(), stop.clone(), gate.clone());
+            let place = match config.table_memory {
+                TableMemory::Heap => Place::Heap,
+                TableMemory::Hugepages => Place::Dpdk { socket: eal.lcore_socket(q.lcore) as i32 },
+            };
+            let built = Self::worker(id as u16, config, place, &ports, q, ev_tx.clone(), stop.clone(), gate.clone());
+            let (mut worker, handle) = match built {
+                Ok(w) => w,
+                Err(source) => {
+                    dp.workers = workers;
+                    dp.shutdown();
+                    return Err(StartError::TableMemory { worker: id as u16, max_flows: config.max_flows, source });
+                }
+            };
             worker.table.share_srtp_streams(streams.clone(), id as u16);
             let lcore = handle.lcore;
             if let Err(source) = eal.launch(lcore, move || worker.run()) {
@@ -147,24 +180,27 @@ impl Dataplane {
         Ok(dp)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn worker(
         id: u16,
         config: &DataplaneConfig,
+        place: Place,
         ports: &[PortContext],
         q: WorkerQueues,
         events: Sender<Event>,
         stop: Arc<AtomicBool>,
         gate: Arc<TransmitGate>,
-    ) -> (Worker, WorkerHandle) {
+    ) -> Result<(Worker, WorkerHandle), PlaceError> {
+        let table = FlowTable::with_capacity_in(place, config.max_flows, config.max_next_hops)?;
+        let flow_stats = Arc::new(FlowStatsArray::new_in(place, config.max_flows)?);
         let (cmd_tx, cmd_rx) = bounded(config.command_queue);
         let counters = Arc::new(WorkerCounters::default());
-        let flow_stats = Arc::new(FlowStatsArray::new(config.max_flows));
         let worker = Worker {
             id,
             rx: q.rx,
             tx: q.tx,
             ports: ports.to_vec(),
-            table: FlowTable::with_capacity(config.max_flows, config.max_next_hops),
+            table,
             commands: cmd_rx,
             events,
             counters: counters.clone(),
@@ -177,8 +213,8 @@ impl Dataplane {
             stop,
             gate,
         };
-        let handle = WorkerHandle { lcore: q.lcore, commands: cmd_tx, counters, flow_stats };
-        (worker, handle)
+        let handle = WorkerHandle { lcore: q.lcore, commands: cmd_tx, counters, flow_stats, place };
+        Ok((worker, handle))
     }
 
     /// The workers' transmit gate, open until told otherwise.
@@ -193,10 +229,35 @@ impl Dataplane {
     pub fn send(&mut self, cmd: Command) -> u64 {
         if let Some((key, _)) = cmd.upserted() {
             if let Some(mem) = self.index_plan.memory_for(key) {
-                self.send_each(Command::IndexMemory(mem));
+                self.send_index_memory(mem);
             }
         }
         self.send_each(cmd)
+    }
+
+    /// Sends each worker its copy of `mem`, made where its tables are. When
+    /// DPDK memory runs short, that worker's copy is on the heap (logged):
+    /// its lookups for the address then miss the TLB, none fails.
+    fn send_index_memory(&mut self, mem: crate::flow::IndexMemory) {
+        self.seq += 1;
+        for w in &self.workers {
+            let copy = match w.place {
+                Place::Heap => mem.clone(),
+                place => mem.remade_in(place).unwrap_or_else(|e| {
+                    tracing::warn!(lcore = w.lcore, error = %e, "index memory for a new address on the heap");
+                    mem.clone()
+                }),
+            };
+            let _ = w.commands.send(SequencedCommand { seq: self.seq, command: Command::IndexMemory(copy) });
+        }
+    }
+
+    /// Where the workers' tables are: DPDK memory or the heap.
+    pub fn table_memory(&self) -> TableMemory {
+        match self.workers.first().map(|w| w.place) {
+            Some(Place::Dpdk { .. }) => TableMemory::Hugepages,
+            _ => TableMemory::Heap,
+        }
     }
 
     /// Sends `cmd` to every worker, each its own copy.

@@ -25,6 +25,7 @@ pub mod flow;
 pub mod gate;
 pub mod ice;
 pub mod latch;
+pub mod memory;
 #[cfg(feature = "dpdk")]
 pub mod node;
 pub mod pipeline;

@@ -20,6 +20,7 @@ use std::collections::HashSet;
 
 use super::hashed::HashedIndex;
 use super::FlowKey;
+use crate::memory::{Place, PlaceError, Slab};
 
 const EMPTY: u32 = u32::MAX;
 const NO_SLOT: u16 = u16::MAX;
@@ -31,8 +32,8 @@ pub const MAX_ADDRESSES: usize = 256;
 const ADDR_BUCKETS: usize = 512;
 const _: () = assert!(ADDR_BUCKETS.is_power_of_two() && ADDR_BUCKETS >= 2 * MAX_ADDRESSES);
 
-/// Flow ids of one address, by UDP port.
-type PortArray = Box<[u32; 1 << 16]>;
+/// Flow ids of one address, by UDP port: 65,536 of them.
+type PortArray = Slab<u32>;
 
 /// Memory a worker's index needs for a new address, made on the control
 /// side ([`IndexPlan`]) and moved into the index ([`FlowIndex::install`]).
@@ -53,8 +54,18 @@ pub enum IndexMemory {
 
 impl IndexMemory {
     fn direct(port_id: u16, addr: u128) -> Self {
-        let ids: PortArray = vec![EMPTY; 1 << 16].into_boxed_slice().try_into().expect("65,536 ids");
-        IndexMemory::Direct { port_id, addr, ids }
+        IndexMemory::Direct { port_id, addr, ids: Slab::heap(1 << 16, |_| EMPTY) }
+    }
+
+    /// The same memory made again in `place` (for a worker whose tables
+    /// are in DPDK memory); the hashed overflow index stays on the heap.
+    pub fn remade_in(&self, place: Place) -> Result<Self, PlaceError> {
+        Ok(match self {
+            IndexMemory::Direct { port_id, addr, .. } => {
+                IndexMemory::Direct { port_id: *port_id, addr: *addr, ids: Slab::new_in(place, 1 << 16, |_| EMPTY)? }
+            }
+            IndexMemory::Overflow(h) => IndexMemory::Overflow(h.clone()),
+        })
     }
 }
 

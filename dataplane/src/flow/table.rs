@@ -6,6 +6,7 @@ use super::packed::PackedFlow;
 use super::srtp::{FlowSrtp, SrtpStore, SrtpTransform};
 use super::{Command, Egress, Flow, FlowId, FlowKey, Ingress, LatchMode, Media};
 use crate::latch::LatchState;
+use crate::memory::{Place, PlaceError, Slab};
 use crate::relay::Prebuilt;
 use crate::stats::rtp::RtpStream;
 use crate::wire::ethernet::MacAddr;
@@ -63,7 +64,7 @@ pub struct LeanFlow {
 /// command ([`FlowTable::apply_prepared`]) never allocates on the hot core.
 pub struct FlowTable {
     index: FlowIndex,
-    entries: Box<[FlowEntry]>,
+    entries: Slab<FlowEntry>,
     neighbors: Vec<Option<MacAddr>>,
     srtp: SrtpStore,
 }
@@ -95,13 +96,28 @@ impl FlowTable {
     /// `direct` local addresses only. With 0 every lookup is hashed and no
     /// packet takes the lean path: the full path alone, as a reference.
     pub fn with_direct_addresses(max_flows: usize, max_next_hops: usize, direct: usize) -> Self {
-        let blank = FlowEntry::new(Flow::placeholder());
+        Self::build(Slab::heap(max_flows, |_| FlowEntry::new(Flow::placeholder())), max_next_hops, direct)
+    }
+
+    /// [`FlowTable::with_capacity`] with its entries in `place` (a worker's
+    /// table: DPDK memory on its socket).
+    pub fn with_capacity_in(place: Place, max_flows: usize, max_next_hops: usize) -> Result<Self, PlaceError> {
+        let entries = Slab::new_in(place, max_flows, |_| FlowEntry::new(Flow::placeholder()))?;
+        Ok(Self::build(entries, max_next_hops, MAX_ADDRESSES))
+    }
+
+    fn build(entries: Slab<FlowEntry>, max_next_hops: usize, direct: usize) -> Self {
         FlowTable {
-            index: FlowIndex::with_direct_addresses(max_flows, direct),
-            entries: vec![blank; max_flows].into_boxed_slice(),
+            index: FlowIndex::with_direct_addresses(entries.len(), direct),
+            entries,
             neighbors: vec![None; max_next_hops],
             srtp: SrtpStore::new(),
         }
+    }
+
+    /// Where the entries are.
+    pub fn place(&self) -> Place {
+        self.entries.place()
     }
 
     /// Flows held.

@@ -60,6 +60,7 @@ pub use crate::stats::PortStats;
 
 use crate::classify::PortContext;
 use crate::engine::{Dataplane, StartError, WorkerQueues};
+use crate::memory::TableMemory;
 use crate::slowpath::{self, SlowPath, SlowPathError};
 use crate::wire::ethernet::MacAddr;
 
@@ -266,8 +267,13 @@ impl Node {
             let inject = (w == 0).then(|| inject.clone());
             queues.push(WorkerQueues { lcore, rx, tx, slow_path: Some(r), inject });
         }
-        let dataplane = Dataplane::start(eal, &config.dataplane, contexts, queues)?;
-        tracing::info!(workers = ?dataplane.lcores(), "workers running");
+        let mut dc = config.dataplane.clone();
+        if !config.eal.hugepages {
+            // Without hugepages DPDK's memory is ordinary pages out of `-m`: no TLB to gain.
+            dc.table_memory = TableMemory::Heap;
+        }
+        let dataplane = Dataplane::start(eal, &dc, contexts, queues)?;
+        tracing::info!(workers = ?dataplane.lcores(), table_memory = dataplane.table_memory().name(), "workers running");
 
         // Frames the control side sends: worker 0 transmits them on its own
         // TX queues, so no TX queue is shared and no PMD needs an extra one.

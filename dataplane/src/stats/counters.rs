@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use super::drops::{DropReason, FlowDrop};
+use crate::memory::{Place, PlaceError, Slab};
 use super::rtp::{RtpChange, RtpStream};
 
 /// Adds `n` to a counter that only the calling worker writes.
@@ -303,24 +304,29 @@ impl FlowStats {
 
 /// One worker's flow slots, allocated once at start.
 pub struct FlowStatsArray {
-    slots: Box<[FlowCounters]>,
+    slots: Slab<FlowCounters>,
     /// Per flow, its drops by reason: apart from the slots, whose one cache
     /// line a relayed packet writes.
-    drops: Box<[FlowDrops]>,
+    drops: Slab<FlowDrops>,
     /// Per flow, the next SRTCP index it protects with: apart from the
     /// slots, since only SRTCP packets
     /// (a few per stream and minute) write it.
-    srtcp_next: Box<[AtomicU32]>,
+    srtcp_next: Slab<AtomicU32>,
 }
 
 impl FlowStatsArray {
     /// Slots for flow ids `0..capacity`.
     pub fn new(capacity: usize) -> Self {
-        FlowStatsArray {
-            slots: (0..capacity).map(|_| FlowCounters::default()).collect(),
-            drops: (0..capacity).map(|_| FlowDrops::default()).collect(),
-            srtcp_next: (0..capacity).map(|_| AtomicU32::new(0)).collect(),
-        }
+        Self::new_in(Place::Heap, capacity).expect("the heap")
+    }
+
+    /// Slots for flow ids `0..capacity` in `place` (a worker's: DPDK memory on its socket).
+    pub fn new_in(place: Place, capacity: usize) -> Result<Self, PlaceError> {
+        Ok(FlowStatsArray {
+            slots: Slab::new_in(place, capacity, |_| FlowCounters::default())?,
+            drops: Slab::new_in(place, capacity, |_| FlowDrops::default())?,
+            srtcp_next: Slab::new_in(place, capacity, |_| AtomicU32::new(0))?,
+        })
     }
 
     /// Zeroes the slot of `id` for a new flow.

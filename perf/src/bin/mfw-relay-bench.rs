@@ -20,6 +20,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use mediafwd_dataplane::classify::PortContext;
 use mediafwd_dataplane::flow::Command;
+use mediafwd_dataplane::memory::TableMemory;
 use mediafwd_dataplane::stats::{DropReason, WorkerStats};
 use mediafwd_dataplane::wire::ethernet::MacAddr;
 use mediafwd_dataplane::{Dataplane, DataplaneConfig, WorkerQueues};
@@ -45,6 +46,10 @@ struct Args {
     /// Seconds to run at most.
     #[arg(long, default_value_t = 120.0)]
     timeout: f64,
+    /// Where the worker's flow tables live: `hugepages` (DPDK memory on its
+    /// socket) or `heap`.
+    #[arg(long, default_value = "hugepages", value_parser = ["hugepages", "heap"])]
+    table_memory: String,
     /// EAL arguments (after `--`); they must give one lcore besides the main one.
     #[arg(last = true)]
     eal: Vec<String>,
@@ -56,6 +61,8 @@ struct Report {
     forwarder: &'static str,
     sessions: u32,
     flows: u32,
+    /// `hugepages` or `heap`.
+    table_memory: &'static str,
     worker_lcore: u32,
     rx_packets: u64,
     tx_packets: u64,
@@ -105,7 +112,8 @@ fn run(eal: &'static Eal, args: &Args, peer_mac: MacAddr) -> anyhow::Result<Repo
     let mut tx_by_port: Vec<_> = (0..=port.id()).map(|_| None).collect();
     tx_by_port[port.id() as usize] = tx.into_iter().next();
     let flows = 2 * args.sessions;
-    let config = DataplaneConfig { max_flows: flows as usize, ..DataplaneConfig::default() };
+    let table_memory = if args.table_memory == "heap" { TableMemory::Heap } else { TableMemory::Hugepages };
+    let config = DataplaneConfig { max_flows: flows as usize, table_memory, ..DataplaneConfig::default() };
     let queues = vec![WorkerQueues { lcore, rx, tx: tx_by_port, slow_path: None, inject: None }];
     port.start().context("starting the port (for memif: is the server listening?)")?;
     let mut dp = Dataplane::start(eal, &config, ports, queues)?;
@@ -191,6 +199,7 @@ fn run(eal: &'static Eal, args: &Args, peer_mac: MacAddr) -> anyhow::Result<Repo
         forwarder: "mediafwd",
         sessions: args.sessions,
         flows,
+        table_memory: table_memory.name(),
         worker_lcore: lcore,
         rx_packets: ws.rx_packets,
         tx_packets: ws.tx_packets,
