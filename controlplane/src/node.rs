@@ -82,6 +82,8 @@ pub fn node_config(config: &Validated) -> NodeConfig {
             idle_sleep_us: d.idle_sleep_us,
             police: d.police.to_config(),
             start_fenced: config.raw.ha.leased(),
+            // Validated with the file.
+            table_memory: d.table_memory.parse().unwrap_or_default(),
             ..Default::default()
         },
         slow_path: SlowPathConfig {

@@ -77,6 +77,9 @@ fn the_good_config_validates_with_defaults_filled_in() {
     assert_eq!(v.interfaces[1].mtu, 1500);
     assert_eq!(v.interfaces[1].rtp_ports.to_string(), "30000-39999");
     assert_eq!(v.raw.dataplane.max_flows, 1 << 17);
+    assert_eq!(v.raw.dataplane.table_memory, "hugepages");
+    let heap = with("[node]", "[dataplane]\ntable_memory = \"heap\"\n[node]");
+    assert_eq!(Config::parse(&heap).unwrap().validate().unwrap().raw.dataplane.table_memory, "heap");
     // No ng listener unless one is configured.
     assert!(v.raw.ng.listen.is_empty());
     let ng = with("[node]", "[ng]\nlisten = \"127.0.0.1:22222\"\ndirection = [\"public\", \"private\"]\n[node]");
@@ -160,6 +163,7 @@ fn bad_configs_fail_naming_the_field() {
         (with("[node]", "[ha]\nredis_url = \"redis+sentinel://s1,s2\"\n[node]"), "ha.redis_url"),
         (with("[node]", "[ha]\nredis_url = \"redis://r\"\nbacklog = 0\n[node]"), "ha.backlog"),
         (with("[node]", "[dataplane]\nidle_sleep_us = 20000\n[node]"), "dataplane.idle_sleep_us"),
+        (with("[node]", "[dataplane]\ntable_memory = \"huge\"\n[node]"), "dataplane.table_memory"),
         (
             with("[node]", "[dataplane.police]\nicmp = { per_second = 0, burst = 1 }\n[node]"),
             "dataplane.police.icmp.per_second",

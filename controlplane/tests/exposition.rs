@@ -90,6 +90,7 @@ fn snapshot() -> NodeSnapshot {
         sessions_active: 3,
         flows: 14,
         max_flows: 131072,
+        table_memory: "hugepages".into(),
         mbufs_in_use: 4242,
         log_write_errors: 3,
         interfaces: vec![InterfaceSample {
@@ -146,6 +147,7 @@ fn the_node_renders_as_valid_exposition_text() {
     assert_eq!(v("mediafwd_webrtc_dtls_handshakes_total", &[("outcome", "fingerprint_mismatch")]), 2.0);
     assert_eq!(v("mediafwd_build_info", &[("version", "0.1.0")]), 1.0);
     assert_eq!(v("mediafwd_srtp_engine_info", &[("engine", "ipsec-mb")]), 1.0);
+    assert_eq!(v("mediafwd_table_memory_info", &[("memory", "hugepages")]), 1.0);
 }
 
 #[test]

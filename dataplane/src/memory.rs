@@ -22,6 +22,17 @@ pub enum TableMemory {
     Heap,
 }
 
+impl core::str::FromStr for TableMemory {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "hugepages" => Ok(TableMemory::Hugepages),
+            "heap" => Ok(TableMemory::Heap),
+            _ => Err(format!("{s:?}: \"hugepages\" or \"heap\"")),
+        }
+    }
+}
+
 impl TableMemory {
     /// The configuration's word for it.
     pub fn name(self) -> &'static str {
@@ -142,5 +153,9 @@ mod tests {
         assert_eq!((&*s, s.place()), (&[0, 10, 20, 31][..], Place::Heap));
         assert_eq!(&*s.clone(), &*s);
         assert_eq!(TableMemory::default().name(), "hugepages");
+        for m in [TableMemory::Heap, TableMemory::Hugepages] {
+            assert_eq!(m.name().parse(), Ok(m));
+        }
+        assert!("huge".parse::<TableMemory>().is_err());
     }
 }

@@ -130,6 +130,9 @@ pub struct DataplaneSection {
     pub srtp_engine: String,
     /// Microseconds a worker sleeps once idle; 0 polls without pause.
     pub idle_sleep_us: u32,
+    /// Where each worker's flow tables live: `hugepages` (DPDK memory on
+    /// the worker's socket) or `heap`.
+    pub table_memory: String,
     /// `[dataplane.police]`: budgets of the frames each worker punts to
     /// the slow path.
     pub police: PoliceSection,
@@ -147,6 +150,7 @@ impl Default for DataplaneSection {
             slow_path_ring: 1024,
             srtp_engine: "auto".to_string(),
             idle_sleep_us: 0,
+            table_memory: "hugepages".to_string(),
             police: PoliceSection::default(),
         }
     }
@@ -625,6 +629,9 @@ impl Config {
         }
         if d.srtp_engine != "auto" && d.srtp_engine.parse::<mediafwd_dataplane::srtp::EngineKind>().is_err() {
             return Err(ConfigError::new("dataplane.srtp_engine", "\"auto\", \"ipsec-mb\" or \"portable\""));
+        }
+        if let Err(e) = d.table_memory.parse::<mediafwd_dataplane::memory::TableMemory>() {
+            return Err(ConfigError::new("dataplane.table_memory", e));
         }
         if d.idle_sleep_us > 10_000 {
             return Err(ConfigError::new("dataplane.idle_sleep_us", format!("{}: at most 10000", d.idle_sleep_us)));

@@ -94,6 +94,7 @@ impl Control {
             sessions_active: active,
             flows,
             max_flows: self.node.max_flows as u64,
+            table_memory: self.node.dataplane.table_memory().name().to_string(),
             mbufs_in_use: u64::from(self.node.io.mbufs_in_use()),
             log_write_errors: crate::logging::log_write_errors(),
             interfaces,

@@ -82,6 +82,8 @@ pub struct NodeSnapshot {
     pub flows: u64,
     /// Flow table capacity per worker.
     pub max_flows: u64,
+    /// Where the workers' flow tables are: `hugepages` or `heap`.
+    pub table_memory: String,
     /// Packet buffers in use (queues, rings, caches, in flight).
     pub mbufs_in_use: u64,
     /// Log writes that failed since start.
@@ -394,6 +396,12 @@ fn sessions(s: &NodeSnapshot, e: &mut Exposition) {
         &[],
         s.max_flows,
     );
+    e.family(
+        "mediafwd_table_memory_info",
+        Kind::Gauge,
+        "Where the workers' flow tables are: DPDK hugepage memory or the heap (dataplane.table_memory; always 1).",
+    )
+    .int("mediafwd_table_memory_info", &[("memory", &s.table_memory)], 1);
     e.family(
         "mediafwd_mbufs_in_use",
         Kind::Gauge,
