@@ -104,7 +104,7 @@ if [ "$HUGE" = 1 ]; then
 	if [ "$TABLES" = hugepages ]; then
 		TABLES_MB=$(((2 * SESSIONS * 700 + 2 * ((SESSIONS + 24999) / 25000) * 262144) / 1048576 + 16))
 		HP_WANT=$((HP_WANT + TABLES_MB / 2))
-		MF_MEM=(-m $((256 + TABLES_MB)))
+		MF_MEM=(-m $((128 + TABLES_MB)))
 	fi
 	if [ "$HP_FREE" -lt "$HP_WANT" ]; then
 		HP_NOW=$(cat /proc/sys/vm/nr_hugepages)
