@@ -6,8 +6,8 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use super::drops::{DropReason, FlowDrop};
-use crate::memory::{Place, PlaceError, Slab};
 use super::rtp::{RtpChange, RtpStream};
+use crate::memory::{Place, PlaceError, Slab};
 
 /// Adds `n` to a counter that only the calling worker writes.
 #[inline(always)]
