@@ -10,7 +10,7 @@ use core::fmt;
 use core::ops::{Deref, DerefMut};
 
 #[cfg(feature = "dpdk")]
-use mediafwd_ffi::DpdkArray;
+use mediafwd_ffi::TableArray;
 
 /// Where a node's workers keep their tables (`dataplane.table_memory`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -67,19 +67,17 @@ pub struct PlaceError {
 }
 
 /// A fixed-size array of `T`, on the heap or in DPDK memory; read and
-/// written as a slice.
-pub enum Slab<T> {
-    /// On the heap.
-    Heap(Box<[T]>),
-    /// In DPDK memory.
-    #[cfg(feature = "dpdk")]
-    Dpdk(DpdkArray<T>),
-}
+/// written as a slice. Where it lives is decided once, when it is made:
+/// reading an element is the same pointer and length either way, no branch.
+pub struct Slab<T>(#[cfg(feature = "dpdk")] TableArray<T>, #[cfg(not(feature = "dpdk"))] Box<[T]>);
 
 impl<T> Slab<T> {
     /// `len` elements on the heap, element `i` set to `init(i)`.
     pub fn heap(len: usize, init: impl FnMut(usize) -> T) -> Self {
-        Slab::Heap((0..len).map(init).collect())
+        #[cfg(feature = "dpdk")]
+        return Slab(TableArray::on_heap(len, init));
+        #[cfg(not(feature = "dpdk"))]
+        return Slab((0..len).map(init).collect());
     }
 
     /// `len` elements in `place`, element `i` set to `init(i)`.
@@ -87,19 +85,18 @@ impl<T> Slab<T> {
         match place {
             Place::Heap => Ok(Slab::heap(len, init)),
             #[cfg(feature = "dpdk")]
-            Place::Dpdk { socket } => DpdkArray::from_fn(len, socket, init)
-                .map(Slab::Dpdk)
+            Place::Dpdk { socket } => TableArray::from_fn(len, socket, init)
+                .map(Slab)
                 .map_err(|e| PlaceError { bytes: len * core::mem::size_of::<T>(), reason: e.to_string() }),
         }
     }
 
     /// Where it is.
     pub fn place(&self) -> Place {
-        match self {
-            Slab::Heap(_) => Place::Heap,
-            #[cfg(feature = "dpdk")]
-            Slab::Dpdk(a) => Place::Dpdk { socket: a.socket() },
-        }
+        #[cfg(feature = "dpdk")]
+        return self.0.socket().map_or(Place::Heap, |socket| Place::Dpdk { socket });
+        #[cfg(not(feature = "dpdk"))]
+        return Place::Heap;
     }
 }
 
@@ -107,32 +104,20 @@ impl<T> Deref for Slab<T> {
     type Target = [T];
     #[inline(always)]
     fn deref(&self) -> &[T] {
-        match self {
-            Slab::Heap(b) => b,
-            #[cfg(feature = "dpdk")]
-            Slab::Dpdk(a) => a,
-        }
+        &self.0
     }
 }
 
 impl<T> DerefMut for Slab<T> {
     #[inline(always)]
     fn deref_mut(&mut self) -> &mut [T] {
-        match self {
-            Slab::Heap(b) => b,
-            #[cfg(feature = "dpdk")]
-            Slab::Dpdk(a) => a,
-        }
+        &mut self.0
     }
 }
 
 impl<T: Clone> Clone for Slab<T> {
     fn clone(&self) -> Self {
-        match self {
-            Slab::Heap(b) => Slab::Heap(b.clone()),
-            #[cfg(feature = "dpdk")]
-            Slab::Dpdk(a) => Slab::Dpdk(a.clone()),
-        }
+        Slab(self.0.clone())
     }
 }
 

@@ -23,7 +23,7 @@ pub mod ring;
 pub use eal::Eal;
 pub use error::{DpdkError, Result};
 pub use mbuf::{Burst, Mbuf, BURST_SIZE};
-pub use memory::DpdkArray;
+pub use memory::TableArray;
 pub use mempool::Mempool;
 pub use port::{Port, PortConfig, PortStats, RxQueue, TxQueue};
 pub use ring::Ring;

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use mediafwd_ffi::{eal, ring, Burst, DpdkArray, Eal, Mempool, Port, PortConfig, Ring};
+use mediafwd_ffi::{eal, ring, Burst, Eal, Mempool, Port, PortConfig, Ring, TableArray};
 
 #[test]
 fn ring_port_round_trip_and_lcore_launch() {
@@ -111,8 +111,8 @@ fn b_leftovers(q: &mut mediafwd_ffi::RxQueue) -> Burst {
 fn dpdk_arrays_own_their_elements() {
     let live = Rc::new(());
     {
-        let mut a = DpdkArray::from_fn(1000, -1, |i| (i as u64, live.clone())).expect("1000 elements in 256 MiB");
-        assert_eq!((a.len(), a.bytes(), a.socket()), (1000, 1000 * 16, -1));
+        let mut a = TableArray::from_fn(1000, -1, |i| (i as u64, live.clone())).expect("1000 elements in 256 MiB");
+        assert_eq!((a.len(), a.bytes(), a.socket()), (1000, 1000 * 16, Some(-1)));
         assert!(a.iter().enumerate().all(|(i, v)| v.0 == i as u64));
         assert_eq!(a.as_ptr() as usize % 64, 0);
         a[7].0 = 70;
@@ -121,7 +121,7 @@ fn dpdk_arrays_own_their_elements() {
         assert_eq!(Rc::strong_count(&live), 2001);
     }
     assert_eq!(Rc::strong_count(&live), 1);
-    let e = DpdkArray::from_fn(1 << 30, -1, |_| 0u64).err().map(|e| e.to_string()).unwrap_or_default();
+    let e = TableArray::from_fn(1 << 30, -1, |_| 0u64).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("rte_malloc_socket") && e.contains("8589934592 bytes"), "{e}");
-    assert!(DpdkArray::<u8>::from_fn(0, -1, |_| 0).unwrap().is_empty());
+    assert!(TableArray::<u8>::from_fn(0, -1, |_| 0).unwrap().is_empty());
 }
