@@ -136,6 +136,8 @@ fn session(
             strict_source: from.strict,
         };
         let id = first_id + 2 * i as u32;
+        // The other direction's flows: its RTP flow, then its RTCP flow.
+        let back = first_id + 2 * (1 - i as u32);
         let rtp_flow = Flow {
             id,
             clock_rate: 8000,
@@ -143,7 +145,7 @@ fn session(
             ingress: ingress(false),
             egress: to.egress(false, mux),
             rtcp_egress: mux.then(|| to.egress(true, mux)),
-            reverse: Some(to.key(false)),
+            reverse: Some(back),
         };
         let mut cmds = vec![(from.key(false), rtp_flow)];
         if !mux {
@@ -154,7 +156,7 @@ fn session(
                 ingress: ingress(true),
                 egress: to.egress(true, mux),
                 rtcp_egress: None,
-                reverse: Some(to.key(true)),
+                reverse: Some(back + 1),
             };
             cmds.push((from.key(true), rtcp_flow));
         }
