@@ -17,10 +17,10 @@ here; mediafwd's code is the same as on any CPU.
 Prints a markdown table.
 """
 import collections
-import os
-import subprocess
 import sys
 import tempfile
+
+from callgrind_profile import collect
 
 IDS = [
     ("plain", 32),
@@ -73,45 +73,8 @@ def category(ob, fl, fn):
     return ROWS[3]
 
 
-def parse(path):
-    """Self instructions per (object, source file, function) and calls per callee."""
-    cost, calls = collections.Counter(), collections.Counter()
-    ob = fn = cfn = None
-    fl = fi = ""
-    skip = False
-    with open(path) as f:
-        for line in f:
-            if skip:
-                skip = False
-                continue
-            if line.startswith("ob="):
-                ob = line[3:].strip().rsplit("/", 1)[-1]
-            elif line.startswith("fl="):
-                fl = fi = line[3:].strip()
-            elif line.startswith(("fi=", "fe=")):
-                fi = line[3:].strip()
-            elif line.startswith("fn="):
-                fn = line[3:].strip()
-                fi = fl
-            elif line.startswith("cfn="):
-                cfn = line[4:].strip()
-            elif line.startswith("calls="):
-                calls[cfn] += int(line[6:].split()[0])
-                skip = True  # the next line is the call's inclusive cost
-            elif line[:1].isdigit() or line[:1] in "+-*":
-                parts = line.split()
-                if len(parts) >= 2 and fn is not None:
-                    cost[(ob, fi, fn)] += int(parts[1])
-    return cost, calls
-
-
 def run(binary, out, filt):
-    subprocess.run(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-         "--toggle-collect=srtp_relay::relay", "--compress-strings=no", binary, "--bench",
-         "--profile-time", os.environ.get("PROFILE_TIME", "2"), filt],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return parse(out)
+    return collect(binary, out, "srtp_relay::relay", filt)
 
 
 def bursts(calls):

@@ -20,10 +20,10 @@ the same code as on any CPU.
 Prints a markdown table.
 """
 import collections
-import os
-import subprocess
 import sys
 import tempfile
+
+from callgrind_profile import collect
 
 IDS = [
     ("CM80 protect", "protect/aes_cm_128_hmac_sha1_80", 32),
@@ -65,38 +65,13 @@ def category(ob, fn):
     return ROWS[7]
 
 
-def parse(path):
-    """Self instructions per (object, function) and calls per callee."""
-    cost, calls = collections.Counter(), collections.Counter()
-    ob = fn = cfn = None
-    skip = False
-    with open(path) as f:
-        for line in f:
-            if skip:
-                skip = False
-                continue
-            if line.startswith("ob="):
-                ob = line[3:].strip().rsplit("/", 1)[-1]
-            elif line.startswith("fn="):
-                fn = line[3:].strip()
-            elif line.startswith("cfn="):
-                cfn = line[4:].strip()
-            elif line.startswith("calls="):
-                calls[cfn] += int(line[6:].split()[0])
-                skip = True  # the next line is the call's inclusive cost
-            elif line[:1].isdigit() or line[:1] in "+-*":
-                parts = line.split()
-                if len(parts) >= 2 and fn is not None:
-                    cost[(ob, fn)] += int(parts[1])
-    return cost, calls
-
-
 def run(binary, out, filt):
-    subprocess.run(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--toggle-collect=*protect_all*",
-         "--compress-strings=no", binary, "--bench", "--profile-time", os.environ.get("PROFILE_TIME", "2"), filt],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return parse(out)
+    """Self instructions per (object, function), over source files, and calls."""
+    cost, calls = collect(binary, out, "*protect_all*", filt)
+    by_function = collections.Counter()
+    for (ob, _file, fn), v in cost.items():
+        by_function[(ob, fn)] += v
+    return by_function, calls
 
 
 def main():
