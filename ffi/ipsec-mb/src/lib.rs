@@ -327,7 +327,7 @@ impl Manager {
 
     /// [`Manager::hash_burst`] on `slots`, jobs kept from one burst to the
     /// next: only each message's address, length, tag and pads are written,
-    /// the rest of every job stays as [`HashSlots::new`] set it. Returns
+    /// the rest of every job stays as [`Slots::new`] set it. Returns
     /// when every tag is written.
     ///
     /// Every field of these jobs is set by this crate from checked keys and
@@ -359,7 +359,7 @@ impl Manager {
         let f = self.raw().submit_hash_burst_nocheck.expect("an initialised manager has hash bursts");
         // SAFETY: the first `n` slots were just given pointers into keys,
         // messages and tags borrowed for this call, and lengths that match
-        // them (no message is empty); every other field is HashSlots::new's
+        // them (no message is empty); every other field is the HMAC template's
         // valid HMAC-SHA1 setting, so the library's validation has nothing to
         // refuse. It reads and writes through them only during the call. The
         // pointers left in the slots afterwards are never read again before
@@ -371,7 +371,7 @@ impl Manager {
     /// AES-CTR of every `(key, iv, data)` in place, side by side, on jobs
     /// kept from one burst to the next ([`CipherSlots`]): each job gets its
     /// keys, counter block and buffer, the rest stays as
-    /// [`CipherSlots::new`] set it. Every key must have `key_len` bytes;
+    /// [`Slots::new`] set it. Every key must have `key_len` bytes;
     /// empty buffers are skipped (they need no keystream). Returns when every
     /// buffer is done.
     ///
@@ -412,7 +412,7 @@ impl Manager {
         // SAFETY: the first `n` slots were just given pointers to expanded
         // keys of `key_len` bytes (checked above), 16-byte counter blocks and
         // non-empty buffers borrowed for this call, with their lengths; every
-        // other field is CipherSlots::new's valid AES-CTR setting, so the
+        // other field is the AES-CTR template's valid AES-CTR setting, so the
         // library's validation has nothing to refuse. Pointers left in the
         // slots afterwards are never read before being overwritten.
         let done = unsafe {
@@ -707,59 +707,79 @@ impl<'a> Job<'a> {
     }
 }
 
-/// [`MAX_BURST`] HMAC-SHA1 jobs kept between bursts for
-/// [`Manager::hash_burst_in`], so that a burst writes five fields per job
+/// [`MAX_BURST`] jobs of one kind (`K`: [`Hmac`] or [`Ctr`]) kept between
+/// bursts, so that a burst writes only each job's per-message fields
 /// instead of building whole jobs.
-pub struct HashSlots {
+pub struct Slots<K> {
     jobs: Box<[sys::IMB_JOB; MAX_BURST]>,
+    _kind: PhantomData<K>,
 }
 
-impl HashSlots {
-    /// Jobs with every field but the per-message ones set for HMAC-SHA1 with
-    /// a 12-byte tag.
-    pub fn new() -> HashSlots {
-        HashSlots { jobs: Box::new([hmac_sha1_job(); MAX_BURST]) }
+/// HMAC-SHA1 jobs with a 12-byte tag, for [`Manager::hash_burst_in`]: a burst
+/// writes five fields per job.
+pub type HashSlots = Slots<Hmac>;
+
+/// AES-CTR jobs with a 16-byte counter block, for [`Manager::ctr_burst_in`]:
+/// a burst writes seven fields per job.
+pub type CipherSlots = Slots<Ctr>;
+
+/// The kind of [`HashSlots`].
+#[derive(Debug)]
+pub enum Hmac {}
+
+/// The kind of [`CipherSlots`].
+#[derive(Debug)]
+pub enum Ctr {}
+
+/// What a kind of [`Slots`] sets in every job.
+pub trait SlotKind {
+    /// A job with every field but the per-message ones set.
+    fn template() -> sys::IMB_JOB;
+}
+
+impl SlotKind for Hmac {
+    fn template() -> sys::IMB_JOB {
+        hmac_sha1_job()
     }
 }
 
-/// [`MAX_BURST`] AES-CTR jobs kept between bursts for
-/// [`Manager::ctr_burst_in`], so that a burst writes seven fields per job
-/// instead of building whole jobs.
-pub struct CipherSlots {
-    jobs: Box<[sys::IMB_JOB; MAX_BURST]>,
-}
-
-impl CipherSlots {
-    /// Jobs with every field but the per-buffer ones set for AES-CTR
-    /// encryption (the same as decryption) with a 16-byte counter block.
-    pub fn new() -> CipherSlots {
-        let job = sys::IMB_JOB {
+impl SlotKind for Ctr {
+    /// AES-CTR encryption (the same as decryption).
+    fn template() -> sys::IMB_JOB {
+        sys::IMB_JOB {
             iv_len_in_bytes: AES_BLOCK as u64,
             cipher_mode: sys::IMB_CIPHER_CNTR,
             cipher_direction: sys::IMB_DIR_ENCRYPT,
             hash_alg: sys::IMB_AUTH_NULL,
             chain_order: sys::IMB_ORDER_CIPHER_HASH,
             ..Default::default()
-        };
-        CipherSlots { jobs: Box::new([job; MAX_BURST]) }
+        }
     }
 }
 
-impl Default for CipherSlots {
+impl<K: SlotKind> Slots<K> {
+    /// [`MAX_BURST`] copies of the kind's job.
+    pub fn new() -> Self {
+        Slots { jobs: Box::new([K::template(); MAX_BURST]), _kind: PhantomData }
+    }
+}
+
+impl<K: SlotKind> Default for Slots<K> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl fmt::Debug for CipherSlots {
+impl<K> fmt::Debug for Slots<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CipherSlots").finish_non_exhaustive()
+        f.debug_struct("Slots").finish_non_exhaustive()
     }
 }
 
-// SAFETY: as for HashSlots: only pointers left from finished calls, never
-// read before being overwritten.
-unsafe impl Send for CipherSlots {}
+// SAFETY: the slots hold only pointers left from finished calls, never read
+// before being overwritten; the value can move to another thread. `K` is a
+// marker with no values.
+unsafe impl<K> Send for Slots<K> {}
 
 fn aes_key_size(key_len: usize) -> sys::IMB_KEY_SIZE_BYTES {
     match key_len {
@@ -782,22 +802,6 @@ fn hmac_sha1_job() -> sys::IMB_JOB {
         ..Default::default()
     }
 }
-
-impl Default for HashSlots {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Debug for HashSlots {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HashSlots").finish_non_exhaustive()
-    }
-}
-
-// SAFETY: the slots hold only pointers left from finished calls, never read
-// before being overwritten; the value can move to another thread.
-unsafe impl Send for HashSlots {}
 
 /// Up to `N` jobs gathered on the stack for one submission, with no
 /// placeholder jobs built for the unused places.
