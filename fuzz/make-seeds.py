@@ -10,10 +10,14 @@ import hmac
 import os
 import re
 import struct
+import sys
 import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "fuzz", "seeds")
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+import bencode  # noqa: E402 (scripts/bencode.py)
 
 
 def write(target, name, data):
@@ -35,21 +39,6 @@ def captures():
 
 
 # --- bencode and ng -------------------------------------------------------
-
-def benc(v):
-    if isinstance(v, int):
-        return b"i%de" % v
-    if isinstance(v, str):
-        v = v.encode()
-    if isinstance(v, bytes):
-        return b"%d:%s" % (len(v), v)
-    if isinstance(v, list):
-        return b"l" + b"".join(benc(x) for x in v) + b"e"
-    if isinstance(v, dict):
-        # As Kamailio sends them: in the order given, not sorted.
-        return b"d" + b"".join(benc(k) + benc(x) for k, x in v.items()) + b"e"
-    raise TypeError(v)
-
 
 def caller_sdp(port, extra=""):
     return ("v=0\r\no=alice 100 100 IN IP4 198.18.0.2\r\ns=talk\r\nc=IN IP4 198.18.0.2\r\nt=0 0\r\n"
@@ -93,10 +82,10 @@ def ng_seeds():
         [{"command": "ping"}, {"command": "offer", "call-id": "x"}, {"command": "bogus"}],
     ]
     for i, msgs in enumerate(calls):
-        datagrams = [b"%d_%d " % (i, j) + benc(m) for j, m in enumerate(msgs)]
+        datagrams = [b"%d_%d " % (i, j) + bencode.encode(m) for j, m in enumerate(msgs)]
         write("ng_dispatch", f"call{i}", b"\0".join(datagrams))
         for j, m in enumerate(msgs):
-            write("bencode", f"msg{i}_{j}", benc(m))
+            write("bencode", f"msg{i}_{j}", bencode.encode(m))
     write("bencode", "nested", b"d1:ald1:bli1ei-2ee1:c0:ee1:di0ee")
 
 

@@ -18,46 +18,17 @@ import os
 import re
 import socket
 import struct
+import sys
 import time
 import urllib.request
 
-from files import wait_file, write
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import bencode  # noqa: E402 (scripts/bencode.py)
+from files import wait_file, write  # noqa: E402
 
 RATE = 8000
 PTIME = 160
-
-
-def bencode(v):
-    if isinstance(v, int):
-        return b"i%de" % v
-    if isinstance(v, str):
-        v = v.encode()
-    if isinstance(v, bytes):
-        return b"%d:%s" % (len(v), v)
-    if isinstance(v, list):
-        return b"l" + b"".join(bencode(x) for x in v) + b"e"
-    if isinstance(v, dict):
-        return b"d" + b"".join(bencode(k) + bencode(v[k]) for k in sorted(v)) + b"e"
-    raise TypeError(type(v))
-
-
-def bdecode(b, i=0):
-    c = b[i : i + 1]
-    if c == b"i":
-        j = b.index(b"e", i)
-        return int(b[i + 1 : j]), j + 1
-    if c in (b"l", b"d"):
-        i += 1
-        items = []
-        while b[i : i + 1] != b"e":
-            x, i = bdecode(b, i)
-            items.append(x)
-        if c == b"l":
-            return items, i + 1
-        return {items[k].decode(): items[k + 1] for k in range(0, len(items), 2)}, i + 1
-    j = b.index(b":", i)
-    n = int(b[i:j])
-    return b[j + 1 : j + 1 + n], j + 1 + n
 
 
 class Ng:
@@ -71,9 +42,9 @@ class Ng:
     def ask(self, req):
         self.seq += 1
         cookie = b"%d_%d" % (os.getpid(), self.seq)
-        self.sock.sendto(cookie + b" " + bencode(req), self.addr)
+        self.sock.sendto(cookie + b" " + bencode.encode(req, sort_keys=True), self.addr)
         data, _ = self.sock.recvfrom(65536)
-        reply, _ = bdecode(data[len(cookie) + 1 :])
+        reply, _ = bencode.decode(data[len(cookie) + 1 :])
         if reply.get("result") != b"ok":
             raise RuntimeError(f"ng {req['command']}: {reply}")
         return reply["sdp"].decode()
