@@ -583,7 +583,7 @@ impl Control {
 
 /// A session created on a node's sessions: the request checked, the legs
 /// allocated; the session and the dataplane commands that make it real.
-fn create_session(
+pub fn create_session(
     sessions: &mut SessionManager,
     req: CreateSession,
     resolver: &mut dyn Resolver,
@@ -599,8 +599,9 @@ fn create_session(
     Ok(sessions.create(&req.id, req.legs, req.media_timeout, req.max_lifetime, resolver, now)?)
 }
 
-/// A leg changed on a node's sessions: all of it or nothing.
-fn update_leg(
+/// A leg changed on a node's sessions: all of it or nothing. Returns the
+/// session and the commands its workers are to be given.
+pub fn update_leg(
     sessions: &mut SessionManager,
     req: UpdateLeg,
     resolver: &mut dyn Resolver,

@@ -17,7 +17,7 @@ use crossbeam_channel::Receiver;
 use libfuzzer_sys::fuzz_target;
 use mediafwd_controlplane::config::{Config, Validated};
 use mediafwd_controlplane::control::view::LegStats;
-use mediafwd_controlplane::control::{CreateSession, Error, NodeStats, Request, SessionPage, SessionView};
+use mediafwd_controlplane::control::{self, Error, NodeStats, Request, SessionPage, SessionView};
 use mediafwd_controlplane::ng::bencode::{self, Value};
 use mediafwd_controlplane::ng::message::{frame_reply, Frame};
 use mediafwd_controlplane::ng::{self, Engine};
@@ -70,46 +70,12 @@ impl Sessions {
         let now = Instant::now();
         match r {
             Request::Create(req, tx) => {
-                let CreateSession { id, legs, media_timeout, max_lifetime } = *req;
-                let r = self.manager.create(&id, legs, media_timeout, max_lifetime, &mut Direct, now);
-                let _ = tx.send(r.map(|(s, _)| self.view(&s)).map_err(Error::from));
+                let r = control::create_session(&mut self.manager, *req, &mut Direct, now);
+                let _ = tx.send(r.map(|(s, _)| self.view(&s)));
             }
             Request::Update(req, tx) => {
-                let r = self.manager.update_leg(
-                    &req.session_id,
-                    &req.leg,
-                    |l, hold| {
-                        if let Some(r) = req.remote {
-                            l.remote = Some(r);
-                        }
-                        if let Some(r) = req.remote_rtcp {
-                            l.remote_rtcp = Some(r);
-                        }
-                        if let Some(m) = req.rtcp_mux {
-                            l.rtcp_mux = m;
-                        }
-                        if let Some(m) = req.latch {
-                            l.latch = m;
-                        }
-                        if let Some(s) = req.strict_source {
-                            l.strict_source = s;
-                        }
-                        if let Some(h) = req.hold {
-                            *hold = h;
-                        }
-                        if let Some(label) = &req.label {
-                            l.label = label.clone();
-                        }
-                        if let Some(p) = &req.srtp_inbound {
-                            l.srtp_inbound = p.clone();
-                        }
-                        if let Some(p) = &req.srtp_outbound {
-                            l.srtp_outbound = p.clone();
-                        }
-                    },
-                    &mut Direct,
-                );
-                let _ = tx.send(r.map(|(s, _)| self.view(&s)).map_err(Error::from));
+                let r = control::update_leg(&mut self.manager, *req, &mut Direct);
+                let _ = tx.send(r.map(|(s, _)| self.view(&s)));
             }
             Request::Delete(id, tx) => {
                 let r = self.manager.delete(&id, now).map_err(Error::from).map(|(s, _)| {
