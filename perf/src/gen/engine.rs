@@ -17,6 +17,7 @@ use mediafwd_dataplane::wire::rtp;
 use mediafwd_ffi::{eal, Burst, Mbuf, Mempool, Port, RxQueue, TxQueue, BURST_SIZE};
 
 use super::arp;
+use super::pace;
 use super::probe::Probe;
 use super::rx::{self, Received};
 use super::tx::{TxSpec, TxStreams};
@@ -125,6 +126,10 @@ pub struct Engine {
     /// (zero: poll without pause), so that a generator sharing its CPU
     /// with the relay does not hold it all.
     pub idle_sleep: Duration,
+    /// How long the oldest packet due may wait for a whole burst to fall
+    /// due before it is built and sent with what is due (zero: every loop
+    /// sends what is due). See [`pace`].
+    pub burst_wait: Duration,
     ssrc_base: u32,
     trial: u32,
     counters: Counters,
@@ -154,6 +159,7 @@ impl Engine {
             check_addresses: true,
             verify_every: 1,
             idle_sleep: Duration::ZERO,
+            burst_wait: Duration::ZERO,
             ssrc_base,
             trial: 0,
             counters: Counters::default(),
@@ -366,7 +372,9 @@ impl Engine {
         let end = start + (seconds * hz as f64) as u64;
         let drain_cycles = drain.as_nanos() as u64 * hz / 1_000_000_000;
         let (mut built, mut accepted) = (0u64, 0u64);
-        let mut blocked_cycles = 0u64;
+        let (mut blocked_cycles, mut busy_cycles, mut builds) = (0u64, 0u64, 0u64);
+        let on_cpu_start = thread_on_cpu_ns();
+        let mut on_cpu_end = None;
         let mut next_stream = 0usize;
         let mut now = start;
         let mut sending = n > 0;
@@ -375,16 +383,31 @@ impl Engine {
         let (mut tick_sent, mut tick_received) = (0u64, 0u64);
         let mut tick_start = start;
         let rate_per_cycle = rate / hz as f64;
+        // A whole burst: one of every port that sends.
+        let mut senders = vec![false; nsides];
+        for m in &self.tx.meta {
+            senders[usize::from(m.port)] = true;
+        }
+        let full = (BURST_SIZE * senders.iter().filter(|&&s| s).count().max(1)) as u64;
+        let max_wait = (self.burst_wait.as_nanos() as u64).saturating_mul(hz) / 1_000_000_000;
+        let mut open = vec![true; nsides];
         loop {
             let mut blocked = false;
             let mut idle = true;
             if sending {
                 let due = ((now - start) as f64 * rate_per_cycle) as u64;
-                let mut want = due.saturating_sub(built).min((BURST_SIZE * nsides) as u64);
+                let late = now.saturating_sub(pace::due_at(start, built + 1, rate_per_cycle));
+                let mut want = pace::to_build(due.saturating_sub(built), late, full, max_wait);
+                let before = built;
+                // A burst the port took part of goes out whole before more
+                // is built for that port: seal bursts stay whole.
+                for (o, b) in open.iter_mut().zip(&out) {
+                    *o = b.is_empty();
+                }
                 while want > 0 {
                     let i = next_stream;
                     let p = usize::from(self.tx.meta[i].port);
-                    if out[p].is_full() {
+                    if !open[p] || out[p].is_full() {
                         break;
                     }
                     let Some(m) = self.pool.alloc() else { break };
@@ -395,6 +418,7 @@ impl Engine {
                     want -= 1;
                     next_stream = if i + 1 == n { 0 } else { i + 1 };
                 }
+                builds += u64::from(built > before);
                 for p in 0..nsides {
                     self.protect_pending(&mut out[p], &mut slots[p]);
                     let before = out[p].len();
@@ -418,6 +442,8 @@ impl Engine {
             now = eal::rdtsc();
             if blocked {
                 blocked_cycles += now - then;
+            } else if sending && (got > 0 || !idle) {
+                busy_cycles += now - then;
             }
             if now >= tick {
                 if let Some(cb) = progress.as_deref_mut() {
@@ -440,6 +466,7 @@ impl Engine {
             }
             if sending && (now >= end || self.stop.load(Ordering::Relaxed)) {
                 sending = false;
+                on_cpu_end = thread_on_cpu_ns();
                 stop_at = now + drain_cycles;
                 // What the ports never took was never offered.
                 for p in 0..nsides {
@@ -462,7 +489,14 @@ impl Engine {
         s.received_pps = if secs > 0.0 { s.received as f64 / secs } else { 0.0 };
         s.auth_failures = self.counters.auth_failures;
         s.misrouted = self.counters.misrouted;
-        s.tx_blocked_pct = if end > start { 100.0 * blocked_cycles as f64 / (end - start) as f64 } else { 0.0 };
+        let share = |cycles: u64| if end > start { 100.0 * cycles as f64 / (end - start) as f64 } else { 0.0 };
+        s.tx_blocked_pct = share(blocked_cycles);
+        s.gen_busy_pct = share(busy_cycles);
+        s.tx_burst = if builds > 0 { built as f64 / builds as f64 } else { 0.0 };
+        s.gen_on_cpu_pct = on_cpu_start
+            .zip(on_cpu_end)
+            .filter(|_| secs > 0.0)
+            .map(|(a, b)| 100.0 * b.saturating_sub(a) as f64 / (secs * 1e9));
         s
     }
 
@@ -708,4 +742,11 @@ impl Engine {
             s.port.stop().ok();
         }
     }
+}
+
+/// Nanoseconds this thread has been on a CPU (schedstat), if the kernel
+/// says.
+fn thread_on_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
 }

@@ -55,8 +55,10 @@ impl Plan {
 pub mod loopback {
     use super::*;
 
-    /// The sessions of `plan` on such a link (without SRTP: nothing there
-    /// would decrypt or re-encrypt).
+    /// The sessions of `plan` on such a link. Nothing there decrypts or
+    /// re-encrypts: a leg with SRTP sends with its keys, and the other leg
+    /// receives with the same keys (the generator's own sealing and
+    /// opening, measured without a relay).
     pub fn sessions(plan: &Plan) -> Vec<Session> {
         let relay = |leg: u8, s: u32| {
             SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 18 + leg, 0, 1)), 1024 + 2 * (s % 30_000) as u16)
@@ -64,8 +66,10 @@ pub mod loopback {
         (0..plan.sessions)
             .map(|s| {
                 let mut legs = [plan.leg(s, 0, relay(0, s), None), plan.leg(s, 1, relay(1, s), None)];
-                for l in &mut legs {
-                    (l.send_keys, l.recv_keys) = (None, None);
+                let sent = [legs[0].send_keys.take(), legs[1].send_keys.take()];
+                for (j, keys) in sent.into_iter().enumerate() {
+                    legs[1 - j].recv_keys = keys.clone();
+                    legs[j].send_keys = keys;
                 }
                 Session { id: plan.id(s), legs }
             })
@@ -104,10 +108,24 @@ mod tests {
 
     #[test]
     fn loopback_sessions_are_plain_and_valid() {
-        let s = loopback::sessions(&plan());
+        let s = loopback::sessions(&Plan { srtp: [None, None], ..plan() });
         assert_eq!(s.len(), 3);
         assert!(s.iter().all(|s| s.legs.iter().all(|l| l.send_keys.is_none() && l.recv_keys.is_none())));
         crate::session::validate(&s, 2).unwrap();
         assert_eq!(s[2].id, "t-2");
+    }
+
+    #[test]
+    fn loopback_srtp_comes_back_under_the_senders_keys() {
+        let p = plan();
+        let s = loopback::sessions(&p);
+        crate::session::validate(&s, 2).unwrap();
+        for (i, s) in s.iter().enumerate() {
+            let (sent, _) = p.keys(i as u32, 1);
+            assert!(sent.is_some());
+            assert_eq!(s.legs[1].send_keys, sent);
+            assert_eq!(s.legs[0].recv_keys, sent);
+            assert_eq!((&s.legs[0].send_keys, &s.legs[1].recv_keys), (&None, &None));
+        }
     }
 }

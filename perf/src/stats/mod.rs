@@ -106,6 +106,20 @@ pub struct Summary {
     /// Share of the sending time the port's ring was full (the receiver of
     /// our packets was the bottleneck), percent.
     pub tx_blocked_pct: f64,
+    /// Packets built (and sealed, with SRTP) per burst, mean: what the
+    /// generator handed its SRTP engine and its port at a time.
+    #[serde(default)]
+    pub tx_burst: f64,
+    /// Share of the sending time the generator spent in loops that built,
+    /// sent or received packets (not in loops that found nothing to do nor
+    /// in those its full ring refused), percent: near 100 the generator
+    /// was its own limit.
+    #[serde(default)]
+    pub gen_busy_pct: f64,
+    /// Share of the sending time the generator's thread was on a CPU
+    /// (schedstat), percent; below 100 the kernel ran something else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gen_on_cpu_pct: Option<f64>,
     /// Totals of each direction (calls sending both ways).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub directions: Vec<DirectionTotals>,
