@@ -431,7 +431,9 @@ impl Engine {
                     let s = &mut slots[p];
                     s.idx.copy_within(sent..before, 0);
                     s.unprotected = out[p].len();
-                    blocked |= sent == 0 && before == BURST_SIZE;
+                    // Nothing more is built for a port until its burst is
+                    // gone: a refused remnant is as blocked as a whole burst.
+                    blocked |= sent == 0;
                 }
             }
             let got = self.poll_all(now);
