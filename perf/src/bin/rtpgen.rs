@@ -80,7 +80,7 @@ struct Args {
     /// time, the first due waiting at most this many microseconds for the
     /// rest (0: send whatever is due every loop). SRTP sealed a packet or
     /// two at a time costs several times a full burst's share, and the
-    /// relay then receives as small bursts.
+    /// relay then receives bursts as small.
     #[arg(long, default_value_t = 100)]
     burst_wait_us: u64,
     /// Authenticate and decrypt only the received SRTP packets whose
