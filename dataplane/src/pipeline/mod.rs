@@ -296,14 +296,14 @@ impl Pipeline<'_> {
         };
 
         if entry.srtp.is_some() {
-            let (mut d, admitted) = match srtp::first_pass(entry, store, pkt.data(), &u, media, slot, self.now_us) {
-                Ok(d) => d,
+            let burst = deferred.get_or_insert_with(srtp::Burst::new);
+            let admitted = match srtp::first_pass(entry, store, pkt.data(), &u, media, slot, self.now_us, (burst, i)) {
+                Ok(a) => a,
                 Err(r) => return drop(r),
             };
             if let Some(admitted) = admitted {
-                d.settle(admitted.and_then(|latched| self.route(&u, id, media.is_rtcp, latched, on_event)));
+                burst.settle(i, admitted.and_then(|latched| self.route(&u, id, media.is_rtcp, latched, on_event)));
             }
-            deferred.get_or_insert_with(srtp::Burst::new).push(i, d);
             return Relayed::ToSrtpPass;
         }
 

@@ -51,10 +51,11 @@ pub(super) struct Deferred {
 }
 
 /// The first pass's part for a packet of an SRTP flow, out of the plain
-/// path's way: its SSRC slot, and for plain packets to protect (nothing to
-/// authenticate first) the source check and statistics, whose result the
-/// caller routes.
-#[allow(clippy::type_complexity)]
+/// path's way: its SSRC slot, its record written in place at its place `i`
+/// in `burst`, and for plain packets to protect (nothing to authenticate
+/// first) the source check and statistics, whose result the caller routes
+/// ([`Burst::settle`]).
+#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 pub(super) fn first_pass(
     entry: &mut FlowEntry,
@@ -64,46 +65,32 @@ pub(super) fn first_pass(
     media: MediaHeader,
     slot: &FlowCounters,
     now_us: u64,
-) -> Result<(Deferred, Option<Result<Option<SocketAddr>, DropReason>>), DropReason> {
+    (burst, i): (&mut Burst, usize),
+) -> Result<Option<Result<Option<SocketAddr>, DropReason>>, DropReason> {
     let id = entry.id();
     let fs = entry.srtp.as_mut().expect("an SRTP flow");
     let ssrc_slot = fs.slot_for(id, media.ssrc, &mut store.streams, &store.home).map_err(|e| match e {
         SlotError::Full => DropReason::SrtpSsrcLimit,
         SlotError::Moving => DropReason::SrtpMoving,
     })?;
-    let d = Deferred::new(*u, id, media, ssrc_slot, fs);
-    if d.unprotects() {
-        return Ok((d, None));
+    if burst.defer(i, u, id, media, ssrc_slot, fs).unprotects() {
+        return Ok(None);
     }
     // Plain in, SRTP out. The new UDP checksum (IPv6), or the tag, will cover
     // whatever the payload holds: check the old checksum first.
     let admitted =
         if udp_checksum_ok(frame, u) { admit(entry, u, media, slot, now_us) } else { Err(DropReason::BadUdp) };
-    Ok((d, Some(admitted)))
+    Ok(Some(admitted))
 }
 
 impl Deferred {
-    fn new(u: UdpPacket, flow: FlowId, media: MediaHeader, slot: SlotFor, fs: &FlowSrtp) -> Self {
-        Deferred {
-            u,
-            flow,
-            media,
-            received: u.udp_len - udp::HEADER_LEN,
-            slot,
-            unprotect: fs.unprotect(slot.slot),
-            protect: fs.protect(slot.slot),
-            route: None,
-            dropped: None,
-        }
-    }
-
     /// Whether the packet is unprotected before anything else.
     fn unprotects(&self) -> bool {
         self.unprotect.is_some()
     }
 
     /// The packet is admitted and routed, or dropped.
-    pub(super) fn settle(&mut self, routed: Result<Route, DropReason>) {
+    fn settle(&mut self, routed: Result<Route, DropReason>) {
         match routed {
             Ok(r) => self.route = Some(r),
             Err(r) => self.dropped = Some(r),
@@ -141,11 +128,40 @@ impl Burst {
         Burst { items: [None; MAX_BURST], todo: [[0; 2]; 2] }
     }
 
-    pub(super) fn push(&mut self, i: usize, d: Deferred) {
-        let kind = usize::from(d.media.is_rtcp);
-        self.todo[Step::Unprotect as usize][kind] += u8::from(d.unprotect.is_some());
-        self.todo[Step::Protect as usize][kind] += u8::from(d.protect.is_some());
-        self.items[i] = Some(d);
+    /// Writes the record of packet `i` of the burst in its place (no move
+    /// of the record through the callers) and counts its transforms.
+    #[inline(always)]
+    fn defer(
+        &mut self,
+        i: usize,
+        u: &UdpPacket,
+        flow: FlowId,
+        media: MediaHeader,
+        slot: SlotFor,
+        fs: &FlowSrtp,
+    ) -> &Deferred {
+        let (unprotect, protect) = (fs.unprotect(slot.slot), fs.protect(slot.slot));
+        let kind = usize::from(media.is_rtcp);
+        self.todo[Step::Unprotect as usize][kind] += u8::from(unprotect.is_some());
+        self.todo[Step::Protect as usize][kind] += u8::from(protect.is_some());
+        self.items[i].insert(Deferred {
+            u: *u,
+            flow,
+            media,
+            received: u.udp_len - udp::HEADER_LEN,
+            slot,
+            unprotect,
+            protect,
+            route: None,
+            dropped: None,
+        })
+    }
+
+    /// Packet `i`, deferred and not yet unprotected, is admitted and routed, or dropped.
+    pub(super) fn settle(&mut self, i: usize, routed: Result<Route, DropReason>) {
+        if let Some(d) = self.items[i].as_mut() {
+            d.settle(routed);
+        }
     }
 }
 
