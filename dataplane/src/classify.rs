@@ -270,6 +270,37 @@ impl Lean {
     }
 }
 
+impl Lean {
+    /// The packet as [`classify`] gives it, read from `frame` (the frame this
+    /// was classified from) received on `port_id`, without classifying it again.
+    #[inline(always)]
+    pub fn udp_packet(&self, frame: &[u8], port_id: u16) -> UdpPacket {
+        let l3 = self.l3_off as usize;
+        let (key, src) = match self.family {
+            Family::V4 => {
+                let a = |at: usize| Ipv4Addr::from(<[u8; 4]>::try_from(&frame[l3 + at..l3 + at + 4]).expect("4 bytes"));
+                (FlowKey::v4(port_id, a(16), self.dst_port), SocketAddr::V4(SocketAddrV4::new(a(12), self.src_port)))
+            }
+            Family::V6 => {
+                let a =
+                    |at: usize| Ipv6Addr::from(<[u8; 16]>::try_from(&frame[l3 + at..l3 + at + 16]).expect("16 bytes"));
+                let src = SocketAddr::V6(SocketAddrV6::new(a(8), self.src_port, 0, 0));
+                (FlowKey::v6(port_id, a(24), self.dst_port), src)
+            }
+        };
+        UdpPacket {
+            key,
+            src,
+            src_mac: MacAddr::from_bytes(&frame[6..12]),
+            vlan: self.vlan,
+            family: self.family,
+            l3_off: l3,
+            udp_off: self.udp_off(),
+            udp_len: self.udp_len as usize,
+        }
+    }
+}
+
 /// The UDP header and the fixed RTP header behind it, as the lean relay reads
 /// them: source port, destination port, length, checksum, then the 12 bytes
 /// of RTP (RFC 3550 §5.1).
@@ -471,6 +502,7 @@ mod tests {
                     None => prop_assert!(u.udp_len < core::mem::size_of::<UdpRtp>()),
                 }
                 prop_assert_eq!((u.vlan, u.family, u.l3_off, u.udp_off, u.udp_len), (l.vlan, l.family, l.l3_off as usize, l.udp_off(), l.udp_len as usize));
+                prop_assert_eq!(l.udp_packet(&frame, 3), u);
             }
         }
     }

@@ -165,9 +165,8 @@ impl Pipeline<'_> {
                 ids[i + LOOKAHEAD] = self.find_lean(ahead);
             }
             let (l, slot) = &leans[i];
-            let mut id = ids[i];
             if *slot != NOT_LEAN {
-                let Some(id) = id else {
+                let Some(id) = ids[i] else {
                     verdicts[i] = Verdict::Drop(DropReason::UnknownFlow);
                     continue;
                 };
@@ -176,21 +175,12 @@ impl Pipeline<'_> {
                     continue;
                 }
             }
-            // A frame of another shape, or a case the lean path leaves to the full one.
-            let class = classify(pkt.data(), rx_port, port, stripped_vlans[i]);
-            if let (Class::Udp(u), NOT_LEAN) = (&class, *slot) {
-                id = self.table.find(&u.key);
+            let found = (*slot != NOT_LEAN).then(|| (l, ids[i]));
+            if let Some(v) =
+                self.relay_full(pkt, (port, rx_port, stripped_vlans[i]), found, (&mut deferred, i), on_event)
+            {
+                verdicts[i] = v;
             }
-            verdicts[i] = match (&class, id) {
-                (Class::Udp(u), Some(id)) => match self.relay(pkt, u, id, (&mut deferred, i), on_event) {
-                    Relayed::Done(v) => v,
-                    // The SRTP pass below writes its verdict.
-                    Relayed::ToSrtpPass => continue,
-                },
-                (Class::Udp(_), None) => Verdict::Drop(DropReason::UnknownFlow),
-                (Class::SlowPath(p), _) => Verdict::SlowPath(*p),
-                (Class::Drop(r), _) => Verdict::Drop(*r),
-            };
         }
         if let Some(deferred) = deferred.as_mut() {
             self.srtp_pass(deferred, pkts, verdicts, on_event);
@@ -266,6 +256,41 @@ impl Pipeline<'_> {
         }
         count_relayed(slot, l.udp_len as usize - udp::HEADER_LEN, false);
         Some(Verdict::Forward { port_id: eg.port_id })
+    }
+
+    /// A packet the lean relay did not finish: classified, unless the lean
+    /// classifier took it (`lean`, with its flow if it has one), then
+    /// relayed by the full path. `None`: left to the SRTP pass, which writes
+    /// its verdict. Out of line, so that the lean relay's loop keeps its
+    /// registers.
+    #[inline(never)]
+    fn relay_full(
+        &mut self,
+        pkt: &mut PacketBuf<'_>,
+        (port, rx_port, stripped_vlan): (&PortContext, u16, Option<u16>),
+        lean: Option<(&Lean, Option<FlowId>)>,
+        deferred: (&mut Option<srtp::Burst>, usize),
+        on_event: &mut impl FnMut(Event),
+    ) -> Option<Verdict> {
+        let (u, id) = match lean {
+            // A case the lean relay leaves to the full one (an SRTP flow,
+            // latching, rtcp-mux): the lean classification holds what the
+            // full classifier would find.
+            Some((l, id)) => (l.udp_packet(pkt.data(), rx_port), id),
+            // A frame of another shape.
+            None => match classify(pkt.data(), rx_port, port, stripped_vlan) {
+                Class::Udp(u) => (u, self.table.find(&u.key)),
+                Class::SlowPath(p) => return Some(Verdict::SlowPath(p)),
+                Class::Drop(r) => return Some(Verdict::Drop(r)),
+            },
+        };
+        let Some(id) = id else {
+            return Some(Verdict::Drop(DropReason::UnknownFlow));
+        };
+        match self.relay(pkt, &u, id, deferred, on_event) {
+            Relayed::Done(v) => Some(v),
+            Relayed::ToSrtpPass => None,
+        }
     }
 
     /// The full path's relay of a packet of flow `id`: everything for a plain
