@@ -231,47 +231,64 @@ impl Pipeline<'_> {
     /// Runs one transform over every live packet that needs it: the SRTP
     /// packets as one burst through the engine, then the SRTCP ones.
     fn transform(&mut self, burst: &mut Burst, pkts: &mut [PacketBuf<'_>], step: Step) {
+        // SRTP, then SRTCP: each kind's packets go through the engine together,
+        // in arrays sized to how many there are.
+        for rtcp in [false, true] {
+            match burst.todo[step as usize][usize::from(rtcp)] {
+                0 => {}
+                1..=4 => self.transform_kind::<4>(burst, pkts, step, rtcp),
+                5..=8 => self.transform_kind::<8>(burst, pkts, step, rtcp),
+                _ => self.transform_kind::<MAX_BURST>(burst, pkts, step, rtcp),
+            }
+        }
+    }
+
+    /// [`Pipeline::transform`] of one kind, whose packets are at most `N`.
+    #[inline(always)]
+    fn transform_kind<const N: usize>(
+        &mut self,
+        burst: &mut Burst,
+        pkts: &mut [PacketBuf<'_>],
+        step: Step,
+        rtcp: bool,
+    ) {
         let store = self.table.srtp_mut();
         let (contexts, streams) = (&store.contexts, &mut store.streams);
         let job = |d: &Deferred| match step {
             Step::Unprotect => d.unprotect,
             Step::Protect => d.protect,
         };
-
-        // SRTP, then SRTCP: each kind's packets go through the engine together.
-        for rtcp in [false, true] {
-            if burst.todo[step as usize][usize::from(rtcp)] == 0 {
-                continue;
+        // Which packet each burst slot holds.
+        let mut which = [0u8; N];
+        let mut n = 0;
+        let mut jobs = pkts.iter_mut().zip(&burst.items).enumerate().filter_map(|(i, (pkt, d))| {
+            let d = d.as_ref().filter(|d| d.live() && d.media.is_rtcp == rtcp)?;
+            let c = job(d)?;
+            which[n] = i as u8;
+            n += 1;
+            Some(BurstPacket {
+                ctx: context(contexts, c),
+                stream: c.stream as usize,
+                buf: payload(pkt, &d.u, step),
+                len: d.payload_len(),
+            })
+        });
+        let mut results = [Ok(0); N];
+        if let Some((mut packets, count)) = gather::<N>(&mut jobs) {
+            // The burst counted its packets of each transform: there are no more.
+            assert!(jobs.next().is_none(), "at most N packets to transform");
+            let packets = &mut packets[..count];
+            match (step, rtcp) {
+                (Step::Unprotect, false) => unprotect_rtp_burst(packets, streams, &mut results),
+                (Step::Protect, false) => protect_rtp_burst(packets, streams, &mut results),
+                (Step::Unprotect, true) => unprotect_rtcp_burst(packets, streams, &mut results),
+                (Step::Protect, true) => protect_rtcp_burst(packets, streams, &mut results),
             }
-            // Which packet each burst slot holds.
-            let mut which = [0u8; MAX_BURST];
-            let mut n = 0;
-            let jobs = pkts.iter_mut().zip(&burst.items).enumerate().filter_map(|(i, (pkt, d))| {
-                let d = d.as_ref().filter(|d| d.live() && d.media.is_rtcp == rtcp)?;
-                let c = job(d)?;
-                which[n] = i as u8;
-                n += 1;
-                Some(BurstPacket {
-                    ctx: context(contexts, c),
-                    stream: c.stream as usize,
-                    buf: payload(pkt, &d.u, step),
-                    len: d.payload_len(),
-                })
-            });
-            let mut results = [Ok(0); MAX_BURST];
-            if let Some((mut packets, count)) = gather(jobs) {
-                let packets = &mut packets[..count];
-                match (step, rtcp) {
-                    (Step::Unprotect, false) => unprotect_rtp_burst(packets, streams, &mut results),
-                    (Step::Protect, false) => protect_rtp_burst(packets, streams, &mut results),
-                    (Step::Unprotect, true) => unprotect_rtcp_burst(packets, streams, &mut results),
-                    (Step::Protect, true) => protect_rtcp_burst(packets, streams, &mut results),
-                }
-            }
-            for (k, r) in results[..n].iter().enumerate() {
-                if let Some(d) = burst.items[which[k] as usize].as_mut() {
-                    d.transformed(*r);
-                }
+        }
+        drop(jobs);
+        for (k, r) in results[..n].iter().enumerate() {
+            if let Some(d) = burst.items[which[k] as usize].as_mut() {
+                d.transformed(*r);
             }
         }
     }
@@ -322,9 +339,11 @@ fn payload<'a>(pkt: &'a mut PacketBuf<'_>, u: &UdpPacket, step: Step) -> &'a mut
     }
 }
 
-/// The packets of `jobs` in a fixed array (the rest placeholders), and how many.
+/// The packets of `jobs` in a fixed array of `N` (the rest placeholders), and how many.
 #[inline(always)]
-fn gather<'a>(mut jobs: impl Iterator<Item = BurstPacket<'a>>) -> Option<([BurstPacket<'a>; MAX_BURST], usize)> {
+fn gather<'a, const N: usize>(
+    jobs: &mut impl Iterator<Item = BurstPacket<'a>>,
+) -> Option<([BurstPacket<'a>; N], usize)> {
     let first = jobs.next()?;
     let ctx = first.ctx;
     let mut first = Some(first);

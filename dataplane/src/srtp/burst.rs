@@ -35,7 +35,7 @@ pub fn protect_rtp_burst<S>(packets: &mut [BurstPacket<'_>], streams: &mut S, re
 where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
-    run::<Rtp, S>(packets, streams, results, protect::<Rtp, S>);
+    run::<Rtp, S>(packets, streams, results, Dir::Protect);
 }
 
 /// [`Context::unprotect_rtp`] for every packet; `results[i]` receives packet
@@ -47,7 +47,7 @@ pub fn unprotect_rtp_burst<S>(
 ) where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
-    run::<Rtp, S>(packets, streams, results, unprotect::<Rtp, S>);
+    run::<Rtp, S>(packets, streams, results, Dir::Unprotect);
 }
 
 /// [`Context::protect_rtcp`] for every packet; `results[i]` receives packet
@@ -56,7 +56,7 @@ pub fn protect_rtcp_burst<S>(packets: &mut [BurstPacket<'_>], streams: &mut S, r
 where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
-    run::<Rtcp, S>(packets, streams, results, protect::<Rtcp, S>);
+    run::<Rtcp, S>(packets, streams, results, Dir::Protect);
 }
 
 /// [`Context::unprotect_rtcp`] for every packet; `results[i]` receives packet
@@ -68,25 +68,49 @@ pub fn unprotect_rtcp_burst<S>(
 ) where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
-    run::<Rtcp, S>(packets, streams, results, unprotect::<Rtcp, S>);
+    run::<Rtcp, S>(packets, streams, results, Dir::Unprotect);
 }
 
-type Step<S> = fn(&mut Crypto, &mut [BurstPacket<'_>], &mut S, &mut [Result<usize, SrtpError>]);
+#[derive(Clone, Copy)]
+enum Dir {
+    Protect,
+    Unprotect,
+}
 
-fn run<K: Kind, S>(
-    packets: &mut [BurstPacket<'_>],
-    streams: &mut S,
-    results: &mut [Result<usize, SrtpError>],
-    step: Step<S>,
-) where
+fn run<K: Kind, S>(packets: &mut [BurstPacket<'_>], streams: &mut S, results: &mut [Result<usize, SrtpError>], dir: Dir)
+where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
     assert!(results.len() >= packets.len(), "one result per packet");
     with_crypto(|c| {
         for (packets, results) in packets.chunks_mut(MAX_OPS).zip(results.chunks_mut(MAX_OPS)) {
-            step(c, packets, streams, results);
+            // The per-packet arrays of a step sized to the burst: a small
+            // burst does not set up and walk 32 slots.
+            match packets.len() {
+                0..=4 => step::<K, S, 4>(c, dir, packets, streams, results),
+                5..=8 => step::<K, S, 8>(c, dir, packets, streams, results),
+                _ => step::<K, S, MAX_OPS>(c, dir, packets, streams, results),
+            }
         }
     });
+}
+
+/// One direction over at most `N` packets.
+#[inline(always)]
+fn step<K: Kind, S, const N: usize>(
+    c: &mut Crypto,
+    dir: Dir,
+    packets: &mut [BurstPacket<'_>],
+    streams: &mut S,
+    results: &mut [Result<usize, SrtpError>],
+) where
+    S: IndexMut<usize, Output = StreamState> + ?Sized,
+{
+    assert!(packets.len() <= N, "at most N packets");
+    match dir {
+        Dir::Protect => protect::<K, S, N>(c, packets, streams, results),
+        Dir::Unprotect => unprotect::<K, S, N>(c, packets, streams, results),
+    }
 }
 
 /// The steps of one packet kind (SRTP or SRTCP), as `rtp.rs` and `rtcp.rs`
@@ -203,7 +227,7 @@ impl Kind for Rtcp {
     }
 }
 
-fn protect<K: Kind, S>(
+fn protect<K: Kind, S, const N: usize>(
     c: &mut Crypto,
     packets: &mut [BurstPacket<'_>],
     streams: &mut S,
@@ -211,10 +235,11 @@ fn protect<K: Kind, S>(
 ) where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
+    let n = packets.len();
     // GCM packets are sealed as they begin; the rest (AES-CM or NULL cipher,
     // HMAC or none) go through the two burst steps below, skipped, with
     // their per-burst op arrays, when the burst has none.
-    let mut pending: [Option<K::Pending>; MAX_OPS] = [None; MAX_OPS];
+    let mut pending: [Option<K::Pending>; N] = [None; N];
     let mut unsealed = false;
     for (i, p) in packets.iter_mut().enumerate() {
         match K::protect_begin(p.ctx, &mut streams[p.stream], p.buf, p.len) {
@@ -238,24 +263,24 @@ fn protect<K: Kind, S>(
     }
     // Encrypt: AES-CM payloads in one engine call.
     {
-        let mut ctr: [Option<CtrOp<'_>>; MAX_OPS] = [const { None }; MAX_OPS];
+        let mut ctr: [Option<CtrOp<'_>>; N] = [const { None }; N];
         for ((p, q), op) in packets.iter_mut().zip(&pending).zip(&mut ctr) {
             let Some(q) = q else { continue };
             if !p.ctx.suite().is_aead() {
                 *op = K::ctr(p.ctx, q, p.buf);
             }
         }
-        c.ctr(&mut ctr);
+        c.ctr(&mut ctr[..n]);
     }
     // Authenticate the ciphertext.
-    let macs = macs::<K>(c, packets, &mut pending, false);
+    let macs = macs::<K, N>(c, packets, &mut pending, false);
     for (i, (p, q)) in packets.iter_mut().zip(&pending).enumerate() {
         let Some(q) = q else { continue };
         results[i] = Ok(K::finish(p.ctx, q, p.buf, macs[i].as_ref()));
     }
 }
 
-fn unprotect<K: Kind, S>(
+fn unprotect<K: Kind, S, const N: usize>(
     c: &mut Crypto,
     packets: &mut [BurstPacket<'_>],
     streams: &mut S,
@@ -263,7 +288,8 @@ fn unprotect<K: Kind, S>(
 ) where
     S: IndexMut<usize, Output = StreamState> + ?Sized,
 {
-    let mut pending: [Option<K::Pending>; MAX_OPS] = [None; MAX_OPS];
+    let n = packets.len();
+    let mut pending: [Option<K::Pending>; N] = [None; N];
     for (i, p) in packets.iter_mut().enumerate() {
         match K::unprotect_begin(p.ctx, &streams[p.stream], p.buf, p.len) {
             Ok(q) => pending[i] = Some(q),
@@ -274,7 +300,7 @@ fn unprotect<K: Kind, S>(
     // packet order as each one authenticates. A burst of GCM packets alone
     // skips the HMAC and AES-CM steps.
     let hmac = packets.iter().zip(&pending).any(|(p, q)| q.is_some() && !p.ctx.suite().is_aead());
-    let macs = if hmac { macs::<K>(c, packets, &mut pending, true) } else { [None; MAX_OPS] };
+    let macs = if hmac { macs::<K, N>(c, packets, &mut pending, true) } else { [None; N] };
     for (i, (p, q)) in packets.iter_mut().zip(&mut pending).enumerate() {
         let Some(pq) = q else { continue };
         let stream = &mut streams[p.stream];
@@ -294,28 +320,29 @@ fn unprotect<K: Kind, S>(
     if !hmac {
         return;
     }
-    let mut ctr: [Option<CtrOp<'_>>; MAX_OPS] = [const { None }; MAX_OPS];
+    let mut ctr: [Option<CtrOp<'_>>; N] = [const { None }; N];
     for ((p, q), op) in packets.iter_mut().zip(&pending).zip(&mut ctr) {
         if let Some(q) = q {
             *op = K::ctr(p.ctx, q, p.buf);
         }
     }
-    c.ctr(&mut ctr);
+    c.ctr(&mut ctr[..n]);
 }
 
 /// The MACs of the pending HMAC packets, computed in one engine call.
-fn macs<K: Kind>(
+fn macs<K: Kind, const N: usize>(
     c: &mut Crypto,
     packets: &mut [BurstPacket<'_>],
-    pending: &mut [Option<K::Pending>; MAX_OPS],
+    pending: &mut [Option<K::Pending>; N],
     keep: bool,
-) -> [Option<[u8; MAC_LEN]>; MAX_OPS] {
-    let mut ops: [Option<MacOp<'_>>; MAX_OPS] = [const { None }; MAX_OPS];
+) -> [Option<[u8; MAC_LEN]>; N] {
+    let n = packets.len();
+    let mut ops: [Option<MacOp<'_>>; N] = [const { None }; N];
     for ((p, q), op) in packets.iter_mut().zip(pending.iter_mut()).zip(&mut ops) {
         if let Some(q) = q {
             *op = K::mac(p.ctx, q, p.buf, keep);
         }
     }
-    c.mac(&mut ops);
+    c.mac(&mut ops[..n]);
     ops.map(|op| op.map(|op| op.mac))
 }
