@@ -305,7 +305,6 @@ impl Pipeline<'_> {
         (deferred, i): (&mut Option<srtp::Burst>, usize),
         on_event: &mut impl FnMut(Event),
     ) -> Relayed {
-        let u = *u;
         let (entry, store) = self.table.entry_and_srtp(id);
         let slot = self.flow_stats.slot(id);
         slot.last_tsc.store(self.now_tsc, std::sync::atomic::Ordering::Relaxed);
@@ -322,23 +321,23 @@ impl Pipeline<'_> {
 
         if entry.srtp.is_some() {
             let burst = deferred.get_or_insert_with(srtp::Burst::new);
-            let admitted = match srtp::first_pass(entry, store, pkt.data(), &u, media, slot, self.now_us, (burst, i)) {
+            let admitted = match srtp::first_pass(entry, store, pkt.data(), u, media, slot, self.now_us, (burst, i)) {
                 Ok(a) => a,
                 Err(r) => return drop(r),
             };
             if let Some(admitted) = admitted {
-                burst.settle(i, admitted.and_then(|latched| self.route(&u, id, media.is_rtcp, latched, on_event)));
+                burst.settle(i, admitted.and_then(|latched| self.route(u, id, media.is_rtcp, latched, on_event)));
             }
             return Relayed::ToSrtpPass;
         }
 
-        let latched = match admit(entry, &u, media, slot, self.now_us) {
+        let latched = match admit(entry, u, media, slot, self.now_us) {
             Ok(l) => l,
             Err(r) => return drop(r),
         };
         let eg = entry.egress_for(media.is_rtcp);
         if let Some(remote) = latched {
-            self.latched(&u, id, remote, on_event);
+            self.latched(u, id, remote, on_event);
         }
         let Some(dst) = eg.dst else {
             return drop(DropReason::NoRemote);
@@ -346,7 +345,7 @@ impl Pipeline<'_> {
         let Some(dst_mac) = self.table.neighbor(eg.next_hop) else {
             return drop(DropReason::NeighborUnresolved);
         };
-        if let Err(r) = relay::rewrite(pkt, &u, &eg, dst, dst_mac) {
+        if let Err(r) = relay::rewrite(pkt, u, &eg, dst, dst_mac) {
             return drop(r);
         }
         count_relayed(slot, u.udp_len - udp::HEADER_LEN, media.is_rtcp);
