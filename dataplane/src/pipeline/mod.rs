@@ -7,8 +7,9 @@
 //! every packet, which starts loading its direct index cell; then one pass
 //! that looks up the flow of the packet a few places ahead (its entry and
 //! statistics slot start loading) and relays this one. Frames of another
-//! shape, and the cases the lean relay leaves, are classified and looked up
-//! in place by the full path. Packets of flows with an
+//! shape are classified and looked up in place by the full path; the cases
+//! the lean relay leaves (SRTP flows among them) go to the full relay with
+//! the lean classification and lookup they have. Packets of flows with an
 //! SRTP transform stop after their checks and are finished together at the
 //! end of the burst ([`srtp`]), so that the HMACs of several packets are
 //! computed side by side.
@@ -272,22 +273,23 @@ impl Pipeline<'_> {
         deferred: (&mut Option<srtp::Burst>, usize),
         on_event: &mut impl FnMut(Event),
     ) -> Option<Verdict> {
-        let (u, id) = match lean {
+        let relayed = match lean {
             // A case the lean relay leaves to the full one (an SRTP flow,
             // latching, rtcp-mux): the lean classification holds what the
-            // full classifier would find.
-            Some((l, id)) => (l.udp_packet(pkt.data(), rx_port), id),
+            // full classifier would find. Built where the relay reads it.
+            Some((_, None)) => return Some(Verdict::Drop(DropReason::UnknownFlow)),
+            Some((l, Some(id))) => self.relay(pkt, &l.udp_packet(pkt.data(), rx_port), id, deferred, on_event),
             // A frame of another shape.
             None => match classify(pkt.data(), rx_port, port, stripped_vlan) {
-                Class::Udp(u) => (u, self.table.find(&u.key)),
+                Class::Udp(u) => match self.table.find(&u.key) {
+                    Some(id) => self.relay(pkt, &u, id, deferred, on_event),
+                    None => return Some(Verdict::Drop(DropReason::UnknownFlow)),
+                },
                 Class::SlowPath(p) => return Some(Verdict::SlowPath(p)),
                 Class::Drop(r) => return Some(Verdict::Drop(r)),
             },
         };
-        let Some(id) = id else {
-            return Some(Verdict::Drop(DropReason::UnknownFlow));
-        };
-        match self.relay(pkt, &u, id, deferred, on_event) {
+        match relayed {
             Relayed::Done(v) => Some(v),
             Relayed::ToSrtpPass => None,
         }
