@@ -355,18 +355,21 @@ impl Pipeline<'_> {
     }
 
     /// The source check and the RTP statistics of a packet that passed its
-    /// payload checks (and authentication), then its route.
+    /// payload checks (and authentication), then its route, written in
+    /// `route` (the packet's deferred record, not moved through a return).
     fn admit_and_route(
         &mut self,
         u: &UdpPacket,
         media: MediaHeader,
+        route: &mut Option<Route>,
         on_event: &mut impl FnMut(Event),
-    ) -> Result<Route, DropReason> {
+    ) -> Result<(), DropReason> {
         let Some(id) = self.table.find(&u.key) else {
             return Err(DropReason::UnknownFlow);
         };
         let latched = admit(self.table.entry_mut(id), u, media, self.flow_stats.slot(id), self.now_us)?;
-        self.route(u, id, media.is_rtcp, latched, on_event)
+        *route = Some(self.route(u, id, media.is_rtcp, latched, on_event)?);
+        Ok(())
     }
 
     /// Where the packet goes; a new latched source is reported and the

@@ -186,8 +186,9 @@ impl Pipeline<'_> {
         for d in burst.items.iter_mut().flatten().filter(|d| d.unprotects()) {
             match d.dropped {
                 None => {
-                    let routed = self.admit_and_route(&d.u, d.media, on_event);
-                    d.settle(routed);
+                    if let Err(r) = self.admit_and_route(&d.u, d.media, &mut d.route, on_event) {
+                        d.dropped = Some(r);
+                    }
                 }
                 Some(DropReason::SrtpAuth) => self.auth_failed(d, on_event),
                 Some(_) => {}
