@@ -157,7 +157,7 @@ impl Burst {
         })
     }
 
-    /// Packet `i`, deferred and not yet unprotected, is admitted and routed, or dropped.
+    /// Packet `i`, deferred with nothing to unprotect, is admitted and routed, or dropped.
     pub(super) fn settle(&mut self, i: usize, routed: Result<Route, DropReason>) {
         if let Some(d) = self.items[i].as_mut() {
             d.settle(routed);
