@@ -55,8 +55,14 @@ fn malformed_text_is_refused() {
 }
 
 fn snapshot() -> NodeSnapshot {
-    let mut w0 =
-        WorkerStats { rx_packets: 100, tx_packets: 90, busy_cycles: 250, total_cycles: 1000, ..Default::default() };
+    let mut w0 = WorkerStats {
+        rx_packets: 100,
+        tx_packets: 90,
+        busy_cycles: 250,
+        total_cycles: 1000,
+        stage_cycles: [20, 60, 150, 5, 15],
+        ..Default::default()
+    };
     w0.drops[DropReason::UnknownFlow as usize] = 7;
     w0.drops[DropReason::TxFull as usize] = 3;
     let w1 = WorkerStats { rx_packets: 5, total_cycles: 1000, ..Default::default() };
@@ -125,6 +131,10 @@ fn the_node_renders_as_valid_exposition_text() {
     assert_eq!(v("mediafwd_worker_rx_packets_total", &[("worker", "0"), ("lcore", "2")]), 100.0);
     assert_eq!(v("mediafwd_worker_busy_ratio", &[("worker", "0")]), 0.25);
     assert_eq!(v("mediafwd_worker_busy_seconds_total", &[("worker", "0")]), 0.25);
+    assert_eq!(v("mediafwd_worker_stage_seconds_total", &[("worker", "0"), ("stage", "srtp")]), 0.15);
+    assert_eq!(v("mediafwd_worker_stage_seconds_total", &[("worker", "0"), ("stage", "receive")]), 0.02);
+    // The stages add up to the busy time.
+    assert!((sum(&s, "mediafwd_worker_stage_seconds_total", &[("worker", "0")]) - 0.25).abs() < 1e-12);
     assert_eq!(v("mediafwd_dropped_packets_total", &[("worker", "0"), ("reason", "unknown_flow")]), 7.0);
     assert_eq!(sum(&s, "mediafwd_dropped_packets_total", &[]), 10.0);
     assert_eq!(v("mediafwd_ha_written_total", &[]), 40.0);

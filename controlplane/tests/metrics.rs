@@ -146,6 +146,9 @@ fn metrics_move_while_a_node_relays_a_call() {
     moved("mediafwd_worker_tx_bytes_total", &[], 200.0 * 172.0);
     moved("mediafwd_worker_busy_polls_total", &[], 1.0);
     moved("mediafwd_worker_loop_seconds_total", &[], 0.001);
+    moved("mediafwd_worker_stage_seconds_total", &[("stage", "receive")], 1e-9);
+    moved("mediafwd_worker_stage_seconds_total", &[("stage", "pipeline")], 1e-9);
+    moved("mediafwd_worker_stage_seconds_total", &[("stage", "transmit")], 1e-9);
     moved("mediafwd_port_rx_packets_total", &[], 200.0);
     moved("mediafwd_port_tx_packets_total", &[], 200.0);
     moved("mediafwd_port_rx_bytes_total", &[], 200.0 * 172.0);

@@ -19,7 +19,7 @@ use crate::pipeline::{Pipeline, Verdict, MAX_BURST};
 use crate::slowpath::police::Police;
 use crate::stats::counters::add;
 use crate::stats::rtp::RtpChange;
-use crate::stats::{DropReason, FlowStatsArray, WorkerCounters};
+use crate::stats::{DropReason, FlowStatsArray, Stage, StageClock, WorkerCounters};
 
 /// Control commands applied per loop iteration at most, so that a flood of
 /// flow changes delays packets by a bounded amount.
@@ -94,9 +94,13 @@ impl Worker {
         while !self.stop.load(Ordering::Relaxed) {
             let now = eal::rdtsc();
             let now_us = (((now - start) as u128 * us_per_tick_q32 as u128) >> 32) as u64;
-            let got = self.poll(&mut bursts, now, now_us);
+            let mut clock = StageClock::start(now);
+            let got = self.poll(&mut bursts, &mut clock, now_us);
             let after = eal::rdtsc();
             if got > 0 {
+                // What follows the last burst's sorting is its transmission.
+                clock.lap(Stage::Transmit, after);
+                self.counters.add_stages(&clock);
                 add(&self.counters.busy_polls, 1);
                 add(&self.counters.busy_cycles, after - now);
                 empty_polls = 0;
@@ -126,11 +130,16 @@ impl Worker {
     /// flushes. Returns the packets received.
     pub fn poll_once(&mut self, now_tsc: u64, now_us: u64) -> usize {
         let mut bursts = self.bursts();
-        self.poll(&mut bursts, now_tsc, now_us)
+        self.poll(&mut bursts, &mut StageClock::start(now_tsc), now_us)
     }
 
+    /// One iteration; `clock` started at the poll's TSC and ends a stage
+    /// at each TSC reading, once per burst: after its RX, its pipeline
+    /// passes and its sorting (the caller's reading after the flush ends
+    /// the transmission).
     #[inline]
-    fn poll(&mut self, b: &mut Bursts, now_tsc: u64, now_us: u64) -> usize {
+    fn poll(&mut self, b: &mut Bursts, clock: &mut StageClock, now_us: u64) -> usize {
+        let now_tsc = clock.mark();
         self.apply_commands(COMMANDS_PER_POLL);
         // SRTP streams whose packets now reach another worker (one atomic
         // load when there are none).
@@ -143,8 +152,11 @@ impl Worker {
                 continue;
             }
             total += n;
+            // Empty RX bursts before this one count as receiving too.
+            clock.lap(Stage::Receive, eal::rdtsc());
             let rx_port = self.rx[q].port();
-            self.process_burst(&mut rx, rx_port, b, now_tsc, now_us);
+            self.process_burst(&mut rx, rx_port, b, clock, now_tsc, now_us);
+            clock.lap(Stage::Sort, eal::rdtsc());
         }
         if total > 0 {
             self.flush(b);
@@ -153,7 +165,15 @@ impl Worker {
     }
 
     #[inline]
-    fn process_burst(&mut self, rx: &mut Burst, rx_port: u16, b: &mut Bursts, now_tsc: u64, now_us: u64) {
+    fn process_burst(
+        &mut self,
+        rx: &mut Burst,
+        rx_port: u16,
+        b: &mut Bursts,
+        clock: &mut StageClock,
+        now_tsc: u64,
+        now_us: u64,
+    ) {
         let counters = &*self.counters;
         let events = &self.events;
         let mut on_event = |e: Event| {
@@ -190,7 +210,19 @@ impl Worker {
                 now_tsc,
                 now_us,
             };
-            pipeline.process_burst(&mut pkts[..n], rx_port, &stripped[..n], &mut verdicts[..n], &mut on_event);
+            let mut srtp_pass = false;
+            pipeline.process_burst_marked(
+                &mut pkts[..n],
+                rx_port,
+                &stripped[..n],
+                &mut verdicts[..n],
+                &mut on_event,
+                || {
+                    clock.lap(Stage::Pipeline, eal::rdtsc());
+                    srtp_pass = true;
+                },
+            );
+            clock.lap(if srtp_pass { Stage::Srtp } else { Stage::Pipeline }, eal::rdtsc());
             for (w, p) in windows.iter_mut().zip(&pkts[..n]) {
                 *w = (p.offset(), p.len());
             }

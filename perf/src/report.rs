@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::search::Criteria;
 use crate::session::Direction;
 use crate::stats::Summary;
-use crate::usage::Usage;
+use crate::usage::{stages_line, Usage};
 
 /// One measurement with what the relay spent on it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -177,6 +177,16 @@ impl Row {
         (u.worker_ns_per_packet.map(|ns| ns * on_cpu), u.worker_burst)
     }
 
+    /// [`Row::worker_cost`]'s time per packet by stage of the burst
+    /// ("receive 40 / pipeline 120 / ..."), scaled the same way; empty
+    /// where the relay does not export its stages.
+    pub fn worker_stages(&self) -> String {
+        let Some(u) = self.report.as_ref().and_then(|r| r.result.as_ref()).map(|m| &m.usage) else {
+            return String::new();
+        };
+        stages_line(&u.worker_stage_ns, u.worker_on_cpu_pct.map_or(1.0, |c| (c / 100.0).min(1.0)))
+    }
+
     /// Throughput over busy share: what one core of the relay would carry
     /// if the generator could offer more (a linear estimate).
     pub fn capacity(&self) -> Option<f64> {
@@ -206,13 +216,14 @@ impl BenchResults {
         ));
         s.push_str(
             "| scenario | relay | link | transform | throughput kpps | ratio | latency p50 / p99 / p99.9 µs | \
-             jitter p99 µs | relay busy % | 1-core capacity kpps | relay ns/packet | RX burst | worker on CPU % |\n",
+             jitter p99 µs | relay busy % | 1-core capacity kpps | relay ns/packet | RX burst | worker on CPU % | \
+             relay ns/packet by stage |\n",
         );
-        s.push_str("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        s.push_str("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
         for r in &self.rows {
             let Some(report) = &r.report else {
                 s.push_str(&format!(
-                    "| {} | {} | {} | {} | not run: {} | | | | | | | | |\n",
+                    "| {} | {} | {} | {} | not run: {} | | | | | | | | | |\n",
                     r.scenario,
                     r.relay,
                     r.link,
@@ -237,7 +248,7 @@ impl BenchResults {
             let jit = opt(res.and_then(|s| s.jitter_us).map(|j| j.p99), 1);
             let (ns, burst) = r.worker_cost();
             s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 r.scenario,
                 r.relay,
                 r.link,
@@ -251,6 +262,7 @@ impl BenchResults {
                 opt(ns, 0),
                 opt(burst, 1),
                 opt(report.result.as_ref().and_then(|m| m.usage.worker_on_cpu_pct), 0),
+                r.worker_stages(),
             ));
         }
         s
@@ -298,6 +310,10 @@ mod tests {
     fn costed(mut r: RunReport) -> RunReport {
         let u = &mut r.result.as_mut().unwrap().usage;
         (u.worker_ns_per_packet, u.worker_burst, u.worker_on_cpu_pct) = (Some(200.0), Some(12.5), Some(50.0));
+        u.worker_stage_ns = [("receive", 30.0), ("pipeline", 120.0), ("sort", 10.0), ("transmit", 40.0)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         r
     }
 
@@ -336,15 +352,15 @@ mod tests {
         let md = r.markdown();
         let lines: Vec<&str> = md.lines().collect();
         assert_eq!(lines[0], "Throughput: highest offered rate with loss <= 0.001% (RFC 2544 binary search, 2 s trials). Latency at that rate. `>=`: the generator's limit, not the relay's.");
-        assert_eq!(lines[2].matches('|').count(), 14);
+        assert_eq!(lines[2].matches('|').count(), 15);
         assert_eq!(
             lines[4],
-            "| plain RTP, 1k sessions | testpmd io | memif | RTP->RTP | >= 4000 |  | 12 / 40 / 95 | 2.2 | 100 | 4000 | – | – | – |"
+            "| plain RTP, 1k sessions | testpmd io | memif | RTP->RTP | >= 4000 |  | 12 / 40 / 95 | 2.2 | 100 | 4000 | – | – | – |  |"
         );
-        assert_eq!(lines[5], "| plain RTP, 1k sessions | mediafwd | memif | RTP->RTP | 2500 | 0.62 of testpmd io | 12 / 40 / 95 | 2.2 | 50 | 5000 | 100 | 12.5 | 50 |");
+        assert_eq!(lines[5], "| plain RTP, 1k sessions | mediafwd | memif | RTP->RTP | 2500 | 0.62 of testpmd io | 12 / 40 / 95 | 2.2 | 50 | 5000 | 100 | 12.5 | 50 | receive 15 / pipeline 60 / sort 5 / transmit 20 |");
         assert_eq!(
             lines[6],
-            "| plain RTP, 1k sessions | mediafwd | memif | RTP->RTP | 8.0 |  | 12 / 40 / 95 | 2.2 | 0 | – | – | – | – |"
+            "| plain RTP, 1k sessions | mediafwd | memif | RTP->RTP | 8.0 |  | 12 / 40 / 95 | 2.2 | 0 | – | – | – | – |  |"
         );
         // The JSON file round-trips.
         let back: BenchResults = serde_json::from_str(&serde_json::to_string_pretty(&r).unwrap()).unwrap();

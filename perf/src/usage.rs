@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use mediafwd_dataplane::stats::Stage;
 use serde::{Deserialize, Serialize};
 
 /// Linux reports /proc CPU times in USER_HZ, 100 per second on every
@@ -109,6 +110,33 @@ pub fn scrape(addr: SocketAddr) -> std::io::Result<String> {
     Ok(body.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
 }
 
+/// Each stage's seconds between two readings (by stage name, as
+/// `mediafwd_worker_stage_seconds_total` labels them) over the `packets`
+/// received meanwhile: ns per packet. Empty without packets or stages.
+pub fn stage_ns_per_packet(
+    before: &BTreeMap<String, f64>,
+    after: &BTreeMap<String, f64>,
+    packets: f64,
+) -> BTreeMap<String, f64> {
+    if packets <= 0.0 {
+        return BTreeMap::new();
+    }
+    after
+        .iter()
+        .map(|(stage, s)| (stage.clone(), 1e9 * (s - before.get(stage).copied().unwrap_or(0.0)) / packets))
+        .collect()
+}
+
+/// `ns` by stage in the order a burst goes through them ("receive 40 /
+/// pipeline 120 / ..."), each scaled by `scale`; empty if no stage is known.
+pub fn stages_line(ns: &BTreeMap<String, f64>, scale: f64) -> String {
+    Stage::ALL
+        .iter()
+        .filter_map(|s| ns.get(s.name()).map(|v| format!("{} {:.0}", s.name(), v * scale)))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
 /// What to watch.
 #[derive(Debug, Clone, Default)]
 pub struct Watch {
@@ -161,6 +189,10 @@ pub struct Usage {
     /// packet above include those pauses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_on_cpu_pct: Option<f64>,
+    /// mediafwd's workers: `worker_ns_per_packet` by stage of the burst
+    /// (receive, pipeline, srtp, sort, transmit), ns per packet received.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub worker_stage_ns: BTreeMap<String, f64>,
     /// mediafwd's drops by reason in the interval.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub drops: BTreeMap<String, f64>,
@@ -209,6 +241,8 @@ pub fn between(a: &Sample, b: &Sample) -> Usage {
         if packets > 0.0 {
             u.worker_ns_per_packet = Some(1e9 * busy / packets);
         }
+        let stage = |t: &str| metric_by_label(t, "mediafwd_worker_stage_seconds_total", "stage");
+        u.worker_stage_ns = stage_ns_per_packet(&stage(x), &stage(y), packets);
         if polls > 0.0 {
             u.worker_burst = Some(packets / polls);
         }
@@ -266,6 +300,39 @@ mod tests {
         assert_eq!(u.worker_burst, Some(4.0));
         let idle = between(&at(1.0, 10, 1), &at(1.0, 10, 1));
         assert_eq!((idle.worker_ns_per_packet, idle.worker_burst), (None, None));
+        assert!(u.worker_stage_ns.is_empty(), "a relay without stage counters has none");
+    }
+
+    #[test]
+    fn worker_cost_by_stage() {
+        let at = |packets: u64, receive: f64, srtp: f64| Sample {
+            at: Instant::now(),
+            process: None,
+            core: None,
+            workers: None,
+            metrics: Some(format!(
+                "mediafwd_worker_busy_seconds_total{{worker=\"0\"}} {}\n\
+                 mediafwd_worker_rx_packets_total{{worker=\"0\",lcore=\"1\"}} {packets}\n\
+                 mediafwd_worker_stage_seconds_total{{worker=\"0\",lcore=\"1\",stage=\"receive\"}} {receive}\n\
+                 mediafwd_worker_stage_seconds_total{{worker=\"0\",lcore=\"1\",stage=\"srtp\"}} {srtp}\n\
+                 mediafwd_worker_stage_seconds_total{{worker=\"1\",lcore=\"2\",stage=\"srtp\"}} {srtp}\n",
+                receive + 2.0 * srtp
+            )),
+        };
+        // 2,000,000 packets; receive 0.1 s, SRTP 0.25 s on each of two workers.
+        let u = between(&at(1_000_000, 1.0, 2.0), &at(3_000_000, 1.1, 2.25));
+        let ns = |s: &str| (u.worker_stage_ns[s] * 1e6).round() / 1e6;
+        assert_eq!((ns("receive"), ns("srtp")), (50.0, 250.0));
+        assert_eq!(u.worker_stage_ns.len(), 2);
+        // The stages add up to the whole.
+        assert!((u.worker_stage_ns.values().sum::<f64>() - u.worker_ns_per_packet.unwrap()).abs() < 1e-6);
+        assert_eq!(stages_line(&u.worker_stage_ns, 0.5), "receive 25 / srtp 125");
+        assert_eq!(stages_line(&BTreeMap::new(), 1.0), "");
+        // A stage that did not exist before counts from zero; no packets, no figures.
+        let before = BTreeMap::new();
+        let after = BTreeMap::from([("sort".to_string(), 0.002)]);
+        assert_eq!(stage_ns_per_packet(&before, &after, 1e6)["sort"], 2.0);
+        assert!(stage_ns_per_packet(&before, &after, 0.0).is_empty());
     }
 
     #[test]

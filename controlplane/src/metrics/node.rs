@@ -4,7 +4,7 @@
 
 use mediafwd_dataplane::slowpath::{Reason, SlowPathStats};
 use mediafwd_dataplane::stats::PortStats;
-use mediafwd_dataplane::stats::{DropReason, WorkerStats};
+use mediafwd_dataplane::stats::{DropReason, Stage, WorkerStats};
 
 use super::text::{Exposition, Kind};
 
@@ -329,6 +329,19 @@ fn workers(s: &NodeSnapshot, e: &mut Exposition) {
     e.family("mediafwd_worker_loop_seconds_total", Kind::Counter, "Time spent in the poll loop.");
     for (i, w) in s.workers.iter().enumerate() {
         e.float("mediafwd_worker_loop_seconds_total", &labels(i), w.stats.total_cycles as f64 / hz);
+    }
+    e.family(
+        "mediafwd_worker_stage_seconds_total",
+        Kind::Counter,
+        "Time of polls that received packets by stage of the burst (receive, pipeline, srtp, sort, transmit); \
+         the stages add up to mediafwd_worker_busy_seconds_total.",
+    );
+    for (i, w) in s.workers.iter().enumerate() {
+        let [a, b] = labels(i);
+        for stage in Stage::ALL {
+            let cycles = w.stats.stage_cycles[stage as usize];
+            e.float("mediafwd_worker_stage_seconds_total", &[a, b, ("stage", stage.name())], cycles as f64 / hz);
+        }
     }
     e.family(
         "mediafwd_worker_busy_ratio",

@@ -133,6 +133,21 @@ impl Pipeline<'_> {
         verdicts: &mut [Verdict],
         on_event: &mut impl FnMut(Event),
     ) {
+        self.process_burst_marked(pkts, rx_port, stripped_vlans, verdicts, on_event, || {});
+    }
+
+    /// [`Pipeline::process_burst`], calling `before_srtp` between the first
+    /// pass and the SRTP pass when the burst has one (the worker times the two).
+    #[inline]
+    pub fn process_burst_marked(
+        &mut self,
+        pkts: &mut [PacketBuf<'_>],
+        rx_port: u16,
+        stripped_vlans: &[Option<u16>],
+        verdicts: &mut [Verdict],
+        on_event: &mut impl FnMut(Event),
+        before_srtp: impl FnOnce(),
+    ) {
         assert!(pkts.len() <= MAX_BURST, "at most MAX_BURST packets");
         let n = pkts.len();
         let (stripped_vlans, verdicts) = (&stripped_vlans[..n], &mut verdicts[..n]);
@@ -184,6 +199,7 @@ impl Pipeline<'_> {
             }
         }
         if let Some(deferred) = deferred.as_mut() {
+            before_srtp();
             self.srtp_pass(deferred, pkts, verdicts, on_event);
         }
     }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use super::drops::{DropReason, FlowDrop};
 use super::rtp::{RtpChange, RtpStream};
+use super::stages::{Stage, StageClock};
 use crate::memory::{Place, PlaceError, Slab};
 
 /// Adds `n` to a counter that only the calling worker writes.
@@ -63,6 +64,9 @@ pub struct WorkerCounters {
     pub busy_cycles: AtomicU64,
     /// TSC cycles spent in the loop.
     pub total_cycles: AtomicU64,
+    /// TSC cycles of busy polls by [`Stage`], in [`Stage::ALL`] order; they
+    /// add up to `busy_cycles`.
+    pub stage_cycles: [AtomicU64; Stage::COUNT],
     /// Sequence number of the last control command applied.
     pub applied_seq: AtomicU64,
     /// Commands that could not be applied (table full...).
@@ -96,6 +100,8 @@ pub struct WorkerStats {
     pub busy_cycles: u64,
     /// Cycles in the loop.
     pub total_cycles: u64,
+    /// Cycles of busy polls by [`Stage`], in [`Stage::ALL`] order.
+    pub stage_cycles: [u64; Stage::COUNT],
     /// Last command applied.
     pub applied_seq: u64,
     /// Commands refused.
@@ -113,6 +119,14 @@ impl WorkerCounters {
         add(&self.drops[reason as usize], 1);
     }
 
+    /// Adds a busy poll's cycles by stage (once per poll).
+    #[inline(always)]
+    pub fn add_stages(&self, clock: &StageClock) {
+        for (c, &n) in self.stage_cycles.iter().zip(clock.cycles()) {
+            add(c, n);
+        }
+    }
+
     /// A consistent-enough copy (each counter read once, relaxed).
     pub fn snapshot(&self) -> WorkerStats {
         WorkerStats {
@@ -126,6 +140,7 @@ impl WorkerCounters {
             idle_sleeps: self.idle_sleeps.load(Relaxed),
             busy_cycles: self.busy_cycles.load(Relaxed),
             total_cycles: self.total_cycles.load(Relaxed),
+            stage_cycles: std::array::from_fn(|i| self.stage_cycles[i].load(Relaxed)),
             applied_seq: self.applied_seq.load(std::sync::atomic::Ordering::Acquire),
             command_errors: self.command_errors.load(Relaxed),
             events_dropped: self.events_dropped.load(Relaxed),

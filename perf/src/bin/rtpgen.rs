@@ -661,7 +661,10 @@ fn measure(
                 s.tx_burst,
                 u.worker_busy_pct.or(u.process_cpu_pct).map_or(String::new(), |b| format!(", relay busy {b:.0}%")),
                 u.worker_ns_per_packet.zip(u.worker_burst).map_or(String::new(), |(ns, b)| format!(
-                    ", {ns:.0} ns/packet in bursts of {b:.1}{}",
+                    ", {ns:.0} ns/packet{} in bursts of {b:.1}{}",
+                    Some(usage::stages_line(&u.worker_stage_ns, 1.0))
+                        .filter(|l| !l.is_empty())
+                        .map_or(String::new(), |l| format!(" ({l})")),
                     u.worker_on_cpu_pct.map_or(String::new(), |c| format!(", worker on CPU {c:.0}%"))
                 )),
                 if ok { "pass" } else { "fail" }
