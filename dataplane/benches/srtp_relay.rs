@@ -13,11 +13,21 @@
 //! frames can be protected again), and `plain/sessions1000` is their
 //! reference without SRTP.
 //!
+//! `plain/sessions1000/other_core` and `rtp_to_srtp/sessions1000/other_core`
+//! are the same bursts written, just before the relay takes each, by a
+//! thread on another CPU (CPU 0, or `SRTP_RELAY_WRITER_CPU`): as a generator
+//! on its own core writes the frames a zero-copy memif client relays. The
+//! hand-off is an atomic flag both sides spin on (no system call); run the
+//! benchmark itself on another CPU than the writer's (`taskset -c 1`). Like
+//! the worker, these ids prefetch the first line of every frame of the burst
+//! before the pipeline.
+//!
 //! `cargo bench -p mediafwd-dataplane --bench srtp_relay`
 
 use core::net::SocketAddr;
 use std::hint::black_box;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use mediafwd_dataplane::buf::PacketBuf;
@@ -27,6 +37,7 @@ use mediafwd_dataplane::flow::{
     Command, Egress, Flow, FlowKey, FlowTable, Ingress, LatchMode, Media, SrtpKeys, SrtpTransform,
 };
 use mediafwd_dataplane::pipeline::{Pipeline, Verdict};
+use mediafwd_dataplane::prefetch::prefetch;
 use mediafwd_dataplane::srtp::{Context, MasterKey, Policy, StreamState, Suite};
 use mediafwd_dataplane::stats::{DropReason, FlowStatsArray};
 use mediafwd_dataplane::wire::ethernet::MacAddr;
@@ -147,6 +158,15 @@ fn relay(table: &mut FlowTable, stats: &FlowStatsArray, ports: &[PortContext], b
     verdicts[..n].iter().filter(|v| matches!(v, Verdict::Forward { .. })).count()
 }
 
+/// [`relay`] after the first line of every frame started loading, as the
+/// worker prefetches a received burst's headers before the pipeline.
+fn relay_prefetched(table: &mut FlowTable, stats: &FlowStatsArray, ports: &[PortContext], bufs: &mut [u8]) -> usize {
+    for b in bufs.chunks_exact(SLOT) {
+        prefetch(&b[HEADROOM]);
+    }
+    relay(table, stats, ports, bufs)
+}
+
 /// Frames to protect again through a kept table: the UDP checksums cleared
 /// (none sent, RFC 768) so that [`renumber`] need not redo them.
 fn uncheck(mut bufs: Vec<u8>) -> Vec<u8> {
@@ -231,6 +251,29 @@ fn bench_kept_table(c: &mut Criterion, stats: &FlowStatsArray, ports: &[PortCont
         group.bench_function(id, |b| {
             b.iter_batched_ref(&mut burst, |bufs| relay(&mut t, &stats_many, ports, bufs), BatchSize::PerIteration)
         });
+        // The same through a table of its own, each burst written on the other CPU.
+        let mut t = sessions(SESSIONS, transform);
+        let handoff = Handoff::new(BURST * SLOT);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                handoff.write(writer_cpu(), |seq, buf| {
+                    let b = (seq % bursts as u64) as usize;
+                    buf.copy_from_slice(&cycle[b * BURST * SLOT..(b + 1) * BURST * SLOT]);
+                    renumber(buf, (seq * BURST as u64) as u16);
+                })
+            });
+            for _ in 0..2 * bursts {
+                assert_eq!(relay_prefetched(&mut t, &stats_many, ports, &mut handoff.next()), BURST, "{id}/other_core");
+            }
+            group.bench_function(format!("{id}/other_core"), |b| {
+                b.iter_batched_ref(
+                    || handoff.next(),
+                    |bufs| relay_prefetched(&mut t, &stats_many, ports, bufs),
+                    BatchSize::PerIteration,
+                )
+            });
+            handoff.stop();
+        });
     }
     // One session, small bursts.
     let callee_keys = context(2);
@@ -253,6 +296,62 @@ fn bench_kept_table(c: &mut Criterion, stats: &FlowStatsArray, ports: &[PortCont
         });
     }
     group.finish();
+}
+
+/// The CPU the other-core ids' writer runs on.
+fn writer_cpu() -> usize {
+    std::env::var("SRTP_RELAY_WRITER_CPU").ok().and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// Bursts written by one thread for another: the benchmark asks for burst
+/// `seq` and spins until the writer, spinning on its CPU, has written it.
+struct Handoff {
+    asked: AtomicU64,
+    written: AtomicU64,
+    stop: AtomicBool,
+    /// Never contended: each side locks it only while the other spins.
+    buf: Mutex<Vec<u8>>,
+}
+
+impl Handoff {
+    fn new(len: usize) -> Self {
+        Handoff {
+            asked: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            buf: Mutex::new(vec![0; len]),
+        }
+    }
+
+    /// The writer's loop, pinned to `cpu`: burst `seq` (from 0) by `write`.
+    fn write(&self, cpu: usize, mut write: impl FnMut(u64, &mut [u8])) {
+        assert!(core_affinity::set_for_current(core_affinity::CoreId { id: cpu }), "pinning the writer to CPU {cpu}");
+        let mut done = 0;
+        while !self.stop.load(Ordering::Relaxed) {
+            let asked = self.asked.load(Ordering::Acquire);
+            if asked == done {
+                std::hint::spin_loop();
+                continue;
+            }
+            write(asked - 1, &mut self.buf.lock().unwrap());
+            done = asked;
+            self.written.store(done, Ordering::Release);
+        }
+    }
+
+    /// The next burst, written on the writer's CPU; the writer waits until it is dropped and asked again.
+    fn next(&self) -> MutexGuard<'_, Vec<u8>> {
+        let seq = self.asked.load(Ordering::Relaxed) + 1;
+        self.asked.store(seq, Ordering::Release);
+        while self.written.load(Ordering::Acquire) != seq {
+            std::hint::spin_loop();
+        }
+        self.buf.lock().unwrap()
+    }
+
+    fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 criterion_group!(benches, bench);

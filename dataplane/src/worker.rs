@@ -87,6 +87,7 @@ impl Worker {
         let tsc_hz = eal::tsc_hz().max(1);
         // Microseconds from TSC ticks by a multiply and a shift, not a division per poll.
         let us_per_tick_q32 = ((1_000_000u128 << 32) / tsc_hz as u128) as u64;
+        let stalled_after = StageClock::stalled_after(tsc_hz);
         let start = eal::rdtsc();
         let mut bursts = self.bursts();
         let mut last = start;
@@ -99,7 +100,7 @@ impl Worker {
             let after = eal::rdtsc();
             if got > 0 {
                 // What follows the last burst's sorting is its transmission.
-                clock.lap(Stage::Transmit, after);
+                clock.finish(Stage::Transmit, after, stalled_after);
                 self.counters.add_stages(&clock);
                 add(&self.counters.busy_polls, 1);
                 add(&self.counters.busy_cycles, after - now);

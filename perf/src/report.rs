@@ -177,14 +177,15 @@ impl Row {
         (u.worker_ns_per_packet.map(|ns| ns * on_cpu), u.worker_burst)
     }
 
-    /// [`Row::worker_cost`]'s time per packet by stage of the burst
-    /// ("receive 40 / pipeline 120 / ..."), scaled the same way; empty
-    /// where the relay does not export its stages.
+    /// mediafwd's worker time per packet by stage of the burst ("receive
+    /// 40 / pipeline 120 / ... / stalled 30"), not scaled: the kernel's
+    /// pauses are in `stalled` (polls over 100 µs), not in the others;
+    /// empty where the relay does not export its stages.
     pub fn worker_stages(&self) -> String {
         let Some(u) = self.report.as_ref().and_then(|r| r.result.as_ref()).map(|m| &m.usage) else {
             return String::new();
         };
-        stages_line(&u.worker_stage_ns, u.worker_on_cpu_pct.map_or(1.0, |c| (c / 100.0).min(1.0)))
+        stages_line(&u.worker_stage_ns, 1.0)
     }
 
     /// Throughput over busy share: what one core of the relay would carry
@@ -357,7 +358,7 @@ mod tests {
             lines[4],
             "| plain RTP, 1k sessions | testpmd io | memif | RTP->RTP | >= 4000 |  | 12 / 40 / 95 | 2.2 | 100 | 4000 | – | – | – |  |"
         );
-        assert_eq!(lines[5], "| plain RTP, 1k sessions | mediafwd | memif | RTP->RTP | 2500 | 0.62 of testpmd io | 12 / 40 / 95 | 2.2 | 50 | 5000 | 100 | 12.5 | 50 | receive 15 / pipeline 60 / sort 5 / transmit 20 |");
+        assert_eq!(lines[5], "| plain RTP, 1k sessions | mediafwd | memif | RTP->RTP | 2500 | 0.62 of testpmd io | 12 / 40 / 95 | 2.2 | 50 | 5000 | 100 | 12.5 | 50 | receive 30 / pipeline 120 / sort 10 / transmit 40 |");
         assert_eq!(
             lines[6],
             "| plain RTP, 1k sessions | mediafwd | memif | RTP->RTP | 8.0 |  | 12 / 40 / 95 | 2.2 | 0 | – | – | – | – |  |"

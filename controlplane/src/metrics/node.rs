@@ -333,7 +333,8 @@ fn workers(s: &NodeSnapshot, e: &mut Exposition) {
     e.family(
         "mediafwd_worker_stage_seconds_total",
         Kind::Counter,
-        "Time of polls that received packets by stage of the burst (receive, pipeline, srtp, sort, transmit); \
+        "Time of polls that received packets by stage of the burst (receive, pipeline, srtp, sort, transmit; \
+         stalled: polls over 100 us, most likely stopped by the kernel, not split); \
          the stages add up to mediafwd_worker_busy_seconds_total.",
     );
     for (i, w) in s.workers.iter().enumerate() {
