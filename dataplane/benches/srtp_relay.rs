@@ -13,8 +13,10 @@
 //! frames can be protected again), and `plain/sessions1000` is their
 //! reference without SRTP.
 //!
-//! `plain/sessions1000/other_core` and `rtp_to_srtp/sessions1000/other_core`
-//! are the same bursts written, just before the relay takes each, by a
+//! `rtp_to_srtp/sessions1000/checksummed` keeps the frames' UDP checksums,
+//! which the relay verifies before protecting (the others clear them).
+//! `.../other_core` (of `plain/sessions1000`, `rtp_to_srtp/sessions1000`
+//! and `rtp_to_srtp/sessions1000/checksummed`) are the same bursts written, just before the relay takes each, by a
 //! thread on another CPU (CPU 0, or `SRTP_RELAY_WRITER_CPU`): as a generator
 //! on its own core writes the frames a zero-copy memif client relays. The
 //! hand-off is an atomic flag both sides spin on (no system call); run the
@@ -40,6 +42,7 @@ use mediafwd_dataplane::pipeline::{Pipeline, Verdict};
 use mediafwd_dataplane::prefetch::prefetch;
 use mediafwd_dataplane::srtp::{Context, MasterKey, Policy, StreamState, Suite};
 use mediafwd_dataplane::stats::{DropReason, FlowStatsArray};
+use mediafwd_dataplane::wire::checksum;
 use mediafwd_dataplane::wire::ethernet::MacAddr;
 
 const BURST: usize = 32;
@@ -177,10 +180,16 @@ fn uncheck(mut bufs: Vec<u8>) -> Vec<u8> {
 }
 
 /// Gives packet `k` of `bufs` sequence number `first + k`: a stream refuses
-/// to protect an index twice.
-fn renumber(bufs: &mut [u8], first: u16) {
+/// to protect an index twice. `checked`: frames with UDP checksums, updated.
+fn renumber(bufs: &mut [u8], first: u16, checked: bool) {
+    let word = |b: &[u8], at: usize| u16::from_be_bytes([b[HEADROOM + at], b[HEADROOM + at + 1]]);
     for (k, b) in bufs.chunks_exact_mut(SLOT).enumerate() {
-        b[HEADROOM + 44..HEADROOM + 46].copy_from_slice(&first.wrapping_add(k as u16).to_be_bytes());
+        let seq = first.wrapping_add(k as u16);
+        if checked {
+            let check = checksum::update16(word(b, 40), word(b, 44), seq);
+            b[HEADROOM + 40..HEADROOM + 42].copy_from_slice(&if check == 0 { 0xffff } else { check }.to_be_bytes());
+        }
+        b[HEADROOM + 44..HEADROOM + 46].copy_from_slice(&seq.to_be_bytes());
     }
 }
 
@@ -226,9 +235,16 @@ fn bench_kept_table(c: &mut Criterion, stats: &FlowStatsArray, ports: &[PortCont
     let keys: Vec<Arc<Context>> = (0..SESSIONS).map(|i| context(i as u8 ^ 0x5a)).collect();
     let mut group = c.benchmark_group("srtp_relay");
     // Bursts of 32, packet k of burst b from session (32 b + k) mod 1,000.
-    let cycle = uncheck(plain_frames(SESSIONS * BURST, |k| (k % SESSIONS) as u16, |_, len| len));
+    let checked = plain_frames(SESSIONS * BURST, |k| (k % SESSIONS) as u16, |_, len| len);
+    let unchecked = uncheck(checked.clone());
     group.throughput(Throughput::Elements(BURST as u64));
-    for (id, srtp) in [("plain/sessions1000", None), ("rtp_to_srtp/sessions1000", Some(&keys))] {
+    // `checksummed`: the frames keep their UDP checksums, which the relay
+    // verifies before it protects (as it does for the end-to-end benchmark's).
+    for (id, srtp, checked, cycle) in [
+        ("plain/sessions1000", None, false, &unchecked),
+        ("rtp_to_srtp/sessions1000", Some(&keys), false, &unchecked),
+        ("rtp_to_srtp/sessions1000/checksummed", Some(&keys), true, &checked),
+    ] {
         let transform = |i: usize| match srtp {
             Some(k) => SrtpTransform { unprotect: None, protect: Some(SrtpKeys::new(k[i].clone())) },
             None => SrtpTransform::default(),
@@ -237,11 +253,11 @@ fn bench_kept_table(c: &mut Criterion, stats: &FlowStatsArray, ports: &[PortCont
         let bursts = cycle.len() / (BURST * SLOT);
         // Burst b (of every cycle) numbered from 32 b: a session's packets
         // go up by 32 per burst.
-        let (cycle, mut next) = (&cycle, 0u64);
+        let mut next = 0u64;
         let mut burst = move || {
             let b = (next % bursts as u64) as usize;
             let mut bufs = cycle[b * BURST * SLOT..(b + 1) * BURST * SLOT].to_vec();
-            renumber(&mut bufs, (next * BURST as u64) as u16);
+            renumber(&mut bufs, (next * BURST as u64) as u16, checked);
             next += 1;
             bufs
         };
@@ -259,7 +275,7 @@ fn bench_kept_table(c: &mut Criterion, stats: &FlowStatsArray, ports: &[PortCont
                 handoff.write(writer_cpu(), |seq, buf| {
                     let b = (seq % bursts as u64) as usize;
                     buf.copy_from_slice(&cycle[b * BURST * SLOT..(b + 1) * BURST * SLOT]);
-                    renumber(buf, (seq * BURST as u64) as u16);
+                    renumber(buf, (seq * BURST as u64) as u16, checked);
                 })
             });
             for _ in 0..2 * bursts {
@@ -283,7 +299,7 @@ fn bench_kept_table(c: &mut Criterion, stats: &FlowStatsArray, ports: &[PortCont
         let (one, mut next) = (&one, 0u16);
         let mut burst = move || {
             let mut bufs = one[..n * SLOT].to_vec();
-            renumber(&mut bufs, next);
+            renumber(&mut bufs, next, false);
             next = next.wrapping_add(n as u16);
             bufs
         };
