@@ -16,7 +16,8 @@ pub enum Stage {
     /// commands, SRTP stream hand-overs, the control side's frames).
     Receive,
     /// The pipeline's first pass: classify, look up, relay plain packets,
-    /// check the SRTP ones.
+    /// check the SRTP ones (with the worker's preparation of the burst:
+    /// header prefetches, buffer views of the mbufs).
     Pipeline,
     /// The pipeline's SRTP pass (bursts with SRTP or SRTCP packets only).
     Srtp,
