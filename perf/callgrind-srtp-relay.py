@@ -29,6 +29,7 @@ IDS = [
     ("transcrypt", 32),
     ("plain/sessions1000", 32),
     ("rtp_to_srtp/sessions1000", 32),
+    ("rtp_to_srtp/sessions1000/checksummed", 32),
     ("rtp_to_srtp/burst1", 1),
     ("rtp_to_srtp/burst4", 4),
     ("rtp_to_srtp/burst8", 8),
